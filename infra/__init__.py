@@ -1,0 +1,1 @@
+"""Real local infrastructure without Docker: Apache Kafka (KRaft) and FerretDB, run as processes."""

@@ -1,0 +1,95 @@
+"""Process helpers for the local infrastructure: pid files, ports, readiness, clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+class InfraError(RuntimeError):
+    """A clear, user-facing reason why the infrastructure cannot start."""
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def read_pid(pid_file: Path) -> int | None:
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    return pid
+
+
+def spawn(name: str, argv: list[str], run_dir: Path, env: dict[str, str] | None = None) -> int:
+    """Start `argv` in its own session, logging to <run_dir>/<name>.log; returns the pid."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log = (run_dir / f"{name}.log").open("ab")
+    proc = subprocess.Popen(  # noqa: S603 - argv is built by this package, never from input
+        argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True, env={**os.environ, **(env or {})},
+    )
+    (run_dir / f"{name}.pid").write_text(str(proc.pid))
+    return proc.pid
+
+
+def wait_port(port: int, timeout: float, pid_file: Path, log_file: Path) -> float:
+    """Wait until `port` accepts connections; fail early if the process died. Returns seconds waited."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if port_open(port):
+            return time.monotonic() - start
+        if read_pid(pid_file) is None:
+            tail = log_file.read_text(errors="replace")[-2000:] if log_file.exists() else ""
+            raise InfraError(f"{pid_file.stem} exited during start-up; last log lines:\n{tail}")
+        time.sleep(0.1)
+    raise InfraError(f"{pid_file.stem} did not open port {port} within {timeout:.0f}s (see {log_file})")
+
+
+def stop(pid_file: Path, timeout: float = 30.0) -> bool:
+    """SIGTERM the process group, SIGKILL after `timeout`; True if something was running."""
+    pid = read_pid(pid_file)
+    if pid is None:
+        pid_file.unlink(missing_ok=True)
+        return False
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and read_pid(pid_file) is not None:
+        _reap(pid)
+        time.sleep(0.1)
+    if read_pid(pid_file) is not None:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        time.sleep(0.2)
+        _reap(pid)
+    pid_file.unlink(missing_ok=True)
+    return True
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass

@@ -1,0 +1,65 @@
+"""Field types shared by every contract: matricule, identifiers, safe text."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, StringConstraints
+from stdnum import luhn, verhoeff
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _no_control_chars(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain NUL or other control characters")
+    return value
+
+
+def matricule_birth_date(value: str) -> date:
+    """The birth date encoded in the first eight digits (YYYYMMDD)."""
+    return date(int(value[0:4]), int(value[4:6]), int(value[6:8]))
+
+
+def check_matricule(value: str) -> str:
+    """13 digits YYYYMMDDNNNCV: a real birth date, C = Luhn and V = Verhoeff of the first 11 digits."""
+    if not re.fullmatch(r"\d{13}", value):
+        raise ValueError("matricule must be exactly 13 digits")
+    try:
+        matricule_birth_date(value)
+    except ValueError:
+        raise ValueError("matricule does not start with a valid birth date (YYYYMMDD)") from None
+    base = value[:11]
+    if luhn.calc_check_digit(base) != value[11] or verhoeff.calc_check_digit(base) != value[12]:
+        raise ValueError("matricule check digits do not match (Luhn, Verhoeff)")
+    return value
+
+
+Matricule = Annotated[
+    str,
+    AfterValidator(check_matricule),
+    Field(description="National identification number YYYYMMDDNNNCV (13 digits, Luhn + Verhoeff checked)",
+          examples=["1893120105732"]),
+]
+
+Identifier = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
+    Field(description="Identifier: 1-64 characters of A-Z a-z 0-9 . _ - (no ':' — it separates key parts)"),
+]
+
+MessageId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
+    Field(description="Producer-unique message id: 1-128 characters of A-Z a-z 0-9 . _ : -"),
+]
+
+
+ShortText = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200, strip_whitespace=True),
+    AfterValidator(_no_control_chars),
+]
+"""Free text up to 200 characters, trimmed, without control characters."""

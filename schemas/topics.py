@@ -1,0 +1,51 @@
+"""Every topic of the mesh: name, key, value contract, producers, consumers, partitions.
+
+Topic names carry their contract version (`.v1`); a breaking change means a new topic.
+Each topic has a dead-letter twin `<name>.dlq` (value: the original bytes; headers: the reason).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from .directory import ProfessionalListedV1
+from .lab_result import LabResultV1
+from .notify import NotificationRequestV1
+from .registry import PersonRegisteredV1
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    key: str
+    value: type[BaseModel]
+    producers: str
+    consumers: tuple[str, ...]
+    partitions: int = 3
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.name}.dlq"
+
+
+LAB_RESULTS = Topic("lab.results.v1", "<laboratory_id>:<report_id>", LabResultV1,
+                    "laboratories", ("records",), partitions=6)
+REGISTRY_PERSONS = Topic("registry.persons.v1", "matricule", PersonRegisteredV1,
+                         "national registry", ("activation",))
+DIRECTORY_PROFESSIONALS = Topic("directory.professionals.v1", "professional_id", ProfessionalListedV1,
+                                "professional directory", ("access",))
+NOTIFY_REQUESTS = Topic("notify.requests.v1", "request_id", NotificationRequestV1,
+                        "activation, access, records", ("notify",))
+
+TOPICS: tuple[Topic, ...] = (LAB_RESULTS, REGISTRY_PERSONS, DIRECTORY_PROFESSIONALS, NOTIFY_REQUESTS)
+
+
+def all_topics() -> dict[str, int]:
+    """Topic name -> partition count, dead-letter topics included (same partition count)."""
+    names: dict[str, int] = {}
+    for topic in TOPICS:
+        names[topic.name] = topic.partitions
+        names[topic.dlq] = topic.partitions
+    return names

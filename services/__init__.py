@@ -1,0 +1,1 @@
+"""dsp-mesh services: async workers exchanging Kafka events, each owning its MongoDB collections."""

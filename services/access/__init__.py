@@ -1,0 +1,1 @@
+"""access: trusted circle, presence passwords, emergency access, assistants, audit trail."""

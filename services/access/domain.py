@@ -1,0 +1,20 @@
+"""Pure domain of access: a professional as the access rules see them. No I/O."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.directory import ProfessionalListedV1
+
+
+def professional_fields(pro: ProfessionalListedV1) -> dict[str, Any]:
+    """Directory facts access decisions need; access is per professional, never per practice."""
+    return {
+        "given_name": pro.given_name,
+        "family_name": pro.family_name,
+        "profession": pro.profession,
+        "specialty": pro.specialty,
+        "practice_id": pro.practice_id,
+        "active": pro.active,
+        "last_message_id": pro.message_id,
+    }

@@ -1,0 +1,1 @@
+"""activation: persons from the national registry, activation codes, account activation and login."""

@@ -1,0 +1,125 @@
+"""Dead-letter middleware: bad input and repeated failures go to `<topic>.dlq` with the original bytes.
+
+FastStream has no DLQ of its own. This middleware wraps every handler call:
+- bad input (contract violation, undecodable bytes): one DLQ record, then the offset is committed;
+- a dependency down (MongoDB, Kafka): wait with capped exponential backoff, one log line, never a DLQ;
+- any other failure: retried up to `max_attempts`, then a DLQ record.
+The DLQ record's value and key are the original bytes; headers say why and where it came from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+from faststream import BaseMiddleware, StreamMessage
+from prometheus_client import CollectorRegistry, Counter
+
+from .errors import TRANSIENT, is_bad_input, reason
+
+log = structlog.get_logger("dsp.deadletter")
+
+
+class DeadLetters:
+    """Owns the DLQ producer and builds one middleware instance per message (FastStream's factory shape)."""
+
+    def __init__(self, service: str, bootstrap: str, registry: CollectorRegistry,
+                 max_attempts: int = 3, backoff_max_s: float = 30.0) -> None:
+        self.service, self.bootstrap = service, bootstrap
+        self.max_attempts, self.backoff_max_s = max_attempts, backoff_max_s
+        self.producer: AIOKafkaProducer | None = None
+        self.sent = Counter("dsp_dead_letters", "Messages sent to a dead-letter topic",
+                            ["service", "topic", "kind"], registry=registry)
+
+    async def start(self) -> None:
+        self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
+                                         enable_idempotence=True, client_id=f"dsp-{self.service}-dlq")
+        await self.producer.start()
+
+    async def stop(self) -> None:
+        if self.producer is not None:
+            await self.producer.stop()
+
+    async def publish(self, record: ConsumerRecord[Any, Any], why: str, exc: BaseException, kind: str) -> None:
+        if self.producer is None:
+            raise RuntimeError("DeadLetters.start() was not awaited")
+        headers = [*(record.headers or ()), *[(k, v.encode()) for k, v in {
+            "dlq-reason": why,
+            "dlq-kind": kind,
+            "dlq-exception-type": type(exc).__name__,
+            "dlq-source-topic": record.topic,
+            "dlq-source-partition": str(record.partition),
+            "dlq-source-offset": str(record.offset),
+            "dlq-service": self.service,
+            "dlq-failed-at": datetime.now(UTC).isoformat(),
+        }.items()]]
+        await self.producer.send_and_wait(f"{record.topic}.dlq", value=record.value, key=record.key,
+                                          headers=headers)
+        self.sent.labels(self.service, record.topic, kind).inc()
+        log.warning("message dead-lettered", kind=kind, reason=why, exception_type=type(exc).__name__)
+
+    def __call__(self, msg: Any, /, *, context: Any) -> _DeadLetterScope:
+        return _DeadLetterScope(msg, context=context, owner=self)
+
+
+class _DeadLetterScope(BaseMiddleware):
+    def __init__(self, msg: Any, /, *, context: Any, owner: DeadLetters) -> None:
+        super().__init__(msg, context=context)
+        self.owner = owner
+
+    async def consume_scope(self, call_next: Any, msg: StreamMessage[Any]) -> Any:
+        record = msg.raw_message
+        if not isinstance(record, ConsumerRecord):  # batch subscribers handle their own records
+            return await call_next(msg)
+        with structlog.contextvars.bound_contextvars(
+            topic=record.topic, partition=record.partition, offset=record.offset,
+            correlation_id=msg.correlation_id,
+        ):
+            return await self._process(call_next, msg, record)
+
+    async def _process(self, call_next: Any, msg: StreamMessage[Any], record: ConsumerRecord[Any, Any]) -> Any:
+        owner, failures, waits, since, logged = self.owner, 0, 0, 0.0, -1e9
+        while True:
+            try:
+                result = await call_next(msg)
+                if waits:
+                    log.info("dependency back, message processed", waited_s=round(time.monotonic() - since, 1))
+                return result
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every failure is classified below
+                if is_bad_input(exc):
+                    await self._dead_letter(record, reason(exc), exc, "invalid")
+                    return None
+                if isinstance(exc, TRANSIENT):
+                    now = time.monotonic()
+                    since = since if waits else now
+                    delay = min(0.5 * 2 ** min(waits, 10), owner.backoff_max_s)
+                    if now - logged >= 60:  # one clear line when the wait starts, then once a minute
+                        logged = now
+                        log.warning("dependency unreachable; message kept, retrying with backoff",
+                                    error=type(exc).__name__, detail=reason(exc, 200),
+                                    waited_s=round(now - since, 1), retry_in_s=delay)
+                    waits += 1
+                    await asyncio.sleep(delay)
+                    continue
+                failures += 1
+                if failures >= owner.max_attempts:
+                    why = f"processing failed {failures} times: {type(exc).__name__}: {reason(exc)}"
+                    await self._dead_letter(record, why, exc, "failed")
+                    return None
+                log.warning("processing failed, retrying", attempt=failures, error=type(exc).__name__)
+                await asyncio.sleep(min(0.2 * 2**failures, owner.backoff_max_s))
+
+    async def _dead_letter(self, record: ConsumerRecord[Any, Any], why: str, exc: BaseException, kind: str) -> None:
+        while True:  # the DLQ write is itself an effect: until it succeeds, the offset stays uncommitted
+            try:
+                await self.owner.publish(record, why, exc, kind)
+                return
+            except TRANSIENT as err:
+                log.warning("dead-letter topic unreachable, retrying", error=type(err).__name__)
+                await asyncio.sleep(1.0)

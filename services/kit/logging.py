@@ -1,0 +1,91 @@
+"""structlog configuration: JSON outside a TTY, contextvars first, and redaction of personal secrets."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import structlog
+
+REDACTED = "[REDACTED]"
+# Keys whose values never reach a log in clear, whatever their shape.
+_SENSITIVE_KEY = re.compile(
+    r"matricule|password|passwd|activation_code|^code$|otp|one_time|presence|token|secret|captcha_answer"
+    r"|recipient|email|mobile|phone|data_base64|authorization|cookie",
+    re.IGNORECASE,
+)
+# A 13-digit run in free text that starts with a plausible birth date (1850-2099) is treated as a
+# matricule, check digits right or wrong; millisecond timestamps (years 1000-1849 read that way) pass.
+_MATRICULE_IN_TEXT = re.compile(
+    r"(?<!\d)(?:18[5-9]\d|19\d\d|20\d\d)(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{5}(?!\d)")
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return _MATRICULE_IN_TEXT.sub(REDACTED, value)
+    if isinstance(value, Mapping):
+        return {k: REDACTED if _SENSITIVE_KEY.search(str(k)) else _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: sensitive keys become [REDACTED]; matricules in text are masked."""
+    event_dict.pop("color_message", None)  # uvicorn's duplicate of `event` with ANSI colours
+    for key in list(event_dict):
+        if _SENSITIVE_KEY.search(key):
+            event_dict[key] = REDACTED
+        else:
+            event_dict[key] = _scrub(event_dict[key])
+    return event_dict
+
+
+class Pseudonymizer:
+    """Log-safe, stable reference for a matricule: HMAC-SHA256 under a secret key, 16 hex characters."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def __call__(self, matricule: str) -> str:
+        return hmac.new(self._key, matricule.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def configure(service: str, level: str = "INFO", json: bool | None = None) -> None:
+    """Route structlog and the standard library (FastStream, aiokafka, pymongo) through one pipeline."""
+    use_json = (not sys.stdout.isatty()) if json is None else json
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact,
+    ]
+    renderer: Any = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            redact,
+            renderer,
+        ],
+    ))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("aiokafka", "pymongo", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    structlog.contextvars.bind_contextvars(service=service)

@@ -1,0 +1,15 @@
+"""Idempotent writes keyed on a contract's natural id: redelivery converges on the same document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+
+async def upsert(collection: AsyncCollection[dict[str, Any]], doc_id: str, fields: dict[str, Any],
+                 first_seen: dict[str, Any]) -> bool:
+    """Set `fields` on document `doc_id` (creating it with `first_seen`); True if it was created."""
+    result = await collection.update_one({"_id": doc_id}, {"$set": fields, "$setOnInsert": first_seen},
+                                         upsert=True)
+    return result.upserted_id is not None

@@ -1,0 +1,1 @@
+"""records: ingests laboratories' results into patients' DSP documents."""

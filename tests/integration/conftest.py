@@ -1,0 +1,130 @@
+"""Real infrastructure for the integration tests, chosen in this order:
+
+1. DSP_KAFKA_BOOTSTRAP + DSP_MONGO_URI set: use that existing infrastructure;
+2. a Docker engine answers: testcontainers (Kafka in KRaft mode, MongoDB);
+3. otherwise: the project's own local Kafka + FerretDB (`infra`), in a temporary folder on free ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from pymongo import AsyncMongoClient
+
+from infra.local import LocalInfra, create_topics
+from infra.procs import free_port
+from tests.support import Worker
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Infra:
+    bootstrap: str
+    mongo_uri: str
+    mode: str
+    local: LocalInfra | None = None
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+    except Exception:  # noqa: BLE001 - any failure means: no usable engine
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+    if os.environ.get("DSP_KAFKA_BOOTSTRAP") and os.environ.get("DSP_MONGO_URI"):
+        found = Infra(os.environ["DSP_KAFKA_BOOTSTRAP"], os.environ["DSP_MONGO_URI"], "external")
+        asyncio.run(create_topics(found.bootstrap))
+        yield found
+    elif _docker_answers():
+        from testcontainers.community.kafka import KafkaContainer
+        from testcontainers.community.mongodb import MongoDbContainer
+
+        with KafkaContainer().with_kraft() as kafka, MongoDbContainer("mongo:7") as mongo:
+            found = Infra(kafka.get_bootstrap_server(), mongo.get_connection_url(), "testcontainers")
+            asyncio.run(create_topics(found.bootstrap))
+            yield found
+    else:
+        local = LocalInfra(state_dir=tmp_path_factory.mktemp("infra"), kafka_port=free_port(),
+                           controller_port=free_port(), mongo_port=free_port())
+        try:
+            local.up()
+            yield Infra(local.kafka.bootstrap, local.ferret.uri, "local", local)
+        finally:
+            local.down()
+
+
+@pytest.fixture(scope="session")
+def run_id() -> str:
+    return "t" + uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def worker_env(infra: Infra, run_id: str) -> dict[str, str]:
+    return {
+        "DSP_KAFKA_BOOTSTRAP": infra.bootstrap,
+        "DSP_MONGO_URI": infra.mongo_uri,
+        "DSP_MONGO_DB_PREFIX": run_id,
+        "DSP_KAFKA_GROUP_PREFIX": f"{run_id}-",
+        "DSP_LOG_PSEUDONYM_KEY": secrets.token_hex(24),
+        "DSP_LOG_JSON": "true",
+        "DSP_RETRY_BACKOFF_MAX_S": "2",
+    }
+
+
+@pytest.fixture(scope="session")
+def spawn_worker(worker_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Worker]]:
+    started: list[Worker] = []
+    logs = tmp_path_factory.mktemp("worker-logs")
+
+    def spawn(service: str, **env: str) -> Worker:
+        name = f"{service}-{len(started)}"
+        worker = Worker(service, {**worker_env, f"DSP_{service.upper()}_HTTP_PORT": str(free_port()), **env},
+                        Path(logs) / f"{name}.log")
+        started.append(worker)
+        return worker.start()
+
+    yield spawn
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture(scope="session")
+def records(spawn_worker: Callable[..., Worker]) -> Worker:
+    """One records worker for the session (tests that kill a worker start their own)."""
+    return spawn_worker("records")
+
+
+@pytest.fixture
+async def producer(infra: Infra) -> AsyncIterator[AIOKafkaProducer]:
+    prod = AIOKafkaProducer(bootstrap_servers=infra.bootstrap, acks="all", enable_idempotence=True)
+    await prod.start()
+    yield prod
+    await prod.stop()
+
+
+@pytest.fixture
+async def mongo(infra: Infra) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_uri, tz_aware=True)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:10]

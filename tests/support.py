@@ -1,0 +1,136 @@
+"""Test helpers: valid matricules, realistic lab results, worker processes, DLQ reads, polling."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Awaitable, Callable
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from stdnum import luhn, verhoeff
+
+ROOT = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
+
+
+def make_matricule(birth: date, serial: int = 57) -> str:
+    base = f"{birth:%Y%m%d}{serial:03d}"
+    return base + luhn.calc_check_digit(base) + verhoeff.calc_check_digit(base)
+
+
+def lab_result(lab: str, report: str = "R1", message_id: str = "m-1", **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "message_id": message_id,
+        "laboratory_id": lab,
+        "report_id": report,
+        "status": "final",
+        "patient_matricule": "1893120105732",
+        "prescriber_id": "DR-4711",
+        "collected_at": "2026-11-20T08:05:00+01:00",
+        "reported_at": "2026-11-20T14:30:00+01:00",
+        "title": "Hémogramme complet",
+        "observations": [
+            {"loinc": "718-7", "display": "Hémoglobine", "value": 13.9, "unit": "g/dL",
+             "reference_low": 12.0, "reference_high": 16.0, "interpretation": "N"},
+            {"loinc": "6690-2", "display": "Leucocytes", "value": 11.8, "unit": "10*9/L",
+             "reference_low": 4.0, "reference_high": 10.0, "interpretation": "H"},
+            {"loinc": "600-7", "display": "Hémoculture", "value_text": "Négative"},
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+async def eventually(probe: Callable[[], Awaitable[T]], within_s: float = 30.0, every_s: float = 0.2) -> T:
+    """Poll `probe` until it returns a truthy value (an asynchronous effect to appear), or fail."""
+    deadline = time.monotonic() + within_s
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within_s}s (last value: {value!r})")
+        await asyncio.sleep(every_s)
+
+
+async def read_topic(bootstrap: str, topic: str, key_prefix: bytes, count: int,
+                     within_s: float = 30.0) -> list[ConsumerRecord[bytes, bytes]]:
+    """Read the whole topic until `count` records whose key starts with `key_prefix` are seen."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    found: list[ConsumerRecord[bytes, bytes]] = []
+    deadline = time.monotonic() + within_s
+    try:
+        while len(found) < count and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                found += [r for r in records if (r.key or b"").startswith(key_prefix)]
+    finally:
+        await consumer.stop()
+    return found
+
+
+def header(record: ConsumerRecord[bytes, bytes], name: str) -> str:
+    return dict(record.headers)[name].decode()
+
+
+class Worker:
+    """A service started as a real process: `python -m services.<name>`."""
+
+    def __init__(self, service: str, env: dict[str, str], log_path: Path) -> None:
+        self.service, self.env, self.log_path = service, env, log_path
+        self.port = int(env[f"DSP_{service.upper()}_HTTP_PORT"])
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, within_s: float = 60.0) -> Worker:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", f"services.{self.service}"], cwd=ROOT,
+                                     env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.service} exited with {self.proc.returncode}:\n{self.logs()[-3000:]}")
+            if self.http("/health/ready")[0] == 200 and "assigned to partitions" in self.logs():
+                return self
+            time.sleep(0.2)
+        raise AssertionError(f"{self.service} not ready within {within_s}s:\n{self.logs()[-3000:]}")
+
+    def http(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as resp:  # noqa: S310
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode()
+        except OSError:
+            return 0, ""
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> int | None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode if self.proc else None
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
