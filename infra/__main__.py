@@ -1,20 +1,27 @@
-"""python -m infra up|down|status|env — the mesh's real Kafka broker and MongoDB-protocol server, no Docker."""
+"""python -m infra run|up|down|status|env — the mesh on real Kafka and a real MongoDB-protocol server, no Docker.
+
+run: infrastructure + every worker + a demo laboratory, until Ctrl-C; up: infrastructure only;
+down: stop workers and infrastructure; status: what is running; env: export lines for the shell.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from . import mesh
 from .local import LocalInfra
 from .procs import InfraError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra", description=__doc__)
-    parser.add_argument("command", choices=["up", "down", "status", "env"])
+    parser.add_argument("command", choices=["run", "up", "down", "status", "env"])
     args = parser.parse_args(argv)
     infra = LocalInfra()
     try:
+        if args.command == "run":
+            return mesh.run(infra)
         if args.command == "up":
             timings = infra.up()
             print(f"[infra] up in {timings['total']:.1f}s (ferretdb {timings['ferretdb']:.1f}s, "
@@ -22,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
             for key, value in infra.env.items():
                 print(f"[infra] {key}={value}")
         elif args.command == "down":
-            stopped = infra.down()
+            stopped = mesh.stop_all(infra)
             print(f"[infra] stopped: {', '.join(stopped) or 'nothing was running'}")
         elif args.command == "status":
             for name, state in infra.status().items():

@@ -88,7 +88,8 @@ def worker_env(infra: Infra, run_id: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def spawn_worker(worker_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Worker]]:
+def spawn_worker(worker_env: dict[str, str],
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Worker]]:
     started: list[Worker] = []
     logs = tmp_path_factory.mktemp("worker-logs")
 

@@ -1,0 +1,33 @@
+# dsp-mesh — the two commands: `make run` (whole mesh + demo data) and `make test` (lint, types, all tests).
+SHELL := /bin/bash
+export UV_PROJECT_ENVIRONMENT ?= $(HOME)/.cache/dsp-mesh/venv
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+
+.PHONY: run test down status infra lint schemas bench-help uv deps
+
+uv:
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
+deps: uv
+	@$(UV) sync --frozen --quiet
+
+run: deps  ## infrastructure + every worker + a demo laboratory, until Ctrl-C
+	@$(UV) run --frozen python -m infra run
+
+down: deps  ## stop workers and infrastructure started by `make run` / `make infra`
+	@$(UV) run --frozen python -m infra down
+
+status: deps
+	@$(UV) run --frozen python -m infra status
+
+infra: deps  ## infrastructure only (Kafka + FerretDB), left running
+	@$(UV) run --frozen python -m infra up
+
+lint: deps
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen mypy
+
+schemas: deps  ## regenerate schemas/json and schemas/asyncapi.yaml from the code
+	$(UV) run --frozen python -m schemas.export
+
+test: deps lint  ## everything CI runs
+	$(UV) run --frozen pytest

@@ -1,0 +1,103 @@
+"""A demo laboratory and registry: publishes persons, professionals and realistic lab results to the mesh.
+
+python -m demo.laboratory [--count N] [--interval S] — N results (0 = until stopped), one every S seconds;
+about one in twenty is deliberately wrong so the dead-letter topic has something to show.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from stdnum import luhn, verhoeff
+
+PANELS: dict[str, list[tuple[str, str, float, str, float, float]]] = {
+    "Hémogramme": [("718-7", "Hémoglobine", 14.1, "g/dL", 12.0, 16.0),
+                   ("6690-2", "Leucocytes", 6.8, "10*9/L", 4.0, 10.0),
+                   ("777-3", "Plaquettes", 250, "10*9/L", 150, 400)],
+    "Bilan lipidique": [("2093-3", "Cholestérol total", 5.2, "mmol/L", 0, 5.0),
+                        ("2085-9", "HDL cholestérol", 1.4, "mmol/L", 1.0, 3.0)],
+    "Glycémie": [("2345-7", "Glucose", 5.4, "mmol/L", 3.9, 6.1), ("4548-4", "HbA1c", 5.6, "%", 4.0, 6.0)],
+    "Fonction rénale": [("2160-0", "Créatinine", 80, "umol/L", 60, 110)],
+}
+LABS = ("LAB-KETTERTHILL", "LAB-BIONEXT", "LAB-LNS")
+
+
+def matricule(birth: date, serial: int) -> str:
+    base = f"{birth:%Y%m%d}{serial:03d}"
+    return base + luhn.calc_check_digit(base) + verhoeff.calc_check_digit(base)
+
+
+PATIENTS = [matricule(date(1950 + 7 * i, 1 + i % 12, 1 + (3 * i) % 28), 100 + i) for i in range(8)]
+
+
+def person(m: str, i: int) -> dict[str, Any]:
+    return {"message_id": f"reg-{m[-6:]}", "matricule": m, "given_name": ["Marie", "Luc", "Anne", "Jos"][i % 4],
+            "family_name": ["Weber", "Schmit", "Muller", "Wagner"][i % 4], "birth_date": f"{m[:4]}-{m[4:6]}-{m[6:8]}",
+            "postal_address": {"line1": f"{10 + i} rue de l'Alzette", "postal_code": "L-4011",
+                               "locality": "Esch-sur-Alzette"},
+            "email": f"patient{i}@example.lu"}
+
+
+def professional(i: int) -> dict[str, Any]:
+    return {"message_id": f"dir-{i}", "professional_id": f"PRO-{1000 + i}", "given_name": ["Paul", "Claire"][i % 2],
+            "family_name": ["Hoffmann", "Thill"][i % 2], "profession": "Médecin",
+            "specialty": ["Médecine générale", "Cardiologie"][i % 2], "practice_id": "CAB-ESCH-1"}
+
+
+def lab_result(rng: random.Random, now: datetime) -> tuple[bytes, bytes]:
+    lab, panel = rng.choice(LABS), rng.choice(list(PANELS))
+    report = f"R-{uuid.uuid4().hex[:10]}"
+    observations = []
+    for loinc, display, typical, unit, low, high in PANELS[panel]:
+        value = round(typical * rng.uniform(0.8, 1.25), 1)
+        flag = "H" if value > high else "L" if value < low else "N"
+        observations.append({"loinc": loinc, "display": display, "value": value, "unit": unit,
+                             "reference_low": low, "reference_high": high, "interpretation": flag})
+    body: dict[str, Any] = {
+        "message_id": str(uuid.uuid4()), "laboratory_id": lab, "report_id": report, "status": "final",
+        "patient_matricule": rng.choice(PATIENTS), "prescriber_id": "PRO-1000",
+        "collected_at": (now - timedelta(hours=6)).isoformat(), "reported_at": now.isoformat(),
+        "title": panel, "observations": observations,
+    }
+    if rng.random() < 0.05:  # a laboratory's mistake: a mistyped matricule
+        body["patient_matricule"] = body["patient_matricule"][:-1] + str((int(body["patient_matricule"][-1]) + 1) % 10)
+    return f"{lab}:{report}".encode(), json.dumps(body, ensure_ascii=False).encode()
+
+
+async def main(count: int, interval: float, bootstrap: str) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    rng = random.Random()  # noqa: S311 - demo data, not security
+    try:
+        for i, m in enumerate(PATIENTS):
+            await producer.send_and_wait("registry.persons.v1", json.dumps(person(m, i)).encode(), key=m.encode())
+        for i in range(2):
+            await producer.send_and_wait("directory.professionals.v1", json.dumps(professional(i)).encode(),
+                                         key=f"PRO-{1000 + i}".encode())
+        sent = 0
+        while count == 0 or sent < count:
+            key, value = lab_result(rng, datetime.now(UTC))
+            await producer.send_and_wait("lab.results.v1", value, key=key)
+            sent += 1
+            await asyncio.sleep(interval)
+    finally:
+        await producer.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=0)
+    parser.add_argument("--interval", type=float, default=2.0)
+    args = parser.parse_args()
+    try:
+        asyncio.run(main(args.count, args.interval, os.environ.get("DSP_KAFKA_BOOTSTRAP", "127.0.0.1:19092")))
+    except KeyboardInterrupt:
+        pass

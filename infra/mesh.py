@@ -1,0 +1,107 @@
+"""`python -m infra run`: the whole mesh on this machine — infrastructure, every worker, a demo laboratory."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import sys
+from pathlib import Path
+
+from .local import LocalInfra
+from .procs import read_pid, spawn, stop
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKERS = {"records": 8101, "activation": 8102, "access": 8103, "notify": 8104}
+PROCESSES = [*WORKERS, "demo-laboratory"]
+
+
+def mesh_env(infra: LocalInfra) -> dict[str, str]:
+    """Environment of every worker; the log pseudonym key is generated once and kept in the state folder."""
+    key_file = infra.state_dir / "log-pseudonym.key"
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    env = {**infra.env, "DSP_LOG_PSEUDONYM_KEY": key_file.read_text().strip(), "DSP_LOG_JSON": "true"}
+    env.update({f"DSP_{name.upper()}_HTTP_PORT": str(port) for name, port in WORKERS.items()})
+    return {**env, **{k: v for k, v in os.environ.items() if k.startswith("DSP_") and k not in ("DSP_KAFKA_BOOTSTRAP",
+                                                                                                "DSP_MONGO_URI")}}
+
+
+def start(infra: LocalInfra, demo: bool = True) -> None:
+    run_dir = infra.state_dir / "run"
+    env = mesh_env(infra)
+    for name in WORKERS:
+        if read_pid(run_dir / f"{name}.pid") is None:
+            spawn(name, [sys.executable, "-m", f"services.{name}"], run_dir, env={**env, "PYTHONPATH": str(ROOT)})
+    if demo and read_pid(run_dir / "demo-laboratory.pid") is None:
+        spawn("demo-laboratory", [sys.executable, "-m", "demo.laboratory", "--interval", "2"], run_dir,
+              env={**env, "PYTHONPATH": str(ROOT)})
+
+
+def stop_all(infra: LocalInfra) -> list[str]:
+    run_dir = infra.state_dir / "run"
+    stopped = [name for name in PROCESSES if stop(run_dir / f"{name}.pid", timeout=25)]
+    return stopped + infra.down()
+
+
+async def _report(infra: LocalInfra, stopping: asyncio.Event) -> None:
+    """Every 10 s: lab results stored, dead-lettered, workers up — until `stopping` is set."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from pymongo import AsyncMongoClient
+
+    run_dir = infra.state_dir / "run"
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(infra.ferret.uri, serverSelectionTimeoutMS=2000)
+    consumer = AIOKafkaConsumer(bootstrap_servers=infra.kafka.bootstrap)
+    await consumer.start()
+    dlq = [TopicPartition("lab.results.v1.dlq", p) for p in range(6)]
+    try:
+        while not stopping.is_set():
+            try:
+                await asyncio.wait_for(stopping.wait(), timeout=10)
+                break
+            except TimeoutError:
+                pass
+            try:
+                stored = await client["dsp_records"]["lab_results"].count_documents({})
+                dead = sum((await consumer.end_offsets(dlq)).values())
+                alive = sum(1 for n in WORKERS if read_pid(run_dir / f"{n}.pid"))
+                print(f"[mesh] lab results stored: {stored}   dead-lettered: {dead}   workers up: {alive}/4",
+                      flush=True)
+            except Exception as exc:  # noqa: BLE001 - a progress line is never worth stopping the mesh
+                print(f"[mesh] progress unavailable: {type(exc).__name__}", flush=True)
+    finally:
+        await consumer.stop()
+        await client.close()
+
+
+async def _supervise(infra: LocalInfra) -> None:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    await _report(infra, stopping)
+
+
+def run(infra: LocalInfra) -> int:
+    """Bring everything up, print where to look, report progress until Ctrl-C, then stop everything."""
+    timings = infra.up()
+    print(f"[mesh] infrastructure up in {timings['total']:.1f}s")
+    start(infra)
+    run_dir = infra.state_dir / "run"
+    print("[mesh] workers (health, readiness, Prometheus metrics, AsyncAPI):")
+    for name, port in WORKERS.items():
+        print(f"  {name:<11} http://127.0.0.1:{port}/health/ready  /metrics  /asyncapi   log: {run_dir / name}.log")
+    print(f"[mesh] Kafka {infra.kafka.bootstrap}   MongoDB protocol (FerretDB) {infra.ferret.uri}  databases dsp_*")
+    print(f"[mesh] demo laboratory publishing to lab.results.v1; log: {run_dir / 'demo-laboratory.log'}")
+    print("[mesh] Ctrl-C stops everything (or, from another shell: make down)", flush=True)
+    try:
+        asyncio.run(_supervise(infra))
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not interrupt the clean stop
+            signal.signal(sig, signal.SIG_IGN)
+        print("\n[mesh] stopping ...", flush=True)
+        print(f"[mesh] stopped: {', '.join(stop_all(infra))}", flush=True)
+    return 0
