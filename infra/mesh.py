@@ -24,7 +24,8 @@ def mesh_env(infra: LocalInfra) -> dict[str, str]:
         key_file.parent.mkdir(parents=True, exist_ok=True)
         key_file.write_text(secrets.token_hex(32))
         key_file.chmod(0o600)
-    env = {**infra.env, "DSP_LOG_PSEUDONYM_KEY": key_file.read_text().strip(), "DSP_LOG_JSON": "true"}
+    env = {**infra.env, "DSP_LOG_PSEUDONYM_KEY": key_file.read_text().strip(), "DSP_LOG_JSON": "true",
+           "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     env.update({f"DSP_{name.upper()}_HTTP_PORT": str(port) for name, port in WORKERS.items()})
     return {**env, **{k: v for k, v in os.environ.items() if k.startswith("DSP_") and k not in ("DSP_KAFKA_BOOTSTRAP",
                                                                                                 "DSP_MONGO_URI")}}
@@ -35,10 +36,9 @@ def start(infra: LocalInfra, demo: bool = True) -> None:
     env = mesh_env(infra)
     for name in WORKERS:
         if read_pid(run_dir / f"{name}.pid") is None:
-            spawn(name, [sys.executable, "-m", f"services.{name}"], run_dir, env={**env, "PYTHONPATH": str(ROOT)})
+            spawn(name, [sys.executable, "-m", f"services.{name}"], run_dir, env=env)
     if demo and read_pid(run_dir / "demo-laboratory.pid") is None:
-        spawn("demo-laboratory", [sys.executable, "-m", "demo.laboratory", "--interval", "2"], run_dir,
-              env={**env, "PYTHONPATH": str(ROOT)})
+        spawn("demo-laboratory", [sys.executable, "-m", "demo.laboratory", "--interval", "2"], run_dir, env=env)
 
 
 def stop_all(infra: LocalInfra) -> list[str]:

@@ -65,19 +65,21 @@ async def eventually(probe: Callable[[], Awaitable[T]], within_s: float = 30.0, 
         await asyncio.sleep(every_s)
 
 
-async def read_topic(bootstrap: str, topic: str, key_prefix: bytes, count: int,
-                     within_s: float = 30.0) -> list[ConsumerRecord[bytes, bytes]]:
-    """Read the whole topic until `count` records whose key starts with `key_prefix` are seen."""
+async def read_topic(bootstrap: str, topic: str, key_prefix: bytes, count: int, within_s: float = 60.0,
+                     group: str | None = None) -> list[ConsumerRecord[bytes, bytes]]:
+    """Read the whole topic until records with `count` distinct keys starting with `key_prefix` are seen
+    (dead letters: only those written by consumer group `group`, when given)."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                                 enable_auto_commit=False, group_id=None)
     await consumer.start()
     found: list[ConsumerRecord[bytes, bytes]] = []
     deadline = time.monotonic() + within_s
     try:
-        while len(found) < count and time.monotonic() < deadline:
+        while len({r.key for r in found}) < count and time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
-                found += [r for r in records if (r.key or b"").startswith(key_prefix)]
+                found += [r for r in records if (r.key or b"").startswith(key_prefix)
+                          and (group is None or dict(r.headers).get("dlq-consumer-group") == group.encode())]
     finally:
         await consumer.stop()
     return found
@@ -95,10 +97,18 @@ class Worker:
         self.port = int(env[f"DSP_{service.upper()}_HTTP_PORT"])
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, within_s: float = 60.0) -> Worker:
+    def launch(self) -> Worker:
+        """Start the process without waiting for it to be ready."""
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen([sys.executable, "-m", f"services.{self.service}"], cwd=ROOT,
-                                     env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT)
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
+                                     stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+    def start(self, within_s: float = 60.0) -> Worker:
+        """Start the process and wait until it is ready and has its partitions."""
+        self.launch()
+        assert self.proc is not None
         deadline = time.monotonic() + within_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -27,9 +27,9 @@ log = structlog.get_logger("dsp.deadletter")
 class DeadLetters:
     """Owns the DLQ producer and builds one middleware instance per message (FastStream's factory shape)."""
 
-    def __init__(self, service: str, bootstrap: str, registry: CollectorRegistry,
+    def __init__(self, service: str, group_id: str, bootstrap: str, registry: CollectorRegistry,
                  max_attempts: int = 3, backoff_max_s: float = 30.0) -> None:
-        self.service, self.bootstrap = service, bootstrap
+        self.service, self.group_id, self.bootstrap = service, group_id, bootstrap
         self.max_attempts, self.backoff_max_s = max_attempts, backoff_max_s
         self.producer: AIOKafkaProducer | None = None
         self.sent = Counter("dsp_dead_letters", "Messages sent to a dead-letter topic",
@@ -55,6 +55,7 @@ class DeadLetters:
             "dlq-source-partition": str(record.partition),
             "dlq-source-offset": str(record.offset),
             "dlq-service": self.service,
+            "dlq-consumer-group": self.group_id,
             "dlq-failed-at": datetime.now(UTC).isoformat(),
         }.items()]]
         await self.producer.send_and_wait(f"{record.topic}.dlq", value=record.value, key=record.key,

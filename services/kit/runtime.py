@@ -28,6 +28,11 @@ from .settings import ServiceSettings
 
 log = structlog.get_logger("dsp.runtime")
 Clock = Callable[[], datetime]
+_server: uvicorn.Server | None = None  # set by serve(): a stop signal must also end a start-up wait
+
+
+class StartupAborted(RuntimeError):
+    """The worker was asked to stop while it was still waiting for a dependency."""
 
 
 def utc_now() -> datetime:
@@ -48,7 +53,7 @@ class Runtime:
 
 def build_runtime(settings: ServiceSettings, clock: Clock = utc_now) -> Runtime:
     registry = CollectorRegistry()
-    dead_letters = DeadLetters(settings.service, settings.kafka_bootstrap, registry,
+    dead_letters = DeadLetters(settings.service, settings.group_id, settings.kafka_bootstrap, registry,
                                settings.max_attempts, settings.retry_backoff_max_s)
     mongo = make_client(settings.mongo_uri, settings.service)
     return Runtime(
@@ -75,10 +80,27 @@ async def wait_for(name: str, probe: Callable[[], Awaitable[Any]], cap_s: float)
                 log.warning("dependency unreachable at start-up; retrying with backoff", dependency=name,
                             error=type(exc).__name__, retry_in_s=delay)
             attempt += 1
-            await asyncio.sleep(delay)
+            for _ in range(int(delay / 0.1)):
+                if _server is not None and _server.should_exit:
+                    raise StartupAborted(f"stopped while waiting for {name}") from None
+                await asyncio.sleep(0.1)
+
+
+async def _tcp_probe(hostports: str) -> None:
+    """Raise ConnectionError unless one of the `host:port` addresses accepts a TCP connection."""
+    for hostport in hostports.split(","):
+        host, _, port = hostport.strip().rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host.strip("[]"), int(port)), 3)
+        except (OSError, TimeoutError):
+            continue
+        writer.close()
+        return
+    raise ConnectionError(f"no Kafka bootstrap server reachable at {hostports}")
 
 
 async def _kafka_probe(bootstrap: str) -> None:
+    await _tcp_probe(bootstrap)  # quiet: aiokafka would log an error line per failed attempt
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
     try:
         await admin.start()
@@ -133,5 +155,7 @@ async def _mongo_ok(rt: Runtime) -> bool:
 
 def serve(app: AsgiFastStream, settings: ServiceSettings, port: int) -> None:
     """Run the worker under uvicorn: SIGTERM/Ctrl-C stop consuming, finish the message in hand, close."""
-    uvicorn.run(app, host=settings.http_host, port=port, log_config=None, lifespan="on",
-                timeout_graceful_shutdown=20)
+    global _server
+    _server = uvicorn.Server(uvicorn.Config(app, host=settings.http_host, port=port, log_config=None,
+                                            lifespan="on", timeout_graceful_shutdown=20))
+    _server.run()

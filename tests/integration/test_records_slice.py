@@ -64,8 +64,10 @@ async def test_bad_messages_go_to_the_dlq_with_distinct_reasons(
     await producer.send_and_wait("lab.results.v1", encode(lab_result(lab, message_id="good")),
                                  key=f"{lab}:R1".encode())
 
-    dead = await read_topic(infra.bootstrap, "lab.results.v1.dlq", f"{lab}:".encode(), count=3)
+    dead = await read_topic(infra.bootstrap, "lab.results.v1.dlq", f"{lab}:".encode(), count=3,
+                            group=f"{run_id}-records")
     by_key = {r.key.decode().split(":")[1]: r for r in dead if r.key}
+    assert len(dead) == 3  # one dead letter per bad message
 
     assert sorted(by_key) == ["F", "G", "M"]
     assert by_key["G"].value == garbage  # original bytes
@@ -79,6 +81,7 @@ async def test_bad_messages_go_to_the_dlq_with_distinct_reasons(
         assert int(header(record, "dlq-source-offset")) >= 0
         assert header(record, "dlq-exception-type") == "ValidationError"
         assert header(record, "dlq-service") == "records"
+        assert header(record, "dlq-consumer-group") == f"{run_id}-records"
     assert await eventually(lambda: results(mongo, run_id).find_one({"laboratory_id": lab, "message_id": "good"}))
     assert await results(mongo, run_id).count_documents({"laboratory_id": lab}) == 1
     assert records.proc is not None and records.proc.poll() is None  # still running

@@ -1,0 +1,107 @@
+"""activation, access and notify on the real stack: each keeps its facts once and dead-letters bad input."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from pymongo import AsyncMongoClient
+
+from tests.support import Worker, eventually, header, make_matricule, read_topic
+
+
+@pytest.fixture(scope="module")
+def workers(spawn_worker: Callable[..., Worker]) -> dict[str, Worker]:
+    return {name: spawn_worker(name) for name in ("activation", "access", "notify")}
+
+
+def person(matricule: str, unique: str, **overrides: Any) -> dict[str, Any]:
+    body = {"message_id": f"reg-{unique}", "matricule": matricule, "given_name": "Marie", "family_name": "Weber",
+            "birth_date": f"{matricule[:4]}-{matricule[4:6]}-{matricule[6:8]}",
+            "postal_address": {"line1": "12 rue de l'Alzette", "postal_code": "L-4011", "locality": "Esch"},
+            "email": "marie.weber@example.lu", "mobile": "+352621123456"}
+    return {**body, **overrides}
+
+
+async def test_activation_keeps_registry_persons_once(workers: dict[str, Worker], producer: AIOKafkaProducer,
+                                                      mongo: AsyncMongoClient[dict[str, Any]], run_id: str,
+                                                      unique: str, infra: Any) -> None:
+    child = make_matricule(date(2015, 6, 1), int(unique[:3], 16) % 1000)
+    parent = make_matricule(date(1984, 3, 9), 12)
+    body = json.dumps(person(child, unique, guardians=[parent])).encode()
+    await producer.send_and_wait("registry.persons.v1", body, key=child.encode())
+    await producer.send_and_wait("registry.persons.v1", body, key=child.encode())
+    bad = person(child, unique + "b", birth_date="2015-06-02")
+    await producer.send_and_wait("registry.persons.v1", json.dumps(bad).encode(), key=f"bad-{unique}".encode())
+
+    persons = mongo[f"{run_id}_activation"]["persons"]
+    stored = await eventually(lambda: persons.find_one({"_id": child}))
+    assert stored["guardians"] == [parent]
+    assert stored["postal_address"]["postal_code"] == "L-4011"
+    assert await persons.count_documents({"_id": child}) == 1
+    dead = await read_topic(infra.bootstrap, "registry.persons.v1.dlq", f"bad-{unique}".encode(), count=1)
+    assert header(dead[0], "dlq-reason") == ("Value error, birth_date does not match the birth date encoded in "
+                                             "the matricule")
+    logs = workers["activation"].logs()
+    assert child not in logs and parent not in logs and "marie.weber" not in logs
+    assert '"minor": true' in logs
+
+
+async def test_access_keeps_the_professional_directory(workers: dict[str, Worker], producer: AIOKafkaProducer,
+                                                       mongo: AsyncMongoClient[dict[str, Any]], run_id: str,
+                                                       unique: str, infra: Any) -> None:
+    pro = {"message_id": f"dir-{unique}", "professional_id": f"PRO-{unique}", "given_name": "Paul",
+           "family_name": "Hoffmann", "profession": "Médecin", "specialty": "Médecine générale",
+           "practice_id": "CAB-1"}
+    await producer.send_and_wait("directory.professionals.v1", json.dumps(pro).encode(),
+                                 key=pro["professional_id"].encode())
+    missing = {k: v for k, v in pro.items() if k != "profession"}
+    await producer.send_and_wait("directory.professionals.v1", json.dumps(missing).encode(),
+                                 key=f"bad-{unique}".encode())
+
+    stored = await eventually(lambda: mongo[f"{run_id}_access"]["professionals"].find_one({"_id": f"PRO-{unique}"}))
+    assert stored["specialty"] == "Médecine générale" and stored["active"] is True
+    dead = await read_topic(infra.bootstrap, "directory.professionals.v1.dlq", f"bad-{unique}".encode(), count=1)
+    assert header(dead[0], "dlq-reason") == "profession: Field required"
+
+
+async def test_notify_delivers_inapp_once_and_queues_other_channels(
+        workers: dict[str, Worker], producer: AIOKafkaProducer, mongo: AsyncMongoClient[dict[str, Any]],
+        run_id: str, unique: str, infra: Any) -> None:
+    base = {"template_id": "document-added", "locale": "fr", "recipient": "1893120105732",
+            "parameters": {"title": "Hémogramme"}}
+    inapp = {**base, "request_id": f"in-{unique}", "channel": "inapp"}
+    email = {**base, "request_id": f"em-{unique}", "channel": "email"}
+    for req in (inapp, inapp, email, {**base, "request_id": f"bad-{unique}", "channel": "fax"}):
+        await producer.send_and_wait("notify.requests.v1", json.dumps(req).encode(), key=req["request_id"].encode())
+
+    outbox = mongo[f"{run_id}_notify"]["outbox"]
+    queued = await eventually(lambda: outbox.find_one({"_id": f"em-{unique}"}))
+    assert queued["status"] == "pending"
+    delivered = await outbox.find_one({"_id": f"in-{unique}"})
+    assert delivered is not None and delivered["status"] == "delivered" and delivered["read"] is False
+    assert await outbox.count_documents({"_id": f"in-{unique}"}) == 1
+    dead = await read_topic(infra.bootstrap, "notify.requests.v1.dlq", f"bad-{unique}".encode(), count=1)
+    assert header(dead[0], "dlq-reason").startswith("channel: Input should be")
+
+
+async def test_health_readiness_metrics_and_asyncapi(workers: dict[str, Worker], records: Worker,
+                                                     producer: AIOKafkaProducer, unique: str) -> None:
+    for worker in [*workers.values(), records]:
+        assert worker.http("/health/live") == (200, '{"status":"live"}')
+        assert worker.http("/health/ready") == (200, '{"status":"ready","kafka":true,"mongo":true}')
+        status, page = worker.http("/asyncapi")
+        assert status == 200 and "asyncapi" in page.lower()
+    await producer.send_and_wait("lab.results.v1", b"not json", key=f"LAB-{unique}:R1".encode())
+
+    async def dead_letter_metric() -> str:
+        status, metrics = records.http("/metrics")
+        assert status == 200
+        line = 'dsp_dead_letters_total{kind="invalid",service="records",topic="lab.results.v1"}'
+        return line if line in metrics and "dsp_received_messages_total" in metrics else ""
+
+    assert await eventually(dead_letter_metric)
