@@ -1,25 +1,35 @@
 """python -m infra run|up|down|status|env — the mesh on real Kafka and a real MongoDB-protocol server, no Docker.
 
 run: infrastructure + every worker + a demo laboratory, until Ctrl-C; up: infrastructure only;
-down: stop workers and infrastructure; status: what is running; env: export lines for the shell.
+down: stop workers and infrastructure; status: what is running; env: export lines for the shell;
+topics: create the project's topics on DSP_KAFKA_BOOTSTRAP (existing infrastructure, e.g. compose).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import sys
 
+from schemas.topics import all_topics
+
 from . import mesh
-from .local import LocalInfra
+from .local import LocalInfra, create_topics
 from .procs import InfraError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra", description=__doc__)
-    parser.add_argument("command", choices=["run", "up", "down", "status", "env"])
+    parser.add_argument("command", choices=["run", "up", "down", "status", "env", "topics"])
     args = parser.parse_args(argv)
     infra = LocalInfra()
     try:
+        if args.command == "topics":
+            bootstrap = os.environ.get("DSP_KAFKA_BOOTSTRAP", infra.kafka.bootstrap)
+            created = asyncio.run(create_topics(bootstrap, within_s=120))
+            print(f"[infra] topics on {bootstrap}: created {len(created)}, all {len(all_topics())} present")
+            return 0
         if args.command == "run":
             return mesh.run(infra)
         if args.command == "up":
