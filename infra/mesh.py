@@ -13,7 +13,8 @@ from .local import LocalInfra
 from .procs import read_pid, spawn, stop
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKERS = {"records": 8101, "activation": 8102, "access": 8103, "notify": 8104}
+WORKERS = {name: int(os.environ.get(f"DSP_{name.upper()}_HTTP_PORT", port))
+           for name, port in {"records": 8101, "activation": 8102, "access": 8103, "notify": 8104}.items()}
 PROCESSES = [*WORKERS, "demo-laboratory"]
 
 

@@ -1,0 +1,51 @@
+"""The README's run command: infrastructure, every worker and the demo laboratory, stopped by Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from infra.procs import free_port, port_open
+from tests.support import ROOT
+
+
+def test_run_brings_up_the_mesh_stores_demo_results_and_stops_everything(tmp_path: Path) -> None:
+    ports = {f"DSP_{n}_HTTP_PORT": str(free_port()) for n in ("RECORDS", "ACTIVATION", "ACCESS", "NOTIFY")}
+    kafka_port, mongo_port = free_port(), free_port()
+    env = {**os.environ, **ports, "DSP_STATE_DIR": str(tmp_path), "DSP_KAFKA_PORT": str(kafka_port),
+           "DSP_KAFKA_CONTROLLER_PORT": str(free_port()), "DSP_MONGO_PORT": str(mongo_port), "PYTHONUNBUFFERED": "1"}
+    env.pop("DSP_KAFKA_BOOTSTRAP", None)
+    env.pop("DSP_MONGO_URI", None)
+    out = tmp_path / "run.out"
+    proc = subprocess.Popen([sys.executable, "-m", "infra", "run"], cwd=ROOT, env=env,
+                            stdout=out.open("wb"), stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        stored = 0
+        while time.monotonic() < deadline and stored == 0:
+            time.sleep(1)
+            assert proc.poll() is None, out.read_text()
+            counts = re.findall(r"lab results stored: (\d+)\s+dead-lettered: (\d+)\s+workers up: 4/4", out.read_text())
+            stored = int(counts[-1][0]) if counts else 0
+        text = out.read_text()
+        assert stored > 0, text
+        for port in ports.values():
+            assert f"http://127.0.0.1:{port}/health/ready" in text
+        pids = [int(p.read_text()) for p in (tmp_path / "run").glob("*.pid")]
+        assert len(pids) == 7  # kafka, ferretdb, 4 workers, demo laboratory
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=90)
+    assert "[mesh] stopped: records, activation, access, notify, demo-laboratory, kafka, ferretdb" in out.read_text()
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        raise AssertionError(f"process {pid} survived the stop")
+    assert not port_open(kafka_port) and not port_open(mongo_port)
