@@ -24,7 +24,12 @@ from infra.local import LocalInfra, create_topics
 from infra.procs import free_port
 from tests.support import Worker
 
-pytestmark = pytest.mark.integration
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/integration is marked, so `pytest -m "not integration"` is a quick run."""
+    for item in items:
+        if "integration" in item.path.parts:
+            item.add_marker(pytest.mark.integration)
 
 
 @dataclass

@@ -51,7 +51,7 @@ def test_the_configured_pipeline_redacts_structlog_stdlib_and_tracebacks(capsys:
     kit_logging.configure("unit", "INFO", json=True)
     try:
         structlog.get_logger("t").info("login", password="hunter2hunter2", matricule=MATRICULE)
-        logging.getLogger("faststream").info("handler saw %s", MATRICULE)
+        logging.getLogger("some.library").info("handler saw %s", MATRICULE)
         try:
             raise ValueError(f"unknown patient {MATRICULE}")
         except ValueError:
