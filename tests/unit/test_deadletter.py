@@ -1,0 +1,98 @@
+"""The dead-letter middleware's decisions, without Kafka: bad input, dependency down, repeated failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiokafka import ConsumerRecord
+from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
+from pymongo.errors import AutoReconnect
+
+from schemas.lab_result import LabResultV1
+from services.kit import deadletter
+from services.kit.deadletter import DeadLetters
+
+
+class Message:
+    correlation_id = "c-1"
+
+    def __init__(self) -> None:
+        self.raw_message = ConsumerRecord(topic="lab.results.v1", partition=2, offset=41, timestamp=0,
+                                          timestamp_type=0, key=b"LAB1:R1", value=b"{}", checksum=None,
+                                          serialized_key_size=7, serialized_value_size=2, headers=())
+
+
+class Recorder(DeadLetters):
+    def __init__(self, max_attempts: int = 3) -> None:
+        super().__init__("records", "records", "unused:1", CollectorRegistry(), max_attempts, backoff_max_s=4)
+        self.published: list[tuple[str, str, str]] = []
+
+    async def publish(self, record: ConsumerRecord[Any, Any], why: str, exc: BaseException, kind: str) -> None:
+        self.published.append((kind, why, type(exc).__name__))
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    waited: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waited.append(seconds)
+
+    monkeypatch.setattr(deadletter.asyncio, "sleep", fake_sleep)
+    return waited
+
+
+def failing(*errors: BaseException, result: str = "done") -> Any:
+    calls = {"n": 0}
+
+    async def call_next(_msg: Any) -> str:
+        calls["n"] += 1
+        if calls["n"] <= len(errors):
+            raise errors[calls["n"] - 1]
+        return result
+
+    call_next.calls = calls  # type: ignore[attr-defined]
+    return call_next
+
+
+async def run(owner: Recorder, call_next: Any) -> Any:
+    return await owner(Message(), context=None).consume_scope(call_next, Message())  # type: ignore[arg-type]
+
+
+async def test_bad_input_is_dead_lettered_at_once(sleeps: list[float]) -> None:
+    owner = Recorder()
+    try:
+        LabResultV1.model_validate_json(b"{}")
+    except ValidationError as exc:
+        invalid = exc
+    call_next = failing(invalid)
+    assert await run(owner, call_next) is None
+    assert call_next.calls["n"] == 1 and sleeps == []
+    kind, why, exc_type = owner.published[0]
+    assert (kind, exc_type) == ("invalid", "ValidationError") and why.startswith("message_id: Field required")
+
+
+async def test_a_dependency_down_is_waited_for_never_dead_lettered(sleeps: list[float]) -> None:
+    owner = Recorder(max_attempts=2)
+    call_next = failing(*[AutoReconnect("mongo down")] * 6)
+    assert await run(owner, call_next) == "done"
+    assert owner.published == []
+    assert call_next.calls["n"] == 7
+    assert sleeps == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]  # capped exponential backoff
+
+
+async def test_repeated_failure_goes_to_the_dlq_after_max_attempts(sleeps: list[float]) -> None:
+    owner = Recorder(max_attempts=3)
+    call_next = failing(*[RuntimeError("bug in handler")] * 10)
+    assert await run(owner, call_next) is None
+    assert call_next.calls["n"] == 3
+    assert owner.published == [("failed", "processing failed 3 times: RuntimeError: bug in handler",
+                                "RuntimeError")]
+
+
+async def test_a_passing_failure_is_retried_and_succeeds(sleeps: list[float]) -> None:
+    owner = Recorder(max_attempts=3)
+    assert await run(owner, failing(RuntimeError("flaky"))) == "done"
+    assert owner.published == [] and len(sleeps) == 1
