@@ -66,7 +66,7 @@ async def _report(infra: LocalInfra, stopping: asyncio.Event) -> None:
             except TimeoutError:
                 pass
             try:
-                stored = await client["dsp_records"]["lab_results"].count_documents({})
+                stored = await client["dsp_records"]["documents"].count_documents({"document_type": "lab-result"})
                 dead = sum((await consumer.end_offsets(dlq)).values())
                 alive = sum(1 for n in WORKERS if read_pid(run_dir / f"{n}.pid"))
                 print(f"[mesh] lab results stored: {stored}   dead-lettered: {dead}   workers up: {alive}/4",

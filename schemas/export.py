@@ -48,7 +48,10 @@ def asyncapi() -> str:
             access(AccessSettings.model_validate(fixed)), notify(NotifySettings.model_validate(fixed))]
     spec = AsyncAPI(*[app.broker for app in apps if app.broker is not None], title="dsp-mesh", version="1.0.0",
                     description="Events of the shared health record (DSP) mesh. Each topic has a '<topic>.dlq'.")
-    return str(spec.to_specification().to_yaml())
+    import yaml
+
+    # FastStream's channel order can vary between builds; sorted keys make the document reproducible.
+    return str(yaml.safe_dump(spec.to_specification().to_jsonable(), sort_keys=True, allow_unicode=True))
 
 
 def generated() -> dict[Path, str]:

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from .directory import ProfessionalListedV1
 from .lab_result import LabResultV1
 from .notify import NotificationRequestV1
+from .records import DocumentAddedV1, RecordsCommandV1
 from .registry import PersonRegisteredV1
 
 
@@ -33,13 +34,18 @@ class Topic:
 LAB_RESULTS = Topic("lab.results.v1", "<laboratory_id>:<report_id>", LabResultV1,
                     "laboratories", ("records",), partitions=6)
 REGISTRY_PERSONS = Topic("registry.persons.v1", "matricule", PersonRegisteredV1,
-                         "national registry", ("activation",))
+                         "national registry", ("activation", "records"))
 DIRECTORY_PROFESSIONALS = Topic("directory.professionals.v1", "professional_id", ProfessionalListedV1,
                                 "professional directory", ("access",))
 NOTIFY_REQUESTS = Topic("notify.requests.v1", "request_id", NotificationRequestV1,
                         "activation, access, records", ("notify",))
 
-TOPICS: tuple[Topic, ...] = (LAB_RESULTS, REGISTRY_PERSONS, DIRECTORY_PROFESSIONALS, NOTIFY_REQUESTS)
+DOCUMENT_ADDED = Topic("records.document-added.v1", "patient_matricule", DocumentAddedV1,
+                       "records", ("notify", "access", "gateway"), partitions=6)
+RECORDS_COMMANDS = Topic("records.commands.v1", "patient_matricule", RecordsCommandV1, "gateway", ("records",))
+
+TOPICS: tuple[Topic, ...] = (LAB_RESULTS, REGISTRY_PERSONS, DIRECTORY_PROFESSIONALS, NOTIFY_REQUESTS,
+                             DOCUMENT_ADDED, RECORDS_COMMANDS)
 
 
 def all_topics() -> dict[str, int]:

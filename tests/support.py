@@ -49,6 +49,14 @@ def lab_result(lab: str, report: str = "R1", message_id: str = "m-1", **override
     return body
 
 
+def person(matricule: str, message_id: str | None = None, **overrides: Any) -> dict[str, Any]:
+    body = {"message_id": message_id or f"reg-{matricule}", "matricule": matricule, "given_name": "Marie",
+            "family_name": "Weber", "birth_date": f"{matricule[:4]}-{matricule[4:6]}-{matricule[6:8]}",
+            "postal_address": {"line1": "12 rue de l'Alzette", "postal_code": "L-4011", "locality": "Esch"},
+            "email": "marie.weber@example.lu", "mobile": "+352621123456"}
+    return {**body, **overrides}
+
+
 def encode(body: dict[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=False).encode()
 

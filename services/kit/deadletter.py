@@ -74,15 +74,19 @@ class _DeadLetterScope(BaseMiddleware):
 
     async def consume_scope(self, call_next: Any, msg: StreamMessage[Any]) -> Any:
         record = msg.raw_message
-        if not isinstance(record, ConsumerRecord):  # batch subscribers handle their own records
-            return await call_next(msg)
+        if not isinstance(record, ConsumerRecord):  # a batch: its handler dead-letters single records itself
+            first = record[0]
+            with structlog.contextvars.bound_contextvars(topic=first.topic, batch_size=len(record),
+                                                         correlation_id=msg.correlation_id):
+                return await self._process(call_next, msg, None)
         with structlog.contextvars.bound_contextvars(
             topic=record.topic, partition=record.partition, offset=record.offset,
             correlation_id=msg.correlation_id,
         ):
             return await self._process(call_next, msg, record)
 
-    async def _process(self, call_next: Any, msg: StreamMessage[Any], record: ConsumerRecord[Any, Any]) -> Any:
+    async def _process(self, call_next: Any, msg: StreamMessage[Any], record: ConsumerRecord[Any, Any] | None) -> Any:
+        """`record` None: a batch — dependency waits apply; anything else is the batch handler's to settle."""
         owner, failures, waits, since, logged = self.owner, 0, 0, 0.0, -1e9
         while True:
             try:
@@ -92,8 +96,10 @@ class _DeadLetterScope(BaseMiddleware):
                 return result
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - every failure is classified below
-                if is_bad_input(exc):
+            except Exception as exc:
+                if record is None and not isinstance(exc, TRANSIENT):
+                    raise
+                if record is not None and is_bad_input(exc):
                     await self._dead_letter(record, reason(exc), exc, "invalid")
                     return None
                 if isinstance(exc, TRANSIENT):
@@ -109,7 +115,7 @@ class _DeadLetterScope(BaseMiddleware):
                     await asyncio.sleep(delay)
                     continue
                 failures += 1
-                if failures >= owner.max_attempts:
+                if failures >= owner.max_attempts and record is not None:
                     why = f"processing failed {failures} times: {type(exc).__name__}: {reason(exc)}"
                     await self._dead_letter(record, why, exc, "failed")
                     return None

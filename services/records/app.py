@@ -11,7 +11,7 @@ from services.kit.runtime import Clock, build_runtime, make_app, utc_now
 from services.kit.settings import ServiceSettings
 
 from .handlers import register
-from .store import ResultStore
+from .store import RecordsStore
 
 
 class RecordsSettings(ServiceSettings):
@@ -22,6 +22,6 @@ class RecordsSettings(ServiceSettings):
 
 def create_app(settings: RecordsSettings, clock: Clock = utc_now) -> AsgiFastStream:
     rt = build_runtime(settings, clock)
-    store = ResultStore(rt.db)
+    store = RecordsStore(rt.db)
     register(rt, store)
     return make_app(rt, on_startup=[store.ensure_indexes])

@@ -1,59 +1,121 @@
-"""Pure domain of the records service: a validated lab result becomes a stored DSP document. No I/O."""
+"""Pure domain of the records service: lab results become versioned DSP documents. No I/O.
+
+A document is one laboratory report (laboratory_id, report_id). Every message for it is a version;
+the current version is the latest by (reported_at, status rank, message_id), so the outcome does not
+depend on the order messages arrive in: a correction that overtakes its original still wins, and
+the original joins the history. A current version with status `cancelled` withdraws the document.
+"""
 
 from __future__ import annotations
 
-import base64
+import re
+import unicodedata
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from schemas.lab_result import LabResultKey, LabResultV1
+from schemas.lab_result import LabResultKey, LabResultStatus, LabResultV1
+from schemas.records import DocumentChange
 
-RESULT_NAMESPACE = uuid.UUID("6f1d9c3e-2b7a-5e41-9c0d-4a8e7f2b1d30")
+NAMESPACE = uuid.UUID("6f1d9c3e-2b7a-5e41-9c0d-4a8e7f2b1d30")
+MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
+FUTURE_SKEW = timedelta(minutes=5)
+STATUS_RANK = {"preliminary": 0, "final": 1, "corrected": 2, "cancelled": 3}
+MAGIC = {"application/pdf": (b"%PDF-",), "image/jpeg": (b"\xff\xd8\xff",), "image/png": (b"\x89PNG\r\n\x1a\n",)}
 
 
-class KeyMismatch(ValueError):
-    """The Kafka key does not name the report carried in the value."""
+class Rejected(ValueError):
+    """The message breaks a domain rule; the reason goes back to the producer through the DLQ."""
 
 
-def result_id(laboratory_id: str, message_id: str) -> str:
-    """Deterministic id of a stored result: the same (laboratory, message id) always maps to the same id."""
-    return str(uuid.uuid5(RESULT_NAMESPACE, f"{laboratory_id}\x1f{message_id}"))
+def _id(*parts: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, "\x1f".join(parts)))
+
+
+def document_id(laboratory_id: str, report_id: str) -> str:
+    return _id("lab-report", laboratory_id, report_id)
+
+
+def version_id(laboratory_id: str, message_id: str) -> str:
+    return _id("lab-message", laboratory_id, message_id)
+
+
+def upload_id(command_id: str) -> str:
+    return _id("patient-upload", command_id)
+
+
+def event_id(doc_id: str, message_id: str) -> str:
+    return _id("document-event", doc_id, message_id)
 
 
 def check_key(key: LabResultKey, result: LabResultV1) -> None:
     if (key.laboratory_id, key.report_id) != (result.laboratory_id, result.report_id):
-        raise KeyMismatch("message key does not match the value's laboratory_id:report_id")
+        raise Rejected("message key does not match the value's laboratory_id:report_id")
 
 
-@dataclass(frozen=True)
-class StoredResult:
-    document: dict[str, Any]
-    attachment: bytes | None
+def check_times(result: LabResultV1, now: datetime) -> None:
+    for name in ("collected_at", "reported_at"):
+        if getattr(result, name) > now + FUTURE_SKEW:
+            raise Rejected(f"{name} is in the future")
 
 
-def to_document(result: LabResultV1, received_at: datetime) -> StoredResult:
-    """The DSP document for one lab result; the attachment's bytes travel separately (GridFS)."""
-    rid = result_id(result.laboratory_id, result.message_id)
-    data = base64.b64decode(result.attachment.data_base64) if result.attachment else None
-    document = {
-        "_id": rid,
-        "laboratory_id": result.laboratory_id,
-        "message_id": result.message_id,
-        "report_id": result.report_id,
-        "status": result.status.value,
-        "patient_matricule": result.patient_matricule,
-        "prescriber_id": result.prescriber_id,
-        "document_type": "lab-result",
-        "title": result.title or "Résultats de laboratoire",
-        "collected_at": result.collected_at,
-        "reported_at": result.reported_at,
-        "received_at": received_at,
+def sniff(content_type: str, data: bytes, limit: int = MAX_ATTACHMENT_BYTES) -> None:
+    """The bytes must be what they claim to be (PDF, JPEG, PNG) and at most `limit` bytes."""
+    if len(data) > limit:
+        raise Rejected(f"document is {len(data)} bytes; at most {limit} bytes are accepted")
+    if not data.startswith(MAGIC[content_type]):
+        real = next((t for t, magic in MAGIC.items() if data.startswith(magic)), "unknown")
+        raise Rejected(f"document content is {real}, not the declared {content_type}")
+
+
+def tokens(*texts: str | None) -> list[str]:
+    """Search words: lower case, accents removed, 2+ characters."""
+    words: set[str] = set()
+    for text in texts:
+        if text:
+            plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+            words.update(w for w in re.split(r"[^a-z0-9]+", plain) if len(w) >= 2)
+    return sorted(words)
+
+
+def to_version(result: LabResultV1, received_at: datetime, published_at: datetime | None) -> dict[str, Any]:
+    attachment = None
+    if result.attachment is not None:
+        attachment = {"file_id": version_id(result.laboratory_id, result.message_id),
+                      "content_type": result.attachment.content_type}
+    return {
+        "message_id": result.message_id, "status": result.status.value, "patient_matricule": result.patient_matricule,
+        "prescriber_id": result.prescriber_id, "title": result.title or "Résultats de laboratoire",
+        "collected_at": result.collected_at, "reported_at": result.reported_at, "received_at": received_at,
+        "published_at": published_at,
         "observations": [o.model_dump(mode="json", exclude_none=True) for o in result.observations],
-        "attachment": None if data is None else {
-            "file_id": rid, "content_type": result.attachment.content_type if result.attachment else None,
-            "size": len(data),
-        },
+        "attachment": attachment,
     }
-    return StoredResult(document=document, attachment=data)
+
+
+def _order(version: dict[str, Any]) -> tuple[datetime, int, str]:
+    return version["reported_at"], STATUS_RANK[version["status"]], version["message_id"]
+
+
+def apply(doc: dict[str, Any] | None, lab: str, report: str,
+          version: dict[str, Any]) -> tuple[dict[str, Any], DocumentChange | None]:
+    """Add one version to a document (None: new document). Returns the document and what changed for the
+    patient: added, corrected, withdrawn, or None (a duplicate, or an older version joining the history)."""
+    if doc is not None and any(v["message_id"] == version["message_id"] for v in doc["versions"]):
+        return doc, None
+    versions = sorted([*(doc["versions"] if doc else []), version], key=_order)
+    current = versions[-1]
+    withdrawn = current["status"] == LabResultStatus.CANCELLED.value
+    new = {
+        "_id": document_id(lab, report), "document_type": "lab-result", "laboratory_id": lab, "report_id": report,
+        "author": lab, "patient_matricule": current["patient_matricule"], "title": current["title"],
+        "document_date": current["collected_at"], "reported_at": current["reported_at"],
+        "status": "withdrawn" if withdrawn else "active", "current": current, "versions": versions,
+        "version_count": len(versions),
+        "tokens": tokens(current["title"], lab, *(o["display"] for o in current["observations"])),
+    }
+    if doc is None:
+        return new, DocumentChange.WITHDRAWN if withdrawn else DocumentChange.ADDED
+    if current is version:
+        return new, DocumentChange.WITHDRAWN if withdrawn else DocumentChange.CORRECTED
+    return new, None

@@ -1,32 +1,67 @@
-"""records' Kafka handlers: thin — parse, apply the domain, store."""
+"""records' Kafka handlers: thin — hand the records to the ingest service or the command service."""
 
 from __future__ import annotations
 
-import structlog
-from faststream.kafka import KafkaMessage
+from typing import Any
 
-from schemas.lab_result import LabResultKey, LabResultV1
-from schemas.topics import LAB_RESULTS
+import structlog
+from faststream import NoCast
+from faststream.kafka.annotations import KafkaMessage
+
+from schemas.lab_result import LabResultV1
+from schemas.records import DocumentAddedV1, RecordsCommandV1, UploadDocument
+from schemas.registry import PersonRegisteredV1
+from schemas.topics import DOCUMENT_ADDED, LAB_RESULTS, RECORDS_COMMANDS, REGISTRY_PERSONS
 from services.kit.broker import consumer_options
 from services.kit.contracts import json_decoder
 from services.kit.errors import BadMessage
 from services.kit.runtime import Runtime
 
-from . import domain
-from .store import ResultStore
+from .commands import CommandService
+from .ingest import Ingestor
+from .store import RecordsStore
 
 log = structlog.get_logger("dsp.records")
 
 
-def register(rt: Runtime, store: ResultStore) -> None:
-    @rt.broker.subscriber(LAB_RESULTS.name, **consumer_options(rt.settings), decoder=json_decoder(LabResultV1),
-                          title="records.lab-results", description="Store each lab result once in the DSP")
-    async def on_lab_result(result: LabResultV1, msg: KafkaMessage) -> None:
+def register(rt: Runtime, store: RecordsStore) -> Ingestor:
+    events = rt.broker.publisher(DOCUMENT_ADDED.name, schema=DocumentAddedV1, title="records.document-added",
+                                 description="A document entered a DSP, or its current version changed")
+    resend = rt.broker.publisher(LAB_RESULTS.name, title="records.release-parked", include_in_schema=False)
+    ingest = Ingestor(store, rt.dead_letters, events.publish, resend.publish, rt.clock, rt.pseudonym,
+                      rt.settings.max_attempts)
+
+    @rt.broker.subscriber(LAB_RESULTS.name, **consumer_options(rt.settings), batch=True, max_records=500,
+                          batch_timeout_ms=50, decoder=raw_bodies,
+                          title="records.lab-results",
+                          description="Validate, de-duplicate and store each lab result as a DSP document")
+    async def on_lab_results(results: NoCast[list[LabResultV1]], msg: KafkaMessage) -> None:
+        await ingest.handle(msg.raw_message)  # a batch: a tuple of records
+
+    commands = CommandService(store, events.publish, rt.clock)
+
+    @rt.broker.subscriber(RECORDS_COMMANDS.name, **consumer_options(rt.settings),
+                          decoder=json_decoder(RecordsCommandV1), title="records.commands",
+                          description="Patients' uploads, block and unblock")
+    async def on_command(command: RecordsCommandV1) -> None:
         try:
-            domain.check_key(LabResultKey.parse(msg.raw_message.key), result)  # type: ignore[union-attr]
-        except ValueError as exc:
+            if isinstance(command.root, UploadDocument):
+                await commands.upload(command.root)
+            else:
+                await commands.set_blocked(command.root)
+        except ValueError as exc:  # a domain rule: back to the sender with the reason
             raise BadMessage(str(exc)) from exc
-        stored = await store.save(domain.to_document(result, received_at=rt.clock()))
-        log.info("lab result stored" if stored else "duplicate lab result ignored",
-                 laboratory_id=result.laboratory_id, report_id=result.report_id,
-                 patient_ref=rt.pseudonym(result.patient_matricule), status=result.status.value)
+
+    @rt.broker.subscriber(REGISTRY_PERSONS.name, **consumer_options(rt.settings),
+                          decoder=json_decoder(PersonRegisteredV1), title="records.persons",
+                          description="Know the registry's patients; release their parked results")
+    async def on_person(person: PersonRegisteredV1) -> None:
+        await store.add_person(person.matricule)
+        await ingest.release(person.matricule)
+
+    return ingest
+
+
+async def raw_bodies(msg: Any) -> Any:
+    """No decoding here: each record is validated by the ingest service, so one bad record is one dead letter."""
+    return msg.body

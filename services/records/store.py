@@ -1,4 +1,5 @@
-"""records' MongoDB collections: `lab_results` (unique on laboratory + message id) and GridFS `attachments`."""
+"""records' MongoDB collections. Documents are written field by field ($set), so a patient's block flag
+and a laboratory's new version never overwrite each other; every write is idempotent."""
 
 from __future__ import annotations
 
@@ -6,38 +7,77 @@ from typing import Any
 
 from gridfs.asynchronous import AsyncGridFSBucket
 from gridfs.errors import FileExists
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, InsertOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from .domain import StoredResult
+DUPLICATE_KEY = 11000
 
 
-class ResultStore:
+class RecordsStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
-        self.results = db["lab_results"]
-        self.attachments = AsyncGridFSBucket(db, bucket_name="attachments")
+        self.documents = db["documents"]
+        self.lab_messages = db["lab_messages"]
+        self.persons = db["persons"]
+        self.parked = db["parked"]
+        self.commands = db["commands"]
+        self.files = AsyncGridFSBucket(db, bucket_name="files")
 
     async def ensure_indexes(self) -> None:
-        await self.results.create_index([("laboratory_id", ASCENDING), ("message_id", ASCENDING)],
-                                        unique=True, name="one_per_lab_message")
-        await self.results.create_index([("patient_matricule", ASCENDING), ("reported_at", DESCENDING)],
-                                        name="patient_timeline")
-        await self.results.create_index([("laboratory_id", ASCENDING), ("report_id", ASCENDING)],
-                                        name="report_versions")
+        await self.documents.create_index([("patient_matricule", ASCENDING), ("document_date", DESCENDING)],
+                                          name="patient_timeline")
+        await self.documents.create_index([("patient_matricule", ASCENDING), ("tokens", ASCENDING)],
+                                          name="patient_keywords")
+        await self.documents.create_index([("laboratory_id", ASCENDING), ("report_id", ASCENDING)],
+                                          name="lab_report")
+        await self.parked.create_index([("patient_matricule", ASCENDING)], name="parked_by_patient")
 
-    async def save(self, stored: StoredResult) -> bool:
-        """Store once: True if stored now, False if this (laboratory, message id) was already stored."""
-        doc = stored.document
-        if stored.attachment is not None:
-            try:
-                await self.attachments.upload_from_stream_with_id(
-                    doc["_id"], f"{doc['_id']}.bin", stored.attachment,
-                    metadata={"content_type": doc["attachment"]["content_type"]})
-            except (FileExists, DuplicateKeyError):
-                pass  # a redelivery after a crash between the two writes
+    async def load(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        return {d["_id"]: d async for d in self.documents.find({"_id": {"$in": ids}})}
+
+    async def save_documents(self, docs: list[dict[str, Any]]) -> None:
+        ops = [UpdateOne({"_id": d["_id"]}, {"$set": {k: v for k, v in d.items() if k != "_id"},
+                                             "$setOnInsert": {"blocked": False}}, upsert=True) for d in docs]
+        if ops:
+            await self.documents.bulk_write(ops, ordered=False)
+
+    async def message_owners(self, keys: list[str]) -> dict[str, str]:
+        """(laboratory, message id) key -> document id it was first stored in."""
+        return {m["_id"]: m["document_id"] async for m in self.lab_messages.find({"_id": {"$in": keys}})}
+
+    async def remember_messages(self, owners: dict[str, str]) -> None:
+        await insert_once(self.lab_messages, [{"_id": k, "document_id": v} for k, v in owners.items()])
+
+    async def put_file(self, file_id: str, data: bytes, content_type: str) -> None:
         try:
-            await self.results.insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        return True
+            await self.files.upload_from_stream_with_id(file_id, file_id, data, metadata={"content_type": content_type})
+        except (FileExists, DuplicateKeyError):
+            pass  # stored before a crash: the same bytes under the same deterministic id
+
+    async def known_persons(self, matricules: set[str]) -> set[str]:
+        return {p["_id"] async for p in self.persons.find({"_id": {"$in": sorted(matricules)}}, {"_id": 1})}
+
+    async def add_person(self, matricule: str) -> None:
+        await self.persons.update_one({"_id": matricule}, {"$setOnInsert": {"known": True}}, upsert=True)
+
+    async def park(self, entries: list[dict[str, Any]]) -> None:
+        await insert_once(self.parked, entries)
+
+    async def parked_for(self, matricule: str) -> list[dict[str, Any]]:
+        return [p async for p in self.parked.find({"patient_matricule": matricule}).sort("_id", ASCENDING)]
+
+    async def unpark(self, ids: list[str]) -> None:
+        await self.parked.delete_many({"_id": {"$in": ids}})
+
+
+async def insert_once(collection: Any, docs: list[dict[str, Any]]) -> int:
+    """Insert, ignoring documents whose _id is already there; returns how many were new."""
+    if not docs:
+        return 0
+    try:
+        result = await collection.bulk_write([InsertOne(d) for d in docs], ordered=False)
+        return int(result.inserted_count)
+    except BulkWriteError as exc:
+        if any(e["code"] != DUPLICATE_KEY for e in exc.details["writeErrors"]):
+            raise
+        return int(exc.details["nInserted"])

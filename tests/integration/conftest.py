@@ -22,7 +22,7 @@ from pymongo import AsyncMongoClient
 
 from infra.local import LocalInfra, create_topics
 from infra.procs import free_port
-from tests.support import Worker
+from tests.support import Worker, encode, eventually, person
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -110,10 +110,26 @@ def spawn_worker(worker_env: dict[str, str],
         worker.stop()
 
 
+PATIENT = "1893120105732"
+
+
 @pytest.fixture(scope="session")
-def records(spawn_worker: Callable[..., Worker]) -> Worker:
-    """One records worker for the session (tests that kill a worker start their own)."""
-    return spawn_worker("records")
+def records(spawn_worker: Callable[..., Worker], infra: Infra, run_id: str) -> Worker:
+    """One records worker for the session (tests that kill a worker start their own); the registry has
+    announced the usual test patient, so results for it are stored rather than parked."""
+    worker = spawn_worker("records")
+
+    async def register() -> None:
+        prod = AIOKafkaProducer(bootstrap_servers=infra.bootstrap, acks="all")
+        await prod.start()
+        await prod.send_and_wait("registry.persons.v1", encode(person(PATIENT)), key=PATIENT.encode())
+        await prod.stop()
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_uri)
+        await eventually(lambda: client[f"{run_id}_records"]["persons"].find_one({"_id": PATIENT}))
+        await client.close()
+
+    asyncio.run(register())
+    return worker
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ def local(infra: Any) -> Any:
 
 
 def results(mongo: AsyncMongoClient[dict[str, Any]], run_id: str) -> Any:
-    return mongo[f"{run_id}_records"]["lab_results"]
+    return mongo[f"{run_id}_records"]["documents"]
 
 
 async def test_database_down_the_message_waits_and_is_stored_once_it_is_back(
@@ -40,7 +40,7 @@ async def test_database_down_the_message_waits_and_is_stored_once_it_is_back(
     finally:
         local.ferret.start()
     stored = await eventually(lambda: results(mongo, run_id).find_one({"laboratory_id": lab}), within_s=60)
-    assert stored["message_id"] == "during-outage"
+    assert stored["current"]["message_id"] == "during-outage"
     assert "dependency back, message processed" in records.logs()
     assert records.logs().count("dependency unreachable; message kept") <= 3  # one line, not a flood
 
@@ -85,26 +85,29 @@ def test_kafka_absent_at_start_up_the_worker_waits_and_says_so(spawn_worker: Cal
 
 async def test_sigkill_mid_stream_every_result_stored_exactly_once(
         spawn_worker: Callable[..., Worker], producer: AIOKafkaProducer, mongo: AsyncMongoClient[dict[str, Any]],
-        unique: str) -> None:
+        unique: str, records: Worker) -> None:
     prefix = f"k{unique}"
     worker = spawn_worker("records", DSP_MONGO_DB_PREFIX=prefix, DSP_KAFKA_GROUP_PREFIX=f"{prefix}-")
     lab, total = f"LAB-{unique}", 300
-    collection = mongo[f"{prefix}_records"]["lab_results"]
-    sends = [producer.send("lab.results.v1", encode(lab_result(lab, report=f"R{i % 17}", message_id=f"m-{i}")),
-                           key=f"{lab}:R{i % 17}".encode()) for i in range(total)]
+    collection = mongo[f"{prefix}_records"]["documents"]
+    sends = [producer.send("lab.results.v1", encode(lab_result(
+        lab, report=f"R{i % 17}", message_id=f"m-{i}", reported_at=f"2026-11-20T14:{i % 60:02d}:{i // 60:02d}+01:00")),
+        key=f"{lab}:R{i % 17}".encode()) for i in range(total)]
     await asyncio.gather(*[await s for s in sends])
-    await eventually(lambda: collection.count_documents({"laboratory_id": lab}), every_s=0.05)
+    async def stored() -> list[str]:
+        return [v["message_id"] async for doc in collection.find({"laboratory_id": lab}) for v in doc["versions"]]
+
+    await eventually(stored, every_s=0.05)
     worker.kill()  # SIGKILL: no graceful shutdown, offsets of in-flight work not committed
-    stored_at_kill = await collection.count_documents({"laboratory_id": lab})
+    stored_at_kill = len(await stored())
     worker.start()
 
     async def all_stored() -> bool:
-        return await collection.count_documents({"laboratory_id": lab}) >= total
+        return len(await stored()) >= total
 
     try:
         await eventually(all_stored, within_s=120)
     finally:
         worker.stop()
-    ids = [doc["message_id"] async for doc in collection.find({"laboratory_id": lab}, {"message_id": 1})]
-    assert sorted(ids) == sorted(f"m-{i}" for i in range(total))  # every one, none twice
+    assert sorted(await stored()) == sorted(f"m-{i}" for i in range(total))  # every one, none twice
     assert stored_at_kill < total, "the kill landed after the stream; the test proved nothing"

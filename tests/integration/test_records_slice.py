@@ -12,7 +12,7 @@ from tests.support import Worker, encode, eventually, header, lab_result, read_t
 
 
 def results(mongo: AsyncMongoClient[dict[str, Any]], run_id: str) -> Any:
-    return mongo[f"{run_id}_records"]["lab_results"]
+    return mongo[f"{run_id}_records"]["documents"]
 
 
 async def test_published_result_is_stored(records: Worker, producer: AIOKafkaProducer,
@@ -23,14 +23,15 @@ async def test_published_result_is_stored(records: Worker, producer: AIOKafkaPro
     stored = await eventually(lambda: results(mongo, run_id).find_one({"laboratory_id": lab}))
 
     assert stored["report_id"] == "R1"
-    assert stored["status"] == "final"
-    assert stored["document_type"] == "lab-result"
+    assert stored["status"] == "active" and stored["current"]["status"] == "final"
+    assert stored["document_type"] == "lab-result" and stored["author"] == lab
+    assert stored["patient_matricule"] == "1893120105732" and stored["blocked"] is False
     assert stored["title"] == "Hémogramme complet"
-    assert [o["loinc"] for o in stored["observations"]] == ["718-7", "6690-2", "600-7"]
-    assert stored["observations"][1] == {"loinc": "6690-2", "display": "Leucocytes", "value": 11.8,
+    assert [o["loinc"] for o in stored["current"]["observations"]] == ["718-7", "6690-2", "600-7"]
+    assert stored["current"]["observations"][1] == {"loinc": "6690-2", "display": "Leucocytes", "value": 11.8,
                                          "unit": "10*9/L", "reference_low": 4.0, "reference_high": 10.0,
                                          "interpretation": "H"}
-    assert stored["collected_at"].isoformat() == "2026-11-20T07:05:00+00:00"
+    assert stored["document_date"].isoformat() == "2026-11-20T07:05:00+00:00"
 
 
 async def test_same_message_twice_is_stored_once(records: Worker, producer: AIOKafkaProducer,
@@ -40,14 +41,15 @@ async def test_same_message_twice_is_stored_once(records: Worker, producer: AIOK
     message = encode(lab_result(lab, message_id="dup-1"))
     await producer.send_and_wait("lab.results.v1", message, key=f"{lab}:R1".encode())
     await producer.send_and_wait("lab.results.v1", message, key=f"{lab}:R1".encode())
-    # a later, different message on the same partition proves both copies were consumed
-    await producer.send_and_wait("lab.results.v1", encode(lab_result(lab, message_id="after")),
-                                 key=f"{lab}:R1".encode())
+    # a later, different report on the same partition proves both copies were consumed
+    later = lab_result(lab, report="R1", message_id="after", status="corrected",
+                       reported_at="2026-11-20T15:00:00+01:00")
+    await producer.send_and_wait("lab.results.v1", encode(later), key=f"{lab}:R1".encode())
 
-    await eventually(lambda: results(mongo, run_id).find_one({"laboratory_id": lab, "message_id": "after"}))
-
-    assert await results(mongo, run_id).count_documents({"laboratory_id": lab, "message_id": "dup-1"}) == 1
-    assert "duplicate lab result ignored" in records.logs()
+    doc = await eventually(lambda: results(mongo, run_id).find_one({"laboratory_id": lab,
+                                                                    "current.message_id": "after"}))
+    assert [v["message_id"] for v in doc["versions"]] == ["dup-1", "after"]  # dup-1 once
+    assert await results(mongo, run_id).count_documents({"laboratory_id": lab}) == 1
 
 
 async def test_bad_messages_go_to_the_dlq_with_distinct_reasons(
@@ -79,9 +81,10 @@ async def test_bad_messages_go_to_the_dlq_with_distinct_reasons(
     for record in by_key.values():
         assert header(record, "dlq-source-topic") == "lab.results.v1"
         assert int(header(record, "dlq-source-offset")) >= 0
-        assert header(record, "dlq-exception-type") == "ValidationError"
+        assert header(record, "dlq-exception-type") in ("ValidationError", "Rejected")
         assert header(record, "dlq-service") == "records"
         assert header(record, "dlq-consumer-group") == f"{run_id}-records"
-    assert await eventually(lambda: results(mongo, run_id).find_one({"laboratory_id": lab, "message_id": "good"}))
+    assert await eventually(lambda: results(mongo, run_id).find_one({"laboratory_id": lab,
+                                                                     "current.message_id": "good"}))
     assert await results(mongo, run_id).count_documents({"laboratory_id": lab}) == 1
     assert records.proc is not None and records.proc.poll() is None  # still running

@@ -1,0 +1,57 @@
+"""Patients' own documents: upload, block and unblock (commands from the gateway on records.commands.v1).
+
+The gateway authorises the caller (the owner or a DSP assistant, through access) before it sends a
+command; records applies it once: ids are derived from the command id, and the flags are plain $set.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from schemas.records import DocumentAddedV1, DocumentChange, SetDocumentBlocked, UploadDocument
+
+from . import domain
+from .store import RecordsStore
+
+log = structlog.get_logger("dsp.records")
+
+
+class CommandService:
+    def __init__(self, store: RecordsStore, send_event: Callable[..., Awaitable[Any]],
+                 clock: Callable[[], datetime]) -> None:
+        self.store, self.send_event, self.clock = store, send_event, clock
+
+    async def upload(self, cmd: UploadDocument) -> str:
+        data = base64.b64decode(cmd.data_base64, validate=True)
+        domain.sniff(cmd.content_type, data)
+        doc_id = domain.upload_id(cmd.command_id)
+        now = self.clock()
+        await self.store.put_file(doc_id, data, cmd.content_type)
+        doc = {"_id": doc_id, "document_type": "patient-upload", "author": "patient",
+               "patient_matricule": cmd.patient_matricule, "uploaded_by": cmd.uploaded_by, "title": cmd.title,
+               "document_date": cmd.document_date or now, "reported_at": now, "status": "active",
+               "current": {"attachment": {"file_id": doc_id, "content_type": cmd.content_type}, "size": len(data)},
+               "version_count": 1, "tokens": domain.tokens(cmd.title)}
+        await self.store.documents.update_one({"_id": doc_id}, {"$setOnInsert": {**doc, "blocked": False}},
+                                              upsert=True)
+        event = DocumentAddedV1(event_id=domain.event_id(doc_id, cmd.command_id), document_id=doc_id,
+                                patient_matricule=cmd.patient_matricule, document_type="patient-upload",
+                                title=cmd.title, author="patient", document_date=doc["document_date"],
+                                change=DocumentChange.ADDED, version=1)
+        await self.send_event(event.model_dump(mode="json"), key=cmd.patient_matricule.encode(),
+                              headers={"event-id": event.event_id})
+        log.info("patient document uploaded", document_id=doc_id, size=len(data))
+        return doc_id
+
+    async def set_blocked(self, cmd: SetDocumentBlocked) -> None:
+        blocked = cmd.command == "block-document"
+        found = await self.store.documents.update_one(
+            {"_id": cmd.document_id, "patient_matricule": cmd.patient_matricule}, {"$set": {"blocked": blocked}})
+        if found.matched_count == 0:
+            raise domain.Rejected("no such document in this patient's DSP")
+        log.info("document blocked" if blocked else "document unblocked", document_id=cmd.document_id)

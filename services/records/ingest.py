@@ -1,0 +1,159 @@
+"""Ingesting lab results in batches: validate, park unknown patients, fold versions, bulk-write, emit events.
+
+Every step is idempotent, so a batch that fails on a dependency is simply processed again (the
+middleware waits and retries it); a batch that fails for another reason is split, and the record
+that keeps failing goes to the DLQ alone — a poison message never holds back its partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeAlias
+
+import structlog
+from aiokafka import ConsumerRecord
+from pydantic import ValidationError
+
+from schemas.lab_result import LabResultKey, LabResultV1
+from schemas.records import DocumentAddedV1, DocumentChange
+from services.kit.deadletter import DeadLetters
+from services.kit.errors import TRANSIENT, reason
+
+from . import domain
+from .store import RecordsStore
+
+log = structlog.get_logger("dsp.records")
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+Send = Callable[..., Awaitable[Any]]  # FastStream publisher.publish(..., no_confirm=True) -> future
+
+
+@dataclass(frozen=True)
+class Parsed:
+    record: Record
+    result: LabResultV1
+
+    @property
+    def doc_id(self) -> str:
+        return domain.document_id(self.result.laboratory_id, self.result.report_id)
+
+    @property
+    def message_key(self) -> str:
+        return f"{self.result.laboratory_id}\x1f{self.result.message_id}"
+
+
+class Ingestor:
+    def __init__(self, store: RecordsStore, dead_letters: DeadLetters, send_event: Send, send_lab_result: Send,
+                 clock: Callable[[], datetime], pseudonym: Callable[[str], str], max_attempts: int = 3) -> None:
+        self.store, self.dead_letters, self.clock, self.pseudonym = store, dead_letters, clock, pseudonym
+        self.send_event, self.send_lab_result, self.max_attempts = send_event, send_lab_result, max_attempts
+
+    async def handle(self, records: Sequence[Record]) -> None:
+        try:
+            await self._handle(records)
+        except TRANSIENT:
+            raise
+        except Exception:  # noqa: BLE001 - split the batch to find the record at fault
+            log.warning("batch failed; processing its records one by one", size=len(records))
+            for record in records:
+                await self._one(record)
+
+    async def _one(self, record: Record) -> None:
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                await self._handle([record])
+                return
+            except TRANSIENT:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                if attempt == self.max_attempts:
+                    why = f"processing failed {attempt} times: {type(exc).__name__}: {reason(exc)}"
+                    await self.dead_letters.publish(record, why, exc, "failed")
+
+    async def _handle(self, records: Sequence[Record]) -> None:
+        now = self.clock()
+        parsed = [p for p in [await self._parse(r, now) for r in records] if p is not None]
+        known = await self.store.known_persons({p.result.patient_matricule for p in parsed})
+        await self._park([p for p in parsed if p.result.patient_matricule not in known], now)
+        ready = [p for p in parsed if p.result.patient_matricule in known]
+        owners = await self.store.message_owners([p.message_key for p in ready])
+        accepted = []
+        for p in ready:
+            if owners.get(p.message_key, p.doc_id) != p.doc_id:
+                await self._reject(p.record, domain.Rejected("message_id was already used for another report"))
+            else:
+                accepted.append(p)
+        await self._store(accepted, now)
+
+    async def _parse(self, record: Record, now: datetime) -> Parsed | None:
+        try:
+            result = LabResultV1.model_validate_json(record.value or b"")
+            domain.check_key(LabResultKey.parse(record.key), result)
+            domain.check_times(result, now)
+            if result.attachment is not None:
+                domain.sniff(result.attachment.content_type, base64.b64decode(result.attachment.data_base64))
+        except (ValidationError, ValueError) as exc:
+            await self._reject(record, exc)
+            return None
+        return Parsed(record, result)
+
+    async def _reject(self, record: Record, exc: Exception) -> None:
+        await self.dead_letters.publish(record, reason(exc), exc, "invalid")
+
+    async def _store(self, accepted: list[Parsed], now: datetime) -> None:
+        docs = await self.store.load(sorted({p.doc_id for p in accepted}))
+        changed: dict[str, dict[str, Any]] = {}
+        events: list[DocumentAddedV1] = []
+        for p in accepted:  # in partition order
+            r = p.result
+            version = domain.to_version(r, now, datetime.fromtimestamp(p.record.timestamp / 1000, UTC))
+            previous = docs.get(p.doc_id)
+            doc, change = domain.apply(previous, r.laboratory_id, r.report_id, version)
+            is_new = doc is not previous  # the same object back: a duplicate of a stored version
+            if is_new:  # new current version, or an older one joining the history (change None: no event)
+                version["change"] = change.value if change else None
+                docs[p.doc_id] = changed[p.doc_id] = doc
+            stored = next(v for v in doc["versions"] if v["message_id"] == r.message_id)
+            if stored.get("change"):  # new, or a redelivery whose event may not have gone out: same event id
+                events.append(self._event(doc, DocumentChange(stored["change"]), r.message_id))
+            if r.attachment is not None and is_new:
+                await self.store.put_file(domain.version_id(r.laboratory_id, r.message_id),
+                                          base64.b64decode(r.attachment.data_base64), r.attachment.content_type)
+        await self.store.save_documents(list(changed.values()))
+        await self.store.remember_messages({p.message_key: p.doc_id for p in accepted})
+        await asyncio.gather(*[await self.send_event(e.model_dump(mode="json"), key=e.patient_matricule.encode(),
+                                                     headers={"event-id": e.event_id}, no_confirm=True)
+                               for e in events])
+        if accepted:
+            log.info("lab results stored", results=len(accepted), documents_changed=len(changed), events=len(events))
+
+    def _event(self, doc: dict[str, Any], change: DocumentChange, message_id: str) -> DocumentAddedV1:
+        return DocumentAddedV1(
+            event_id=domain.event_id(doc["_id"], message_id), document_id=doc["_id"],
+            patient_matricule=doc["patient_matricule"], document_type="lab-result", title=doc["title"],
+            author=doc["author"], document_date=doc["document_date"], change=change, version=doc["version_count"])
+
+    async def _park(self, waiting: list[Parsed], now: datetime) -> None:
+        """Results for a patient the registry has not announced yet wait, whole, until the person appears."""
+        if not waiting:
+            return
+        await self.store.park([{
+            "_id": domain.version_id(p.result.laboratory_id, p.result.message_id),
+            "patient_matricule": p.result.patient_matricule, "key": p.record.key, "value": p.record.value,
+            "parked_at": now} for p in waiting])
+        log.info("lab results parked until the patient is registered", results=len(waiting))
+        patients = {p.result.patient_matricule for p in waiting}
+        for matricule in await self.store.known_persons(patients):  # registered meanwhile
+            await self.release(matricule)
+
+    async def release(self, matricule: str) -> int:
+        """Send a patient's parked results back through lab.results.v1 (same key: same partition, same order)."""
+        parked = await self.store.parked_for(matricule)
+        await asyncio.gather(*[await self.send_lab_result(p["value"], key=p["key"], no_confirm=True) for p in parked])
+        await self.store.unpark([p["_id"] for p in parked])
+        if parked:
+            log.info("parked lab results released", results=len(parked), patient_ref=self.pseudonym(matricule))
+        return len(parked)
