@@ -1,0 +1,199 @@
+"""records on the real stack: versions, withdrawal, order, parking, events, attachments, patient commands."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from pymongo import AsyncMongoClient
+
+from services.records import domain
+from services.records.readmodel import DocumentReadModel
+from tests.support import Worker, encode, eventually, header, lab_result, make_matricule, person, read_topic
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(32)
+
+
+@pytest.fixture
+def patient() -> str:
+    return make_matricule(date(1970 + random.randrange(40), 1 + random.randrange(12), 1 + random.randrange(28)),
+                          random.randrange(1000))
+
+
+@pytest.fixture
+def docs(mongo: AsyncMongoClient[dict[str, Any]], run_id: str) -> Any:
+    return mongo[f"{run_id}_records"]["documents"]
+
+
+@pytest.fixture
+def reads(mongo: AsyncMongoClient[dict[str, Any]], run_id: str) -> DocumentReadModel:
+    return DocumentReadModel(mongo[f"{run_id}_records"])
+
+
+async def register(producer: AIOKafkaProducer, mongo: Any, run_id: str, matricule: str) -> None:
+    await producer.send_and_wait("registry.persons.v1", encode(person(matricule)), key=matricule.encode())
+    await eventually(lambda: mongo[f"{run_id}_records"]["persons"].find_one({"_id": matricule}))
+
+
+async def send(producer: AIOKafkaProducer, body: dict[str, Any]) -> None:
+    key = f"{body['laboratory_id']}:{body['report_id']}".encode()
+    await producer.send_and_wait("lab.results.v1", encode(body), key=key)
+
+
+async def test_correction_supersedes_keeps_history_and_emits_deterministic_events(
+        records: Worker, producer: AIOKafkaProducer, mongo: Any, run_id: str, unique: str, patient: str,
+        docs: Any, reads: DocumentReadModel, infra: Any) -> None:
+    await register(producer, mongo, run_id, patient)
+    lab = f"LAB-{unique}"
+    await send(producer, lab_result(lab, message_id="v1", patient_matricule=patient))
+    corrected = lab_result(lab, message_id="v2", status="corrected", patient_matricule=patient,
+                           reported_at="2026-11-20T16:00:00+01:00", title="Hémogramme (corrigé)")
+    await send(producer, corrected)
+
+    doc = await eventually(lambda: docs.find_one({"laboratory_id": lab, "current.message_id": "v2"}))
+    assert [v["message_id"] for v in doc["versions"]] == ["v1", "v2"] and doc["title"] == "Hémogramme (corrigé)"
+    await eventually(lambda: _more(infra, patient, 2))
+    events = await read_topic(infra.bootstrap, "records.document-added.v1", patient.encode(), count=1)
+    changes = {json.loads(e.value)["change"]: json.loads(e.value) for e in events}
+    assert set(changes) == {"added", "corrected"}
+    assert changes["corrected"]["event_id"] == domain.event_id(doc["_id"], "v2")
+    assert changes["added"]["event_id"] == domain.event_id(doc["_id"], "v1")
+    assert changes["corrected"]["version"] == 2 and changes["corrected"]["author"] == lab
+    assert [d["title"] for d in await reads.latest(patient)] == ["Hémogramme (corrigé)"]
+
+
+async def _more(infra: Any, patient: str, count: int) -> bool:
+    events = await read_topic(infra.bootstrap, "records.document-added.v1", patient.encode(), count=1, within_s=2)
+    return len({json.loads(e.value)["event_id"] for e in events}) >= count
+
+
+async def test_cancelled_withdraws_and_a_correction_before_its_original_wins(
+        records: Worker, producer: AIOKafkaProducer, mongo: Any, run_id: str, unique: str, patient: str,
+        docs: Any, reads: DocumentReadModel) -> None:
+    await register(producer, mongo, run_id, patient)
+    lab = f"LAB-{unique}"
+    await send(producer, lab_result(lab, report="EARLY", message_id="c2", status="corrected",
+                                    patient_matricule=patient, reported_at="2026-11-20T16:00:00+01:00",
+                                    title="Corrigé"))
+    await send(producer, lab_result(lab, report="EARLY", message_id="c1", patient_matricule=patient, title="Original"))
+    await send(producer, lab_result(lab, report="GONE", message_id="g1", patient_matricule=patient))
+    await send(producer, lab_result(lab, report="GONE", message_id="g2", status="cancelled", observations=[],
+                                    patient_matricule=patient, reported_at="2026-11-20T17:00:00+01:00"))
+
+    gone = await eventually(lambda: docs.find_one({"report_id": "GONE", "laboratory_id": lab, "status": "withdrawn"}))
+    early = await eventually(lambda: docs.find_one({"report_id": "EARLY", "laboratory_id": lab, "version_count": 2}))
+    assert early["title"] == "Corrigé" and early["current"]["message_id"] == "c2"
+    assert [v["message_id"] for v in early["versions"]] == ["c1", "c2"]
+    assert gone["current"]["status"] == "cancelled"
+    assert [d["report_id"] for d in await reads.all(patient)] == ["EARLY"]
+    assert {d["report_id"] for d in await reads.all(patient, include_withdrawn=True)} == {"EARLY", "GONE"}
+
+
+async def test_unknown_patient_is_parked_then_released_when_registered(
+        records: Worker, producer: AIOKafkaProducer, mongo: Any, run_id: str, unique: str, patient: str,
+        docs: Any) -> None:
+    lab = f"LAB-{unique}"
+    await send(producer, lab_result(lab, message_id="p1", patient_matricule=patient))
+    parked = mongo[f"{run_id}_records"]["parked"]
+    await eventually(lambda: parked.find_one({"patient_matricule": patient}))
+    assert await docs.find_one({"laboratory_id": lab}) is None
+
+    await producer.send_and_wait("registry.persons.v1", encode(person(patient)), key=patient.encode())
+
+    doc = await eventually(lambda: docs.find_one({"laboratory_id": lab}))
+    assert doc["patient_matricule"] == patient and doc["current"]["message_id"] == "p1"
+    assert await eventually(lambda: _none(parked, patient))
+
+
+async def _none(collection: Any, patient: str) -> bool:
+    return await collection.count_documents({"patient_matricule": patient}) == 0
+
+
+async def test_bad_results_get_reasons(records: Worker, producer: AIOKafkaProducer, mongo: Any, run_id: str,
+                                       unique: str, docs: Any, infra: Any) -> None:
+    lab = f"LAB-{unique}"
+    await send(producer, lab_result(lab, report="A", message_id="same"))
+    await send(producer, lab_result(lab, report="B", message_id="same"))  # the lab reused a message id
+    future = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    await send(producer, lab_result(lab, report="F", message_id="f", collected_at=future, reported_at=future))
+    await send(producer, lab_result(lab, report="P", message_id="p", attachment={
+        "content_type": "application/pdf", "data_base64": base64.b64encode(PNG).decode()}))
+    await producer.send_and_wait("lab.results.v1", encode(lab_result(lab, report="K", message_id="k")),
+                                 key=f"{lab}:OTHER".encode())
+
+    dead = await read_topic(infra.bootstrap, "lab.results.v1.dlq", f"{lab}:".encode(), count=4,
+                            group=f"{run_id}-records")
+    reasons = {r.key.decode().split(":")[1]: header(r, "dlq-reason") for r in dead}
+    assert reasons == {"B": "message_id was already used for another report",
+                       "F": "collected_at is in the future",
+                       "P": "document content is image/png, not the declared application/pdf",
+                       "OTHER": "message key does not match the value's laboratory_id:report_id"}
+    assert await docs.count_documents({"laboratory_id": lab}) == 1
+
+
+async def test_attachment_goes_to_gridfs_and_back(records: Worker, producer: AIOKafkaProducer, unique: str,
+                                                  docs: Any, reads: DocumentReadModel) -> None:
+    lab = f"LAB-{unique}"
+    await send(producer, lab_result(lab, message_id="att", attachment={
+        "content_type": "application/pdf", "data_base64": base64.b64encode(PDF).decode()}))
+    doc = await eventually(lambda: docs.find_one({"laboratory_id": lab}))
+    assert "data_base64" not in json.dumps(doc, default=str)
+    assert await reads.file("1893120105732", doc["_id"]) == ("application/pdf", PDF)
+
+
+async def test_patient_upload_search_timeline_block_and_unblock(
+        records: Worker, producer: AIOKafkaProducer, mongo: Any, run_id: str, unique: str, patient: str,
+        reads: DocumentReadModel, infra: Any) -> None:
+    await register(producer, mongo, run_id, patient)
+    lab = f"LAB-{unique}"
+    await send(producer, lab_result(lab, message_id="x", patient_matricule=patient, title="Bilan lipidique"))
+    upload = {"command": "upload-document", "command_id": f"up-{unique}", "patient_matricule": patient,
+              "uploaded_by": patient, "title": "Radiographie genou", "content_type": "application/pdf",
+              "data_base64": base64.b64encode(PDF).decode(), "document_date": "2026-10-01T09:00:00+02:00"}
+    for _ in range(2):  # redelivered: applied once
+        await producer.send_and_wait("records.commands.v1", json.dumps(upload).encode(), key=patient.encode())
+    await eventually(lambda: _count(reads, patient, 2))
+
+    uploaded = (await reads.search(patient, "radiographie"))[0]
+    assert uploaded["document_type"] == "patient-upload" and uploaded["author"] == "patient"
+    assert [d["title"] for d in await reads.search(patient, "hémoglobine lipidique")] == ["Bilan lipidique"]
+    assert await reads.search(patient, "scanner") == []
+    october = await reads.timeline(patient, datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC))
+    assert [d["title"] for d in october] == ["Radiographie genou"]
+    assert await reads.file(patient, uploaded["_id"]) == ("application/pdf", PDF)
+
+    block = {"command": "block-document", "command_id": f"b-{unique}", "patient_matricule": patient,
+             "requested_by": patient, "document_id": uploaded["_id"]}
+    await producer.send_and_wait("records.commands.v1", json.dumps(block).encode(), key=patient.encode())
+    await eventually(lambda: _titles(reads, patient, "professional", ["Bilan lipidique"]))
+    assert len(await reads.all(patient, viewer="patient")) == 2  # the patient still sees it
+    assert await reads.get(patient, uploaded["_id"], viewer="professional") is None
+
+    unblock = {**block, "command": "unblock-document", "command_id": f"u-{unique}"}
+    await producer.send_and_wait("records.commands.v1", json.dumps(unblock).encode(), key=patient.encode())
+    await eventually(lambda: _titles(reads, patient, "professional", ["Bilan lipidique", "Radiographie genou"]))
+
+    bad = [{**upload, "command_id": f"png-{unique}", "data_base64": base64.b64encode(PNG).decode()},
+           {**block, "command_id": f"nodoc-{unique}", "document_id": "no-such-document"}]
+    for i, cmd in enumerate(bad):
+        await producer.send_and_wait("records.commands.v1", json.dumps(cmd).encode(),
+                                     key=f"bad-{unique}-{i}".encode())
+    dead = await read_topic(infra.bootstrap, "records.commands.v1.dlq", f"bad-{unique}".encode(), count=2,
+                            group=f"{run_id}-records")
+    assert sorted(header(r, "dlq-reason") for r in dead) == [
+        "document content is image/png, not the declared application/pdf",
+        "no such document in this patient's DSP"]
+
+
+async def _count(reads: DocumentReadModel, patient: str, n: int) -> bool:
+    return len(await reads.all(patient)) == n
+
+
+async def _titles(reads: DocumentReadModel, patient: str, viewer: Any, titles: list[str]) -> bool:
+    return sorted(d["title"] for d in await reads.all(patient, viewer=viewer)) == titles
