@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from .directory import ProfessionalListedV1
+from .fhir import FhirLabBundleV1
 from .lab_result import LabResultV1
 from .notify import NotificationRequestV1
 from .records import DocumentAddedV1, RecordsCommandV1
@@ -33,6 +34,8 @@ class Topic:
 
 LAB_RESULTS = Topic("lab.results.v1", "<laboratory_id>:<report_id>", LabResultV1,
                     "laboratories", ("records",), partitions=6)
+LAB_RESULTS_FHIR = Topic("lab.results.fhir.v1", "<laboratory_id>:<report_id>", FhirLabBundleV1,
+                         "laboratories (FHIR R4)", ("records",), partitions=6)
 REGISTRY_PERSONS = Topic("registry.persons.v1", "matricule", PersonRegisteredV1,
                          "national registry", ("activation", "records"))
 DIRECTORY_PROFESSIONALS = Topic("directory.professionals.v1", "professional_id", ProfessionalListedV1,
@@ -44,7 +47,7 @@ DOCUMENT_ADDED = Topic("records.document-added.v1", "patient_matricule", Documen
                        "records", ("notify", "access", "gateway"), partitions=6)
 RECORDS_COMMANDS = Topic("records.commands.v1", "patient_matricule", RecordsCommandV1, "gateway", ("records",))
 
-TOPICS: tuple[Topic, ...] = (LAB_RESULTS, REGISTRY_PERSONS, DIRECTORY_PROFESSIONALS, NOTIFY_REQUESTS,
+TOPICS: tuple[Topic, ...] = (LAB_RESULTS, LAB_RESULTS_FHIR, REGISTRY_PERSONS, DIRECTORY_PROFESSIONALS, NOTIFY_REQUESTS,
                              DOCUMENT_ADDED, RECORDS_COMMANDS)
 
 

@@ -152,3 +152,49 @@ class Worker:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+def fhir_bundle(lab: str, report: str, message_id: str, matricule: str = "1893120105732",
+                status: str = "final", **report_overrides: Any) -> dict[str, Any]:
+    """A FHIR R4 Bundle as a laboratory information system would send it."""
+    observations = [
+        {"resourceType": "Observation", "id": "hb", "status": "final",
+         "code": {"coding": [{"system": "http://loinc.org", "code": "718-7", "display": "Hémoglobine"}]},
+         "valueQuantity": {"value": 13.2, "unit": "g/dL", "system": "http://unitsofmeasure.org", "code": "g/dL"},
+         "referenceRange": [{"low": {"value": 12.0, "unit": "g/dL"}, "high": {"value": 16.0, "unit": "g/dL"}}],
+         "interpretation": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+                                         "code": "N"}]}]},
+        {"resourceType": "Observation", "id": "crp", "status": "final",
+         "code": {"coding": [{"system": "http://loinc.org", "code": "1988-5", "display": "CRP"}]},
+         "valueQuantity": {"value": 48, "unit": "mg/L", "system": "http://unitsofmeasure.org", "code": "mg/L"},
+         "interpretation": [{"coding": [{"code": "H"}]}]},
+        {"resourceType": "Observation", "id": "culture", "status": "final",
+         "code": {"coding": [{"system": "http://loinc.org", "code": "600-7", "display": "Hémoculture"}]},
+         "valueCodeableConcept": {"text": "Pas de croissance"}},
+    ]
+    diagnostic = {
+        "resourceType": "DiagnosticReport", "id": "rep", "status": status,
+        "identifier": [{"system": f"urn:lab:{lab}:report", "value": report}],
+        "code": {"coding": [{"system": "http://loinc.org", "code": "58410-2", "display": "CBC panel"}],
+                 "text": "Hémogramme et CRP"},
+        "subject": {"reference": "urn:uuid:patient-1"},
+        "effectiveDateTime": "2026-11-20T08:05:00+01:00", "issued": "2026-11-20T14:30:00+01:00",
+        "performer": [{"reference": "urn:uuid:lab-1"}],
+        "result": [{"reference": f"urn:uuid:obs-{o['id']}"} for o in observations],
+        **report_overrides,
+    }
+    entries = [
+        {"fullUrl": "urn:uuid:rep-1", "resource": diagnostic},
+        {"fullUrl": "urn:uuid:patient-1", "resource": {
+            "resourceType": "Patient",
+            "identifier": [{"system": "urn:dsp-mesh:fhir:sid:matricule", "value": matricule}],
+            "name": [{"family": "Weber", "given": ["Marie"]}],
+            "birthDate": f"{matricule[:4]}-{matricule[4:6]}-{matricule[6:8]}"}},
+        {"fullUrl": "urn:uuid:lab-1", "resource": {
+            "resourceType": "Organization", "name": lab,
+            "identifier": [{"system": "urn:dsp-mesh:fhir:sid:laboratory", "value": lab}]}},
+        *[{"fullUrl": f"urn:uuid:obs-{o['id']}", "resource": o} for o in observations],
+    ]
+    return {"resourceType": "Bundle", "type": "collection", "identifier": {"system": f"urn:lab:{lab}:msg",
+                                                                          "value": message_id},
+            "timestamp": "2026-11-20T14:31:00+01:00", "entry": entries}

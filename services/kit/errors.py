@@ -35,4 +35,4 @@ def reason(exc: BaseException, limit: int = 900) -> str:
         text = f"value is not UTF-8 text (byte {exc.start})"
     else:
         text = str(exc) or type(exc).__name__
-    return text[:limit]
+    return " ".join(text.split())[:limit]

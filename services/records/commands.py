@@ -7,6 +7,7 @@ command; records applies it once: ids are derived from the command id, and the f
 from __future__ import annotations
 
 import base64
+import binascii
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -27,7 +28,10 @@ class CommandService:
         self.store, self.send_event, self.clock = store, send_event, clock
 
     async def upload(self, cmd: UploadDocument) -> str:
-        data = base64.b64decode(cmd.data_base64, validate=True)
+        try:
+            data = base64.b64decode(cmd.data_base64, validate=True)
+        except binascii.Error:
+            raise domain.Rejected("data_base64 is not valid base64") from None
         domain.sniff(cmd.content_type, data)
         doc_id = domain.upload_id(cmd.command_id)
         now = self.clock()

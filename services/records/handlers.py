@@ -8,16 +8,19 @@ import structlog
 from faststream import NoCast
 from faststream.kafka.annotations import KafkaMessage
 
+from schemas.fhir import FhirLabBundleV1
 from schemas.lab_result import LabResultV1
 from schemas.records import DocumentAddedV1, RecordsCommandV1, UploadDocument
 from schemas.registry import PersonRegisteredV1
-from schemas.topics import DOCUMENT_ADDED, LAB_RESULTS, RECORDS_COMMANDS, REGISTRY_PERSONS
+from schemas.topics import DOCUMENT_ADDED, LAB_RESULTS, LAB_RESULTS_FHIR, RECORDS_COMMANDS, REGISTRY_PERSONS
 from services.kit.broker import consumer_options
 from services.kit.contracts import json_decoder
 from services.kit.errors import BadMessage
 from services.kit.runtime import Runtime
 
+from . import fhir
 from .commands import CommandService
+from .domain import Rejected
 from .ingest import Ingestor
 from .store import RecordsStore
 
@@ -38,6 +41,18 @@ def register(rt: Runtime, store: RecordsStore) -> Ingestor:
     async def on_lab_results(results: NoCast[list[LabResultV1]], msg: KafkaMessage) -> None:
         await ingest.handle(msg.raw_message)  # a batch: a tuple of records
 
+    @rt.broker.subscriber(LAB_RESULTS_FHIR.name, **consumer_options(rt.settings), decoder=raw_bodies,
+                          title="records.lab-results-fhir",
+                          description="Map FHIR R4 lab reports to the lab-result contract; store them as JSON ones")
+    async def on_fhir_bundle(bundle: NoCast[FhirLabBundleV1], msg: KafkaMessage) -> None:
+        try:
+            result = fhir.to_lab_result(msg.body)
+        except Rejected as exc:  # pydantic errors reach the DLQ middleware as they are
+            raise BadMessage(str(exc)) from exc
+        await resend.publish(result.model_dump_json(exclude_none=True).encode(),
+                             key=f"{result.laboratory_id}:{result.report_id}".encode(),
+                             headers={"dsp-source-topic": LAB_RESULTS_FHIR.name})
+
     commands = CommandService(store, events.publish, rt.clock)
 
     @rt.broker.subscriber(RECORDS_COMMANDS.name, **consumer_options(rt.settings),
@@ -49,7 +64,7 @@ def register(rt: Runtime, store: RecordsStore) -> Ingestor:
                 await commands.upload(command.root)
             else:
                 await commands.set_blocked(command.root)
-        except ValueError as exc:  # a domain rule: back to the sender with the reason
+        except Rejected as exc:  # a domain rule: back to the sender with the reason
             raise BadMessage(str(exc)) from exc
 
     @rt.broker.subscriber(REGISTRY_PERSONS.name, **consumer_options(rt.settings),

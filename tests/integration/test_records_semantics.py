@@ -197,3 +197,29 @@ async def _count(reads: DocumentReadModel, patient: str, n: int) -> bool:
 
 async def _titles(reads: DocumentReadModel, patient: str, viewer: Any, titles: list[str]) -> bool:
     return sorted(d["title"] for d in await reads.all(patient, viewer=viewer)) == titles
+
+
+async def test_fhir_bundle_is_stored_like_a_json_result_and_a_bad_one_comes_back(
+        records: Worker, producer: AIOKafkaProducer, unique: str, docs: Any, run_id: str, infra: Any) -> None:
+    from tests.support import fhir_bundle
+
+    lab = f"LAB-{unique}"
+    good = json.dumps(fhir_bundle(lab, "F-1", f"fhir-{unique}")).encode()
+    for _ in range(2):  # the same FHIR message twice: stored once
+        await producer.send_and_wait("lab.results.fhir.v1", good, key=f"{lab}:F-1".encode())
+    bad = fhir_bundle(lab, "F-2", f"fhir-bad-{unique}")
+    bad["entry"] = [e for e in bad["entry"] if e["resource"]["resourceType"] != "Patient"]
+    await producer.send_and_wait("lab.results.fhir.v1", json.dumps(bad).encode(), key=f"{lab}:F-2".encode())
+
+    doc = await eventually(lambda: docs.find_one({"laboratory_id": lab, "report_id": "F-1"}))
+    assert doc["title"] == "Hémogramme et CRP" and doc["version_count"] == 1
+    assert [o["loinc"] for o in doc["current"]["observations"]] == ["718-7", "1988-5", "600-7"]
+    dead = await read_topic(infra.bootstrap, "lab.results.fhir.v1.dlq", f"{lab}:F-2".encode(), count=1,
+                            group=f"{run_id}-records")
+    assert header(dead[0], "dlq-reason") == "the bundle must hold exactly one Patient (found 0)"
+    await eventually(lambda: _versions(docs, lab, 1))
+
+
+async def _versions(docs: Any, lab: str, n: int) -> bool:
+    doc = await docs.find_one({"laboratory_id": lab, "report_id": "F-1"})
+    return doc is not None and doc["version_count"] == n
