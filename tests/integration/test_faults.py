@@ -27,20 +27,30 @@ def results(mongo: AsyncMongoClient[dict[str, Any]], run_id: str) -> Any:
     return mongo[f"{run_id}_records"]["documents"]
 
 
-async def test_database_down_the_message_waits_and_is_stored_once_it_is_back(
+async def test_database_down_for_10_s_the_worker_waits_and_loses_nothing(
         local: Any, records: Worker, producer: AIOKafkaProducer, mongo: AsyncMongoClient[dict[str, Any]],
         run_id: str, unique: str) -> None:
     lab = f"LAB-{unique}"
     local.ferret.stop()
+    down_since = time.monotonic()
     try:
         await producer.send_and_wait("lab.results.v1", encode(lab_result(lab, message_id="during-outage")),
                                      key=f"{lab}:R1".encode())
         await eventually(lambda: asyncio.sleep(0, "dependency unreachable; message kept" in records.logs()))
+        for i in range(20):  # more results arrive while the database is down
+            await producer.send_and_wait("lab.results.v1", encode(lab_result(lab, report=f"D{i}", message_id=f"d{i}")),
+                                         key=f"{lab}:D{i}".encode())
+        await asyncio.sleep(max(0.0, 10 - (time.monotonic() - down_since)))  # the outage lasts 10 s
         assert records.proc is not None and records.proc.poll() is None
     finally:
         local.ferret.start()
-    stored = await eventually(lambda: results(mongo, run_id).find_one({"laboratory_id": lab}), within_s=60)
-    assert stored["current"]["message_id"] == "during-outage"
+
+    async def all_stored() -> bool:
+        return await results(mongo, run_id).count_documents({"laboratory_id": lab}) == 21
+
+    await eventually(all_stored, within_s=60)
+    stored = await results(mongo, run_id).find_one({"laboratory_id": lab, "report_id": "R1"})
+    assert stored is not None and [v["message_id"] for v in stored["versions"]] == ["during-outage"]
     assert "dependency back, message processed" in records.logs()
     assert records.logs().count("dependency unreachable; message kept") <= 3  # one line, not a flood
 
