@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export UV_PROJECT_ENVIRONMENT ?= $(HOME)/.cache/dsp-mesh/venv
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: run test down status infra lint schemas bench-help uv deps
+.PHONY: run test down status infra lint schemas bench-ingest uv deps
 
 uv:
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
@@ -31,3 +31,6 @@ schemas: deps  ## regenerate schemas/json and schemas/asyncapi.yaml from the cod
 
 test: deps lint  ## everything CI runs
 	$(UV) run --frozen pytest
+
+bench-ingest: deps  ## records' ingest rate and latency vs a raw aiokafka + insert_many baseline (COUNT=50000)
+	$(UV) run --frozen python -m bench.ingest --count $(or $(COUNT),50000)

@@ -52,7 +52,7 @@ def professional(i: int) -> dict[str, Any]:
             "specialty": ["Médecine générale", "Cardiologie"][i % 2], "practice_id": "CAB-ESCH-1"}
 
 
-def lab_result(rng: random.Random, now: datetime) -> tuple[bytes, bytes]:
+def lab_result(rng: random.Random, now: datetime, mistakes: float = 0.05) -> tuple[bytes, bytes]:
     lab, panel = rng.choice(LABS), rng.choice(list(PANELS))
     report = f"R-{uuid.uuid4().hex[:10]}"
     observations = []
@@ -67,7 +67,7 @@ def lab_result(rng: random.Random, now: datetime) -> tuple[bytes, bytes]:
         "collected_at": (now - timedelta(hours=6)).isoformat(), "reported_at": now.isoformat(),
         "title": panel, "observations": observations,
     }
-    if rng.random() < 0.05:  # a laboratory's mistake: a mistyped matricule
+    if rng.random() < mistakes:  # a laboratory's mistake: a mistyped matricule
         body["patient_matricule"] = body["patient_matricule"][:-1] + str((int(body["patient_matricule"][-1]) + 1) % 10)
     return f"{lab}:{report}".encode(), json.dumps(body, ensure_ascii=False).encode()
 

@@ -39,4 +39,7 @@ def consumer_options(settings: ServiceSettings) -> dict[str, Any]:
         "auto_offset_reset": "earliest",
         "ack_policy": AckPolicy.NACK_ON_ERROR,
         "max_poll_interval_ms": 10 * 60 * 1000,
+        # FastStream gives each subscriber its own consumer: a worker's subscribers join the group one by one,
+        # and each join pauses the group until every member's next heartbeat — keep that pause short.
+        "heartbeat_interval_ms": 1000,
     }

@@ -8,6 +8,7 @@ the original joins the history. A current version with status `cancelled` withdr
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 import uuid
@@ -68,14 +69,15 @@ def sniff(content_type: str, data: bytes, limit: int = MAX_ATTACHMENT_BYTES) -> 
         raise Rejected(f"document content is {real}, not the declared {content_type}")
 
 
+@functools.lru_cache(maxsize=4096)
+def _words(text: str) -> frozenset[str]:
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return frozenset(w for w in re.split(r"[^a-z0-9]+", plain) if len(w) >= 2)
+
+
 def tokens(*texts: str | None) -> list[str]:
-    """Search words: lower case, accents removed, 2+ characters."""
-    words: set[str] = set()
-    for text in texts:
-        if text:
-            plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-            words.update(w for w in re.split(r"[^a-z0-9]+", plain) if len(w) >= 2)
-    return sorted(words)
+    """Search words: lower case, accents removed, 2+ characters (titles and test names repeat: memoized)."""
+    return sorted(set().union(*(_words(t) for t in texts if t)))
 
 
 def to_version(result: LabResultV1, received_at: datetime, published_at: datetime | None) -> dict[str, Any]:

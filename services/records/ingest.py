@@ -79,10 +79,10 @@ class Ingestor:
         known = await self.store.known_persons({p.result.patient_matricule for p in parsed})
         await self._park([p for p in parsed if p.result.patient_matricule not in known], now)
         ready = [p for p in parsed if p.result.patient_matricule in known]
-        owners = await self.store.message_owners([p.message_key for p in ready])
+        earlier = await self.store.claim_messages({p.message_key: p.doc_id for p in ready})
         accepted = []
         for p in ready:
-            if owners.get(p.message_key, p.doc_id) != p.doc_id:
+            if earlier.get(p.message_key, p.doc_id) != p.doc_id:
                 await self._reject(p.record, domain.Rejected("message_id was already used for another report"))
             else:
                 accepted.append(p)
@@ -104,34 +104,52 @@ class Ingestor:
         await self.dead_letters.publish(record, reason(exc), exc, "invalid")
 
     async def _store(self, accepted: list[Parsed], now: datetime) -> None:
-        docs = await self.store.load(sorted({p.doc_id for p in accepted}))
-        changed: dict[str, dict[str, Any]] = {}
-        events: list[DocumentAddedV1] = []
+        """Optimistic: fold each document's versions as if it were new and insert them all at once; only the
+        documents that already existed (corrections, redeliveries) are loaded, folded again and updated."""
+        by_doc: dict[str, list[Parsed]] = {}
         for p in accepted:  # in partition order
-            r = p.result
-            version = domain.to_version(r, now, datetime.fromtimestamp(p.record.timestamp / 1000, UTC))
-            previous = docs.get(p.doc_id)
-            doc, change = domain.apply(previous, r.laboratory_id, r.report_id, version)
-            is_new = doc is not previous  # the same object back: a duplicate of a stored version
-            if is_new:  # new current version, or an older one joining the history (change None: no event)
-                version["change"] = change.value if change else None
-                docs[p.doc_id] = changed[p.doc_id] = doc
-            stored = next(v for v in doc["versions"] if v["message_id"] == r.message_id)
-            if stored.get("change"):  # new, or a redelivery whose event may not have gone out: same event id
-                events.append(self._event(doc, DocumentChange(stored["change"]), r.message_id))
-            if r.attachment is not None and is_new:
-                await self.store.put_file(domain.version_id(r.laboratory_id, r.message_id),
-                                          base64.b64decode(r.attachment.data_base64), r.attachment.content_type)
-        await self.store.save_documents(list(changed.values()))
-        await self.store.remember_messages({p.message_key: p.doc_id for p in accepted})
+            by_doc.setdefault(p.doc_id, []).append(p)
+        folds = {doc_id: self._fold(None, items, now) for doc_id, items in by_doc.items()}
+        for p in accepted:
+            if p.result.attachment is not None:  # before the document that points to it
+                await self.store.put_file(domain.version_id(p.result.laboratory_id, p.result.message_id),
+                                          base64.b64decode(p.result.attachment.data_base64),
+                                          p.result.attachment.content_type)
+        existing = await self.store.insert_new_documents([doc for doc, _, _ in folds.values()])
+        if existing:
+            current = await self.store.load(sorted(existing))
+            folds.update({doc_id: self._fold(current[doc_id], by_doc[doc_id], now) for doc_id in existing})
+            await self.store.save_documents([doc for doc_id, (doc, _, changed) in folds.items()
+                                             if doc_id in existing and changed])
+        events = [event for _, evs, _ in folds.values() for event in evs]
         await asyncio.gather(*[await self.send_event(e.model_dump(mode="json"), key=e.patient_matricule.encode(),
                                                      headers={"event-id": e.event_id}, no_confirm=True)
                                for e in events])
         if accepted:
-            log.info("lab results stored", results=len(accepted), documents_changed=len(changed), events=len(events))
+            log.info("lab results stored", results=len(accepted), documents=len(folds), events=len(events))
+
+    def _fold(self, doc: dict[str, Any] | None, items: list[Parsed],
+              now: datetime) -> tuple[dict[str, Any], list[DocumentAddedV1], bool]:
+        """Apply a document's versions in order; the events to send, and whether the document changed.
+        A version already stored sends its event again (same deterministic id): it may not have gone out."""
+        events, changed = [], False
+        for p in items:
+            r = p.result
+            version = domain.to_version(r, now, datetime.fromtimestamp(p.record.timestamp / 1000, UTC))
+            new, change = domain.apply(doc, r.laboratory_id, r.report_id, version)
+            if new is not doc:  # a new current version, or an older one joining the history (no event)
+                version["change"] = change.value if change else None
+                doc, changed = new, True
+            assert doc is not None  # noqa: S101 - apply always returns a document
+            stored = next(v for v in doc["versions"] if v["message_id"] == r.message_id)
+            if stored.get("change"):
+                events.append(self._event(doc, DocumentChange(stored["change"]), r.message_id))
+        assert doc is not None  # noqa: S101
+        return doc, events, changed
 
     def _event(self, doc: dict[str, Any], change: DocumentChange, message_id: str) -> DocumentAddedV1:
-        return DocumentAddedV1(
+        # built from a document this worker has just validated: no second validation on the hot path
+        return DocumentAddedV1.model_construct(
             event_id=domain.event_id(doc["_id"], message_id), document_id=doc["_id"],
             patient_matricule=doc["patient_matricule"], document_type="lab-result", title=doc["title"],
             author=doc["author"], document_date=doc["document_date"], change=change, version=doc["version_count"])

@@ -41,12 +41,16 @@ class RecordsStore:
         if ops:
             await self.documents.bulk_write(ops, ordered=False)
 
-    async def message_owners(self, keys: list[str]) -> dict[str, str]:
-        """(laboratory, message id) key -> document id it was first stored in."""
-        return {m["_id"]: m["document_id"] async for m in self.lab_messages.find({"_id": {"$in": keys}})}
+    async def insert_new_documents(self, docs: list[dict[str, Any]]) -> set[str]:
+        """Insert documents never seen before; returns the ids that already existed (to load and update)."""
+        return await insert_new(self.documents, [{**d, "blocked": False} for d in docs])
 
-    async def remember_messages(self, owners: dict[str, str]) -> None:
-        await insert_once(self.lab_messages, [{"_id": k, "document_id": v} for k, v in owners.items()])
+    async def claim_messages(self, owners: dict[str, str]) -> dict[str, str]:
+        """Record (laboratory, message id) -> document id; returns the earlier owner of each id already claimed."""
+        seen = await insert_new(self.lab_messages, [{"_id": k, "document_id": v} for k, v in owners.items()])
+        if not seen:
+            return {}
+        return {m["_id"]: m["document_id"] async for m in self.lab_messages.find({"_id": {"$in": sorted(seen)}})}
 
     async def put_file(self, file_id: str, data: bytes, content_type: str) -> None:
         try:
@@ -61,7 +65,7 @@ class RecordsStore:
         await self.persons.update_one({"_id": matricule}, {"$setOnInsert": {"known": True}}, upsert=True)
 
     async def park(self, entries: list[dict[str, Any]]) -> None:
-        await insert_once(self.parked, entries)
+        await insert_new(self.parked, entries)
 
     async def parked_for(self, matricule: str) -> list[dict[str, Any]]:
         return [p async for p in self.parked.find({"patient_matricule": matricule}).sort("_id", ASCENDING)]
@@ -70,14 +74,15 @@ class RecordsStore:
         await self.parked.delete_many({"_id": {"$in": ids}})
 
 
-async def insert_once(collection: Any, docs: list[dict[str, Any]]) -> int:
-    """Insert, ignoring documents whose _id is already there; returns how many were new."""
+async def insert_new(collection: Any, docs: list[dict[str, Any]]) -> set[str]:
+    """One unordered insert; the _ids that were already there are returned, not raised (idempotent writes)."""
     if not docs:
-        return 0
+        return set()
     try:
-        result = await collection.bulk_write([InsertOne(d) for d in docs], ordered=False)
-        return int(result.inserted_count)
+        await collection.bulk_write([InsertOne(d) for d in docs], ordered=False)
     except BulkWriteError as exc:
-        if any(e["code"] != DUPLICATE_KEY for e in exc.details["writeErrors"]):
+        errors = exc.details["writeErrors"]
+        if any(e["code"] != DUPLICATE_KEY for e in errors):
             raise
-        return int(exc.details["nInserted"])
+        return {docs[e["index"]]["_id"] for e in errors}
+    return set()

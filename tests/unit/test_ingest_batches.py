@@ -31,19 +31,23 @@ class MemoryStore:
 
     async def park(self, entries: list[dict[str, Any]]) -> None: ...
 
-    async def message_owners(self, keys: list[str]) -> dict[str, str]:
-        return {k: self.messages[k] for k in keys if k in self.messages}
+    async def claim_messages(self, owners: dict[str, str]) -> dict[str, str]:
+        earlier = {k: self.messages[k] for k in owners if k in self.messages}
+        self.messages.update({k: v for k, v in owners.items() if k not in earlier})
+        return earlier
+
+    async def insert_new_documents(self, docs: list[dict[str, Any]]) -> set[str]:
+        if any(d["_id"] == self.poison for d in docs):
+            raise RuntimeError("this document cannot be written")
+        existing = {d["_id"] for d in docs if d["_id"] in self.docs}
+        self.docs.update({d["_id"]: d for d in docs if d["_id"] not in existing})
+        return existing
 
     async def load(self, ids: list[str]) -> dict[str, dict[str, Any]]:
-        if self.poison in ids:
-            raise RuntimeError("this document cannot be written")
         return {i: self.docs[i] for i in ids if i in self.docs}
 
     async def save_documents(self, docs: list[dict[str, Any]]) -> None:
         self.docs.update({d["_id"]: d for d in docs})
-
-    async def remember_messages(self, owners: dict[str, str]) -> None:
-        self.messages.update(owners)
 
     async def put_file(self, *args: Any) -> None: ...
 

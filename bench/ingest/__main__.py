@@ -1,0 +1,211 @@
+"""python -m bench.ingest [--count 50000] [--live 5000] [--live-rate 500]
+
+Sustained ingest rate and publish->stored latency of the records worker against a raw baseline — a plain
+aiokafka consumer doing insert_many, no validation — on the same broker and database, in the same run.
+
+- rate: a backlog of --count realistic results is published first, then drained; rate = results / (last
+  effect - first processing). records' effect is the document-added event, sent after the bulk write;
+  the baseline's is insert_many's return.
+- latency: then --live results at --live-rate per second while the consumer is caught up; latency =
+  effect time - the result's Kafka timestamp (CreateTime, set when the laboratory published it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from pymongo import AsyncMongoClient
+
+from bench.common import Endpoints, infrastructure, report
+from demo.laboratory import PATIENTS, lab_result, person
+from infra.procs import free_port
+from services.records.domain import document_id
+
+ROOT = Path(__file__).resolve().parents[2]
+TOPIC, EVENTS = "lab.results.v1", "records.document-added.v1"
+
+
+async def publish(bootstrap: str, count: int, per_second: float | None = None) -> dict[str, float]:
+    """Publish `count` results; returns document id -> publish timestamp (s) as Kafka recorded it."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    rng, sent = random.Random(7), []
+    start = time.monotonic()
+    try:
+        for i in range(count):
+            key, value = lab_result(rng, datetime.now(UTC), mistakes=0.0)
+            sent.append((key, await producer.send(TOPIC, value, key=key)))
+            if per_second and i % 10 == 9:
+                await asyncio.sleep(max(0.0, start + (i + 1) / per_second - time.monotonic()))
+        await producer.flush()
+        times = {}
+        for key, fut in sent:
+            lab, report_id = key.decode().split(":")
+            times[document_id(lab, report_id)] = (await fut).timestamp / 1000
+        return times
+    finally:
+        await producer.stop()
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or range(6)]
+        return dict(await consumer.end_offsets(parts))
+    finally:
+        await consumer.stop()
+
+
+async def event_times(bootstrap: str, since: dict[TopicPartition, int], wanted: set[str],
+                      within_s: float) -> dict[str, float]:
+    """document id -> timestamp of its first document-added event after `since`."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    consumer.assign(list(since))
+    for tp, offset in since.items():
+        consumer.seek(tp, offset)
+    found: dict[str, float] = {}
+    deadline = time.monotonic() + within_s
+    try:
+        while len(found) < len(wanted) and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
+                for r in records:
+                    doc = json.loads(r.value)["document_id"]
+                    if doc in wanted and doc not in found:
+                        found[doc] = r.timestamp / 1000
+    finally:
+        await consumer.stop()
+    return found
+
+
+class RecordsWorker:
+    def __init__(self, ends: Endpoints, log: Path) -> None:
+        self.port, self.log, self.proc = free_port(), log, None
+        self.prefix = "bench" + secrets.token_hex(3)
+        self.env = {**os.environ, "DSP_KAFKA_BOOTSTRAP": ends.bootstrap, "DSP_MONGO_URI": ends.mongo_uri,
+                    "DSP_MONGO_DB_PREFIX": self.prefix, "DSP_KAFKA_GROUP_PREFIX": f"{self.prefix}-",
+                    "DSP_LOG_PSEUDONYM_KEY": secrets.token_hex(16), "DSP_RECORDS_HTTP_PORT": str(self.port),
+                    "DSP_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "services.records"], cwd=ROOT, env=self.env,
+                                     stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health/ready", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise SystemExit(f"records worker not ready; see {self.log}")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=60)
+
+
+async def run_records(ends: Endpoints, count: int, live: int, live_rate: float, log: Path) -> tuple[float, list[float]]:
+    worker = RecordsWorker(ends, log)
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(ends.mongo_uri)
+    db = client[f"{worker.prefix}_records"]
+    producer = AIOKafkaProducer(bootstrap_servers=ends.bootstrap, acks="all")
+    await producer.start()
+    for i, m in enumerate(PATIENTS):  # the registry announces the patients first: nothing is parked
+        await producer.send_and_wait("registry.persons.v1", json.dumps(person(m, i)).encode(), key=m.encode())
+    await producer.stop()
+    worker.start()
+    while await db["persons"].count_documents({}) < len(PATIENTS):  # noqa: ASYNC110 - polling another process
+        await asyncio.sleep(0.2)
+    events_from = await end_offsets(ends.bootstrap, EVENTS)
+    warm = await publish(ends.bootstrap, 200)  # warm-up: every subscriber has joined the group
+    await event_times(ends.bootstrap, events_from, set(warm), within_s=120)
+    events_from = await end_offsets(ends.bootstrap, EVENTS)
+    backlog = await publish(ends.bootstrap, count)
+    got = await event_times(ends.bootstrap, events_from, set(backlog), within_s=1800)
+    received = [d["current"]["received_at"].timestamp() async for d in db["documents"].find(
+        {"_id": {"$in": list(backlog)}}, {"current.received_at": 1})]
+    rate = len(got) / (max(got.values()) - min(received))
+    events_from = await end_offsets(ends.bootstrap, EVENTS)
+    sent = await publish(ends.bootstrap, live, live_rate)
+    got = await event_times(ends.bootstrap, events_from, set(sent), within_s=600)
+    worker.stop()
+    await client.close()
+    return rate, [1000 * (got[d] - sent[d]) for d in got]
+
+
+async def run_baseline(ends: Endpoints, count: int, live: int, live_rate: float) -> tuple[float, list[float]]:
+    """A plain consumer: getmany -> insert_many -> commit. No parsing, no validation, no events."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(ends.mongo_uri)
+    raw = client["bench_baseline_" + secrets.token_hex(3)]["raw"]
+    consumer = AIOKafkaConsumer(TOPIC, bootstrap_servers=ends.bootstrap, group_id="baseline-" + secrets.token_hex(3),
+                                auto_offset_reset="latest", enable_auto_commit=False)
+    await consumer.start()
+    effects: list[tuple[float, float]] = []  # (publish timestamp, insert done), in consumption order
+    first = 0.0
+
+    async def consume(until: int) -> None:
+        nonlocal first
+        while len(effects) < until:
+            batches = await consumer.getmany(timeout_ms=200, max_records=500)
+            records = [r for rs in batches.values() for r in rs]
+            if records:
+                first = first or time.time()
+                await raw.insert_many([{"key": r.key, "value": r.value, "ts": r.timestamp} for r in records],
+                                      ordered=False)
+                await consumer.commit()
+                done = time.time()
+                effects.extend((r.timestamp / 1000, done) for r in records)
+
+    await consumer.getmany(timeout_ms=1000)  # joined and positioned at the end: only what follows counts
+    warm = asyncio.create_task(consume(200))
+    await publish(ends.bootstrap, 200)
+    await warm
+    effects.clear()
+    first = 0.0
+    drain = asyncio.create_task(consume(count))
+    await publish(ends.bootstrap, count)
+    await drain
+    rate = count / (effects[-1][1] - first)
+    effects.clear()
+    caught_up = asyncio.create_task(consume(live))
+    await publish(ends.bootstrap, live, live_rate)
+    await caught_up
+    await consumer.stop()
+    await client.close()
+    return rate, [1000 * (done - published) for published, done in effects]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=50_000)
+    parser.add_argument("--live", type=int, default=5_000)
+    parser.add_argument("--live-rate", type=float, default=500.0)
+    args = parser.parse_args()
+    log = Path(tempfile.gettempdir()) / "dsp-bench-records.log"
+    with infrastructure() as ends:
+        rec_rate, rec_lat = asyncio.run(run_records(ends, args.count, args.live, args.live_rate, log))
+        base_rate, base_lat = asyncio.run(run_baseline(ends, args.count, args.live, args.live_rate))
+    print(f"\nbench/ingest: {args.count} results drained, then {args.live} live at {args.live_rate:.0f}/s")
+    print(report("raw baseline (insert_many)", base_rate, base_lat))
+    print(report("records worker", rec_rate, rec_lat))
+    print(f"ratio records / baseline: {rec_rate / base_rate:.2f}   (goal >= 0.8)")
+
+
+if __name__ == "__main__":
+    main()
