@@ -22,6 +22,7 @@ from . import fhir
 from .commands import CommandService
 from .domain import Rejected
 from .ingest import Ingestor
+from .metrics import RecordsMetrics
 from .store import RecordsStore
 
 log = structlog.get_logger("dsp.records")
@@ -32,7 +33,7 @@ def register(rt: Runtime, store: RecordsStore) -> Ingestor:
                                  description="A document entered a DSP, or its current version changed")
     resend = rt.broker.publisher(LAB_RESULTS.name, title="records.release-parked", include_in_schema=False)
     ingest = Ingestor(store, rt.dead_letters, events.publish, resend.publish, rt.clock, rt.pseudonym,
-                      rt.settings.max_attempts)
+                      rt.settings.max_attempts, RecordsMetrics(rt.registry))
 
     @rt.broker.subscriber(LAB_RESULTS.name, **consumer_options(rt.settings), batch=True, max_records=500,
                           batch_timeout_ms=50, decoder=raw_bodies,

@@ -16,6 +16,7 @@ from typing import Any, TypeAlias
 
 import structlog
 from aiokafka import ConsumerRecord
+from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from schemas.lab_result import LabResultKey, LabResultV1
@@ -24,6 +25,7 @@ from services.kit.deadletter import DeadLetters
 from services.kit.errors import TRANSIENT, reason
 
 from . import domain
+from .metrics import RecordsMetrics
 from .store import RecordsStore
 
 log = structlog.get_logger("dsp.records")
@@ -47,9 +49,11 @@ class Parsed:
 
 class Ingestor:
     def __init__(self, store: RecordsStore, dead_letters: DeadLetters, send_event: Send, send_lab_result: Send,
-                 clock: Callable[[], datetime], pseudonym: Callable[[str], str], max_attempts: int = 3) -> None:
+                 clock: Callable[[], datetime], pseudonym: Callable[[str], str], max_attempts: int = 3,
+                 metrics: RecordsMetrics | None = None) -> None:
         self.store, self.dead_letters, self.clock, self.pseudonym = store, dead_letters, clock, pseudonym
         self.send_event, self.send_lab_result, self.max_attempts = send_event, send_lab_result, max_attempts
+        self.metrics = metrics or RecordsMetrics(CollectorRegistry())
 
     async def handle(self, records: Sequence[Record]) -> None:
         try:
@@ -72,6 +76,7 @@ class Ingestor:
                 if attempt == self.max_attempts:
                     why = f"processing failed {attempt} times: {type(exc).__name__}: {reason(exc)}"
                     await self.dead_letters.publish(record, why, exc, "failed")
+                    self.metrics.count("failed")
 
     async def _handle(self, records: Sequence[Record]) -> None:
         now = self.clock()
@@ -102,6 +107,7 @@ class Ingestor:
 
     async def _reject(self, record: Record, exc: Exception) -> None:
         await self.dead_letters.publish(record, reason(exc), exc, "invalid")
+        self.metrics.count("rejected")
 
     async def _store(self, accepted: list[Parsed], now: datetime) -> None:
         """Optimistic: fold each document's versions as if it were new and insert them all at once; only the
@@ -119,8 +125,14 @@ class Ingestor:
         if existing:
             current = await self.store.load(sorted(existing))
             folds.update({doc_id: self._fold(current[doc_id], by_doc[doc_id], now) for doc_id in existing})
-            await self.store.save_documents([doc for doc_id, (doc, _, changed) in folds.items()
-                                             if doc_id in existing and changed])
+            await self.store.save_documents([doc for doc_id, (doc, _, added) in folds.items()
+                                             if doc_id in existing and added])
+        stored_at = self.clock().timestamp()
+        for p in accepted:
+            self.metrics.latency.observe(max(0.0, stored_at - p.record.timestamp / 1000))
+        added = sum(n for _, _, n in folds.values())
+        self.metrics.count("stored", added)
+        self.metrics.count("duplicate", len(accepted) - added)
         events = [event for _, evs, _ in folds.values() for event in evs]
         await asyncio.gather(*[await self.send_event(e.model_dump(mode="json"), key=e.patient_matricule.encode(),
                                                      headers={"event-id": e.event_id}, no_confirm=True)
@@ -129,23 +141,23 @@ class Ingestor:
             log.info("lab results stored", results=len(accepted), documents=len(folds), events=len(events))
 
     def _fold(self, doc: dict[str, Any] | None, items: list[Parsed],
-              now: datetime) -> tuple[dict[str, Any], list[DocumentAddedV1], bool]:
-        """Apply a document's versions in order; the events to send, and whether the document changed.
+              now: datetime) -> tuple[dict[str, Any], list[DocumentAddedV1], int]:
+        """Apply a document's versions in order; the events to send, and how many versions were new.
         A version already stored sends its event again (same deterministic id): it may not have gone out."""
-        events, changed = [], False
+        events, added = [], 0
         for p in items:
             r = p.result
             version = domain.to_version(r, now, datetime.fromtimestamp(p.record.timestamp / 1000, UTC))
             new, change = domain.apply(doc, r.laboratory_id, r.report_id, version)
             if new is not doc:  # a new current version, or an older one joining the history (no event)
                 version["change"] = change.value if change else None
-                doc, changed = new, True
+                doc, added = new, added + 1
             assert doc is not None  # noqa: S101 - apply always returns a document
             stored = next(v for v in doc["versions"] if v["message_id"] == r.message_id)
             if stored.get("change"):
                 events.append(self._event(doc, DocumentChange(stored["change"]), r.message_id))
         assert doc is not None  # noqa: S101
-        return doc, events, changed
+        return doc, events, added
 
     def _event(self, doc: dict[str, Any], change: DocumentChange, message_id: str) -> DocumentAddedV1:
         # built from a document this worker has just validated: no second validation on the hot path
@@ -163,6 +175,7 @@ class Ingestor:
             "patient_matricule": p.result.patient_matricule, "key": p.record.key, "value": p.record.value,
             "parked_at": now} for p in waiting])
         log.info("lab results parked until the patient is registered", results=len(waiting))
+        self.metrics.count("parked", len(waiting))
         patients = {p.result.patient_matricule for p in waiting}
         for matricule in await self.store.known_persons(patients):  # registered meanwhile
             await self.release(matricule)
@@ -173,5 +186,6 @@ class Ingestor:
         await asyncio.gather(*[await self.send_lab_result(p["value"], key=p["key"], no_confirm=True) for p in parked])
         await self.store.unpark([p["_id"] for p in parked])
         if parked:
+            self.metrics.count("released", len(parked))
             log.info("parked lab results released", results=len(parked), patient_ref=self.pseudonym(matricule))
         return len(parked)

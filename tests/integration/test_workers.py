@@ -101,7 +101,9 @@ async def test_health_readiness_metrics_and_asyncapi(workers: dict[str, Worker],
     async def dead_letter_metric() -> str:
         status, metrics = records.http("/metrics")
         assert status == 200
-        line = 'dsp_dead_letters_total{kind="invalid",service="records",topic="lab.results.v1"}'
-        return line if line in metrics and "dsp_received_messages_total" in metrics else ""
+        lines = ['dsp_dead_letters_total{kind="invalid",service="records",topic="lab.results.v1"}',
+                 'dsp_records_lab_results_total{outcome="rejected"}', "dsp_records_ingest_latency_seconds_bucket",
+                 "dsp_received_messages_total"]
+        return metrics if all(line in metrics for line in lines) else ""
 
     assert await eventually(dead_letter_metric)

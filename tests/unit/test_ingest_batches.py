@@ -80,11 +80,13 @@ def ingestor(store: MemoryStore, dead: DeadLetterRecorder, events: list[Any]) ->
 
 async def test_a_poison_record_is_dead_lettered_alone_and_its_batch_is_stored() -> None:
     store, dead, events = MemoryStore(poison_report="R2"), DeadLetterRecorder(), []
-    await ingestor(store, dead, events).handle([record("R1", 1), record("R2", 2), record("R3", 3)])
+    ingest_ = ingestor(store, dead, events)
+    await ingest_.handle([record("R1", 1), record("R2", 2), record("R3", 3)])
     assert sorted(d["report_id"] for d in store.docs.values()) == ["R1", "R3"]
     assert dead.sent == [(b"LAB1:R2", "failed",
                           "processing failed 3 times: RuntimeError: this document cannot be written")]
     assert [e["change"] for e in events] == ["added", "added"]
+    assert metric(ingest_, "stored") == 2 and metric(ingest_, "failed") == 1
 
 
 async def test_a_dependency_failure_is_raised_for_the_middleware_to_wait_out() -> None:
@@ -102,3 +104,9 @@ async def test_redelivered_batch_changes_nothing_and_re_emits_the_same_event_ids
     await ingest.handle([record("R1", 1)])
     assert store.docs == before
     assert len(events) == 2 and events[0]["event_id"] == events[1]["event_id"]
+    assert metric(ingest, "stored") == 1 and metric(ingest, "duplicate") == 1
+
+
+def metric(ingest: Ingestor, outcome: str) -> float:
+    value = ingest.metrics.registry.get_sample_value("dsp_records_lab_results_total", {"outcome": outcome})
+    return value or 0.0
