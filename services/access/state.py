@@ -1,0 +1,116 @@
+"""What changes a patient's access state: facts in the past tense, applied in order. Pure: no I/O.
+
+The access worker keeps one `PatientAccess` per patient in memory (from its MongoDB snapshot, then its
+events); `apply` is the only way that state changes, so the view and its tests use the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .decisions import PRESENCE_GRANT, Grant, GrantKind, PatientAccess
+
+EMERGENCY_GRANT = timedelta(hours=12)
+MAX_PERIOD_DAYS = 365
+
+
+@dataclass(frozen=True)
+class CircleMemberAdded:
+    professional_id: str
+    at: datetime
+    period_days: int | None = None  # None: no end
+
+
+@dataclass(frozen=True)
+class CircleMemberRemoved:
+    professional_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class AccessPeriodSet:
+    professional_id: str
+    at: datetime
+    days: int  # 0..365 from `at`; 0 ends the access now
+
+
+@dataclass(frozen=True)
+class ProfessionalBlocked:
+    professional_id: str
+    at: datetime
+    blocked: bool = True  # False: unblocked
+
+
+@dataclass(frozen=True)
+class PresencePasswordRedeemed:
+    professional_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class EmergencyAccessUsed:
+    professional_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class EmergencyAccessSettingChanged:
+    at: datetime
+    refused: bool
+
+
+@dataclass(frozen=True)
+class GrantRevoked:
+    professional_id: str
+    kind: GrantKind
+    at: datetime
+
+
+@dataclass(frozen=True)
+class DocumentBlocked:
+    document_id: str
+    at: datetime
+    blocked: bool = True
+
+
+AccessEvent = (CircleMemberAdded | CircleMemberRemoved | AccessPeriodSet | ProfessionalBlocked
+               | PresencePasswordRedeemed | EmergencyAccessUsed | EmergencyAccessSettingChanged | GrantRevoked
+               | DocumentBlocked)
+
+
+def _period_end(at: datetime, days: int | None) -> datetime | None:
+    if days is None:
+        return None
+    if not 0 <= days <= MAX_PERIOD_DAYS:
+        raise ValueError(f"an access period is 0 to {MAX_PERIOD_DAYS} days")
+    return at + timedelta(days=days)
+
+
+def apply(state: PatientAccess, event: AccessEvent) -> PatientAccess:
+    """Apply one event in place and return the state (events arrive in the patient's partition order)."""
+    match event:
+        case CircleMemberAdded(pro, at, days):
+            state.grants[(GrantKind.CIRCLE, pro)] = Grant(GrantKind.CIRCLE, pro, at, _period_end(at, days))
+        case CircleMemberRemoved(pro, _):
+            state.grants.pop((GrantKind.CIRCLE, pro), None)
+            if state.referring_gp == pro:
+                state.referring_gp = None
+        case AccessPeriodSet(pro, at, days):
+            grant = state.grants.get((GrantKind.CIRCLE, pro))
+            if grant is not None:
+                state.grants[(GrantKind.CIRCLE, pro)] = Grant(GrantKind.CIRCLE, pro, grant.granted_at,
+                                                              _period_end(at, days))
+        case ProfessionalBlocked(pro, _, blocked):
+            (state.blocked_professionals.add if blocked else state.blocked_professionals.discard)(pro)
+        case PresencePasswordRedeemed(pro, at):
+            state.grants[(GrantKind.PRESENCE, pro)] = Grant(GrantKind.PRESENCE, pro, at, at + PRESENCE_GRANT)
+        case EmergencyAccessUsed(pro, at):
+            state.grants[(GrantKind.EMERGENCY, pro)] = Grant(GrantKind.EMERGENCY, pro, at, at + EMERGENCY_GRANT)
+        case EmergencyAccessSettingChanged(_, refused):
+            state.emergency_refused = refused
+        case GrantRevoked(pro, kind, _):
+            state.grants.pop((kind, pro), None)
+        case DocumentBlocked(doc, _, blocked):
+            (state.blocked_documents.add if blocked else state.blocked_documents.discard)(doc)
+    return state
