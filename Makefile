@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export UV_PROJECT_ENVIRONMENT ?= $(HOME)/.cache/dsp-mesh/venv
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: run test down status infra lint schemas bench-ingest uv deps
+.PHONY: run test down status infra lint schemas bench-ingest bench-access uv deps
 
 uv:
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
@@ -34,3 +34,6 @@ test: deps lint  ## everything CI runs
 
 bench-ingest: deps  ## records' ingest rate and latency vs a raw aiokafka + insert_many baseline (COUNT=50000)
 	$(UV) run --frozen python -m bench.ingest --count $(or $(COUNT),50000)
+
+bench-access: deps  ## access decisions: 100 000 patients, 1 000 000 grants; decisions/s vs a bare lookup, p50/p99
+	$(UV) run --frozen python -m bench.access

@@ -1,0 +1,94 @@
+"""python -m bench.access [--patients 100000] [--grants 1000000] [--rate 2000] [--seconds 5]
+
+Access decisions against the in-memory view the access worker keeps: --patients patients holding
+--grants grants (circle members, presence passwords, emergency grants; some blocked professionals and
+documents). Reports decisions/s of decide() against a raw baseline measured in the same run (a bare
+dict lookup of the grant and a time comparison: the least any decision must do), and p50/p99 latency
+with decisions paced at --rate per second for --seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from datetime import UTC, datetime, timedelta
+
+from bench.common import percentile
+from services.access import state as ev
+from services.access.decisions import Action, Actor, GrantKind, PatientAccess, decide
+
+T0 = datetime(2026, 11, 22, tzinfo=UTC)
+
+
+def build(patients: int, grants: int, rng: random.Random) -> tuple[dict[str, PatientAccess], list[str]]:
+    view = {f"P{i:07d}": PatientAccess() for i in range(patients)}
+    keys, pros = list(view), [f"PRO-{i}" for i in range(20_000)]
+    for n in range(grants):
+        access, pro = view[keys[n % patients]], rng.choice(pros)
+        at = T0 + timedelta(minutes=rng.randrange(60 * 24 * 30))
+        kind = rng.random()
+        event = (ev.CircleMemberAdded(pro, at, rng.choice([None, 30, 365])) if kind < 0.7
+                 else ev.PresencePasswordRedeemed(pro, at) if kind < 0.95 else ev.EmergencyAccessUsed(pro, at))
+        ev.apply(access, event)
+        if n % 50 == 0:
+            ev.apply(access, ev.ProfessionalBlocked(rng.choice(pros), at))
+            ev.apply(access, ev.DocumentBlocked(f"doc-{rng.randrange(10)}", at))
+    return view, pros
+
+
+def queries(view: dict[str, PatientAccess], pros: list[str], n: int, rng: random.Random) -> list[tuple[str, str, str]]:
+    keys = list(view)
+    out = []
+    for _ in range(n):
+        patient = rng.choice(keys)
+        holders = [g.professional_id for g in view[patient].grants.values()]
+        pro = rng.choice(holders) if holders and rng.random() < 0.7 else rng.choice(pros)
+        out.append((patient, pro, f"doc-{rng.randrange(10)}"))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--grants", type=int, default=1_000_000)
+    parser.add_argument("--rate", type=float, default=2000.0)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    rng = random.Random(11)
+    started = time.perf_counter()
+    view, pros = build(args.patients, args.grants, rng)
+    print(f"view built: {args.patients} patients, {args.grants} grants in {time.perf_counter() - started:.1f}s")
+    qs = queries(view, pros, 200_000, rng)
+    now = T0 + timedelta(days=31)
+
+    t = time.perf_counter()
+    for patient, pro, _ in qs:  # baseline: look the grant up, compare a time
+        grant = view[patient].grants.get((GrantKind.CIRCLE, pro))
+        _ = grant is not None and (grant.ends_at is None or now < grant.ends_at)
+    baseline = len(qs) / (time.perf_counter() - t)
+    t = time.perf_counter()
+    allowed = sum(decide(view[p], Actor("professional", pro), Action.READ, p, now, document=d).allowed
+                  for p, pro, d in qs)
+    rate = len(qs) / (time.perf_counter() - t)
+
+    latencies, interval, deadline = [], 1 / args.rate, time.perf_counter() + args.seconds
+    next_at = time.perf_counter()
+    for patient, pro, doc in qs * (1 + int(args.rate * args.seconds) // len(qs)):
+        if time.perf_counter() >= deadline:
+            break
+        while time.perf_counter() < next_at:
+            pass
+        t = time.perf_counter()
+        decide(view[patient], Actor("professional", pro), Action.READ, patient, now, document=doc)
+        latencies.append((time.perf_counter() - t) * 1000)
+        next_at += interval
+    print(f"baseline (grant lookup)   {baseline:>12,.0f} decisions/s")
+    print(f"decide()                  {rate:>12,.0f} decisions/s   ratio {rate / baseline:.2f}   "
+          f"({allowed / len(qs):.0%} allowed)")
+    print(f"paced at {args.rate:.0f}/s for {args.seconds:.0f}s: p50 {percentile(latencies, 50) * 1000:.1f} us   "
+          f"p99 {percentile(latencies, 99) * 1000:.1f} us   (n={len(latencies)}; goal p99 < 5 ms)")
+
+
+if __name__ == "__main__":
+    main()
