@@ -1,0 +1,71 @@
+"""The audit hash chain and presence passwords (access, issue 5)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.access import audit, presence
+
+T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+PATIENT = "1893120105732"
+
+
+def chain(n: int) -> list[audit.AuditEntry]:
+    entries: list[audit.AuditEntry] = []
+    for i in range(n):
+        entries.append(audit.append(entries[-1] if entries else None, PATIENT, T0 + timedelta(minutes=i),
+                                    "professional", f"PRO-{i % 3}", "read", f"doc-{i}", i % 4 != 0,
+                                    "trusted-circle" if i % 4 else "no grant for this professional"))
+    return entries
+
+
+def test_an_intact_chain_verifies() -> None:
+    entries = chain(6)
+    assert audit.verify(entries) is None
+    assert entries[0].prev_hash == audit.GENESIS and entries[3].prev_hash == entries[2].hash
+
+
+@given(st.integers(0, 9), st.sampled_from(["reason", "allowed", "actor_id", "at"]))
+def test_altering_any_entry_is_found_at_that_entry(index: int, field: str) -> None:
+    entries = chain(10)
+    value = {"reason": "edited", "allowed": not entries[index].allowed, "actor_id": "PRO-X",
+             "at": entries[index].at + timedelta(seconds=1)}[field]
+    entries[index] = replace(entries[index], **{field: value})
+    assert audit.verify(entries) == index
+
+
+def test_removed_or_reordered_entries_break_the_chain() -> None:
+    entries = chain(5)
+    assert audit.verify(entries[:2] + entries[3:]) == 2
+    assert audit.verify([entries[1], entries[0], *entries[2:]]) == 0
+    # a forger who re-hashes the entry they altered breaks the link to the next one
+    resealed = [*entries[:2], replace(entries[2], reason="forged").sealed(), *entries[3:]]
+    assert audit.verify(resealed) == 3
+    assert audit.verify([*entries[:4], replace(entries[4], reason="forged")]) == 4
+
+
+def test_presence_passwords_are_unambiguous_hashed_and_forgiving_in_format() -> None:
+    codes = {presence.generate() for _ in range(200)}
+    assert len(codes) == 200
+    assert all(len(c) == 9 and c[4] == "-" and set(c.replace("-", "")) <= set(presence.ALPHABET) for c in codes)
+    code = next(iter(codes))
+    stored = presence.hash_password(code)
+    assert stored.startswith("$argon2") and code not in stored
+    assert presence.matches(stored, code.lower().replace("-", " "))
+    assert not presence.matches(stored, "AAAA-AAAA")
+    assert not presence.matches("not a hash", code)
+
+
+def test_five_wrong_guesses_per_professional_and_patient_per_hour() -> None:
+    tries = presence.Attempts()
+    for minute in range(5):
+        assert tries.allowed("PRO-1", PATIENT, T0 + timedelta(minutes=minute))
+        tries.failed("PRO-1", PATIENT, T0 + timedelta(minutes=minute))
+    assert not tries.allowed("PRO-1", PATIENT, T0 + timedelta(minutes=30))
+    assert tries.allowed("PRO-2", PATIENT, T0 + timedelta(minutes=30))  # per professional
+    assert tries.allowed("PRO-1", "2001010100012", T0 + timedelta(minutes=30))  # per patient
+    assert tries.allowed("PRO-1", PATIENT, T0 + timedelta(minutes=60))  # the first failure has left the hour
