@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import statistics
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +31,8 @@ def infrastructure() -> Iterator[Endpoints]:
         asyncio.run(create_topics(os.environ["DSP_KAFKA_BOOTSTRAP"]))
         yield Endpoints(os.environ["DSP_KAFKA_BOOTSTRAP"], os.environ["DSP_MONGO_URI"])
         return
+    # a SIGTERM (timeout, CI) must still stop the servers this benchmark started: make it an exception
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="dsp-bench-") as tmp:
         infra = LocalInfra(state_dir=Path(tmp), kafka_port=free_port(), controller_port=free_port(),
                            mongo_port=free_port())

@@ -130,22 +130,24 @@ async def run_records(ends: Endpoints, count: int, live: int, live_rate: float, 
         await producer.send_and_wait("registry.persons.v1", json.dumps(person(m, i)).encode(), key=m.encode())
     await producer.stop()
     worker.start()
-    while await db["persons"].count_documents({}) < len(PATIENTS):  # noqa: ASYNC110 - polling another process
-        await asyncio.sleep(0.2)
-    events_from = await end_offsets(ends.bootstrap, EVENTS)
-    warm = await publish(ends.bootstrap, 200)  # warm-up: every subscriber has joined the group
-    await event_times(ends.bootstrap, events_from, set(warm), within_s=120)
-    events_from = await end_offsets(ends.bootstrap, EVENTS)
-    backlog = await publish(ends.bootstrap, count)
-    got = await event_times(ends.bootstrap, events_from, set(backlog), within_s=1800)
-    received = [d["current"]["received_at"].timestamp() async for d in db["documents"].find(
-        {"_id": {"$in": list(backlog)}}, {"current.received_at": 1})]
-    rate = len(got) / (max(got.values()) - min(received))
-    events_from = await end_offsets(ends.bootstrap, EVENTS)
-    sent = await publish(ends.bootstrap, live, live_rate)
-    got = await event_times(ends.bootstrap, events_from, set(sent), within_s=600)
-    worker.stop()
-    await client.close()
+    try:
+        while await db["persons"].count_documents({}) < len(PATIENTS):  # noqa: ASYNC110 - another process
+            await asyncio.sleep(0.2)
+        events_from = await end_offsets(ends.bootstrap, EVENTS)
+        warm = await publish(ends.bootstrap, 200)  # warm-up: every subscriber has joined the group
+        await event_times(ends.bootstrap, events_from, set(warm), within_s=120)
+        events_from = await end_offsets(ends.bootstrap, EVENTS)
+        backlog = await publish(ends.bootstrap, count)
+        got = await event_times(ends.bootstrap, events_from, set(backlog), within_s=1800)
+        received = [d["current"]["received_at"].timestamp() async for d in db["documents"].find(
+            {"_id": {"$in": list(backlog)}}, {"current.received_at": 1})]
+        rate = len(got) / (max(got.values()) - min(received))
+        events_from = await end_offsets(ends.bootstrap, EVENTS)
+        sent = await publish(ends.bootstrap, live, live_rate)
+        got = await event_times(ends.bootstrap, events_from, set(sent), within_s=600)
+    finally:
+        worker.stop()
+        await client.close()
     return rate, [1000 * (got[d] - sent[d]) for d in got]
 
 
