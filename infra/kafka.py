@@ -9,7 +9,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from .procs import InfraError, port_open, spawn, stop, wait_port
+from .procs import InfraError, port_open, read_pid, spawn, stop, wait_port
 
 KAFKA_VERSION = "4.1.1"
 POM = Path(__file__).with_name("kafka-pom.xml")
@@ -84,8 +84,6 @@ class KafkaNode:
         ])
 
     def running(self) -> bool:
-        from .procs import read_pid
-
         return read_pid(self.pid_file) is not None
 
     def start(self, timeout: float = 60.0) -> float:

@@ -88,3 +88,6 @@ async def test_bad_messages_go_to_the_dlq_with_distinct_reasons(
                                                                      "current.message_id": "good"}))
     assert await results(mongo, run_id).count_documents({"laboratory_id": lab}) == 1
     assert records.proc is not None and records.proc.poll() is None  # still running
+    logs = records.logs()
+    assert "1893120105732" not in logs and "1893120105733" not in logs  # matricules never logged in clear
+    assert '"event": "lab results stored"' in logs
