@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
 from faststream import NoCast
 from faststream.kafka.annotations import KafkaMessage
 
@@ -24,8 +23,6 @@ from .domain import Rejected
 from .ingest import Ingestor
 from .metrics import RecordsMetrics
 from .store import RecordsStore
-
-log = structlog.get_logger("dsp.records")
 
 
 def register(rt: Runtime, store: RecordsStore) -> Ingestor:

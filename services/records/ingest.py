@@ -37,6 +37,7 @@ Send = Callable[..., Awaitable[Any]]  # FastStream publisher.publish(..., no_con
 class Parsed:
     record: Record
     result: LabResultV1
+    attachment: bytes | None  # decoded once, when it is checked
 
     @property
     def doc_id(self) -> str:
@@ -98,12 +99,14 @@ class Ingestor:
             result = LabResultV1.model_validate_json(record.value or b"")
             domain.check_key(LabResultKey.parse(record.key), result)
             domain.check_times(result, now)
+            attachment = None
             if result.attachment is not None:
-                domain.sniff(result.attachment.content_type, base64.b64decode(result.attachment.data_base64))
+                attachment = base64.b64decode(result.attachment.data_base64)
+                domain.sniff(result.attachment.content_type, attachment)
         except (ValidationError, ValueError) as exc:
             await self._reject(record, exc)
             return None
-        return Parsed(record, result)
+        return Parsed(record, result, attachment)
 
     async def _reject(self, record: Record, exc: Exception) -> None:
         await self.dead_letters.publish(record, reason(exc), exc, "invalid")
@@ -117,10 +120,9 @@ class Ingestor:
             by_doc.setdefault(p.doc_id, []).append(p)
         folds = {doc_id: self._fold(None, items, now) for doc_id, items in by_doc.items()}
         for p in accepted:
-            if p.result.attachment is not None:  # before the document that points to it
+            if p.result.attachment is not None and p.attachment is not None:  # before the document pointing to it
                 await self.store.put_file(domain.version_id(p.result.laboratory_id, p.result.message_id),
-                                          base64.b64decode(p.result.attachment.data_base64),
-                                          p.result.attachment.content_type)
+                                          p.attachment, p.result.attachment.content_type)
         existing = await self.store.insert_new_documents([doc for doc, _, _ in folds.values()])
         if existing:
             current = await self.store.load(sorted(existing))

@@ -20,7 +20,6 @@ class RecordsStore:
         self.lab_messages = db["lab_messages"]
         self.persons = db["persons"]
         self.parked = db["parked"]
-        self.commands = db["commands"]
         self.files = AsyncGridFSBucket(db, bucket_name="files")
 
     async def ensure_indexes(self) -> None:
