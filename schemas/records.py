@@ -59,3 +59,15 @@ class RecordsCommandV1(RootModel[Annotated[UploadDocument | SetDocumentBlocked, 
     """A command on `records.commands.v1` (key: patient matricule), told apart by its `command` field."""
 
     model_config = ConfigDict(title="RecordsCommandV1")
+
+
+class DocumentVisibilityChangedV1(BaseModel):
+    """A document was blocked (hidden from every professional) or unblocked (key: patient matricule)."""
+
+    model_config = ConfigDict(extra="ignore", title="DocumentVisibilityChangedV1")
+
+    event_id: str = Field(description="Deterministic: derived from the command id")
+    document_id: Identifier = Field(description="DSP document id")
+    patient_matricule: Matricule
+    blocked: bool = Field(description="True: hidden from every professional")
+    at: AwareDatetime = Field(description="When records applied the change")

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from .access import AccessChangedV1, AccessCommandV1, AccessOutcomeV1, GrantExpiredV1
 from .directory import ProfessionalListedV1
 from .fhir import FhirLabBundleV1
 from .lab_result import LabResultV1
 from .notify import NotificationRequestV1
-from .records import DocumentAddedV1, RecordsCommandV1
+from .records import DocumentAddedV1, DocumentVisibilityChangedV1, RecordsCommandV1
 from .registry import PersonRegisteredV1
 
 
@@ -37,7 +38,7 @@ LAB_RESULTS = Topic("lab.results.v1", "<laboratory_id>:<report_id>", LabResultV1
 LAB_RESULTS_FHIR = Topic("lab.results.fhir.v1", "<laboratory_id>:<report_id>", FhirLabBundleV1,
                          "laboratories (FHIR R4)", ("records",), partitions=6)
 REGISTRY_PERSONS = Topic("registry.persons.v1", "matricule", PersonRegisteredV1,
-                         "national registry", ("activation", "records"))
+                         "national registry", ("activation", "records", "access"))
 DIRECTORY_PROFESSIONALS = Topic("directory.professionals.v1", "professional_id", ProfessionalListedV1,
                                 "professional directory", ("access",))
 NOTIFY_REQUESTS = Topic("notify.requests.v1", "request_id", NotificationRequestV1,
@@ -46,9 +47,19 @@ NOTIFY_REQUESTS = Topic("notify.requests.v1", "request_id", NotificationRequestV
 DOCUMENT_ADDED = Topic("records.document-added.v1", "patient_matricule", DocumentAddedV1,
                        "records", ("notify", "access", "gateway"), partitions=6)
 RECORDS_COMMANDS = Topic("records.commands.v1", "patient_matricule", RecordsCommandV1, "gateway", ("records",))
+DOCUMENT_VISIBILITY = Topic("records.document-visibility.v1", "patient_matricule", DocumentVisibilityChangedV1,
+                            "records", ("access",))
+
+ACCESS_COMMANDS = Topic("access.commands.v1", "patient", AccessCommandV1, "gateway", ("access",), partitions=6)
+ACCESS_EVENTS = Topic("access.events.v1", "patient", AccessOutcomeV1, "access", ("gateway",), partitions=6)
+ACCESS_GRANT_EXPIRED = Topic("access.grant-expired.v1", "patient", GrantExpiredV1, "access (sweeper)",
+                             ("gateway", "console"))
+ACCESS_CHANGES = Topic("access.changes.v1", "patient", AccessChangedV1, "access",
+                       ("access (every replica, no group)",))
 
 TOPICS: tuple[Topic, ...] = (LAB_RESULTS, LAB_RESULTS_FHIR, REGISTRY_PERSONS, DIRECTORY_PROFESSIONALS, NOTIFY_REQUESTS,
-                             DOCUMENT_ADDED, RECORDS_COMMANDS)
+                             DOCUMENT_ADDED, RECORDS_COMMANDS, DOCUMENT_VISIBILITY, ACCESS_COMMANDS, ACCESS_EVENTS,
+                             ACCESS_GRANT_EXPIRED, ACCESS_CHANGES)
 
 
 def all_topics() -> dict[str, int]:

@@ -1,10 +1,11 @@
-"""Pure domain of access: a professional as the access rules see them. No I/O."""
+"""Pure domain of access: the directory and registry facts access keeps. No I/O."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from schemas.directory import ProfessionalListedV1
+from schemas.registry import PersonRegisteredV1
 
 
 def professional_fields(pro: ProfessionalListedV1) -> dict[str, Any]:
@@ -18,3 +19,8 @@ def professional_fields(pro: ProfessionalListedV1) -> dict[str, Any]:
         "active": pro.active,
         "last_message_id": pro.message_id,
     }
+
+
+def person_fields(person: PersonRegisteredV1) -> dict[str, Any]:
+    """Registry facts access needs: who exists (patients, assistants) and a minor's guardians."""
+    return {"guardians": list(person.guardians), "last_message_id": person.message_id}

@@ -1,29 +1,66 @@
-"""access's Kafka handlers."""
+"""access's Kafka handlers: thin — directory and registry facts, commands, document visibility, view refresh."""
 
 from __future__ import annotations
 
 import structlog
+from faststream import AckPolicy
 
+from schemas.access import AccessChangedV1, AccessCommandV1, ActorRef, SetDocumentVisibility
 from schemas.directory import ProfessionalListedV1
-from schemas.topics import DIRECTORY_PROFESSIONALS
+from schemas.records import DocumentVisibilityChangedV1
+from schemas.registry import PersonRegisteredV1
+from schemas.topics import (
+    ACCESS_CHANGES,
+    ACCESS_COMMANDS,
+    DIRECTORY_PROFESSIONALS,
+    DOCUMENT_VISIBILITY,
+    REGISTRY_PERSONS,
+)
 from services.kit.broker import consumer_options
 from services.kit.contracts import json_decoder
 from services.kit.projection import upsert
 from services.kit.runtime import Runtime
 
 from . import domain
+from .service import AccessService
 
 log = structlog.get_logger("dsp.access")
+RECORDS = ActorRef(kind="operator", id="records")
 
 
-def register(rt: Runtime) -> None:
-    professionals = rt.db["professionals"]
+def register(rt: Runtime, service: AccessService) -> None:
+    store, view, options = service.store, service.view, consumer_options(rt.settings)
 
-    @rt.broker.subscriber(DIRECTORY_PROFESSIONALS.name, **consumer_options(rt.settings),
-                          decoder=json_decoder(ProfessionalListedV1), title="access.professionals",
+    @rt.broker.subscriber(DIRECTORY_PROFESSIONALS.name, **options, decoder=json_decoder(ProfessionalListedV1),
+                          title="access.professionals",
                           description="Keep the professional directory that access decisions refer to")
     async def on_professional_listed(pro: ProfessionalListedV1) -> None:
-        created = await upsert(professionals, pro.professional_id, domain.professional_fields(pro),
+        created = await upsert(store.professionals, pro.professional_id, domain.professional_fields(pro),
                                {"listed_at": rt.clock()})
+        (view.professionals.add if pro.active else view.professionals.discard)(pro.professional_id)
         log.info("professional listed" if created else "professional updated",
                  professional_id=pro.professional_id, active=pro.active)
+
+    @rt.broker.subscriber(REGISTRY_PERSONS.name, **options, decoder=json_decoder(PersonRegisteredV1),
+                          title="access.persons", description="Know patients, assistants and their birth dates")
+    async def on_person(person: PersonRegisteredV1) -> None:
+        await upsert(store.persons, person.matricule, domain.person_fields(person), {"registered_at": rt.clock()})
+
+    @rt.broker.subscriber(ACCESS_COMMANDS.name, **options, decoder=json_decoder(AccessCommandV1),
+                          title="access.commands", description="Patients' and professionals' access commands")
+    async def on_command(command: AccessCommandV1) -> None:
+        await service.handle(command.root)
+
+    @rt.broker.subscriber(DOCUMENT_VISIBILITY.name, **options, decoder=json_decoder(DocumentVisibilityChangedV1),
+                          title="access.document-visibility", description="Hide blocked documents from professionals")
+    async def on_visibility(event: DocumentVisibilityChangedV1) -> None:
+        command = SetDocumentVisibility(command="set-document-visibility", command_id=f"vis-{event.event_id}",
+                                        patient=event.patient_matricule, actor=RECORDS, document_id=event.document_id,
+                                        blocked=event.blocked)  # applied by the patient's partition owner
+        await service.out.command(command.model_dump(mode="json"), key=event.patient_matricule.encode())
+
+    @rt.broker.subscriber(ACCESS_CHANGES.name, auto_offset_reset="latest", ack_policy=AckPolicy.ACK_FIRST,
+                          decoder=json_decoder(AccessChangedV1), title="access.view-refresh",
+                          description="Every replica (no consumer group) refreshes its in-memory view")
+    async def on_changed(change: AccessChangedV1) -> None:
+        await view.refresh(change.patient, change.version)

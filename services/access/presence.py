@@ -4,8 +4,7 @@ at most 5 times per professional per patient per hour. Time comes in from the ca
 from __future__ import annotations
 
 import secrets
-from collections import deque
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -37,22 +36,3 @@ def matches(stored_hash: str, typed: str) -> bool:
         return _hasher.verify(stored_hash, normalize(typed))
     except (VerificationError, InvalidHashError):
         return False
-
-
-class Attempts:
-    """Wrong guesses per (professional, patient) in a sliding hour."""
-
-    def __init__(self) -> None:
-        self._failures: dict[tuple[str, str], deque[datetime]] = {}
-
-    def _recent(self, key: tuple[str, str], now: datetime) -> deque[datetime]:
-        failures = self._failures.setdefault(key, deque())
-        while failures and now - failures[0] >= WINDOW:
-            failures.popleft()
-        return failures
-
-    def allowed(self, professional: str, patient: str, now: datetime) -> bool:
-        return len(self._recent((professional, patient), now)) < MAX_TRIES
-
-    def failed(self, professional: str, patient: str, now: datetime) -> None:
-        self._recent((professional, patient), now).append(now)

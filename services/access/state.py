@@ -74,9 +74,28 @@ class DocumentBlocked:
     blocked: bool = True
 
 
+@dataclass(frozen=True)
+class ReferringGpSet:
+    professional_id: str  # must already be in the circle
+    at: datetime
+
+
+@dataclass(frozen=True)
+class AssistantLinked:
+    matricule: str
+    at: datetime
+    ends_at: datetime | None  # a minor's link ends at their majority unless confirmed (then None)
+
+
+@dataclass(frozen=True)
+class AssistantUnlinked:
+    matricule: str
+    at: datetime
+
+
 AccessEvent = (CircleMemberAdded | CircleMemberRemoved | AccessPeriodSet | ProfessionalBlocked
                | PresencePasswordRedeemed | EmergencyAccessUsed | EmergencyAccessSettingChanged | GrantRevoked
-               | DocumentBlocked)
+               | DocumentBlocked | ReferringGpSet | AssistantLinked | AssistantUnlinked)
 
 
 def _period_end(at: datetime, days: int | None) -> datetime | None:
@@ -111,6 +130,15 @@ def apply(state: PatientAccess, event: AccessEvent) -> PatientAccess:
             state.emergency_refused = refused
         case GrantRevoked(pro, kind, _):
             state.grants.pop((kind, pro), None)
+            if kind is GrantKind.CIRCLE and state.referring_gp == pro:
+                state.referring_gp = None
         case DocumentBlocked(doc, _, blocked):
             (state.blocked_documents.add if blocked else state.blocked_documents.discard)(doc)
+        case ReferringGpSet(pro, _):
+            if (GrantKind.CIRCLE, pro) in state.grants:
+                state.referring_gp = pro
+        case AssistantLinked(matricule, _, ends_at):
+            state.assistants[matricule] = ends_at
+        case AssistantUnlinked(matricule, _):
+            state.assistants.pop(matricule, None)
     return state

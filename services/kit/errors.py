@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError, RequestTimedOutError
 from pydantic import ValidationError
-from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError, WTimeoutError
+from pymongo.errors import ConnectionFailure, OperationFailure, ServerSelectionTimeoutError, WTimeoutError
 
 
 class BadMessage(Exception):
@@ -31,6 +31,8 @@ def reason(exc: BaseException, limit: int = 900) -> str:
             where = ".".join(str(p) for p in err["loc"])
             parts.append(f"{where}: {err['msg']}" if where else err["msg"])
         text = "; ".join(parts)
+    elif isinstance(exc, OperationFailure):  # its message quotes the document it refused: keep only the kind
+        text = f"the database refused the operation (code {exc.code})"
     elif isinstance(exc, UnicodeDecodeError):
         text = f"value is not UTF-8 text (byte {exc.start})"
     else:

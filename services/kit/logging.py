@@ -11,6 +11,7 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
+from aiokafka.errors import CommitFailedError
 
 REDACTED = "[REDACTED]"
 # Keys whose values never reach a log in clear, whatever their shape.
@@ -56,6 +57,17 @@ class Pseudonymizer:
         return hmac.new(self._key, matricule.encode(), hashlib.sha256).hexdigest()[:16]
 
 
+def _rebalance_is_not_critical(record: logging.LogRecord) -> bool:
+    """FastStream logs an offset commit refused during a consumer-group rebalance as CRITICAL. It is routine:
+    the new owner of the partition gets the message again and the effects are idempotent. Say so, as a warning."""
+    exc = record.exc_info[1] if record.exc_info else None
+    if isinstance(exc, CommitFailedError):
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.msg, record.args, record.exc_info = (
+            "offset commit lost to a consumer-group rebalance; the message will be redelivered (idempotent)", (), None)
+    return True
+
+
 def configure(service: str, level: str = "INFO", json: bool | None = None) -> None:
     """Route structlog and the standard library (FastStream, aiokafka, pymongo) through one pipeline."""
     use_json = (not sys.stdout.isatty()) if json is None else json
@@ -74,6 +86,7 @@ def configure(service: str, level: str = "INFO", json: bool | None = None) -> No
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stdout)
+    handler.addFilter(_rebalance_is_not_critical)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
         processors=[

@@ -109,7 +109,11 @@ async def _kafka_probe(bootstrap: str) -> None:
         await admin.close()
 
 
-def make_app(rt: Runtime, on_startup: Sequence[Callable[[], Awaitable[Any]]] = ()) -> AsgiFastStream:
+def make_app(rt: Runtime, on_startup: Sequence[Callable[[], Awaitable[Any]]] = (),
+             routes: Sequence[tuple[str, Any]] = (),
+             after_startup: Sequence[Callable[[], Awaitable[Any]]] = (),
+             on_shutdown: Sequence[Callable[[], Awaitable[Any]]] = ()) -> AsgiFastStream:
+    """`on_startup` hooks run once Kafka and MongoDB answer, before consuming; `after_startup` once consuming."""
     @get(include_in_schema=False)
     async def live(scope: Any) -> AsgiResponse:
         return AsgiResponse(b'{"status":"live"}', 200, headers={"content-type": "application/json"})
@@ -137,8 +141,11 @@ def make_app(rt: Runtime, on_startup: Sequence[Callable[[], Awaitable[Any]]] = (
 
     return AsgiFastStream(
         rt.broker,
-        asgi_routes=[("/health/live", live), ("/health/ready", ready), ("/metrics", make_asgi_app(rt.registry))],
+        asgi_routes=[("/health/live", live), ("/health/ready", ready), ("/metrics", make_asgi_app(rt.registry)),
+                     *routes],
         on_startup=[start_dependencies],
+        after_startup=list(after_startup),
+        on_shutdown=list(on_shutdown),
         after_shutdown=[stop_dependencies],
         asyncapi_path="/asyncapi",
         logger=logging.getLogger(f"dsp.{rt.settings.service}.app"),

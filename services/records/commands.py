@@ -14,7 +14,13 @@ from typing import Any
 
 import structlog
 
-from schemas.records import DocumentAddedV1, DocumentChange, SetDocumentBlocked, UploadDocument
+from schemas.records import (
+    DocumentAddedV1,
+    DocumentChange,
+    DocumentVisibilityChangedV1,
+    SetDocumentBlocked,
+    UploadDocument,
+)
 
 from . import domain
 from .store import RecordsStore
@@ -24,8 +30,9 @@ log = structlog.get_logger("dsp.records")
 
 class CommandService:
     def __init__(self, store: RecordsStore, send_event: Callable[..., Awaitable[Any]],
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], send_visibility: Callable[..., Awaitable[Any]]) -> None:
         self.store, self.send_event, self.clock = store, send_event, clock
+        self.send_visibility = send_visibility
 
     async def upload(self, cmd: UploadDocument) -> str:
         try:
@@ -58,4 +65,9 @@ class CommandService:
             {"_id": cmd.document_id, "patient_matricule": cmd.patient_matricule}, {"$set": {"blocked": blocked}})
         if found.matched_count == 0:
             raise domain.Rejected("no such document in this patient's DSP")
+        event = DocumentVisibilityChangedV1(event_id=domain.event_id(cmd.document_id, cmd.command_id),
+                                            document_id=cmd.document_id, patient_matricule=cmd.patient_matricule,
+                                            blocked=blocked, at=self.clock())
+        await self.send_visibility(event.model_dump(mode="json"), key=cmd.patient_matricule.encode(),
+                                   headers={"event-id": event.event_id})
         log.info("document blocked" if blocked else "document unblocked", document_id=cmd.document_id)

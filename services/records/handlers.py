@@ -9,9 +9,16 @@ from faststream.kafka.annotations import KafkaMessage
 
 from schemas.fhir import FhirLabBundleV1
 from schemas.lab_result import LabResultV1
-from schemas.records import DocumentAddedV1, RecordsCommandV1, UploadDocument
+from schemas.records import DocumentAddedV1, DocumentVisibilityChangedV1, RecordsCommandV1, UploadDocument
 from schemas.registry import PersonRegisteredV1
-from schemas.topics import DOCUMENT_ADDED, LAB_RESULTS, LAB_RESULTS_FHIR, RECORDS_COMMANDS, REGISTRY_PERSONS
+from schemas.topics import (
+    DOCUMENT_ADDED,
+    DOCUMENT_VISIBILITY,
+    LAB_RESULTS,
+    LAB_RESULTS_FHIR,
+    RECORDS_COMMANDS,
+    REGISTRY_PERSONS,
+)
 from services.kit.broker import consumer_options
 from services.kit.contracts import json_decoder
 from services.kit.errors import BadMessage
@@ -51,7 +58,10 @@ def register(rt: Runtime, store: RecordsStore) -> Ingestor:
                              key=f"{result.laboratory_id}:{result.report_id}".encode(),
                              headers={"dsp-source-topic": LAB_RESULTS_FHIR.name})
 
-    commands = CommandService(store, events.publish, rt.clock)
+    visibility = rt.broker.publisher(DOCUMENT_VISIBILITY.name, schema=DocumentVisibilityChangedV1,
+                                     title="records.document-visibility",
+                                     description="A document was blocked or unblocked by its patient")
+    commands = CommandService(store, events.publish, rt.clock, visibility.publish)
 
     @rt.broker.subscriber(RECORDS_COMMANDS.name, **consumer_options(rt.settings),
                           decoder=json_decoder(RecordsCommandV1), title="records.commands",

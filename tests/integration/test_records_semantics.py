@@ -178,6 +178,8 @@ async def test_patient_upload_search_timeline_block_and_unblock(
     unblock = {**block, "command": "unblock-document", "command_id": f"u-{unique}"}
     await producer.send_and_wait("records.commands.v1", json.dumps(unblock).encode(), key=patient.encode())
     await eventually(lambda: _titles(reads, patient, "professional", ["Bilan lipidique", "Radiographie genou"]))
+    changes = await eventually(lambda: _visibility(infra.bootstrap, patient, uploaded["_id"], 2))
+    assert [c["blocked"] for c in changes] == [True, False]  # access learns it and hides the document
 
     bad = [{**upload, "command_id": f"png-{unique}", "data_base64": base64.b64encode(PNG).decode()},
            {**block, "command_id": f"nodoc-{unique}", "document_id": "no-such-document"}]
@@ -223,3 +225,9 @@ async def test_fhir_bundle_is_stored_like_a_json_result_and_a_bad_one_comes_back
 async def _versions(docs: Any, lab: str, n: int) -> bool:
     doc = await docs.find_one({"laboratory_id": lab, "report_id": "F-1"})
     return doc is not None and doc["version_count"] == n
+
+
+async def _visibility(bootstrap: str, patient: str, document_id: str, n: int) -> list[dict[str, Any]] | None:
+    told = await read_topic(bootstrap, "records.document-visibility.v1", patient.encode(), count=1, within_s=5)
+    changes = [json.loads(r.value) for r in told if json.loads(r.value)["document_id"] == document_id]
+    return changes if len(changes) >= n else None

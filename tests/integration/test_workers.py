@@ -11,6 +11,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
+from tests.integration.access_support import TopicReader
 from tests.support import Worker, eventually, header, make_matricule, read_topic
 
 
@@ -107,3 +108,26 @@ async def test_health_readiness_metrics_and_asyncapi(workers: dict[str, Worker],
         return metrics if all(line in metrics for line in lines) else ""
 
     assert await eventually(dead_letter_metric)
+
+
+async def test_access_worker_logs_never_carry_a_matricule_or_a_password(
+        workers: dict[str, Worker], producer: AIOKafkaProducer, mongo: AsyncMongoClient[dict[str, Any]],
+        run_id: str, unique: str, infra: Any) -> None:
+    patient = make_matricule(date(1975, 1, 1), int(unique[:3], 16) % 1000)
+    await producer.send_and_wait("registry.persons.v1", json.dumps(person(patient, unique)).encode(),
+                                 key=patient.encode())
+    await eventually(lambda: mongo[f"{run_id}_access"]["persons"].find_one({"_id": patient}))
+    outcomes = await TopicReader(infra.bootstrap, "access.events.v1").start()
+    try:
+        for command in ({"command": "generate-presence-password", "delivery": "inapp"},
+                        {"command": "redeem-presence-password", "password": "QWER-TYUP"}):
+            actor = {"kind": "patient", "id": patient} if "generate" in command["command"] else {
+                "kind": "professional", "id": f"PRO-{unique}"}
+            body = {**command, "command_id": f"{command['command']}-{unique}", "patient": patient, "actor": actor}
+            await producer.send_and_wait("access.commands.v1", json.dumps(body).encode(), key=patient.encode())
+            await outcomes.wait(command_id=body["command_id"])
+    finally:
+        await outcomes.stop()
+    logs = workers["access"].logs()
+    assert "access command applied" in logs and "access command refused" in logs
+    assert patient not in logs and "QWER-TYUP" not in logs

@@ -58,14 +58,3 @@ def test_presence_passwords_are_unambiguous_hashed_and_forgiving_in_format() -> 
     assert presence.matches(stored, code.lower().replace("-", " "))
     assert not presence.matches(stored, "AAAA-AAAA")
     assert not presence.matches("not a hash", code)
-
-
-def test_five_wrong_guesses_per_professional_and_patient_per_hour() -> None:
-    tries = presence.Attempts()
-    for minute in range(5):
-        assert tries.allowed("PRO-1", PATIENT, T0 + timedelta(minutes=minute))
-        tries.failed("PRO-1", PATIENT, T0 + timedelta(minutes=minute))
-    assert not tries.allowed("PRO-1", PATIENT, T0 + timedelta(minutes=30))
-    assert tries.allowed("PRO-2", PATIENT, T0 + timedelta(minutes=30))  # per professional
-    assert tries.allowed("PRO-1", "2001010100012", T0 + timedelta(minutes=30))  # per patient
-    assert tries.allowed("PRO-1", PATIENT, T0 + timedelta(minutes=60))  # the first failure has left the hour

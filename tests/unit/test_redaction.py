@@ -2,6 +2,7 @@
 
 import json
 import logging
+import sys
 
 import pytest
 import structlog
@@ -73,3 +74,20 @@ def test_pseudonym_is_stable_keyed_and_not_the_matricule() -> None:
     assert first(MATRICULE) == first(MATRICULE)
     assert first(MATRICULE) != other_key(MATRICULE)
     assert MATRICULE not in first(MATRICULE) and len(first(MATRICULE)) == 16
+
+
+def test_an_offset_commit_lost_to_a_rebalance_is_a_warning_not_critical() -> None:
+    import logging
+
+    from aiokafka.errors import CommitFailedError
+
+    from services.kit.logging import _rebalance_is_not_critical
+
+    try:
+        raise CommitFailedError("group rebalanced")
+    except CommitFailedError:
+        record = logging.LogRecord("dsp.records.faststream", logging.CRITICAL, __file__, 1, "boom", (),
+                                   sys.exc_info())
+    assert _rebalance_is_not_critical(record)
+    assert (record.levelname, record.exc_info) == ("WARNING", None)
+    assert "redelivered" in record.getMessage()

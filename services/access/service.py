@@ -1,0 +1,181 @@
+"""Applying access commands: load the patient's state, plan (pure rules), save version-guarded, then the
+effects — audit entry, scheduled grant ends, notices, outcome event, view refresh. A redelivered command finds
+its outcome stored with the state and repeats the same effects under the same ids (never a second letter)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from schemas.access import (
+    AccessChangedV1,
+    AccessOutcomeV1,
+    AnyCommand,
+    ConsentCommand,
+    EndGrant,
+    GrantExpiredV1,
+    PresencePasswordCommand,
+    RedeemPresencePassword,
+    VerifyAuditTrail,
+)
+from schemas.notify import Channel, NotificationRequestV1
+
+from . import commands, presence
+from . import state as ev
+from .audit_log import AuditLog
+from .decisions import PRESENCE_GRANT
+from .store import AccessStore, PatientDoc
+from .view import AccessView
+
+log = structlog.get_logger("dsp.access")
+NS = uuid.UUID("0b5d2c4e-6a51-4f0e-9c1b-5d0f6c0a3e77")
+Publish = Callable[..., Awaitable[Any]]
+
+
+class Conflict(RuntimeError):
+    """The patient's state kept changing under us; the message is retried."""
+
+
+def ms(at: datetime) -> datetime:
+    """Millisecond precision: what MongoDB stores, so a reloaded grant ends at the same instant."""
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
+
+
+@dataclass
+class Publishers:
+    outcome: Publish
+    changed: Publish
+    notify: Publish
+    expired: Publish
+    command: Publish  # internal commands (grant ends, document visibility) go through the patient's partition
+
+
+class AccessService:
+    def __init__(self, store: AccessStore, view: AccessView, audit_log: AuditLog, out: Publishers,
+                 clock: Callable[[], datetime]) -> None:
+        self.store, self.view, self.audit, self.out, self.clock = store, view, audit_log, out, clock
+
+    async def handle(self, cmd: AnyCommand) -> AccessOutcomeV1:
+        now = ms(self.clock())
+        for _ in range(20):
+            doc = await self.store.load(cmd.patient)
+            done = doc.applied(cmd.command_id)
+            if done is not None:  # a redelivery, or a second sweeper's request: finish the effects if unfinished
+                outcome = AccessOutcomeV1.model_validate(done["outcome"])
+                if not await self.store.effects_done(cmd.command_id):
+                    await self._effects(cmd, outcome, done["effects"], doc.version)
+                return outcome
+            plan = await self._plan(cmd, doc, now)
+            secret = self._apply(cmd, doc, plan, now)
+            outcome = AccessOutcomeV1(event_id=str(uuid.uuid5(NS, f"outcome:{cmd.command_id}")),
+                                      command_id=cmd.command_id, command=cmd.command, patient=cmd.patient,
+                                      accepted=plan.accepted, reason=plan.reason, at=now, details=plan.details)
+            effects = {"notices": [{"template": t, "params": p} for t, p in plan.notices],  # no nested arrays
+                       "ends": _ends(plan.events), "expired": isinstance(cmd, EndGrant) and plan.accepted}
+            if not plan.accepted and doc.version == 0:  # nothing stored for an unknown patient
+                await self._effects(cmd, outcome, effects, 0)
+                return outcome
+            doc.recent.append({"command_id": cmd.command_id, "outcome": outcome.model_dump(mode="json"),
+                               "effects": effects})
+            if await self.store.save(doc, now):
+                self.view.put(cmd.patient, doc.version, doc.access)
+                if secret is not None and isinstance(cmd, PresencePasswordCommand):
+                    await self._send_password(cmd, secret)
+                await self._effects(cmd, outcome, effects, doc.version)
+                return outcome
+        raise Conflict("the patient's access state changed 20 times while applying one command")
+
+    async def _plan(self, cmd: AnyCommand, doc: PatientDoc, now: datetime) -> commands.Plan:
+        pro: str = getattr(cmd, "professional_id", None) or (cmd.actor.id if cmd.actor.kind == "professional" else "")
+        assistant: str = getattr(cmd, "assistant", "")
+        facts = commands.Facts(
+            patient_known=await self.store.person(cmd.patient) is not None,
+            professional_known=bool(pro) and await self.view.professional_known(pro),
+            assistant_known=bool(assistant) and await self.store.person(assistant) is not None,
+            has_presence_password=doc.presence_hash is not None)
+        plan = commands.plan(cmd, doc.access, facts, now)
+        if plan.accepted and isinstance(cmd, RedeemPresencePassword):
+            plan = await self._check_password(cmd, doc, now, plan)
+        if plan.accepted and isinstance(cmd, VerifyAuditTrail):
+            count, broken = await self.audit.verify(cmd.patient)
+            plan.reason = "audit trail intact" if broken is None else f"audit trail broken at entry {broken}"
+            plan.details = {"entries": str(count), "first_broken": "" if broken is None else str(broken)}
+        return plan
+
+    async def _check_password(self, cmd: RedeemPresencePassword, doc: PatientDoc, now: datetime,
+                              plan: commands.Plan) -> commands.Plan:
+        pro = cmd.actor.id
+        if await self.store.presence_failures_since(pro, cmd.patient, now - presence.WINDOW) >= presence.MAX_TRIES:
+            return commands.refuse("too many wrong presence passwords for this patient; try again in an hour")
+        if await asyncio.to_thread(presence.matches, doc.presence_hash or "", cmd.password):
+            return plan
+        await self.store.presence_failed(pro, cmd.patient, now)
+        return commands.refuse("wrong presence password")
+
+    @staticmethod
+    def _apply(cmd: AnyCommand, doc: PatientDoc, plan: commands.Plan, now: datetime) -> str | None:
+        if not plan.accepted:
+            return None
+        for event in plan.events:
+            ev.apply(doc.access, event)
+        if isinstance(cmd, ConsentCommand):
+            doc.consents.append({"consent": cmd.consent, "value": cmd.value, "at": now, "by": cmd.actor.id})
+        if isinstance(cmd, PresencePasswordCommand):
+            secret = presence.generate()
+            doc.presence_hash = presence.hash_password(secret)
+            return secret
+        return None
+
+    async def _send_password(self, cmd: PresencePasswordCommand, secret: str) -> None:
+        await self.notify(cmd.patient, f"{cmd.command_id}:password", "presence-password", {"password": secret},
+                          Channel(cmd.delivery))
+
+    async def _effects(self, cmd: AnyCommand, outcome: AccessOutcomeV1, effects: dict[str, Any], version: int) -> None:
+        await self.audit.append(cmd.patient, outcome.at, cmd.actor.kind, cmd.actor.id, cmd.command, None,
+                                outcome.accepted, outcome.reason, ref=cmd.command_id)
+        for end in effects["ends"]:
+            await self.store.schedule_end(cmd.patient, end["kind"], end["subject"], end["ends_at"])
+        for notice in effects["notices"]:
+            await self.notify(cmd.patient, f"{cmd.command_id}:{notice['template']}", notice["template"],
+                              notice["params"])
+        key = cmd.patient.encode()
+        if effects.get("expired") and isinstance(cmd, EndGrant):
+            expired = GrantExpiredV1(event_id=str(uuid.uuid5(NS, f"expired:{cmd.command_id}")), patient=cmd.patient,
+                                     grant=cmd.grant, subject=cmd.subject, ended_at=cmd.ends_at)
+            await self.out.expired(expired.model_dump(mode="json"), key=key, headers={"event-id": expired.event_id})
+        await self.out.outcome(outcome.model_dump(mode="json"), key=key, headers={"event-id": outcome.event_id})
+        if outcome.accepted and version:
+            await self.out.changed(AccessChangedV1(patient=cmd.patient, version=version).model_dump(), key=key)
+        await self.store.mark_effects_done(cmd.command_id, outcome.at)
+        log.info("access command applied" if outcome.accepted else "access command refused", command=cmd.command,
+                 reason=outcome.reason)
+
+    async def notify(self, patient: str, ref: str, template: str, params: dict[str, str],
+                     channel: Channel = Channel.INAPP) -> None:
+        request = NotificationRequestV1(request_id=f"access-{uuid.uuid5(NS, ref)}", channel=channel,
+                                        template_id=template, recipient=patient, parameters=params)
+        await self.out.notify(request.model_dump(mode="json"), key=request.request_id.encode())
+
+
+def _ends(events: list[ev.AccessEvent]) -> list[dict[str, Any]]:
+    """Grant ends the sweeper must act on: presence, emergency, circle periods, a minor's assistant links."""
+    ends: list[tuple[str, str, datetime]] = []
+    for event in events:
+        match event:
+            case ev.PresencePasswordRedeemed(pro, at):
+                ends.append(("presence-password", pro, at + PRESENCE_GRANT))
+            case ev.EmergencyAccessUsed(pro, at):
+                ends.append(("emergency", pro, at + ev.EMERGENCY_GRANT))
+            case ev.CircleMemberAdded(pro, at, days) if days is not None:
+                ends.append(("trusted-circle", pro, at + timedelta(days=days)))
+            case ev.AccessPeriodSet(pro, at, days):
+                ends.append(("trusted-circle", pro, at + timedelta(days=days)))
+            case ev.AssistantLinked(matricule, _, ends_at) if ends_at is not None:
+                ends.append(("assistant", matricule, ends_at))
+    return [{"kind": kind, "subject": subject, "ends_at": at} for kind, subject, at in ends]

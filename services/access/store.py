@@ -1,0 +1,128 @@
+"""access's MongoDB collections. One document per patient holds the whole access state and a version:
+writes are version-guarded, so two replicas (or the sweeper and a command) never overwrite each other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from .decisions import Grant, GrantKind, PatientAccess
+
+EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
+RECENT_COMMANDS = 50  # outcomes kept per patient to answer a redelivered command identically
+
+
+@dataclass
+class PatientDoc:
+    patient: str
+    version: int = 0
+    access: PatientAccess = field(default_factory=PatientAccess)
+    presence_hash: str | None = None
+    consents: list[dict[str, Any]] = field(default_factory=list)
+    recent: list[dict[str, Any]] = field(default_factory=list)  # {"command_id", "outcome", "effects"}
+
+    def applied(self, command_id: str) -> dict[str, Any] | None:
+        return next((r for r in self.recent if r["command_id"] == command_id), None)
+
+
+def encode_access(a: PatientAccess) -> dict[str, Any]:
+    return {
+        "grants": [{"kind": g.kind.value, "professional_id": g.professional_id, "granted_at": g.granted_at,
+                    "ends_at": g.ends_at} for g in a.grants.values()],
+        "blocked_professionals": sorted(a.blocked_professionals),
+        "blocked_documents": sorted(a.blocked_documents),
+        "assistants": [{"matricule": m, "ends_at": end} for m, end in a.assistants.items()],
+        "referring_gp": a.referring_gp,
+        "emergency_refused": a.emergency_refused,
+    }
+
+
+def decode_access(d: dict[str, Any]) -> PatientAccess:
+    grants = [Grant(GrantKind(g["kind"]), g["professional_id"], g["granted_at"], g["ends_at"])
+              for g in d.get("grants", [])]
+    return PatientAccess(
+        grants={(g.kind, g.professional_id): g for g in grants},
+        blocked_professionals=set(d.get("blocked_professionals", [])),
+        blocked_documents=set(d.get("blocked_documents", [])),
+        assistants={a["matricule"]: a["ends_at"] for a in d.get("assistants", [])},
+        referring_gp=d.get("referring_gp"),
+        emergency_refused=bool(d.get("emergency_refused", False)),
+    )
+
+
+def decode_doc(raw: dict[str, Any]) -> PatientDoc:
+    return PatientDoc(raw["_id"], raw["version"], decode_access(raw["access"]), raw.get("presence_hash"),
+                      raw.get("consents", []), raw.get("recent", []))
+
+
+class AccessStore:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self.patients = db["patients"]
+        self.persons = db["persons"]
+        self.professionals = db["professionals"]
+        self.expiries = db["expiries"]  # grant ends the sweeper acts on
+        self.audit = db["audit"]
+        self.first_access = db["first_access"]
+        self.presence_failures = db["presence_failures"]
+        self.done = db["effects_done"]  # command ids whose effects (audit, notices, events) all went out
+
+    async def ensure_indexes(self) -> None:
+        await self.expiries.create_index([("state", ASCENDING), ("ends_at", ASCENDING)])
+        await self.audit.create_index([("patient", ASCENDING), ("seq", DESCENDING)], unique=True)
+        await self.audit.create_index([("patient", ASCENDING), ("ref", ASCENDING)])
+        await self.presence_failures.create_index([("key", ASCENDING), ("at", ASCENDING)])
+        await self.patients.create_index([("updated_at", ASCENDING)])
+
+    async def load(self, patient: str) -> PatientDoc:
+        raw = await self.patients.find_one({"_id": patient})
+        return decode_doc(raw) if raw else PatientDoc(patient)
+
+    async def save(self, doc: PatientDoc, now: datetime) -> bool:
+        """Write `doc` as version + 1 if nobody else wrote since it was loaded; False on a conflict."""
+        fields = {"version": doc.version + 1, "access": encode_access(doc.access), "presence_hash": doc.presence_hash,
+                  "consents": doc.consents, "recent": doc.recent[-RECENT_COMMANDS:], "updated_at": now}
+        if doc.version == 0:
+            try:
+                await self.patients.insert_one({"_id": doc.patient, **fields})
+            except DuplicateKeyError:
+                return False
+        else:
+            result = await self.patients.update_one({"_id": doc.patient, "version": doc.version}, {"$set": fields})
+            if result.matched_count == 0:
+                return False
+        doc.version += 1
+        return True
+
+    async def person(self, matricule: str) -> dict[str, Any] | None:
+        return await self.persons.find_one({"_id": matricule})
+
+    async def professional_active(self, professional_id: str) -> bool:
+        pro = await self.professionals.find_one({"_id": professional_id}, {"active": 1})
+        return bool(pro and pro.get("active", True))
+
+    async def schedule_end(self, patient: str, kind: str, subject: str, ends_at: datetime) -> None:
+        key = f"{patient}|{kind}|{subject}|{ends_at.isoformat()}"
+        await self.expiries.update_one({"_id": key}, {"$setOnInsert": {
+            "patient": patient, "kind": kind, "subject": subject, "ends_at": ends_at, "state": "pending",
+            "lease_until": EPOCH}}, upsert=True)
+
+    async def presence_failures_since(self, professional: str, patient: str, since: datetime) -> int:
+        return await self.presence_failures.count_documents({"key": f"{professional}|{patient}",
+                                                             "at": {"$gt": since}})
+
+    async def presence_failed(self, professional: str, patient: str, at: datetime) -> None:
+        await self.presence_failures.insert_one({"key": f"{professional}|{patient}", "at": at})
+
+    async def effects_done(self, command_id: str) -> bool:
+        return await self.done.find_one({"_id": command_id}, {"_id": 1}) is not None
+
+    async def mark_effects_done(self, command_id: str, at: datetime) -> None:
+        try:
+            await self.done.insert_one({"_id": command_id, "at": at})
+        except DuplicateKeyError:
+            pass

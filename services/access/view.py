@@ -1,0 +1,75 @@
+"""The in-memory view decisions read: every patient's access state, from a MongoDB snapshot at start, then
+refreshed by `access.changes.v1` (every replica reads it without a consumer group) and a periodic catch-up.
+A stored version older than the one in memory is ignored, so refreshes may arrive in any order."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from .decisions import Action, Actor, Decision, PatientAccess, decide
+from .store import AccessStore, decode_access
+
+log = structlog.get_logger("dsp.access.view")
+
+
+class AccessView:
+    def __init__(self, store: AccessStore) -> None:
+        self.store = store
+        self.patients: dict[str, tuple[int, PatientAccess]] = {}
+        self.professionals: set[str] = set()
+        self.synced_until: datetime | None = None
+
+    def put(self, patient: str, version: int, access: PatientAccess) -> None:
+        current = self.patients.get(patient)
+        if current is None or version > current[0]:
+            self.patients[patient] = (version, access)
+
+    def _put_raw(self, raw: dict[str, Any]) -> None:
+        self.put(raw["_id"], raw["version"], decode_access(raw["access"]))
+
+    async def load(self) -> None:
+        """The snapshot: every stored patient and every listed professional."""
+        async for raw in self.store.patients.find({}, {"version": 1, "access": 1, "updated_at": 1}):
+            self._put_raw(raw)
+            if self.synced_until is None or raw["updated_at"] > self.synced_until:
+                self.synced_until = raw["updated_at"]
+        async for pro in self.store.professionals.find({"active": {"$ne": False}}, {"_id": 1}):
+            self.professionals.add(pro["_id"])
+        log.info("access view loaded", patients=len(self.patients), professionals=len(self.professionals))
+
+    async def refresh(self, patient: str, version: int) -> None:
+        if patient in self.patients and self.patients[patient][0] >= version:
+            return
+        raw = await self.store.patients.find_one({"_id": patient}, {"version": 1, "access": 1})
+        if raw:
+            self._put_raw(raw)
+
+    async def catch_up(self, now: datetime) -> int:
+        """Re-read patients changed since the last catch-up (a missed change event costs one period)."""
+        since = (self.synced_until or now) - timedelta(seconds=30)
+        count = 0
+        async for raw in self.store.patients.find({"updated_at": {"$gte": since}}, {"version": 1, "access": 1}):
+            self._put_raw(raw)
+            count += 1
+        self.synced_until = now
+        return count
+
+    async def professional_known(self, professional_id: str) -> bool:
+        if professional_id in self.professionals:
+            return True
+        if await self.store.professional_active(professional_id):
+            self.professionals.add(professional_id)
+            return True
+        return False
+
+    def state(self, patient: str) -> PatientAccess | None:
+        entry = self.patients.get(patient)
+        return entry[1] if entry else None
+
+    async def decide(self, actor: Actor, action: Action, patient: str, now: datetime,
+                     document: str | None = None) -> Decision:
+        known = actor.kind != "professional" or await self.professional_known(actor.id)
+        return decide(self.state(patient), actor, action, patient, now, document, known)

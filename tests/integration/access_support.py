@@ -1,0 +1,98 @@
+"""Driving the access worker as the gateway would: commands on Kafka, outcomes read back, HTTP decisions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from datetime import date
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from tests.inprocess import InProcessWorker
+from tests.support import encode, make_matricule, person
+
+
+class TopicReader:
+    """Every record of a topic since the test began, kept open and polled as needed."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                         enable_auto_commit=False, group_id=None)
+        self.values: list[dict[str, Any]] = []
+        self.headers: list[dict[str, bytes]] = []
+
+    async def start(self) -> TopicReader:
+        await self.consumer.start()
+        return self
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+
+    async def poll(self) -> None:
+        for records in (await self.consumer.getmany(timeout_ms=200)).values():
+            for r in records:
+                self.values.append(json.loads(r.value))
+                self.headers.append(dict(r.headers))
+
+    async def wait(self, within_s: float = 30.0, **match: Any) -> dict[str, Any]:
+        deadline = time.monotonic() + within_s
+        while True:
+            found = self.matching(**match)
+            if found:
+                return found[-1]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no record matching {match} within {within_s}s")
+            await self.poll()
+
+    def matching(self, **match: Any) -> list[dict[str, Any]]:
+        return [v for v in self.values if all(v.get(k) == want for k, want in match.items())]
+
+
+class Gateway:
+    """What the gateway does with access: send a command and wait for its outcome; ask for decisions."""
+
+    def __init__(self, producer: AIOKafkaProducer, outcomes: TopicReader, worker: InProcessWorker) -> None:
+        self.producer, self.outcomes, self.worker = producer, outcomes, worker
+
+    async def send(self, patient: str, command: str, actor: tuple[str, str], **fields: Any) -> str:
+        command_id = fields.pop("command_id", None) or f"cmd-{uuid.uuid4().hex}"
+        body = {"command": command, "command_id": command_id, "patient": patient,
+                "actor": {"kind": actor[0], "id": actor[1]}, **fields}
+        await self.producer.send_and_wait("access.commands.v1", encode(body), key=patient.encode())
+        return command_id
+
+    async def run(self, patient: str, command: str, actor: tuple[str, str], **fields: Any) -> dict[str, Any]:
+        command_id = await self.send(patient, command, actor, **fields)
+        return await self.outcomes.wait(command_id=command_id)
+
+    async def decide(self, actor: tuple[str, str], patient: str, action: str = "read",
+                     document: str | None = None) -> dict[str, Any]:
+        body = {"actor": {"kind": actor[0], "id": actor[1]}, "action": action, "patient": patient}
+        if document:
+            body["document"] = document
+        status, text = await asyncio.to_thread(self.worker.http, "POST", "/v1/decisions", encode(body))
+        assert status == 200, (status, text)
+        result: dict[str, Any] = json.loads(text)
+        return result
+
+    async def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        status, text = await asyncio.to_thread(self.worker.http, "POST", path, encode(body))
+        return status, json.loads(text) if text.startswith(("{", "[")) else text
+
+
+async def register_people(producer: AIOKafkaProducer, unique: str, *births: date) -> list[str]:
+    """Registry persons with fresh matricules (one per birth date), published as the registry would."""
+    people = [make_matricule(born, (int(unique[:4], 16) + i * 7) % 1000) for i, born in enumerate(births)]
+    for m in people:
+        await producer.send_and_wait("registry.persons.v1", encode(person(m, f"reg-{unique}-{m}")), key=m.encode())
+    return people
+
+
+async def list_professionals(producer: AIOKafkaProducer, *ids: str, practice: str = "CAB-1") -> None:
+    for pro in ids:
+        body = {"message_id": f"dir-{pro}", "professional_id": pro, "given_name": "Paul", "family_name": "Hoffmann",
+                "profession": "Médecin", "specialty": "Médecine générale", "practice_id": practice}
+        await producer.send_and_wait("directory.professionals.v1", encode(body), key=pro.encode())

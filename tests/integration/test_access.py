@@ -1,0 +1,328 @@
+"""The access worker on the real stack, driven as the gateway drives it; time moves on a FakeClock."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from infra.procs import free_port
+from services.access.app import AccessSettings, create_app
+from tests.inprocess import FakeClock, InProcessWorker
+from tests.integration.access_support import Gateway, TopicReader, list_professionals, register_people
+from tests.support import encode, eventually, header, make_matricule, read_topic
+
+ADULT, PARENT_BORN, CHILD_BORN = date(1980, 5, 17), date(1984, 3, 9), date(2015, 6, 1)
+
+
+def access_worker(infra: Any, prefix: str, clock: FakeClock, pseudonym_key: str) -> InProcessWorker:
+    port = free_port()
+    env = {"DSP_KAFKA_BOOTSTRAP": infra.bootstrap, "DSP_MONGO_URI": infra.mongo_uri, "DSP_MONGO_DB_PREFIX": prefix,
+           "DSP_KAFKA_GROUP_PREFIX": f"{prefix}-", "DSP_LOG_PSEUDONYM_KEY": pseudonym_key,
+           "DSP_ACCESS_HTTP_PORT": str(port), "DSP_ACCESS_SWEEP_INTERVAL_S": "0.3", "DSP_RETRY_BACKOFF_MAX_S": "2"}
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, v)
+        settings = AccessSettings()  # type: ignore[call-arg]
+    return InProcessWorker(create_app(settings, clock), port)
+
+
+@pytest.fixture(scope="module")
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(scope="module")
+def prefix(run_id: str) -> str:
+    return f"{run_id}acc"  # its own database and consumer group: the test owns this worker's clock
+
+
+@pytest.fixture(scope="module")
+def pseudonym_key() -> str:
+    return secrets.token_hex(24)
+
+
+@pytest.fixture(scope="module")
+def access(infra: Any, prefix: str, clock: FakeClock, pseudonym_key: str) -> Iterator[InProcessWorker]:
+    worker = access_worker(infra, prefix, clock, pseudonym_key).start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+async def gw(access: InProcessWorker, producer: AIOKafkaProducer, infra: Any,
+             clock: FakeClock) -> AsyncIterator[Gateway]:
+    clock.set(datetime.now(clock.now.tzinfo).replace(microsecond=0))
+    outcomes = await TopicReader(infra.bootstrap, "access.events.v1").start()
+    yield Gateway(producer, outcomes, access)
+    await outcomes.stop()
+
+
+@pytest.fixture
+def db(mongo: AsyncMongoClient[dict[str, Any]], prefix: str) -> AsyncDatabase[dict[str, Any]]:
+    return mongo[f"{prefix}_access"]
+
+
+async def people(gw: Gateway, db: AsyncDatabase[dict[str, Any]], unique: str, *births: date,
+                 pros: tuple[str, ...] = ()) -> list[str]:
+    found = await register_people(gw.producer, unique, *births)
+    await list_professionals(gw.producer, *pros)
+    for m in found:
+        await eventually(lambda m=m: db["persons"].find_one({"_id": m}))  # type: ignore[misc]
+    for p in pros:
+        await eventually(lambda p=p: db["professionals"].find_one({"_id": p}))  # type: ignore[misc]
+    return found
+
+
+async def test_trusted_circle_referring_gp_periods_blocks_and_revocation(gw: Gateway, db: Any, unique: str,
+                                                                        clock: FakeClock) -> None:
+    dr, colleague = f"DR-{unique}", f"COL-{unique}"
+    [patient, stranger] = await people(gw, db, unique, ADULT, PARENT_BORN, pros=(dr, colleague))
+    me = ("patient", patient)
+
+    assert (await gw.run(patient, "add-to-circle", me, professional_id=dr))["accepted"]
+    assert (await gw.decide(("professional", dr), patient))["reason"] == "trusted-circle"
+    assert (await gw.decide(("professional", colleague), patient))["reason"] == "no grant for this professional"
+    assert (await gw.run(patient, "set-referring-gp", me, professional_id=dr))["accepted"]
+    assert (await gw.decide(("professional", dr), patient))["reason"] == "referring GP"
+    unknown = await gw.run(patient, "add-to-circle", me, professional_id=f"NOPE-{unique}")
+    assert (unknown["accepted"], unknown["reason"]) == (False, "unknown professional")
+    intruder = await gw.run(patient, "add-to-circle", ("patient", stranger), professional_id=colleague)
+    assert intruder["reason"] == "not the owner nor a DSP assistant of this record"
+    by_pro = await gw.run(patient, "add-to-circle", ("professional", dr), professional_id=colleague)
+    assert by_pro["reason"] == "only the patient and their DSP assistants manage access"
+
+    # records tells access that the patient blocked a document: hidden from every professional, not the patient
+    await gw.producer.send_and_wait("records.document-visibility.v1", encode({
+        "event_id": f"vis-{unique}", "document_id": f"doc-{unique}", "patient_matricule": patient, "blocked": True,
+        "at": clock().isoformat()}), key=patient.encode())
+    blocked = await eventually(lambda: _reason(gw, ("professional", dr), patient, f"doc-{unique}"))
+    assert blocked == "document blocked by the patient"
+    assert (await gw.decide(me, patient, document=f"doc-{unique}"))["allowed"]
+
+    assert (await gw.run(patient, "set-access-period", me, professional_id=dr, days=30))["accepted"]
+    clock.advance(days=30)
+    expired = await gw.decide(("professional", dr), patient)
+    assert (expired["allowed"], expired["reason"]) == (False, "the grant has expired")  # before any sweep
+    assert (await gw.run(patient, "set-access-period", me, professional_id=dr, days=365))["accepted"]
+    assert (await gw.decide(("professional", dr), patient))["allowed"]
+    assert (await gw.run(patient, "block-professional", me, professional_id=dr))["accepted"]
+    assert (await gw.decide(("professional", dr), patient))["reason"] == "professional blocked by the patient"
+    assert (await gw.run(patient, "unblock-professional", me, professional_id=dr))["accepted"]
+    revoked = await gw.run(patient, "revoke-grant", me, professional_id=dr)
+    assert (revoked["accepted"], revoked["reason"]) == (True, "revoked: trusted-circle")
+    assert (await gw.decide(("professional", dr), patient))["reason"] == "no grant for this professional"
+
+    status, state = await gw.post("/v1/access-state", {"actor": {"kind": "patient", "id": patient},
+                                                       "patient": patient})
+    assert status == 200 and state["grants"] == [] and state["blocked_documents"] == [f"doc-{unique}"]
+    status, refused = await gw.post("/v1/access-state", {"actor": {"kind": "professional", "id": dr},
+                                                         "patient": patient})
+    assert (status, refused["detail"]) == (403, "only the patient and their DSP assistants manage access")
+
+
+async def _reason(gw: Gateway, actor: tuple[str, str], patient: str, document: str) -> str | None:
+    reason: str = (await gw.decide(actor, patient, document=document))["reason"]
+    return reason if reason != "trusted-circle" and reason != "referring GP" else None
+
+
+async def test_presence_password_24_hours_guess_limit_sweep_and_notices(gw: Gateway, db: Any, unique: str,
+                                                                      clock: FakeClock, infra: Any) -> None:
+    guesser, dr = f"GUESS-{unique}", f"DR-{unique}"
+    [patient] = await people(gw, db, unique, ADULT, pros=(guesser, dr))
+    notices = await TopicReader(infra.bootstrap, "notify.requests.v1").start()
+    expired = await TopicReader(infra.bootstrap, "access.grant-expired.v1").start()
+    try:
+        none_yet = await gw.run(patient, "redeem-presence-password", ("professional", dr), password="AAAA-AAAA")
+        assert none_yet["reason"] == "the patient has no presence password"
+        assert (await gw.run(patient, "generate-presence-password", ("patient", patient)))["accepted"]
+        letter = await notices.wait(recipient=patient, template_id="presence-password")
+        password = letter["parameters"]["password"]
+        assert letter["channel"] == "letter" and len(password) == 9
+
+        for _ in range(5):
+            wrong = await gw.run(patient, "redeem-presence-password", ("professional", guesser), password="ZZZZ-ZZZZ")
+            assert wrong["reason"] == "wrong presence password"
+        locked = await gw.run(patient, "redeem-presence-password", ("professional", guesser), password=password)
+        assert locked["reason"] == "too many wrong presence passwords for this patient; try again in an hour"
+
+        redeemed = await gw.run(patient, "redeem-presence-password", ("professional", dr),
+                                password=password.lower().replace("-", " "))
+        assert redeemed["accepted"] and redeemed["details"]["ends_at"] == (clock() + timedelta(hours=24)).isoformat()
+        assert (await gw.decide(("professional", dr), patient))["reason"] == "presence-password"
+        assert (await gw.decide(("professional", guesser), patient))["allowed"] is False
+        await notices.wait(recipient=patient, template_id="presence-password-used")
+        await notices.wait(recipient=patient, template_id="first-access")
+
+        clock.advance(hours=1)  # the guesser's failures have left the sliding hour
+        assert (await gw.run(patient, "redeem-presence-password", ("professional", guesser),
+                             password=password))["accepted"]
+        clock.advance(hours=23)  # exactly 24 h after the first redemption
+        assert (await gw.decide(("professional", dr), patient))["reason"] in ("the grant has expired",
+                                                                             "no grant for this professional")
+        assert (await gw.decide(("professional", guesser), patient))["allowed"]
+        event = await expired.wait(patient=patient, subject=dr)
+        assert event["grant"] == "presence-password"
+        await notices.wait(recipient=patient, template_id="grant-expired")
+        assert (await gw.decide(("professional", dr), patient))["reason"] == "no grant for this professional"
+
+        assert (await gw.run(patient, "generate-presence-password", ("patient", patient),
+                             delivery="inapp"))["accepted"]
+        old = await gw.run(patient, "redeem-presence-password", ("professional", dr), password=password)
+        assert old["reason"] == "wrong presence password"  # regenerating retires the old password
+    finally:
+        await notices.stop()
+        await expired.stop()
+
+
+async def test_break_the_glass_needs_a_justification_and_respects_refusal(gw: Gateway, db: Any, unique: str,
+                                                                          infra: Any, prefix: str) -> None:
+    er = f"ER-{unique}"
+    [patient] = await people(gw, db, unique, ADULT, pros=(er,))
+    await gw.send(patient, "break-the-glass", ("professional", er), justification="urgent", command_id=f"btg-{unique}")
+    dead = await read_topic(infra.bootstrap, "access.commands.v1.dlq", patient.encode(), count=1,
+                            group=f"{prefix}-access")
+    assert header(dead[0], "dlq-reason") == "break-the-glass.justification: String should have at least 15 characters"
+
+    used = await gw.run(patient, "break-the-glass", ("professional", er),
+                        justification="Patient unconscious in the emergency room, allergies unknown")
+    assert used["accepted"] and used["reason"] == "emergency access granted"
+    assert (await gw.decide(("professional", er), patient))["reason"] == "emergency"
+    assert (await gw.run(patient, "set-emergency-access", ("patient", patient), refused=True))["accepted"]
+    assert (await gw.decide(("professional", er), patient))["allowed"] is False
+    again = await gw.run(patient, "break-the-glass", ("professional", er),
+                         justification="Patient unconscious in the emergency room, allergies unknown")
+    assert again["reason"] == "the patient has refused emergency access"
+    not_pro = await gw.run(patient, "break-the-glass", ("patient", patient), justification="x" * 20)
+    assert not_pro["reason"] == "only a health professional can do this"
+
+
+async def test_assistants_of_a_minor_end_at_majority_unless_confirmed(gw: Gateway, db: Any, unique: str,
+                                                                       clock: FakeClock, infra: Any) -> None:
+    [child, parent, sibling] = await people(gw, db, unique, CHILD_BORN, PARENT_BORN, date(2012, 2, 3))
+    expired = await TopicReader(infra.bootstrap, "access.grant-expired.v1").start()
+    try:
+        minor = await gw.run(child, "add-assistant", ("patient", child), assistant=sibling)
+        assert minor["reason"] == "a DSP assistant must be an adult"
+        added = await gw.run(child, "add-assistant", ("patient", child), assistant=parent)
+        assert added["accepted"] and added["details"]["link_ends_at"] == "2033-06-01T00:00:00+00:00"
+        assert (await gw.decide(("patient", parent), child, "manage"))["reason"] == "DSP assistant"
+        # the parent, with the owner's rights, manages the child's DSP
+        assert (await gw.run(child, "set-emergency-access", ("patient", parent), refused=False))["accepted"]
+        early = await gw.run(child, "confirm-assistant", ("patient", child), assistant=parent)
+        assert early["reason"] == "a minor's assistant link can be confirmed from the year before the patient turns 18"
+
+        clock.set(datetime.fromisoformat("2033-06-01T00:00:00+00:00"))
+        ended = await expired.wait(patient=child, subject=parent)
+        assert ended["grant"] == "assistant"
+        assert (await gw.decide(("patient", parent), child, "manage"))["allowed"] is False
+
+        # the now-adult patient adds the parent again: no end this time
+        again = await gw.run(child, "add-assistant", ("patient", child), assistant=parent)
+        assert again["accepted"] and "link_ends_at" not in again["details"]
+        assert (await gw.decide(("patient", parent), child, "manage"))["allowed"]
+    finally:
+        await expired.stop()
+
+
+async def test_audit_trail_is_readable_by_the_patient_and_tampering_is_found(gw: Gateway, db: Any,
+                                                                              unique: str) -> None:
+    dr = f"DR-{unique}"
+    [patient, stranger] = await people(gw, db, unique, ADULT, PARENT_BORN, pros=(dr,))
+    me = ("patient", patient)
+    assert (await gw.decide(("professional", dr), patient))["allowed"] is False
+    await gw.run(patient, "add-to-circle", me, professional_id=dr)
+    read = await gw.decide(("professional", dr), patient, document="doc-1")
+    assert read["allowed"] and read["audit_seq"] is not None
+
+    status, trail = await gw.post("/v1/audit", {"actor": {"kind": "patient", "id": patient}, "patient": patient})
+    assert status == 200
+    entries = trail["entries"]
+    assert [(e["actor_id"], e["action"], e["allowed"], e["reason"]) for e in reversed(entries)] == [
+        (dr, "read", False, "no grant for this professional"),
+        (patient, "add-to-circle", True, "added to the trusted circle"),
+        (dr, "read", True, "trusted-circle")]
+    status, _ = await gw.post("/v1/audit", {"actor": {"kind": "patient", "id": stranger}, "patient": patient})
+    assert status == 403
+
+    intact = await gw.run(patient, "verify-audit-trail", ("operator", "helpdesk-1"))
+    assert (intact["reason"], intact["details"]["entries"]) == ("audit trail intact", "3")
+    await db["audit"].update_one({"patient": patient, "seq": 1}, {"$set": {"reason": "nothing to see"}})
+    broken = await gw.run(patient, "verify-audit-trail", ("operator", "helpdesk-1"))
+    assert broken["reason"] == "audit trail broken at entry 1"
+
+
+async def test_bad_input_gets_a_reason_and_redelivery_changes_nothing(gw: Gateway, db: Any, unique: str,
+                                                                       infra: Any, prefix: str) -> None:
+    dr = f"DR-{unique}"
+    [patient] = await people(gw, db, unique, ADULT, pros=(dr,))
+    nobody = make_matricule(date(1970, 1, 2), int(unique[4:7], 16) % 1000)
+    unknown = await gw.run(nobody, "add-to-circle", ("patient", nobody), professional_id=dr)
+    assert (unknown["accepted"], unknown["reason"]) == (False, "unknown patient")
+
+    await gw.producer.send_and_wait("access.commands.v1", b'{"command": "add-to-circle", "patient": "123"}',
+                                    key=f"bad-{unique}".encode())
+    await gw.producer.send_and_wait("access.commands.v1", b"\xff not json", key=f"bad-{unique}-2".encode())
+    dead = await read_topic(infra.bootstrap, "access.commands.v1.dlq", f"bad-{unique}".encode(), count=2,
+                            group=f"{prefix}-access")
+    assert all(header(d, "dlq-reason") for d in dead) and {d.value for d in dead} >= {b"\xff not json"}
+
+    status, body = await gw.post("/v1/decisions", {"actor": {"kind": "professional", "id": dr}, "action": "read"})
+    assert status == 422 and body["errors"][0]["loc"] == ["patient"]
+    status, body = await gw.post("/v1/decisions", {"actor": {"kind": "patient", "id": "1234567890123"},
+                                                   "action": "read", "patient": patient})
+    assert status == 422
+
+    command_id = f"twice-{unique}"
+    for _ in range(2):
+        await gw.send(patient, "add-to-circle", ("patient", patient), professional_id=dr, command_id=command_id)
+    first = await gw.outcomes.wait(command_id=command_id)
+    await gw.run(patient, "set-emergency-access", ("patient", patient), refused=False)  # same partition, after it
+    assert len(gw.outcomes.matching(command_id=command_id)) == 1  # the redelivery was recognised: no second answer
+    assert first["accepted"]
+    assert await db["audit"].count_documents({"patient": patient, "ref": command_id}) == 1
+    assert (await db["patients"].find_one({"_id": patient}))["version"] == 2
+
+
+async def test_two_replicas_share_the_work_and_end_each_grant_once(gw: Gateway, db: Any, unique: str, infra: Any,
+                                                                   clock: FakeClock, prefix: str,
+                                                                   pseudonym_key: str) -> None:
+    pros = tuple(f"ER{i}-{unique}" for i in range(20))
+    [patient] = await people(gw, db, unique, ADULT, pros=pros)
+    second = access_worker(infra, prefix, clock, pseudonym_key).start()  # same group: partitions are shared
+    expired = await TopicReader(infra.bootstrap, "access.grant-expired.v1").start()
+    try:
+        for pro in pros:
+            used = await gw.run(patient, "break-the-glass", ("professional", pro),
+                                justification="Unconscious patient brought in by ambulance")
+            assert used["accepted"]
+        other = Gateway(gw.producer, gw.outcomes, second)
+        for replica in (gw, other):  # both views know every grant, whichever replica applied the command
+            await eventually(lambda r=replica: _allowed(r, ("professional", pros[-1]), patient))  # type: ignore[misc]
+
+        clock.advance(hours=12)  # every emergency grant ends; both replicas sweep every 0.3 s
+        await expired.wait(patient=patient, subject=pros[-1])
+        await eventually(lambda: _none_pending(db, patient))
+        await expired.poll()
+        ended = expired.matching(patient=patient)
+        assert sorted(e["subject"] for e in ended) == sorted(pros)  # each grant ended once: no double events
+        assert len({e["event_id"] for e in ended}) == len(ended) == 20
+        for replica in (gw, other):
+            assert (await replica.decide(("professional", pros[0]), patient))["allowed"] is False
+    finally:
+        await expired.stop()
+        second.stop()
+
+
+async def _allowed(gw: Gateway, actor: tuple[str, str], patient: str) -> bool:
+    return bool((await gw.decide(actor, patient))["allowed"])
+
+
+async def _none_pending(db: Any, patient: str) -> bool:
+    return await db["expiries"].count_documents({"patient": patient, "state": "pending"}) == 0

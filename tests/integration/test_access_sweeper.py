@@ -1,0 +1,65 @@
+"""Two sweepers racing on the same due grants, then the partition owner applying what they asked for, on the
+real MongoDB-protocol server: each grant end is announced exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import AsyncMongoClient
+
+from schemas.access import AccessCommandV1
+from services.access import state as ev
+from services.access.audit_log import AuditLog
+from services.access.service import AccessService, Publishers
+from services.access.store import AccessStore, PatientDoc
+from services.access.sweeper import Sweeper
+from services.access.view import AccessView
+
+T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+PATIENT = "1893120105732"
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    async def __call__(self, body: dict[str, Any], **_: Any) -> None:
+        self.sent.append(body)
+        await asyncio.sleep(0)  # let the other sweeper run in between
+
+
+async def test_racing_sweepers_end_each_grant_once(mongo: AsyncMongoClient[dict[str, Any]], run_id: str) -> None:
+    store = AccessStore(mongo[f"{run_id}_sweep"])
+    await store.ensure_indexes()
+    await store.persons.insert_one({"_id": PATIENT})
+    doc = PatientDoc(PATIENT)
+    pros = [f"PRO-{i}" for i in range(30)]
+    for i, pro in enumerate(pros):
+        at = T0 + timedelta(minutes=i)
+        ev.apply(doc.access, ev.PresencePasswordRedeemed(pro, at))
+        await store.schedule_end(PATIENT, "presence-password", pro, at + timedelta(hours=24))
+    assert await store.save(doc, T0)
+
+    def clock() -> datetime:
+        return T0 + timedelta(hours=25)
+
+    asked_a, asked_b = Sink(), Sink()
+    a, b = Sweeper(store, AccessView(store), asked_a, clock), Sweeper(store, AccessView(store), asked_b, clock)
+    await asyncio.gather(a.sweep(), b.sweep())
+    asked = asked_a.sent + asked_b.sent
+    assert len({c["command_id"] for c in asked}) == 30 and len(asked) >= 30  # a grant may be asked for twice
+
+    expired = Sink()
+    out = Publishers(outcome=Sink(), changed=Sink(), notify=Sink(), expired=expired, command=Sink())
+    owner = AccessService(store, AccessView(store), AuditLog(store.audit), out, clock)
+    for body in asked + asked[:5]:  # the partition owner applies every request, a redelivery too
+        await owner.handle(AccessCommandV1.model_validate(body).root)
+
+    assert sorted(e["subject"] for e in expired.sent) == sorted(pros)
+    assert len({e["event_id"] for e in expired.sent}) == len(expired.sent) == 30
+    stored = await store.load(PATIENT)
+    assert stored.access.grants == {} and stored.version == 31
+    assert len(await AuditLog(store.audit).entries(PATIENT)) == 30
+    assert await a.sweep() == 0  # nothing left to ask for
