@@ -35,5 +35,6 @@ test: deps lint  ## everything CI runs
 bench-ingest: deps  ## records' ingest rate and latency vs a raw aiokafka + insert_many baseline (COUNT=50000)
 	$(UV) run --frozen python -m bench.ingest --count $(or $(COUNT),50000)
 
-bench-access: deps  ## access decisions: 100 000 patients, 1 000 000 grants; decisions/s vs a bare lookup, p50/p99
+bench-access: deps  ## access decisions: in memory (100 000 patients, 1 000 000 grants), then over HTTP on a real worker
 	$(UV) run --frozen python -m bench.access
+	$(UV) run --frozen python -m bench.access.http

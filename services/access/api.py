@@ -6,14 +6,14 @@ A professional's decision is only answered once its audit entry is stored: no au
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 import structlog
-from faststream.asgi import AsgiResponse, Request, post
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from pymongo.errors import DuplicateKeyError
 
 from schemas.access import DecisionRequest, DecisionV1, PatientQuery
@@ -26,8 +26,8 @@ from .store import encode_access
 log = structlog.get_logger("dsp.access.api")
 
 
-def _json(status: int, body: Any) -> AsgiResponse:
-    return AsgiResponse(json.dumps(body, default=str).encode(), status, headers={"content-type": "application/json"})
+MAX_BODY = 64 * 1024
+Handler = Callable[[bytes], Awaitable[tuple[int, Any]]]
 
 
 def _errors(exc: ValidationError) -> list[dict[str, Any]]:
@@ -35,11 +35,37 @@ def _errors(exc: ValidationError) -> list[dict[str, Any]]:
                                                                                       include_url=False)]
 
 
-async def _parse(request: Any, model: type[BaseModel]) -> BaseModel | AsgiResponse:
-    try:
-        return model.model_validate_json(await request.body())
-    except ValidationError as exc:
-        return _json(422, {"detail": "invalid request", "errors": _errors(exc)})
+def endpoint(handler: Handler) -> Any:
+    """A bare ASGI app for one JSON POST endpoint (no framework on the decision hot path)."""
+
+    async def app(scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]],
+                  send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        body, more = b"", True
+        while more and len(body) <= MAX_BODY:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        status: int
+        payload: Any
+        if scope["method"] != "POST":
+            status, payload = 405, {"detail": "use POST with a JSON body"}
+        elif len(body) > MAX_BODY:
+            status, payload = 413, {"detail": f"body larger than {MAX_BODY} bytes"}
+        else:
+            try:
+                status, payload = await handler(body)
+            except ValidationError as exc:
+                status, payload = 422, {"detail": "invalid request", "errors": _errors(exc)}
+            except TRANSIENT as exc:
+                log.warning("dependency unreachable; answered 503", error=type(exc).__name__)
+                status, payload = 503, {"detail": "access store unavailable; retry later"}
+        data = json.dumps(payload, default=str).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"cache-control", b"no-store"),
+                                (b"content-length", str(len(data)).encode())]})
+        await send({"type": "http.response.body", "body": data})
+
+    return app
 
 
 class AccessApi:
@@ -47,34 +73,14 @@ class AccessApi:
         self.service, self.clock = service, clock
         self.view, self.audit, self.store = service.view, service.audit, service.store
         self._seen: set[tuple[str, str]] = set()  # (patient, professional) already told about
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def routes(self) -> list[tuple[str, Any]]:
-        @post(description="Decide whether an actor may read or manage a patient's DSP; audited")
-        async def decisions(request: Request) -> AsgiResponse:
-            return await self._guard(self.decide, request)
+        return [("/v1/decisions", endpoint(self.decide)), ("/v1/access-state", endpoint(self.access_state)),
+                ("/v1/audit", endpoint(self.audit_trail))]
 
-        @post(description="Who has access to a DSP, blocked professionals, assistants, consents")
-        async def access_state(request: Request) -> AsgiResponse:
-            return await self._guard(self.access_state, request)
-
-        @post(description="The DSP's audit trail, newest first, for the owner and assistants")
-        async def audit(request: Request) -> AsgiResponse:
-            return await self._guard(self.audit_trail, request)
-
-        return [("/v1/decisions", decisions), ("/v1/access-state", access_state), ("/v1/audit", audit)]
-
-    async def _guard(self, handler: Callable[[Any], Any], request: Any) -> AsgiResponse:
-        try:
-            response: AsgiResponse = await handler(request)
-            return response
-        except TRANSIENT as exc:
-            log.warning("dependency unreachable; answered 503", error=type(exc).__name__)
-            return _json(503, {"detail": "access store unavailable; retry later"})
-
-    async def decide(self, request: Any) -> AsgiResponse:
-        body = await _parse(request, DecisionRequest)
-        if not isinstance(body, DecisionRequest):
-            return body  # type: ignore[return-value]
+    async def decide(self, raw: bytes) -> tuple[int, Any]:
+        body = DecisionRequest.model_validate_json(raw)
         now, actor = ms(self.clock()), Actor(body.actor.kind, body.actor.id)
         decision = await self.view.decide(actor, Action(body.action), body.patient, now, body.document)
         seq = None
@@ -84,45 +90,55 @@ class AccessApi:
             seq = entry.seq
         if decision.allowed and actor.kind == "professional":
             await self._first_access(body.patient, actor.id)
-        return _json(200, DecisionV1(allowed=decision.allowed, reason=decision.reason,
-                                     grant=decision.grant.value if decision.grant else None,
-                                     audit_seq=seq).model_dump())
+        return 200, DecisionV1(allowed=decision.allowed, reason=decision.reason,
+                               grant=decision.grant.value if decision.grant else None, audit_seq=seq).model_dump()
 
     async def _first_access(self, patient: str, professional: str) -> None:
+        """Tell the patient about a professional's first access — off the decision's path: the answer does not
+        wait for Kafka. A notice that could not be sent leaves no marker, so the next decision tries again."""
         if (patient, professional) in self._seen:
             return
-        try:
-            await self.store.first_access.insert_one({"_id": f"{patient}|{professional}", "at": self.clock()})
-        except DuplicateKeyError:
-            pass
-        else:
-            await self.service.notify(patient, f"first-access:{patient}:{professional}", "first-access",
-                                      {"professional": professional})
         self._seen.add((patient, professional))
+        task = asyncio.create_task(self._tell_first_access(patient, professional))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    async def _manager(self, request: Any) -> PatientQuery | AsgiResponse:
-        body = await _parse(request, PatientQuery)
-        if not isinstance(body, PatientQuery):
-            return body  # type: ignore[return-value]
+    async def _tell_first_access(self, patient: str, professional: str) -> None:
+        marker = f"{patient}|{professional}"
+        try:
+            await self.store.first_access.insert_one({"_id": marker, "at": self.clock()})
+        except DuplicateKeyError:
+            return
+        except TRANSIENT:
+            self._seen.discard((patient, professional))
+            return
+        try:
+            await self.service.notify(patient, f"first-access:{marker}", "first-access", {"professional": professional})
+        except Exception as exc:  # noqa: BLE001 - logged; the marker goes so that the next decision retries
+            log.warning("first-access notice not sent; will retry", error=type(exc).__name__)
+            self._seen.discard((patient, professional))
+            await self.store.first_access.delete_one({"_id": marker})
+
+    async def _manager(self, raw: bytes) -> PatientQuery | tuple[int, Any]:
+        body = PatientQuery.model_validate_json(raw)
         decision = await self.view.decide(Actor(body.actor.kind, body.actor.id), Action.MANAGE, body.patient,
                                           ms(self.clock()))
         if not decision.allowed:
-            return _json(403, {"detail": decision.reason})
+            return 403, {"detail": decision.reason}
         return body
 
-    async def access_state(self, request: Any) -> AsgiResponse:
-        body = await self._manager(request)
+    async def access_state(self, raw: bytes) -> tuple[int, Any]:
+        body = await self._manager(raw)
         if not isinstance(body, PatientQuery):
             return body
         doc = await self.store.load(body.patient)
         state = encode_access(doc.access)
         state.update(version=doc.version, consents=doc.consents, presence_password=doc.presence_hash is not None)
-        return _json(200, state)
+        return 200, state
 
-    async def audit_trail(self, request: Any) -> AsgiResponse:
-        body = await self._manager(request)
+    async def audit_trail(self, raw: bytes) -> tuple[int, Any]:
+        body = await self._manager(raw)
         if not isinstance(body, PatientQuery):
             return body
         entries = await self.audit.entries(body.patient, body.limit, body.before_seq)
-        return _json(200, {"entries": [{k: v for k, v in e.__dict__.items() if k not in ("prev_hash",)}
-                                       for e in entries]})
+        return 200, {"entries": [{k: v for k, v in e.__dict__.items() if k != "prev_hash"} for e in entries]}

@@ -61,5 +61,6 @@ def create_app(settings: AccessSettings, clock: Clock = utc_now) -> AsgiFastStre
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    return make_app(rt, on_startup=[store.ensure_indexes, view.load], routes=AccessApi(service, clock).routes(),
-                    after_startup=[start_sweeper], on_shutdown=[stop_sweeper])
+    return make_app(rt, on_startup=[store.ensure_indexes, view.load, audit_log.load_heads],
+                    routes=AccessApi(service, clock).routes(), after_startup=[start_sweeper],
+                    on_shutdown=[stop_sweeper])

@@ -37,9 +37,14 @@ def register(rt: Runtime, service: AccessService) -> None:
     async def on_professional_listed(pro: ProfessionalListedV1) -> None:
         created = await upsert(store.professionals, pro.professional_id, domain.professional_fields(pro),
                                {"listed_at": rt.clock()})
-        (view.professionals.add if pro.active else view.professionals.discard)(pro.professional_id)
         log.info("professional listed" if created else "professional updated",
                  professional_id=pro.professional_id, active=pro.active)
+
+    @rt.broker.subscriber(DIRECTORY_PROFESSIONALS.name, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST,
+                          decoder=json_decoder(ProfessionalListedV1), title="access.view-professionals",
+                          description="Every replica (no consumer group) knows every listed professional")
+    async def on_professional_for_view(pro: ProfessionalListedV1) -> None:
+        (view.professionals.add if pro.active else view.professionals.discard)(pro.professional_id)
 
     @rt.broker.subscriber(REGISTRY_PERSONS.name, **options, decoder=json_decoder(PersonRegisteredV1),
                           title="access.persons", description="Know patients, assistants and their birth dates")

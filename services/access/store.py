@@ -74,7 +74,6 @@ class AccessStore:
     async def ensure_indexes(self) -> None:
         await self.expiries.create_index([("state", ASCENDING), ("ends_at", ASCENDING)])
         await self.audit.create_index([("patient", ASCENDING), ("seq", DESCENDING)], unique=True)
-        await self.audit.create_index([("patient", ASCENDING), ("ref", ASCENDING)])
         await self.presence_failures.create_index([("key", ASCENDING), ("at", ASCENDING)])
         await self.patients.create_index([("updated_at", ASCENDING)])
 
@@ -100,10 +99,6 @@ class AccessStore:
 
     async def person(self, matricule: str) -> dict[str, Any] | None:
         return await self.persons.find_one({"_id": matricule})
-
-    async def professional_active(self, professional_id: str) -> bool:
-        pro = await self.professionals.find_one({"_id": professional_id}, {"active": 1})
-        return bool(pro and pro.get("active", True))
 
     async def schedule_end(self, patient: str, kind: str, subject: str, ends_at: datetime) -> None:
         key = f"{patient}|{kind}|{subject}|{ends_at.isoformat()}"

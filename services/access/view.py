@@ -58,12 +58,8 @@ class AccessView:
         return count
 
     async def professional_known(self, professional_id: str) -> bool:
-        if professional_id in self.professionals:
-            return True
-        if await self.store.professional_active(professional_id):
-            self.professionals.add(professional_id)
-            return True
-        return False
+        """From memory: the snapshot plus the directory topic, which every replica reads in full."""
+        return professional_id in self.professionals
 
     def state(self, patient: str) -> PatientAccess | None:
         entry = self.patients.get(patient)
