@@ -15,19 +15,30 @@ from .procs import read_pid, spawn, stop
 ROOT = Path(__file__).resolve().parents[1]
 WORKERS = {name: int(os.environ.get(f"DSP_{name.upper()}_HTTP_PORT", port))
            for name, port in {"records": 8101, "activation": 8102, "access": 8103, "notify": 8104}.items()}
-PROCESSES = [*WORKERS, "demo-laboratory"]
+SMTP_PORT = int(os.environ.get("DSP_SMTP_SINK_PORT", 2525))
+SMS_PORT = int(os.environ.get("DSP_SMS_SINK_PORT", 8125))
+SINKS = ["smtp-sink", "sms-sink"]
+PROCESSES = [*WORKERS, "demo-laboratory", *SINKS]
 
 
-def mesh_env(infra: LocalInfra) -> dict[str, str]:
-    """Environment of every worker; the log pseudonym key is generated once and kept in the state folder."""
-    key_file = infra.state_dir / "log-pseudonym.key"
+def _key(infra: LocalInfra, name: str) -> str:
+    """A secret generated once and kept (mode 600) in the state folder."""
+    key_file = infra.state_dir / f"{name}.key"
     if not key_file.exists():
         key_file.parent.mkdir(parents=True, exist_ok=True)
         key_file.write_text(secrets.token_hex(32))
         key_file.chmod(0o600)
-    env = {**infra.env, "DSP_LOG_PSEUDONYM_KEY": key_file.read_text().strip(), "DSP_LOG_JSON": "true",
+    return key_file.read_text().strip()
+
+
+def mesh_env(infra: LocalInfra) -> dict[str, str]:
+    """Environment of every worker; the log pseudonym key is generated once and kept in the state folder."""
+    env = {**infra.env, "DSP_LOG_PSEUDONYM_KEY": _key(infra, "log-pseudonym"),
+           "DSP_ACTIVATION_CODE_KEY": _key(infra, "activation-code"), "DSP_LOG_JSON": "true",
            "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     env.update({f"DSP_{name.upper()}_HTTP_PORT": str(port) for name, port in WORKERS.items()})
+    env.update({"DSP_NOTIFY_SMTP_PORT": str(SMTP_PORT), "DSP_NOTIFY_SMS_URL": f"http://127.0.0.1:{SMS_PORT}/sms",
+                "DSP_NOTIFY_LETTER_DIR": str(infra.state_dir / "letters")})
     return {**env, **{k: v for k, v in os.environ.items() if k.startswith("DSP_") and k not in ("DSP_KAFKA_BOOTSTRAP",
                                                                                                 "DSP_MONGO_URI")}}
 
@@ -35,6 +46,11 @@ def mesh_env(infra: LocalInfra) -> dict[str, str]:
 def start(infra: LocalInfra, demo: bool = True) -> None:
     run_dir = infra.state_dir / "run"
     env = mesh_env(infra)
+    sinks = {"smtp-sink": ["smtp", "--port", str(SMTP_PORT), "--maildir", str(infra.state_dir / "maildir")],
+             "sms-sink": ["sms", "--port", str(SMS_PORT), "--file", str(infra.state_dir / "sms.jsonl")]}
+    for name, args in sinks.items():  # notify's outside world: a real SMTP server and an HTTP SMS gateway
+        if read_pid(run_dir / f"{name}.pid") is None:
+            spawn(name, [sys.executable, "-m", "infra.sinks", *args], run_dir, env=env)
     for name in WORKERS:
         if read_pid(run_dir / f"{name}.pid") is None:
             spawn(name, [sys.executable, "-m", f"services.{name}"], run_dir, env=env)
@@ -97,6 +113,9 @@ def run(infra: LocalInfra) -> int:
         print(f"  {name:<11} http://127.0.0.1:{port}/health/ready  /metrics  /asyncapi   log: {run_dir / name}.log")
     print(f"[mesh] Kafka {infra.kafka.bootstrap}   MongoDB protocol (FerretDB) {infra.ferret.uri}  databases dsp_*")
     print(f"[mesh] demo laboratory publishing to lab.results.v1; log: {run_dir / 'demo-laboratory.log'}")
+    print(f"[mesh] notify's outside world: e-mails in {infra.state_dir / 'maildir'} (SMTP 127.0.0.1:{SMTP_PORT}), "
+          f"SMS in {infra.state_dir / 'sms.jsonl'} (http://127.0.0.1:{SMS_PORT}/messages), "
+          f"PDF letters in {infra.state_dir / 'letters'}")
     print("[mesh] Ctrl-C stops everything (or, from another shell: make down)", flush=True)
     try:
         asyncio.run(_supervise(infra))

@@ -44,7 +44,8 @@ def asyncapi() -> str:
     # Building an app opens no connection. Fixed values, so the document never depends on the environment;
     # the key only satisfies the settings' secret check.
     fixed = {"kafka_bootstrap": "kafka:9092", "log_pseudonym_key": "schema-export-only-not-a-secret"}
-    apps = [records(RecordsSettings.model_validate(fixed)), activation(ActivationSettings.model_validate(fixed)),
+    apps = [records(RecordsSettings.model_validate(fixed)), activation(ActivationSettings.model_validate(
+                {**fixed, "DSP_ACTIVATION_CODE_KEY": "schema-export-only-not-a-secret"})),
             access(AccessSettings.model_validate(fixed)), notify(NotifySettings.model_validate(fixed))]
     spec = AsyncAPI(*[app.broker for app in apps if app.broker is not None], title="dsp-mesh", version="1.0.0",
                     description="Events of the shared health record (DSP) mesh. Each topic has a '<topic>.dlq'.")

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from .access import AccessChangedV1, AccessCommandV1, AccessOutcomeV1, GrantExpiredV1
+from .activation import AccountActivatedV1, ActivationCommandV1, ActivationOutcomeV1
 from .directory import ProfessionalListedV1
 from .fhir import FhirLabBundleV1
 from .lab_result import LabResultV1
-from .notify import NotificationRequestV1
+from .notify import DeliveryV1, NotificationRequestV1
 from .records import DocumentAddedV1, DocumentVisibilityChangedV1, RecordsCommandV1
 from .registry import PersonRegisteredV1
 
@@ -38,11 +39,18 @@ LAB_RESULTS = Topic("lab.results.v1", "<laboratory_id>:<report_id>", LabResultV1
 LAB_RESULTS_FHIR = Topic("lab.results.fhir.v1", "<laboratory_id>:<report_id>", FhirLabBundleV1,
                          "laboratories (FHIR R4)", ("records",), partitions=6)
 REGISTRY_PERSONS = Topic("registry.persons.v1", "matricule", PersonRegisteredV1,
-                         "national registry", ("activation", "records", "access"))
+                         "national registry", ("activation", "records", "access", "notify"))
 DIRECTORY_PROFESSIONALS = Topic("directory.professionals.v1", "professional_id", ProfessionalListedV1,
                                 "professional directory", ("access",))
 NOTIFY_REQUESTS = Topic("notify.requests.v1", "request_id", NotificationRequestV1,
                         "activation, access, records", ("notify",))
+NOTIFY_EVENTS = Topic("notify.events.v1", "request_id", DeliveryV1, "notify", ("console",))
+ACTIVATION_COMMANDS = Topic("activation.commands.v1", "matricule", ActivationCommandV1, "gateway", ("activation",),
+                            partitions=6)
+ACTIVATION_EVENTS = Topic("activation.events.v1", "matricule", ActivationOutcomeV1, "activation", ("gateway",),
+                          partitions=6)
+ACTIVATION_ACCOUNTS = Topic("activation.accounts.v1", "matricule", AccountActivatedV1, "activation",
+                            ("access", "console"))
 
 DOCUMENT_ADDED = Topic("records.document-added.v1", "patient_matricule", DocumentAddedV1,
                        "records", ("notify", "access", "gateway"), partitions=6)
@@ -59,7 +67,8 @@ ACCESS_CHANGES = Topic("access.changes.v1", "patient", AccessChangedV1, "access"
 
 TOPICS: tuple[Topic, ...] = (LAB_RESULTS, LAB_RESULTS_FHIR, REGISTRY_PERSONS, DIRECTORY_PROFESSIONALS, NOTIFY_REQUESTS,
                              DOCUMENT_ADDED, RECORDS_COMMANDS, DOCUMENT_VISIBILITY, ACCESS_COMMANDS, ACCESS_EVENTS,
-                             ACCESS_GRANT_EXPIRED, ACCESS_CHANGES)
+                             ACCESS_GRANT_EXPIRED, ACCESS_CHANGES, NOTIFY_EVENTS, ACTIVATION_COMMANDS,
+                             ACTIVATION_EVENTS, ACTIVATION_ACCOUNTS)
 
 
 def all_topics() -> dict[str, int]:

@@ -1,30 +1,38 @@
-"""activation's Kafka handlers."""
+"""activation's Kafka handlers: registry persons (a letter each), and the activation/login commands."""
 
 from __future__ import annotations
 
 import structlog
 
+from schemas.activation import ActivationCommandV1
 from schemas.registry import PersonRegisteredV1
-from schemas.topics import REGISTRY_PERSONS
+from schemas.topics import ACTIVATION_COMMANDS, REGISTRY_PERSONS
 from services.kit.broker import consumer_options
 from services.kit.contracts import json_decoder
 from services.kit.projection import upsert
 from services.kit.runtime import Runtime
 
 from . import domain
+from .service import ActivationService
 
 log = structlog.get_logger("dsp.activation")
 
 
-def register(rt: Runtime) -> None:
-    persons = rt.db["persons"]
+def register(rt: Runtime, service: ActivationService) -> None:
+    options = consumer_options(rt.settings)
 
-    @rt.broker.subscriber(REGISTRY_PERSONS.name, **consumer_options(rt.settings),
-                          decoder=json_decoder(PersonRegisteredV1), title="activation.persons",
-                          description="Keep the registry's persons: who gets an activation letter, and where")
+    @rt.broker.subscriber(REGISTRY_PERSONS.name, **options, decoder=json_decoder(PersonRegisteredV1),
+                          title="activation.persons",
+                          description="Keep the registry's persons; send each new person an activation letter")
     async def on_person_registered(person: PersonRegisteredV1) -> None:
         now = rt.clock()
-        created = await upsert(persons, person.matricule, domain.person_fields(person),
-                               {"registered_at": now, "status": "registered"})
+        fields = domain.person_fields(person)
+        created = await upsert(service.persons, person.matricule, fields, {"registered_at": now})
+        await service.letter(person.matricule, fields)
         log.info("person registered" if created else "person updated", patient_ref=rt.pseudonym(person.matricule),
                  minor=domain.is_minor(person.matricule, now.date()))
+
+    @rt.broker.subscriber(ACTIVATION_COMMANDS.name, **options, decoder=json_decoder(ActivationCommandV1),
+                          title="activation.commands", description="Activation steps, login, helpdesk")
+    async def on_command(command: ActivationCommandV1) -> None:
+        await service.handle(command.root)

@@ -1,25 +1,48 @@
-"""notify's bootstrap: settings -> runtime -> handlers -> ASGI app."""
+"""notify's bootstrap: settings -> runtime -> channels (SMTP, SMS gateway, letter printer) -> service ->
+handlers -> ASGI app."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from faststream.asgi import AsgiFastStream
-from pydantic import Field
+from pydantic import Field, SecretStr
 
+from schemas.notify import DeliveryV1
+from schemas.topics import NOTIFY_EVENTS
 from services.kit.runtime import Clock, build_runtime, make_app, utc_now
 from services.kit.settings import ServiceSettings
 
+from .channels import LetterPrinter, SmsGateway, Smtp
 from .handlers import register
+from .service import NotifyService
 
 
 class NotifySettings(ServiceSettings):
     service: ClassVar[str] = "notify"
     http_port: int = Field(default=8104, validation_alias="DSP_NOTIFY_HTTP_PORT",
                            description="Port of notify's health/metrics endpoint")
+    smtp_host: str = Field(default="127.0.0.1", validation_alias="DSP_NOTIFY_SMTP_HOST", description="SMTP server")
+    smtp_port: int = Field(default=2525, validation_alias="DSP_NOTIFY_SMTP_PORT", description="SMTP port")
+    mail_from: str = Field(default="eSanté <no-reply@esante.lu>", validation_alias="DSP_NOTIFY_MAIL_FROM",
+                           description="Sender of e-mails")
+    sms_url: str = Field(default="http://127.0.0.1:8125/sms", validation_alias="DSP_NOTIFY_SMS_URL",
+                         description="The HTTP SMS gateway's send endpoint")
+    sms_token: SecretStr = Field(default=SecretStr("local-sms-sink"), validation_alias="DSP_NOTIFY_SMS_TOKEN",
+                                 description="Bearer token for the SMS gateway")
+    letter_dir: Path = Field(default=Path.home() / ".local/state/dsp-mesh/letters",
+                             validation_alias="DSP_NOTIFY_LETTER_DIR",
+                             description="Outbox folder of PDF letters and their manifest.jsonl")
 
 
 def create_app(settings: NotifySettings, clock: Clock = utc_now) -> AsgiFastStream:
     rt = build_runtime(settings, clock)
-    register(rt)
-    return make_app(rt)
+    events = rt.broker.publisher(NOTIFY_EVENTS.name, schema=DeliveryV1, title="notify.events",
+                                 description="Delivered or failed, per request")
+    sms = SmsGateway(settings.sms_url, settings.sms_token.get_secret_value())
+    service = NotifyService(rt.db, Smtp(settings.smtp_host, settings.smtp_port, settings.mail_from), sms,
+                            LetterPrinter(settings.letter_dir), events.publish, clock, rt.pseudonym,
+                            settings.max_attempts)
+    register(rt, service)
+    return make_app(rt, on_shutdown=[sms.close])

@@ -1,25 +1,19 @@
-"""Pure domain of notify: what a request becomes. No I/O."""
+"""Pure domain of notify: the contact facts it keeps from the registry. No I/O."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from schemas.notify import Channel, NotificationRequestV1
+from schemas.registry import PersonRegisteredV1
 
 
-def outbox_entry(req: NotificationRequestV1, received_at: datetime) -> dict[str, Any]:
-    """Every request is kept once, keyed on its request id; in-app ones are delivered by being stored."""
-    delivered = req.channel is Channel.INAPP
+def contact_fields(person: PersonRegisteredV1) -> dict[str, Any]:
+    """Where a person can be reached: the letter's address, the registry's e-mail and mobile."""
     return {
-        "_id": req.request_id,
-        "channel": req.channel.value,
-        "template_id": req.template_id,
-        "locale": req.locale.value,
-        "recipient": req.recipient,
-        "parameters": dict(req.parameters),
-        "status": "delivered" if delivered else "pending",
-        "received_at": received_at,
-        "delivered_at": received_at if delivered else None,
-        "read": False,
+        "given_name": person.given_name,
+        "family_name": person.family_name,
+        "postal_address": person.postal_address.model_dump(mode="json", exclude_none=True),
+        "email": person.email,
+        "mobile": person.mobile,
+        "last_message_id": person.message_id,
     }

@@ -1,32 +1,29 @@
-"""notify's Kafka handlers."""
+"""notify's Kafka handlers: registry contacts, and notification requests handed to the delivery service."""
 
 from __future__ import annotations
 
-import structlog
-from pymongo.errors import DuplicateKeyError
-
 from schemas.notify import NotificationRequestV1
-from schemas.topics import NOTIFY_REQUESTS
+from schemas.registry import PersonRegisteredV1
+from schemas.topics import NOTIFY_REQUESTS, REGISTRY_PERSONS
 from services.kit.broker import consumer_options
 from services.kit.contracts import json_decoder
+from services.kit.projection import upsert
 from services.kit.runtime import Runtime
 
-from . import domain
+from .domain import contact_fields
+from .service import NotifyService
 
-log = structlog.get_logger("dsp.notify")
 
+def register(rt: Runtime, service: NotifyService) -> None:
+    options = consumer_options(rt.settings)
 
-def register(rt: Runtime) -> None:
-    outbox = rt.db["outbox"]
+    @rt.broker.subscriber(REGISTRY_PERSONS.name, **options, decoder=json_decoder(PersonRegisteredV1),
+                          title="notify.contacts", description="Where to reach each person (registry)")
+    async def on_person(person: PersonRegisteredV1) -> None:
+        await upsert(service.contacts, person.matricule, contact_fields(person), {"registered_at": rt.clock()})
 
-    @rt.broker.subscriber(NOTIFY_REQUESTS.name, **consumer_options(rt.settings),
-                          decoder=json_decoder(NotificationRequestV1), title="notify.requests",
-                          description="Accept each notification request once; in-app ones land in the list")
+    @rt.broker.subscriber(NOTIFY_REQUESTS.name, **options, decoder=json_decoder(NotificationRequestV1),
+                          title="notify.requests",
+                          description="Deliver each request once: e-mail, SMS, PDF letter or in-app")
     async def on_request(req: NotificationRequestV1) -> None:
-        try:
-            await outbox.insert_one(domain.outbox_entry(req, rt.clock()))
-        except DuplicateKeyError:
-            log.info("duplicate notification request ignored", request_id=req.request_id)
-            return
-        log.info("notification request accepted", request_id=req.request_id, channel=req.channel.value,
-                 template_id=req.template_id, patient_ref=rt.pseudonym(req.recipient))
+        await service.handle(req)

@@ -87,6 +87,7 @@ def worker_env(infra: Infra, run_id: str) -> dict[str, str]:
         "DSP_MONGO_DB_PREFIX": run_id,
         "DSP_KAFKA_GROUP_PREFIX": f"{run_id}-",
         "DSP_LOG_PSEUDONYM_KEY": secrets.token_hex(24),
+        "DSP_ACTIVATION_CODE_KEY": secrets.token_hex(24),
         "DSP_LOG_JSON": "true",
         "DSP_RETRY_BACKOFF_MAX_S": "2",
     }

@@ -98,7 +98,7 @@ async def test_sigkill_mid_stream_every_result_stored_exactly_once(
         unique: str, records: Worker) -> None:
     prefix = f"k{unique}"
     worker = spawn_worker("records", DSP_MONGO_DB_PREFIX=prefix, DSP_KAFKA_GROUP_PREFIX=f"{prefix}-")
-    lab, total = f"LAB-{unique}", 300
+    lab, total = f"LAB-{unique}", 2000  # several batches of 500: the kill lands mid-stream
     collection = mongo[f"{prefix}_records"]["documents"]
     sends = [producer.send("lab.results.v1", encode(lab_result(
         lab, report=f"R{i % 17}", message_id=f"m-{i}", reported_at=f"2026-11-20T14:{i % 60:02d}:{i // 60:02d}+01:00")),

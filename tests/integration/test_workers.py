@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import mailbox
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
@@ -11,13 +14,32 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
+from infra.procs import free_port
 from tests.integration.access_support import TopicReader
-from tests.support import Worker, eventually, header, make_matricule, read_topic
+from tests.support import ROOT, Worker, eventually, header, make_matricule, read_topic
 
 
 @pytest.fixture(scope="module")
-def workers(spawn_worker: Callable[..., Worker]) -> dict[str, Worker]:
-    return {name: spawn_worker(name) for name in ("activation", "access", "notify")}
+def outside(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """notify's outside world as real local servers (processes): an SMTP server and an HTTP SMS gateway."""
+    tmp, smtp_port, sms_port = tmp_path_factory.mktemp("outside"), free_port(), free_port()
+    sinks = [subprocess.Popen([sys.executable, "-m", "infra.sinks", "smtp", "--port", str(smtp_port),
+                               "--maildir", str(tmp / "maildir")], cwd=ROOT),
+             subprocess.Popen([sys.executable, "-m", "infra.sinks", "sms", "--port", str(sms_port),
+                               "--file", str(tmp / "sms.jsonl")], cwd=ROOT)]
+    for port in (smtp_port, sms_port):
+        wait_port(port)
+    yield {"env": {"DSP_NOTIFY_SMTP_PORT": str(smtp_port), "DSP_NOTIFY_SMS_URL": f"http://127.0.0.1:{sms_port}/sms",
+                   "DSP_NOTIFY_LETTER_DIR": str(tmp / "letters")}, "maildir": tmp / "maildir"}
+    for sink in sinks:
+        sink.terminate()
+        sink.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def workers(spawn_worker: Callable[..., Worker], outside: dict[str, Any]) -> dict[str, Worker]:
+    return {"activation": spawn_worker("activation"), "access": spawn_worker("access"),
+            "notify": spawn_worker("notify", **outside["env"])}
 
 
 def person(matricule: str, unique: str, **overrides: Any) -> dict[str, Any]:
@@ -70,19 +92,23 @@ async def test_access_keeps_the_professional_directory(workers: dict[str, Worker
     assert header(dead[0], "dlq-reason") == "profession: Field required"
 
 
-async def test_notify_delivers_inapp_once_and_queues_other_channels(
+async def test_notify_delivers_each_request_once_and_keeps_no_code(
         workers: dict[str, Worker], producer: AIOKafkaProducer, mongo: AsyncMongoClient[dict[str, Any]],
-        run_id: str, unique: str, infra: Any) -> None:
+        run_id: str, unique: str, infra: Any, outside: dict[str, Any]) -> None:
     base = {"template_id": "document-added", "locale": "fr", "recipient": "1893120105732",
             "parameters": {"title": "Hémogramme"}}
     inapp = {**base, "request_id": f"in-{unique}", "channel": "inapp"}
-    email = {**base, "request_id": f"em-{unique}", "channel": "email"}
-    for req in (inapp, inapp, email, {**base, "request_id": f"bad-{unique}", "channel": "fax"}):
+    email = {**base, "request_id": f"em-{unique}", "channel": "email", "template_id": "one-time-code",
+             "parameters": {"code": "482913"}, "destination": f"m-{unique}@example.lu"}
+    for req in (inapp, inapp, email, email, {**base, "request_id": f"bad-{unique}", "channel": "fax"}):
         await producer.send_and_wait("notify.requests.v1", json.dumps(req).encode(), key=req["request_id"].encode())
 
     outbox = mongo[f"{run_id}_notify"]["outbox"]
-    queued = await eventually(lambda: outbox.find_one({"_id": f"em-{unique}"}))
-    assert queued["status"] == "pending"
+    sent = await eventually(lambda: outbox.find_one({"_id": f"em-{unique}", "status": "delivered"}), within_s=90)
+    assert sent["parameters"] == {"code": "[sent, not kept]"} and sent["attempts"] == 1
+    mails = [m for m in mailbox.Maildir(str(outside["maildir"]), create=False) if m["To"] == f"m-{unique}@example.lu"]
+    assert len(mails) == 1 and "482913" in mails[0].get_payload(decode=True).decode()  # redelivered: sent once
+    assert "482913" not in workers["notify"].logs()
     delivered = await outbox.find_one({"_id": f"in-{unique}"})
     assert delivered is not None and delivered["status"] == "delivered" and delivered["read"] is False
     assert await outbox.count_documents({"_id": f"in-{unique}"}) == 1
@@ -131,3 +157,16 @@ async def test_access_worker_logs_never_carry_a_matricule_or_a_password(
     logs = workers["access"].logs()
     assert "access command applied" in logs and "access command refused" in logs
     assert patient not in logs and "QWER-TYUP" not in logs
+
+
+def wait_port(port: int, within_s: float = 20) -> None:
+    import socket
+    import time
+
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"nothing listens on {port}")

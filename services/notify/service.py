@@ -1,0 +1,99 @@
+"""Delivering a notification request once: claim it in the outbox (unique request id), render the template,
+send it on its channel, record the delivery (never the codes), and say so on `notify.events.v1`.
+
+A redelivered request that was delivered (or failed for good) is ignored; one whose delivery was cut short
+is sent again — at least once, under the same reference, for a provider to de-duplicate."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import structlog
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from schemas.notify import Channel, DeliveryV1, NotificationRequestV1
+from services.kit.errors import BadMessage
+
+from . import templates
+from .channels import LetterPrinter, Refused, SmsGateway, Smtp, address_lines
+
+log = structlog.get_logger("dsp.notify")
+NS = uuid.UUID("7a0c2d55-1f0b-4a57-8d0e-5b8b6f3e2c91")
+
+
+class NotifyService:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], smtp: Smtp, sms: SmsGateway, printer: LetterPrinter,
+                 publish: Callable[..., Awaitable[Any]], clock: Callable[[], datetime],
+                 pseudonym: Callable[[str], str], max_attempts: int) -> None:
+        self.outbox, self.contacts = db["outbox"], db["contacts"]
+        self.smtp, self.sms, self.printer, self.publish = smtp, sms, printer, publish
+        self.clock, self.pseudonym, self.max_attempts = clock, pseudonym, max_attempts
+
+    async def handle(self, req: NotificationRequestV1) -> None:
+        now = self.clock()
+        entry: dict[str, Any] = {"_id": req.request_id, "channel": req.channel.value, "template_id": req.template_id,
+                 "locale": req.locale.value, "recipient": req.recipient,
+                 "parameters": templates.stored(dict(req.parameters)), "status": "accepted", "attempts": 0,
+                 "received_at": now, "delivered_at": None, "read": False}
+        try:
+            await self.outbox.insert_one(entry)
+        except DuplicateKeyError:
+            existing = await self.outbox.find_one({"_id": req.request_id}) or {}
+            if existing.get("status") in ("delivered", "failed"):
+                log.info("duplicate notification request ignored", request_id=req.request_id)
+                return
+            entry = existing
+        attempts = entry.get("attempts", 0) + 1
+        try:
+            await self._deliver(req, now)
+        except (Refused, templates.UnknownTemplate, BadMessage) as exc:
+            final = not isinstance(exc, Refused) or attempts >= self.max_attempts
+            await self.outbox.update_one({"_id": req.request_id}, {"$set": {
+                "attempts": attempts, "status": "failed" if final else "retrying", "reason": str(exc)}})
+            if not final:
+                raise
+            await self._event(req, "failed", attempts, str(exc))
+            raise BadMessage(str(exc)) from exc
+        await self.outbox.update_one({"_id": req.request_id}, {"$set": {
+            "status": "delivered", "delivered_at": self.clock(), "attempts": attempts}})
+        await self._event(req, "delivered", attempts)
+        log.info("notification delivered", request_id=req.request_id, channel=req.channel.value,
+                 template_id=req.template_id, patient_ref=self.pseudonym(req.recipient))
+
+    async def _deliver(self, req: NotificationRequestV1, now: datetime) -> None:
+        params = dict(req.parameters)
+        contact = await self.contacts.find_one({"_id": req.recipient}) or {}
+        params.setdefault("family_name", contact.get("family_name", ""))
+        subject, body = templates.render(req.template_id, req.locale, params)
+        if req.channel is Channel.INAPP:  # the notification list shows what was stored: secrets masked
+            _, shown = templates.render(req.template_id, req.locale, templates.stored(params))
+            await self.outbox.update_one({"_id": req.request_id}, {"$set": {"subject": subject, "body": shown}})
+        elif req.channel is Channel.EMAIL:
+            to = req.destination or contact.get("email")
+            if not to:
+                raise BadMessage("no e-mail address for this person")
+            await self.smtp.send(to, subject, body, req.request_id)
+        elif req.channel is Channel.SMS:
+            to = req.destination or contact.get("mobile")
+            if not to:
+                raise BadMessage("no mobile number for this person")
+            await self.sms.send(to, f"{subject}: {body}", req.request_id)
+        else:
+            address = {**contact.get("postal_address", {}), **params}
+            lines = address_lines(params.get("given_name", contact.get("given_name", "")), params["family_name"],
+                                  address)
+            if len(lines) < 3:
+                raise BadMessage("no postal address for this person")
+            path = await self.printer.print(req.request_id, lines, subject, body, now, self.pseudonym(req.recipient))
+            await self.outbox.update_one({"_id": req.request_id}, {"$set": {"letter_file": path.name}})
+
+    async def _event(self, req: NotificationRequestV1, status: str, attempts: int, reason: str = "") -> None:
+        event = DeliveryV1(event_id=str(uuid.uuid5(NS, f"{req.request_id}:{status}")), request_id=req.request_id,
+                           channel=req.channel, template_id=req.template_id, status=status,
+                           reason=reason, attempts=attempts, at=self.clock())
+        await self.publish(event.model_dump(mode="json"), key=req.request_id.encode(),
+                           headers={"event-id": event.event_id})

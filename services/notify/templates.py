@@ -1,0 +1,101 @@
+"""Message templates in French, German and English. Pure: (template, locale, parameters) -> subject, body.
+
+Parameters named in SECRET are codes or passwords: they appear in what is sent, never in what is stored.
+"""
+
+from __future__ import annotations
+
+from string import Formatter
+
+from schemas.notify import Locale
+
+SECRET = frozenset({"code", "password"})
+
+T: dict[str, dict[Locale, tuple[str, str]]] = {
+    "activation-code": {
+        Locale.FR: ("Votre code d'activation eSanté",
+                    "Madame, Monsieur {family_name},\n\nVoici votre code d'activation pour votre compte eSanté et "
+                    "votre Dossier de Soins Partagé (DSP) :\n\n{code}\n\nRendez-vous sur www.esante.lu, rubrique "
+                    "« Activation compte eSanté ». Ce code est valable 90 jours et ne peut servir qu'une fois."),
+        Locale.DE: ("Ihr eSanté-Aktivierungscode",
+                    "Sehr geehrte(r) {family_name},\n\nhier ist Ihr Aktivierungscode für Ihr eSanté-Konto und Ihre "
+                    "Gemeinsame Patientenakte (DSP):\n\n{code}\n\nGehen Sie auf www.esante.lu, „Aktivierung "
+                    "eSanté-Konto“. Der Code ist 90 Tage gültig und nur einmal verwendbar."),
+        Locale.EN: ("Your eSanté activation code",
+                    "Dear {family_name},\n\nhere is the activation code for your eSanté account and your shared "
+                    "care record (DSP):\n\n{code}\n\nGo to www.esante.lu, \"Activate eSanté account\". The code is "
+                    "valid for 90 days and can be used once."),
+    },
+    "one-time-code": {
+        Locale.FR: ("Votre code à usage unique", "Votre code eSanté à usage unique : {code} (valable 5 minutes)."),
+        Locale.DE: ("Ihr Einmalcode", "Ihr eSanté-Einmalcode: {code} (5 Minuten gültig)."),
+        Locale.EN: ("Your one-time code", "Your eSanté one-time code: {code} (valid for 5 minutes)."),
+    },
+    "presence-password": {
+        Locale.FR: ("Votre mot de passe de présence",
+                    "Votre nouveau mot de passe de présence : {password}\n\nMontrez-le à un professionnel de santé "
+                    "hors de votre cercle de confiance : il lui donne accès à votre DSP pendant 24 heures. "
+                    "L'ancien mot de passe ne fonctionne plus."),
+        Locale.DE: ("Ihr Anwesenheitspasswort",
+                    "Ihr neues Anwesenheitspasswort: {password}\n\nZeigen Sie es einer Gesundheitsfachkraft "
+                    "außerhalb Ihres Vertrauenskreises: Sie erhält 24 Stunden Zugriff auf Ihre DSP."),
+        Locale.EN: ("Your presence password",
+                    "Your new presence password: {password}\n\nShow it to a health professional outside your "
+                    "trusted circle: it gives them access to your DSP for 24 hours. The old one no longer works."),
+    },
+    "first-access": {
+        Locale.FR: ("Nouvel accès à votre DSP", "Le professionnel {professional} a consulté votre DSP pour la "
+                                                "première fois."),
+        Locale.DE: ("Neuer Zugriff auf Ihre DSP", "Die Fachkraft {professional} hat Ihre DSP zum ersten Mal "
+                                                  "eingesehen."),
+        Locale.EN: ("New access to your DSP", "Professional {professional} accessed your DSP for the first time."),
+    },
+    "presence-password-used": {
+        Locale.FR: ("Mot de passe de présence utilisé", "{professional} a utilisé votre mot de passe de présence : "
+                                                        "accès pendant 24 heures."),
+        Locale.DE: ("Anwesenheitspasswort verwendet", "{professional} hat Ihr Anwesenheitspasswort verwendet: "
+                                                      "Zugriff für 24 Stunden."),
+        Locale.EN: ("Presence password used", "{professional} used your presence password: access for 24 hours."),
+    },
+    "emergency-access-used": {
+        Locale.FR: ("Accès en urgence à votre DSP", "{professional} a accédé à votre DSP en urgence."),
+        Locale.DE: ("Notfallzugriff auf Ihre DSP", "{professional} hat im Notfall auf Ihre DSP zugegriffen."),
+        Locale.EN: ("Emergency access to your DSP", "{professional} accessed your DSP in an emergency."),
+    },
+    "grant-expired": {
+        Locale.FR: ("Un accès a pris fin", "Un accès à votre DSP ({grant}) a pris fin."),
+        Locale.DE: ("Ein Zugriff ist beendet", "Ein Zugriff auf Ihre DSP ({grant}) ist beendet."),
+        Locale.EN: ("An access has ended", "An access to your DSP ({grant}) has ended."),
+    },
+    "assistant-added": {
+        Locale.FR: ("Assistant DSP ajouté", "Un assistant DSP a été ajouté à votre dossier."),
+        Locale.DE: ("DSP-Assistent hinzugefügt", "Ihrer Akte wurde ein DSP-Assistent hinzugefügt."),
+        Locale.EN: ("DSP assistant added", "A DSP assistant was added to your record."),
+    },
+    "document-added": {
+        Locale.FR: ("Nouveau document", "Un nouveau document est dans votre DSP : {title}."),
+        Locale.DE: ("Neues Dokument", "Ein neues Dokument ist in Ihrer DSP: {title}."),
+        Locale.EN: ("New document", "A new document is in your DSP: {title}."),
+    },
+}
+
+
+class UnknownTemplate(ValueError):
+    pass
+
+
+def render(template: str, locale: Locale, params: dict[str, str]) -> tuple[str, str]:
+    """Subject and body; a missing template or parameter is the request's fault (a clear reason, no values)."""
+    if template not in T:
+        raise UnknownTemplate(f"unknown template {template!r}")
+    subject, body = T[template][locale]
+    needed = {name for _, name, _, _ in Formatter().parse(body) if name}
+    missing = needed - params.keys()
+    if missing:
+        raise UnknownTemplate(f"template {template!r} needs parameters: {', '.join(sorted(missing))}")
+    return subject, body.format(**params)
+
+
+def stored(params: dict[str, str]) -> dict[str, str]:
+    """What the outbox keeps: secret parameters never leave memory."""
+    return {k: ("[sent, not kept]" if k in SECRET else v) for k, v in params.items()}
