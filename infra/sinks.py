@@ -41,13 +41,14 @@ class SmtpSink:
 
 
 class SmsSink:
-    def __init__(self, port: int, path: Path, token: str = "local-sms-sink") -> None:  # noqa: S107 - a local sink
-        self.port, self.path, self.token = port, path, token
+    def __init__(self, port: int, path: Path, token: str = "local-sms-sink",  # noqa: S107 - a local sink
+                 host: str = "127.0.0.1") -> None:
+        self.port, self.path, self.token, self.host = port, path, token, host
         self.server: asyncio.Server | None = None
 
     async def start(self) -> SmsSink:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.server = await asyncio.start_server(self._serve, self.host, self.port)
         return self
 
     async def stop(self) -> None:
@@ -109,7 +110,7 @@ async def _run(args: argparse.Namespace) -> None:
         await stop.wait()
         smtp.stop()
     else:
-        sms = await SmsSink(args.port, Path(args.file), args.token).start()
+        sms = await SmsSink(args.port, Path(args.file), args.token, args.host).start()
         print(f"SMS sink on http://127.0.0.1:{args.port}/sms, file {args.file}", flush=True)
         await stop.wait()
         await sms.stop()
@@ -119,6 +120,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kind", choices=["smtp", "sms"])
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1", help="the SMS sink's address (0.0.0.0 in a container)")
     parser.add_argument("--maildir", default="maildir")
     parser.add_argument("--file", default="sms.jsonl")
     parser.add_argument("--token", default="local-sms-sink")
