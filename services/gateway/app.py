@@ -1,0 +1,101 @@
+"""The gateway (issue 6, first slice): the patient portal's HTTP API — activation, login, documents, access.
+
+Commands go to Kafka and the gateway waits for their outcome (a refusal is a 4xx with the reason); reads come
+from the services' read models (records' documents) and HTTP APIs (activation's sessions and captcha, access's
+state and audit trail). A dependency that does not answer in time is a 503, never a hang.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, ClassVar
+
+import httpx
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import Field
+
+from schemas.topics import ACCESS_EVENTS, ACTIVATION_EVENTS
+from services.kit.errors import TRANSIENT
+from services.kit.mongo import make_client
+from services.kit.settings import ServiceSettings
+from services.records.readmodel import DocumentReadModel
+
+from . import patient
+from .bus import Bus, Unavailable
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'", "Cache-Control": "no-store",
+    "Cross-Origin-Opener-Policy": "same-origin", "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+class GatewaySettings(ServiceSettings):
+    service: ClassVar[str] = "gateway"
+    http_port: int = Field(default=8100, validation_alias="DSP_GATEWAY_HTTP_PORT", description="The portal API's port")
+    activation_url: str = Field(default="http://127.0.0.1:8102", validation_alias="DSP_GATEWAY_ACTIVATION_URL",
+                                description="activation's HTTP API")
+    access_url: str = Field(default="http://127.0.0.1:8103", validation_alias="DSP_GATEWAY_ACCESS_URL",
+                            description="access's HTTP API")
+    records_db: str | None = Field(default=None, validation_alias="DSP_GATEWAY_RECORDS_DB",
+                                   description="records' database (default <prefix>_records)")
+    reply_timeout_s: float = Field(default=10.0, gt=0, validation_alias="DSP_GATEWAY_REPLY_TIMEOUT_S",
+                                   description="How long a request waits for a command's outcome")
+    secure_cookies: bool = Field(default=False, validation_alias="DSP_GATEWAY_SECURE_COOKIES",
+                                 description="Mark cookies Secure (behind TLS) and send HSTS")
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    bus = Bus(settings.kafka_bootstrap, (ACTIVATION_EVENTS.name, ACCESS_EVENTS.name), settings.reply_timeout_s)
+    mongo = make_client(settings.mongo_uri, "gateway")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await bus.start()
+        async with httpx.AsyncClient(base_url=settings.activation_url, timeout=5) as activation, \
+                httpx.AsyncClient(base_url=settings.access_url, timeout=5) as access:
+            app.state.ctx = patient.Context(bus, activation, access, DocumentReadModel(
+                mongo[settings.records_db or f"{settings.mongo_db_prefix}_records"]), settings.secure_cookies)
+            yield
+        await bus.stop()
+        await mongo.close()
+
+    app = FastAPI(title="dsp-mesh portal API", version="1.0.0", lifespan=lifespan,
+                  description="The patient portal's API of the shared health record (DSP).")
+    app.include_router(patient.router)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        if request.url.path == "/docs":  # the interactive API page loads Swagger UI's script and styles
+            del response.headers["Content-Security-Policy"]
+        if settings.secure_cookies:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"]} for e in exc.errors()]  # never the input
+        return JSONResponse({"detail": "invalid request", "errors": errors}, 422)
+
+    @app.exception_handler(Unavailable)
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": "a service did not answer in time; try again"}, 503)
+
+    for transient in (*TRANSIENT, httpx.TransportError):
+        app.add_exception_handler(transient, unavailable)
+
+    @app.get("/health/live", include_in_schema=False)
+    async def live() -> dict[str, Any]:
+        return {"status": "live"}
+
+    @app.get("/health/ready", include_in_schema=False)
+    async def ready() -> JSONResponse:
+        ok = bus.ready()
+        return JSONResponse({"status": "ready" if ok else "not-ready"}, 200 if ok else 503)
+
+    return app

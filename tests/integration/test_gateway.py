@@ -1,0 +1,145 @@
+"""The portal API end to end on the real stack: a patient activates from the letter, logs in with a code sent
+by SMS, reads the lab result a laboratory published, manages access and reads the audit trail."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from pypdf import PdfReader
+
+from infra.procs import free_port
+from infra.sinks import SmsSink, SmtpSink
+from services.access.app import AccessSettings
+from services.access.app import create_app as access_app
+from services.activation.app import ActivationSettings
+from services.activation.app import create_app as activation_app
+from services.activation.service import NS
+from services.gateway.app import GatewaySettings
+from services.gateway.app import create_app as gateway_app
+from services.notify.app import NotifySettings
+from services.notify.app import create_app as notify_app
+from tests.inprocess import InProcessWorker
+from tests.integration.test_activation import CODE, FakeLuxTrust, FixedCaptcha, settings_from
+from tests.support import ROOT, Worker, encode, eventually, lab_result, make_matricule, person
+
+
+@pytest.fixture(scope="module")
+def portal(infra: Any, run_id: str, records: Worker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    prefix, tmp = f"{run_id}gw", tmp_path_factory.mktemp("gateway-world")
+    smtp, ports = SmtpSink(free_port(), tmp / "maildir").start(), {n: free_port() for n in ("act", "acc", "not", "gw",
+                                                                                           "sms")}
+    base = {"DSP_KAFKA_BOOTSTRAP": infra.bootstrap, "DSP_MONGO_URI": infra.mongo_uri, "DSP_MONGO_DB_PREFIX": prefix,
+            "DSP_KAFKA_GROUP_PREFIX": f"{prefix}-", "DSP_LOG_PSEUDONYM_KEY": secrets.token_hex(24)}
+    workers = [
+        InProcessWorker(activation_app(settings_from(ActivationSettings, {
+            **base, "DSP_ACTIVATION_HTTP_PORT": str(ports["act"]), "DSP_ACTIVATION_CODE_KEY": secrets.token_hex(24)}),
+            captcha=FixedCaptcha(), luxtrust=FakeLuxTrust()), ports["act"]),
+        InProcessWorker(access_app(settings_from(AccessSettings, {**base, "DSP_ACCESS_HTTP_PORT": str(ports["acc"])})),
+                        ports["acc"]),
+        InProcessWorker(notify_app(settings_from(NotifySettings, {
+            **base, "DSP_NOTIFY_HTTP_PORT": str(ports["not"]), "DSP_NOTIFY_SMTP_PORT": str(smtp.controller.port),
+            "DSP_NOTIFY_SMS_URL": f"http://127.0.0.1:{ports['sms']}/sms",
+            "DSP_NOTIFY_LETTER_DIR": str(tmp / "letters")})), ports["not"]),
+        InProcessWorker(gateway_app(settings_from(GatewaySettings, {  # type: ignore[arg-type]
+            **base, "DSP_GATEWAY_HTTP_PORT": str(ports["gw"]),
+            "DSP_GATEWAY_ACTIVATION_URL": f"http://127.0.0.1:{ports['act']}",
+            "DSP_GATEWAY_ACCESS_URL": f"http://127.0.0.1:{ports['acc']}",
+            "DSP_GATEWAY_RECORDS_DB": f"{run_id}_records"})),
+            ports["gw"]),
+    ]
+    sms = subprocess.Popen([sys.executable, "-m", "infra.sinks", "sms", "--port", str(ports["sms"]), "--file",
+                            str(tmp / "sms.jsonl")], cwd=ROOT)  # up all along: old SMS requests may come first
+    for worker in workers:
+        worker.start()
+    yield {"url": f"http://127.0.0.1:{ports['gw']}", "letters": tmp / "letters", "smtp": smtp,
+           "sms": SmsSink(ports["sms"], tmp / "sms.jsonl")}
+    for worker in workers:
+        worker.stop()
+    smtp.stop()
+    sms.terminate()
+    sms.wait(timeout=10)
+
+
+async def test_a_patient_from_the_letter_to_reading_a_lab_result(portal: dict[str, Any], producer: AIOKafkaProducer,
+                                                                 unique: str) -> None:
+    patient = make_matricule(date(1968, 9, 14), int(unique[:3], 16) % 1000)
+    mobile = "+35262" + str(int(unique[:6], 16) % 10**7).zfill(7)
+    await producer.send_and_wait("registry.persons.v1", encode(person(patient, f"reg-{unique}", mobile=mobile)),
+                                 key=patient.encode())
+    lab = f"LAB-{unique}"
+    result = lab_result(lab, patient_matricule=patient, title="Hémogramme")
+    await producer.send_and_wait("lab.results.v1", encode(result), key=f"{lab}:R1".encode())
+    letter = portal["letters"] / f"activation-{uuid.uuid5(NS, f'letter:{patient}:1')}.pdf"
+    await eventually(lambda: _exists(letter), within_s=120)
+    code = CODE.findall("".join(p.extract_text() for p in PdfReader(letter).pages))[0]
+    sms = portal["sms"]  # read back through its file
+    async with httpx.AsyncClient(base_url=portal["url"], timeout=30) as web:
+        assert (await web.get("/v1/me/documents")).status_code == 401
+        captcha = (await web.post("/v1/activation/captcha")).json()
+        bad = await web.post("/v1/activation/start", json={"matricule": "1234567890123"})
+        assert bad.status_code == 422 and "1234567890123" not in bad.text
+        started = await web.post("/v1/activation/start", json={
+            "matricule": patient, "activation_code": code, "terms_version": "2026-01",
+            "captcha_id": captcha["captcha_id"], "captcha_answer": "KX7PA"})
+        assert started.status_code == 200, started.text
+        assert started.headers["x-frame-options"] == "DENY" and patient not in str(started.url)
+        weak = await web.post("/v1/activation/set-password", json={"password": "qwerty123"})
+        assert (weak.status_code, weak.json()["detail"]["reason"]) == (400, "this password is too common")
+        assert (await web.post("/v1/activation/set-password", json={"password": "Vianden-Castle-42"})).is_success
+        assert (await web.post("/v1/activation/choose-channel", json={"channel": "email"})).is_success
+        mailed = await eventually(lambda: _mailed_code(portal["smtp"]))
+        assert (await web.post("/v1/activation/verify-otp", json={"code": mailed})).is_success
+        assert (await web.post("/v1/activation/skip-luxtrust", json={})).is_success
+        assert (await web.post("/v1/activation/confirm", json={})).json()["reason"] == "account activated"
+
+        assert (await web.post("/v1/login", json={"matricule": patient, "password": "Vianden-Castle-42",
+                                                  "channel": "sms"})).is_success
+        texted = await eventually(lambda: _texted_code(sms, mobile))
+        assert (await web.post("/v1/login/verify", json={"code": texted})).is_success
+        documents = await eventually(lambda: _documents(web))
+        assert [d["title"] for d in documents] == ["Hémogramme"]
+
+        generated = await web.post("/v1/me/access/commands", json={"command": "generate-presence-password"})
+        assert generated.json()["reason"].startswith("presence password generated")
+        refused = await web.post("/v1/me/access/commands", json={"command": "add-to-circle",
+                                                                  "professional_id": "NOBODY-1"})
+        assert (refused.status_code, refused.json()["detail"]["reason"]) == (400, "unknown professional")
+        trail = (await web.get("/v1/me/audit")).json()["entries"]
+        assert [e["action"] for e in trail][:2] == ["add-to-circle", "generate-presence-password"]
+        assert (await web.post("/v1/logout")).is_success
+        assert (await web.get("/v1/me/documents")).status_code == 401
+
+
+async def _exists(path: Path) -> bool:
+    return path.exists() and path.stat().st_size > 0  # noqa: ASYNC240 - a test probe on a local file
+
+
+async def _mailed_code(smtp: SmtpSink) -> str | None:
+    for mail in smtp.messages():
+        found = re.search(rb"\b(\d{6})\b", mail.get_payload(decode=True))
+        if found:
+            return found.group(1).decode()
+    return None
+
+
+async def _texted_code(sms: SmsSink, to: str) -> str | None:
+    found = [re.search(r"\b(\d{6})\b", t["text"]) for t in sms.messages() if t["to"] == to]
+    return found[-1].group(1) if found and found[-1] else None
+
+
+async def _documents(web: httpx.AsyncClient) -> list[dict[str, Any]] | None:
+    reply = await web.get("/v1/me/documents")
+    assert reply.status_code == 200, reply.text
+    return json.loads(reply.text) or None
