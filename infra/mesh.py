@@ -35,7 +35,8 @@ def _key(infra: LocalInfra, name: str) -> str:
 def mesh_env(infra: LocalInfra) -> dict[str, str]:
     """Environment of every worker; the log pseudonym key is generated once and kept in the state folder."""
     env = {**infra.env, "DSP_LOG_PSEUDONYM_KEY": _key(infra, "log-pseudonym"),
-           "DSP_ACTIVATION_CODE_KEY": _key(infra, "activation-code"), "DSP_LOG_JSON": "true",
+           "DSP_ACTIVATION_CODE_KEY": _key(infra, "activation-code"),
+           "DSP_GATEWAY_PRO_IDP_KEY": _key(infra, "professional-idp"), "DSP_LOG_JSON": "true",
            "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     env.update({f"DSP_{name.upper()}_HTTP_PORT": str(port) for name, port in WORKERS.items()})
     env.update({"DSP_GATEWAY_HTTP_PORT": str(GATEWAY_PORT),

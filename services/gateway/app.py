@@ -7,6 +7,8 @@ state and audit trail). A dependency that does not answer in time is a 503, neve
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar
@@ -15,7 +17,7 @@ import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from schemas.topics import ACCESS_EVENTS, ACTIVATION_EVENTS
 from services.kit.errors import TRANSIENT
@@ -23,8 +25,9 @@ from services.kit.mongo import make_client
 from services.kit.settings import ServiceSettings
 from services.records.readmodel import DocumentReadModel
 
-from . import patient
+from . import patient, professional
 from .bus import Bus, Unavailable
+from .limits import SENSITIVE, RateLimiter
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
@@ -44,6 +47,11 @@ class GatewaySettings(ServiceSettings):
                                    description="records' database (default <prefix>_records)")
     reply_timeout_s: float = Field(default=10.0, gt=0, validation_alias="DSP_GATEWAY_REPLY_TIMEOUT_S",
                                    description="How long a request waits for a command's outcome")
+    pro_idp_key: SecretStr | None = Field(default=None, validation_alias="DSP_GATEWAY_PRO_IDP_KEY",
+                                          description="Key shared with the professional identity provider; "
+                                                      "unset: professional login is off")
+    rate_limit_per_minute: int = Field(default=30, ge=1, validation_alias="DSP_GATEWAY_RATE_LIMIT_PER_MINUTE",
+                                       description="Login, one-time-code and presence-password calls per client")
     secure_cookies: bool = Field(default=False, validation_alias="DSP_GATEWAY_SECURE_COOKIES",
                                  description="Mark cookies Secure (behind TLS) and send HSTS")
 
@@ -66,10 +74,19 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app = FastAPI(title="dsp-mesh portal API", version="1.0.0", lifespan=lifespan,
                   description="The patient portal's API of the shared health record (DSP).")
     app.include_router(patient.router)
+    app.include_router(professional.router)
+    key = settings.pro_idp_key.get_secret_value().encode() if settings.pro_idp_key else None
+    app.state.pro_keys = (key, hmac.new(key, b"dsp-gateway-session", hashlib.sha256).digest()) if key else None
+    limiter = RateLimiter(settings.rate_limit_per_minute)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
+        client = request.client.host if request.client else "?"
+        if request.url.path in SENSITIVE and not limiter.allow(client, request.url.path):
+            response: Response = JSONResponse({"detail": {"reason": "too many attempts; wait a minute"}}, 429,
+                                              headers={"Retry-After": "60"})
+        else:
+            response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
         if request.url.path == "/docs":  # the interactive API page loads Swagger UI's script and styles
             del response.headers["Content-Security-Policy"]

@@ -28,6 +28,7 @@ from services.activation.app import create_app as activation_app
 from services.activation.service import NS
 from services.gateway.app import GatewaySettings
 from services.gateway.app import create_app as gateway_app
+from services.kit.logging import Pseudonymizer
 from services.notify.app import NotifySettings
 from services.notify.app import create_app as notify_app
 from tests.inprocess import InProcessWorker
@@ -40,8 +41,9 @@ def portal(infra: Any, run_id: str, records: Worker, tmp_path_factory: pytest.Te
     prefix, tmp = f"{run_id}gw", tmp_path_factory.mktemp("gateway-world")
     smtp, ports = SmtpSink(free_port(), tmp / "maildir").start(), {n: free_port() for n in ("act", "acc", "not", "gw",
                                                                                            "sms")}
+    pseudonym_key, idp_key = secrets.token_hex(24), secrets.token_hex(24)
     base = {"DSP_KAFKA_BOOTSTRAP": infra.bootstrap, "DSP_MONGO_URI": infra.mongo_uri, "DSP_MONGO_DB_PREFIX": prefix,
-            "DSP_KAFKA_GROUP_PREFIX": f"{prefix}-", "DSP_LOG_PSEUDONYM_KEY": secrets.token_hex(24)}
+            "DSP_KAFKA_GROUP_PREFIX": f"{prefix}-", "DSP_LOG_PSEUDONYM_KEY": pseudonym_key}
     workers = [
         InProcessWorker(activation_app(settings_from(ActivationSettings, {
             **base, "DSP_ACTIVATION_HTTP_PORT": str(ports["act"]), "DSP_ACTIVATION_CODE_KEY": secrets.token_hex(24)}),
@@ -56,7 +58,8 @@ def portal(infra: Any, run_id: str, records: Worker, tmp_path_factory: pytest.Te
             **base, "DSP_GATEWAY_HTTP_PORT": str(ports["gw"]),
             "DSP_GATEWAY_ACTIVATION_URL": f"http://127.0.0.1:{ports['act']}",
             "DSP_GATEWAY_ACCESS_URL": f"http://127.0.0.1:{ports['acc']}",
-            "DSP_GATEWAY_RECORDS_DB": f"{run_id}_records"})),
+            "DSP_GATEWAY_RECORDS_DB": f"{run_id}_records", "DSP_GATEWAY_PRO_IDP_KEY": idp_key,
+            "DSP_GATEWAY_RATE_LIMIT_PER_MINUTE": "40"})),
             ports["gw"]),
     ]
     sms = subprocess.Popen([sys.executable, "-m", "infra.sinks", "sms", "--port", str(ports["sms"]), "--file",
@@ -64,6 +67,7 @@ def portal(infra: Any, run_id: str, records: Worker, tmp_path_factory: pytest.Te
     for worker in workers:
         worker.start()
     yield {"url": f"http://127.0.0.1:{ports['gw']}", "letters": tmp / "letters", "smtp": smtp,
+           "ref": Pseudonymizer(pseudonym_key.encode()), "idp": idp_key.encode(),
            "sms": SmsSink(ports["sms"], tmp / "sms.jsonl")}
     for worker in workers:
         worker.stop()
@@ -76,8 +80,9 @@ async def test_a_patient_from_the_letter_to_reading_a_lab_result(portal: dict[st
                                                                  unique: str) -> None:
     patient = make_matricule(date(1968, 9, 14), int(unique[:3], 16) % 1000)
     mobile = "+35262" + str(int(unique[:6], 16) % 10**7).zfill(7)
-    await producer.send_and_wait("registry.persons.v1", encode(person(patient, f"reg-{unique}", mobile=mobile)),
-                                 key=patient.encode())
+    mail = f"p.{unique}@example.lu"
+    await producer.send_and_wait("registry.persons.v1", encode(person(patient, f"reg-{unique}", mobile=mobile,
+                                                                      email=mail)), key=patient.encode())
     lab = f"LAB-{unique}"
     result = lab_result(lab, patient_matricule=patient, title="Hémogramme")
     await producer.send_and_wait("lab.results.v1", encode(result), key=f"{lab}:R1".encode())
@@ -99,7 +104,7 @@ async def test_a_patient_from_the_letter_to_reading_a_lab_result(portal: dict[st
         assert (weak.status_code, weak.json()["detail"]["reason"]) == (400, "this password is too common")
         assert (await web.post("/v1/activation/set-password", json={"password": "Vianden-Castle-42"})).is_success
         assert (await web.post("/v1/activation/choose-channel", json={"channel": "email"})).is_success
-        mailed = await eventually(lambda: _mailed_code(portal["smtp"]))
+        mailed = await eventually(lambda: _mailed_code(portal["smtp"], mail))
         assert (await web.post("/v1/activation/verify-otp", json={"code": mailed})).is_success
         assert (await web.post("/v1/activation/skip-luxtrust", json={})).is_success
         assert (await web.post("/v1/activation/confirm", json={})).json()["reason"] == "account activated"
@@ -122,12 +127,32 @@ async def test_a_patient_from_the_letter_to_reading_a_lab_result(portal: dict[st
         assert (await web.get("/v1/me/documents")).status_code == 401
 
 
+async def _presence_password(portal: dict[str, Any], patient: str) -> str | None:
+    manifest = portal["letters"] / "manifest.jsonl"
+    ref = portal["ref"](patient)
+    for line in manifest.read_text().splitlines() if manifest.exists() else []:
+        entry = json.loads(line)
+        if entry["recipient_ref"] == ref and "présence" in entry["subject"]:
+            text = "".join(p.extract_text() for p in PdfReader(portal["letters"] / entry["file"]).pages)
+            found = re.search(r"\b([A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4})\b", text)
+            return found.group(1) if found else None
+    return None
+
+
+async def _pro_denied(pro: httpx.AsyncClient, patient: str, reason: str) -> dict[str, Any] | None:
+    reply = await pro.post("/v1/pro/documents", json={"patient": patient})
+    assert reply.status_code == 403, reply.text
+    return dict(reply.json()) if reply.json()["detail"]["reason"] == reason else None
+
+
 async def _exists(path: Path) -> bool:
     return path.exists() and path.stat().st_size > 0  # noqa: ASYNC240 - a test probe on a local file
 
 
-async def _mailed_code(smtp: SmtpSink) -> str | None:
+async def _mailed_code(smtp: SmtpSink, to: str) -> str | None:
     for mail in smtp.messages():
+        if mail["To"] != to:
+            continue
         found = re.search(rb"\b(\d{6})\b", mail.get_payload(decode=True))
         if found:
             return found.group(1).decode()

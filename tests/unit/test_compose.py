@@ -11,7 +11,7 @@ code_services = sorted(p.parent.name for p in (ROOT / "services").glob("*/__main
 
 
 def test_every_service_in_the_code_runs_in_compose() -> None:
-    assert code_services == ["access", "activation", "notify", "records"]
+    assert code_services == ["access", "activation", "gateway", "notify", "records"]
     for name in code_services:
         assert services[name]["command"] == ["python", "-m", f"services.{name}"]
         assert (ROOT / "services" / name / "__main__.py").exists()
