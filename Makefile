@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export UV_PROJECT_ENVIRONMENT ?= $(HOME)/.cache/dsp-mesh/venv
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: run test down status infra lint schemas bench-ingest bench-access uv deps
+.PHONY: run test down status infra lint schemas bench-ingest bench-access uv deps browser
 
 uv:
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
@@ -29,7 +29,12 @@ lint: deps
 schemas: deps  ## regenerate schemas/json and schemas/asyncapi.yaml from the code
 	$(UV) run --frozen python -m schemas.export
 
-test: deps lint  ## everything CI runs
+browser:  ## Debian's chromium + chromedriver for the console's browser test (installed once, if missing)
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	   chromium chromium-driver >/dev/null)
+
+test: deps browser lint  ## everything CI runs
 	$(UV) run --frozen pytest
 
 bench-ingest: deps  ## records' ingest rate and latency vs a raw aiokafka + insert_many baseline (COUNT=50000)

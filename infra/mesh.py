@@ -19,7 +19,8 @@ SMTP_PORT = int(os.environ.get("DSP_SMTP_SINK_PORT", 2525))
 SMS_PORT = int(os.environ.get("DSP_SMS_SINK_PORT", 8125))
 SINKS = ["smtp-sink", "sms-sink"]
 GATEWAY_PORT = int(os.environ.get("DSP_GATEWAY_HTTP_PORT", 8100))
-PROCESSES = [*WORKERS, "gateway", "demo-laboratory", *SINKS]
+CONSOLE_PORT = int(os.environ.get("DSP_CONSOLE_HTTP_PORT", 8105))
+PROCESSES = [*WORKERS, "gateway", "console", "demo-laboratory", *SINKS]
 
 
 def _key(infra: LocalInfra, name: str) -> str:
@@ -41,7 +42,9 @@ def mesh_env(infra: LocalInfra) -> dict[str, str]:
     env.update({f"DSP_{name.upper()}_HTTP_PORT": str(port) for name, port in WORKERS.items()})
     env.update({"DSP_GATEWAY_HTTP_PORT": str(GATEWAY_PORT),
                 "DSP_GATEWAY_ACTIVATION_URL": f"http://127.0.0.1:{WORKERS['activation']}",
-                "DSP_GATEWAY_ACCESS_URL": f"http://127.0.0.1:{WORKERS['access']}"})
+                "DSP_GATEWAY_ACCESS_URL": f"http://127.0.0.1:{WORKERS['access']}",
+                "DSP_CONSOLE_HTTP_PORT": str(CONSOLE_PORT),
+                "DSP_CONSOLE_WORKER_URLS": ",".join(f"{n}=http://127.0.0.1:{p}" for n, p in WORKERS.items())})
     env.update({"DSP_NOTIFY_SMTP_PORT": str(SMTP_PORT), "DSP_NOTIFY_SMS_URL": f"http://127.0.0.1:{SMS_PORT}/sms",
                 "DSP_NOTIFY_LETTER_DIR": str(infra.state_dir / "letters")})
     return {**env, **{k: v for k, v in os.environ.items() if k.startswith("DSP_") and k not in ("DSP_KAFKA_BOOTSTRAP",
@@ -59,8 +62,9 @@ def start(infra: LocalInfra, demo: bool = True) -> None:
     for name in WORKERS:
         if read_pid(run_dir / f"{name}.pid") is None:
             spawn(name, [sys.executable, "-m", f"services.{name}"], run_dir, env=env)
-    if read_pid(run_dir / "gateway.pid") is None:
-        spawn("gateway", [sys.executable, "-m", "services.gateway"], run_dir, env=env)
+    for edge in ("gateway", "console"):
+        if read_pid(run_dir / f"{edge}.pid") is None:
+            spawn(edge, [sys.executable, "-m", f"services.{edge}"], run_dir, env=env)
     if demo and read_pid(run_dir / "demo-laboratory.pid") is None:
         spawn("demo-laboratory", [sys.executable, "-m", "demo.laboratory", "--interval", "2"], run_dir, env=env)
 
@@ -120,6 +124,7 @@ def run(infra: LocalInfra) -> int:
         print(f"  {name:<11} http://127.0.0.1:{port}/health/ready  /metrics  /asyncapi   log: {run_dir / name}.log")
     print(f"  {'gateway':<11} http://127.0.0.1:{GATEWAY_PORT}/docs (the portal API, OpenAPI at /openapi.json)   "
           f"log: {run_dir / 'gateway'}.log")
+    print(f"  {'console':<11} http://127.0.0.1:{CONSOLE_PORT}/ (operations dashboard)   log: {run_dir / 'console'}.log")
     print(f"[mesh] Kafka {infra.kafka.bootstrap}   MongoDB protocol (FerretDB) {infra.ferret.uri}  databases dsp_*")
     print(f"[mesh] demo laboratory publishing to lab.results.v1; log: {run_dir / 'demo-laboratory.log'}")
     print(f"[mesh] notify's outside world: e-mails in {infra.state_dir / 'maildir'} (SMTP 127.0.0.1:{SMTP_PORT}), "

@@ -21,7 +21,7 @@ def test_run_brings_up_the_mesh_stores_demo_results_and_stops_everything(tmp_pat
     env = {**os.environ, **ports, "DSP_STATE_DIR": str(tmp_path), "DSP_KAFKA_PORT": str(kafka_port),
            "DSP_KAFKA_CONTROLLER_PORT": str(free_port()), "DSP_MONGO_PORT": str(mongo_port), "PYTHONUNBUFFERED": "1",
            "DSP_SMTP_SINK_PORT": str(free_port()), "DSP_SMS_SINK_PORT": str(free_port()),
-           "DSP_GATEWAY_HTTP_PORT": str(gateway)}
+           "DSP_GATEWAY_HTTP_PORT": str(gateway), "DSP_CONSOLE_HTTP_PORT": str(free_port())}
     env.pop("DSP_KAFKA_BOOTSTRAP", None)
     env.pop("DSP_MONGO_URI", None)
     out = tmp_path / "run.out"
@@ -40,7 +40,7 @@ def test_run_brings_up_the_mesh_stores_demo_results_and_stops_everything(tmp_pat
         for port in ports.values():
             assert f"http://127.0.0.1:{port}/health/ready" in text
         pids = [int(p.read_text()) for p in (tmp_path / "run").glob("*.pid")]
-        assert len(pids) == 10  # kafka, ferretdb, 4 workers, the gateway, demo laboratory, SMTP and SMS sinks
+        assert len(pids) == 11  # kafka, ferretdb, 4 workers, gateway, console, demo laboratory, SMTP and SMS sinks
         assert f"http://127.0.0.1:{gateway}/docs" in text
         while time.monotonic() < deadline + 60 and not list((tmp_path / "letters").glob("*.pdf")):
             time.sleep(1)  # the demo registry's persons get their activation letters
@@ -48,8 +48,8 @@ def test_run_brings_up_the_mesh_stores_demo_results_and_stops_everything(tmp_pat
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=90)
-    assert ("[mesh] stopped: records, activation, access, notify, gateway, demo-laboratory, smtp-sink, sms-sink, "
-            "kafka, ferretdb") in out.read_text()
+    assert ("[mesh] stopped: records, activation, access, notify, gateway, console, demo-laboratory, smtp-sink, "
+            "sms-sink, kafka, ferretdb") in out.read_text()
     for pid in pids:
         try:
             os.kill(pid, 0)

@@ -11,7 +11,7 @@ code_services = sorted(p.parent.name for p in (ROOT / "services").glob("*/__main
 
 
 def test_every_service_in_the_code_runs_in_compose() -> None:
-    assert code_services == ["access", "activation", "gateway", "notify", "records"]
+    assert code_services == ["access", "activation", "console", "gateway", "notify", "records"]
     for name in code_services:
         assert services[name]["command"] == ["python", "-m", f"services.{name}"]
         assert (ROOT / "services" / name / "__main__.py").exists()
@@ -45,3 +45,15 @@ def test_required_secrets_are_demanded_not_defaulted() -> None:
 def test_each_worker_is_reachable_on_its_own_loopback_port() -> None:
     ports = [services[name]["ports"][0] for name in code_services]
     assert len(set(ports)) == len(ports) and all(p.startswith("127.0.0.1:") and p.endswith(":8080") for p in ports)
+
+
+def test_prometheus_scrapes_every_worker_and_grafana_is_provisioned_from_the_repo() -> None:
+    import json
+
+    scrape = yaml.safe_load((ROOT / "infra/prometheus/prometheus.yml").read_text())
+    targets = scrape["scrape_configs"][0]["static_configs"][0]["targets"]
+    assert sorted(t.split(":")[0] for t in targets) == ["access", "activation", "notify", "records"]
+    mounts = services["grafana"]["volumes"]
+    assert any(m.startswith("./infra/grafana/provisioning:") for m in mounts)
+    dashboard = json.loads((ROOT / "infra/grafana/dashboards/dsp-mesh.json").read_text())
+    assert all("dsp_" in p["targets"][0]["expr"] for p in dashboard["panels"])

@@ -1,0 +1,107 @@
+"""What the operations console reads: worker health and Prometheus metrics, consumer lag and dead-letter depth
+from Kafka's admin API, and the business counters from the services' databases. Read-only."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client.parser import text_string_to_metric_families
+from pymongo import AsyncMongoClient
+
+from schemas.topics import TOPICS
+
+
+def _metrics(text: str) -> dict[str, float]:
+    """Messages processed and their total processing time, summed over the worker's handlers."""
+    out = {"processed": 0.0, "seconds": 0.0, "dead_letters": 0.0}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "dsp_received_processed_messages_duration_seconds_count":
+                out["processed"] += sample.value
+            elif sample.name == "dsp_received_processed_messages_duration_seconds_sum":
+                out["seconds"] += sample.value
+            elif sample.name == "dsp_dead_letters_total":
+                out["dead_letters"] += sample.value
+    return out
+
+
+class Probes:
+    def __init__(self, bootstrap: str, mongo: AsyncMongoClient[dict[str, Any]], db_prefix: str,
+                 workers: dict[str, str], group_prefix: str) -> None:
+        self.bootstrap, self.mongo, self.prefix, self.workers = bootstrap, mongo, db_prefix, workers
+        self.groups = [f"{group_prefix}{name}" for name in ("records", "activation", "access", "notify")]
+        self.http = httpx.AsyncClient(timeout=2)
+        self.consumer: AIOKafkaConsumer | None = None
+        self.admin: AIOKafkaAdminClient | None = None
+
+    async def start(self) -> None:
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None)
+        self.admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await self.consumer.start()
+        await self.admin.start()
+
+    async def stop(self) -> None:
+        await self.http.aclose()
+        if self.consumer:
+            await self.consumer.stop()
+        if self.admin:
+            await self.admin.close()
+
+    async def worker(self, name: str, url: str) -> dict[str, Any]:
+        try:
+            ready = (await self.http.get(f"{url}/health/ready")).status_code == 200
+            metrics = _metrics((await self.http.get(f"{url}/metrics")).text)
+        except httpx.HTTPError:
+            return {"name": name, "ready": False, "processed": 0, "seconds": 0, "dead_letters": 0}
+        return {"name": name, "ready": ready, **metrics}
+
+    async def _partitions(self, admin: AIOKafkaAdminClient, topics: list[str]) -> list[TopicPartition]:
+        described = await admin.describe_topics(topics)
+        return [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
+
+    async def kafka(self) -> dict[str, Any]:
+        if self.consumer is None or self.admin is None:
+            raise RuntimeError("Probes.start() was not awaited")
+        names = [t.name for t in TOPICS]
+        dlq = await self._partitions(self.admin, [f"{n}.dlq" for n in names])
+        ends = await self.consumer.end_offsets(dlq)
+        starts = await self.consumer.beginning_offsets(dlq)
+        depth: dict[str, int] = {}
+        for tp in dlq:
+            depth[tp.topic] = depth.get(tp.topic, 0) + ends[tp] - starts[tp]
+        lag: list[dict[str, Any]] = []
+        for group in self.groups:
+            offsets = await self.admin.list_consumer_group_offsets(group)
+            if not offsets:
+                continue
+            latest = await self.consumer.end_offsets(list(offsets))
+            for tp, meta in sorted(offsets.items()):
+                lag.append({"group": group, "topic": tp.topic, "partition": tp.partition,
+                            "lag": max(0, latest[tp] - meta.offset)})
+        return {"dlq_depth": depth, "lag": lag}
+
+    async def business(self, now: datetime) -> dict[str, Any]:
+        db = {name: self.mongo[f"{self.prefix}_{name}"] for name in ("notify", "activation", "access", "records")}
+        outbox, expiries = db["notify"]["outbox"], db["access"]["expiries"]
+        count = outbox.count_documents
+        funnel = {"letters_sent": await count({"template_id": "activation-code", "status": "delivered"}),
+                  "activated": await db["activation"]["accounts"].count_documents({"active": True}),
+                  "logged_in": len(await db["activation"]["sessions"].distinct("matricule"))}
+        channels = {ch: {"delivered": await count({"channel": ch, "status": "delivered"}),
+                         "failed": await count({"channel": ch, "status": "failed"})}
+                    for ch in ("email", "sms", "letter", "inapp")}
+        grants = {"active": await expiries.count_documents({"state": "pending", "ends_at": {"$gt": now}}),
+                  "expiring_24h": await expiries.count_documents(
+                      {"state": "pending", "ends_at": {"$gt": now, "$lte": now + timedelta(hours=24)}}),
+                  "expired": await expiries.count_documents({"state": {"$in": ["requested", "done"]}})}
+        documents = await db["records"]["documents"].count_documents({"document_type": "lab-result"})
+        return {"funnel": funnel, "channels": channels, "grants": grants, "lab_results_stored": documents}
+
+    async def snapshot(self, now: datetime) -> dict[str, Any]:
+        workers = await asyncio.gather(*(self.worker(n, u) for n, u in self.workers.items()))
+        return {"at": now.isoformat(), "workers": list(workers), **await self.kafka(), **await self.business(now)}

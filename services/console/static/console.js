@@ -1,0 +1,72 @@
+// Live dashboard: one server-sent event per refresh; rates come from successive snapshots.
+const previous = {};
+const series = {};
+const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
+const rows = (id, data) => {
+  document.getElementById(id).innerHTML = data.map((r) => "<tr>" + r.map((c) => `<td>${c}</td>`).join("") + "</tr>").join("");
+};
+
+function lineChart(id, name, t, y) {
+  series[id] = series[id] || {};
+  const s = (series[id][name] = series[id][name] || {x: [], y: [], name, mode: "lines"});
+  s.x.push(t); s.y.push(y);
+  if (s.x.length > 90) { s.x.shift(); s.y.shift(); }
+}
+
+function render(snap) {
+  const t = new Date(snap.at);
+  document.getElementById("status").textContent = "live · " + t.toLocaleTimeString();
+  document.getElementById("lab-results").textContent = snap.lab_results_stored;
+  rows("workers", snap.workers.map((w) => [esc(w.name), w.ready ? '<span class="ok">ready</span>' : '<span class="bad">down</span>',
+    Math.round(w.processed) + " processed", Math.round(w.dead_letters) + " dead-lettered"]));
+  const f = snap.funnel;
+  rows("funnel", [["letters sent", f.letters_sent], ["activated", f.activated], ["logged in", f.logged_in]]);
+  const g = snap.grants;
+  rows("grants", [["active (time-limited)", g.active], ["expiring in 24 h", g.expiring_24h], ["expired", g.expired]]);
+  rows("channels", Object.entries(snap.channels).map(([ch, c]) => [esc(ch), c.delivered + " delivered", c.failed + " failed"]));
+  rows("dlq", Object.entries(snap.dlq_depth).filter(([, n]) => n > 0).map(([topic, n]) =>
+    [esc(topic), n, `<button data-topic="${esc(topic)}" class="inspect">inspect</button>`]));
+  for (const w of snap.workers) {
+    const p = previous[w.name];
+    if (p) {
+      const dt = (t - p.t) / 1000, dn = w.processed - p.processed;
+      lineChart("throughput", w.name, t, dt > 0 ? dn / dt : 0);
+      lineChart("latency", w.name, t, dn > 0 ? (1000 * (w.seconds - p.seconds)) / dn : 0);
+    }
+    previous[w.name] = {t, processed: w.processed, seconds: w.seconds};
+  }
+  const layout = {margin: {t: 10, r: 10, b: 30, l: 40}, showlegend: true, legend: {orientation: "h"}};
+  for (const id of ["throughput", "latency"]) Plotly.react(id, Object.values(series[id] || {}), layout, {displayModeBar: false});
+  const lag = {};
+  for (const l of snap.lag) {
+    const g = (lag[l.group] = lag[l.group] || {total: 0, behind: []});
+    g.total += l.lag;
+    if (l.lag > 0) g.behind.push(`${l.topic}[${l.partition}]: ${l.lag}`);
+  }
+  rows("lag", Object.keys(lag).length ? Object.entries(lag).map(([group, g]) => [esc(group), g.total, esc(g.behind.join(", "))])
+                                      : [["no committed offsets yet", "", ""]]);
+}
+
+async function inspect(topic) {
+  document.getElementById("dlq-topic").textContent = topic;
+  const letters = await (await fetch("/api/dlq?topic=" + encodeURIComponent(topic))).json();
+  rows("letters", letters.map((l) => [l.partition + "/" + l.offset, esc(l.reason), esc(l.kind), esc(l.failed_at),
+    `<button class="replay" data-topic="${esc(l.topic)}" data-partition="${l.partition}" data-offset="${l.offset}">replay</button>`]));
+}
+
+async function replay(b) {
+  const body = {topic: b.dataset.topic, partition: +b.dataset.partition, offset: +b.dataset.offset, operator: "console-operator"};
+  const r = await fetch("/api/dlq/replay", {method: "POST", headers: {"content-type": "application/json"}, body: JSON.stringify(body)});
+  const out = await r.json();
+  document.getElementById("replayed").textContent = r.ok
+    ? `replayed ${out.dlq} ${out.partition}/${out.offset} to ${out.source} (partition ${out.replayed_to_partition}, offset ${out.replayed_to_offset})`
+    : "replay failed: " + JSON.stringify(out);
+}
+
+document.addEventListener("click", (e) => {
+  if (e.target.classList.contains("inspect")) inspect(e.target.dataset.topic);
+  if (e.target.classList.contains("replay")) replay(e.target);
+});
+const source = new EventSource("/api/stream");
+source.addEventListener("snapshot", (e) => render(JSON.parse(e.data)));
+source.addEventListener("problem", (e) => { document.getElementById("status").textContent = "problem: " + e.data; });
