@@ -101,8 +101,8 @@ class KafkaNode:
         classpath = f"{libs}/*"
         if not (self.data_dir / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-            fmt = subprocess.run(  # noqa: S603
-                [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id,
+            fmt = subprocess.run(  # noqa: S603 - `--cluster-id=`: an id may start with "-" (1 in 32), not an option
+                [java, "-cp", classpath, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
                  "-c", str(config)], capture_output=True, text=True, check=False,
             )
             if fmt.returncode != 0:

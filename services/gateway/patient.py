@@ -6,6 +6,7 @@ with the service's reason."""
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -14,9 +15,11 @@ from typing import Annotated, Any, Literal
 import httpx
 from fastapi import APIRouter, Cookie, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
 
-from schemas.fields import Matricule
+from schemas.access import AccessCommandV1
+from schemas.activation import ActivationCommandV1
+from schemas.fields import Matricule, check_matricule
 from schemas.topics import ACCESS_COMMANDS, ACTIVATION_COMMANDS
 from services.records.readmodel import DocumentReadModel
 
@@ -53,8 +56,8 @@ class StepBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     password: str | None = Field(default=None, max_length=128)
     channel: Literal["email", "sms"] | None = None
-    email: str | None = Field(default=None, max_length=254)
-    mobile: str | None = Field(default=None, max_length=16)
+    email: EmailStr | None = None
+    mobile: str | None = Field(default=None, pattern=r"^\+[1-9]\d{6,14}$")
     code: str | None = Field(default=None, max_length=16)
     luxtrust_assertion: str | None = Field(default=None, max_length=4096)
 
@@ -81,15 +84,29 @@ def _cookie(response: Response, name: str, value: str, secure: bool) -> None:
     response.set_cookie(name, value, httponly=True, samesite="strict", secure=secure, max_age=1800, path="/v1")
 
 
+def checked(model: type[BaseModel], body: dict[str, Any]) -> dict[str, Any]:
+    """A command the service would dead-letter is refused here, with the contract's reasons (a 422, not a wait)."""
+    try:
+        model.model_validate(body)
+    except ValidationError as exc:
+        errors = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"]} for e in exc.errors(include_input=False)]
+        raise HTTPException(422, {"reason": "invalid request", "errors": errors}) from None
+    return body
+
+
 async def _activation(c: Context, matricule: str, command: str, **fields: Any) -> dict[str, Any]:
-    body = {"command": command, "command_id": f"gw-{uuid.uuid4()}", "matricule": matricule,
-            **{k: v for k, v in fields.items() if v is not None}}
+    body = checked(ActivationCommandV1, {"command": command, "command_id": f"gw-{uuid.uuid4()}",
+                                         "matricule": matricule, **{k: v for k, v in fields.items() if v is not None}})
     return await c.bus.command(ACTIVATION_COMMANDS.name, matricule, body)
 
 
 def _split(cookie: str | None) -> tuple[str, str]:
     matricule, _, secret = (cookie or "").partition(".")
-    if not matricule or not secret:
+    try:
+        check_matricule(matricule)
+    except ValueError:
+        matricule = ""
+    if not matricule or not re.fullmatch(r"[A-Za-z0-9_-]{32,128}", secret):
         raise HTTPException(401, {"reason": "no activation or login in progress in this browser"})
     return matricule, secret
 
@@ -187,8 +204,11 @@ async def document_file(document_id: Annotated[str, PathParam(max_length=64)], r
 async def access_command(body: dict[str, Any], request: Request, session: Session = None) -> dict[str, Any]:
     c = ctx(request)
     patient = await me(c, session)
-    command = {**{k: v for k, v in body.items() if k not in ("command_id", "patient", "actor")},
-               "command_id": f"gw-{uuid.uuid4()}", "patient": patient, "actor": {"kind": "patient", "id": patient}}
+    fields = {k: v for k, v in body.items() if k not in ("command_id", "patient", "actor")}
+    command = checked(AccessCommandV1, {**fields, "command_id": f"gw-{uuid.uuid4()}", "patient": patient,
+                                        "actor": {"kind": "patient", "id": patient}})
+    if command["command"] in ("end-grant", "set-document-visibility", "redeem-presence-password", "break-the-glass"):
+        raise HTTPException(403, {"reason": "not a patient's command"})
     return _answer(await c.bus.command(ACCESS_COMMANDS.name, patient, command))
 
 

@@ -20,10 +20,11 @@ from fastapi import APIRouter, Cookie, HTTPException, Request, Response
 from fastapi.responses import Response as RawResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.access import AccessCommandV1
 from schemas.fields import Matricule
 from schemas.topics import ACCESS_COMMANDS
 
-from .patient import Context, _answer, _public, ctx
+from .patient import Context, _answer, _public, checked, ctx
 
 router = APIRouter(prefix="/v1/pro")
 SESSION_S = 1800
@@ -104,8 +105,8 @@ async def login(body: Assertion, request: Request, response: Response) -> dict[s
 
 
 async def _command(c: Context, patient: str, pro: str, command: str, **fields: Any) -> dict[str, Any]:
-    body = {"command": command, "command_id": f"gw-{uuid.uuid4()}", "patient": patient,
-            "actor": {"kind": "professional", "id": pro}, **fields}
+    body = checked(AccessCommandV1, {"command": command, "command_id": f"gw-{uuid.uuid4()}", "patient": patient,
+                                     "actor": {"kind": "professional", "id": pro}, **fields})
     return _answer(await c.bus.command(ACCESS_COMMANDS.name, patient, body))
 
 
