@@ -209,3 +209,12 @@ class PatientQuery(BaseModel):
     patient: Matricule = Field(description="Whose DSP")
     limit: int = Field(default=100, ge=1, le=1000, description="Audit entries, newest first")
     before_seq: int | None = Field(default=None, ge=0, description="Audit paging: entries before this one")
+
+
+class ProfessionalQuery(BaseModel):
+    """`POST /v1/patients-of` on access: the patients a professional may read now."""
+
+    model_config = ConfigDict(extra="forbid", title="ProfessionalQuery")
+
+    professional_id: ProfessionalId = Field(description="The professional (directory id)")
+    limit: int = Field(default=200, ge=1, le=1000, description="At most this many patients")

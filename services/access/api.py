@@ -14,11 +14,11 @@ from typing import Any
 import structlog
 from pymongo.errors import DuplicateKeyError
 
-from schemas.access import DecisionRequest, DecisionV1, PatientQuery
+from schemas.access import DecisionRequest, DecisionV1, PatientQuery, ProfessionalQuery
 from services.kit.errors import TRANSIENT
 from services.kit.http import endpoint
 
-from .decisions import Action, Actor
+from .decisions import Action, Actor, decide
 from .service import AccessService, ms
 from .store import encode_access
 
@@ -34,7 +34,22 @@ class AccessApi:
 
     def routes(self) -> list[tuple[str, Any]]:
         return [("/v1/decisions", endpoint(self.decide)), ("/v1/access-state", endpoint(self.access_state)),
-                ("/v1/audit", endpoint(self.audit_trail))]
+                ("/v1/audit", endpoint(self.audit_trail)), ("/v1/patients-of", endpoint(self.patients_of))]
+
+    async def patients_of(self, raw: bytes) -> tuple[int, Any]:
+        """The patients whose DSP a professional may read now, with the grant (one pass over the view)."""
+        body = ProfessionalQuery.model_validate_json(raw)
+        now, actor = ms(self.clock()), Actor("professional", body.professional_id)
+        if not await self.view.professional_known(body.professional_id):
+            return 404, {"detail": "unknown professional"}
+        found = []
+        for patient, (_, state) in list(self.view.patients.items()):
+            decision = decide(state, actor, Action.READ, patient, now)
+            if decision.allowed and decision.grant is not None:
+                grant = state.grants[(decision.grant, body.professional_id)]
+                found.append({"patient": patient, "grant": decision.reason,
+                              "ends_at": grant.ends_at.isoformat() if grant.ends_at else None})
+        return 200, {"patients": found[: body.limit]}
 
     async def decide(self, raw: bytes) -> tuple[int, Any]:
         body = DecisionRequest.model_validate_json(raw)

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, HTTPException, Query
-from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.kit.mongo import make_client
@@ -63,6 +64,12 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         await mongo.close()
 
     app = FastAPI(title="dsp-mesh operations console", lifespan=lifespan)
+    registry = CollectorRegistry()
+    replays = Counter("dsp_console_replays", "Dead letters replayed from the console", registry=registry)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> str:
@@ -106,7 +113,9 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     @app.post("/api/dlq/replay")
     async def replay(body: Replay) -> dict[str, Any]:
         try:
-            return await dead.replay(body.topic, body.partition, body.offset, body.operator, datetime.now(UTC))
+            done = await dead.replay(body.topic, body.partition, body.offset, body.operator, datetime.now(UTC))
+            replays.inc()
+            return done
         except NotFound as exc:
             raise HTTPException(404, str(exc)) from None
 

@@ -17,6 +17,7 @@ import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from pydantic import Field, SecretStr
 
 from schemas.topics import ACCESS_EVENTS, ACTIVATION_EVENTS
@@ -25,7 +26,7 @@ from services.kit.mongo import make_client
 from services.kit.settings import ServiceSettings
 from services.records.readmodel import DocumentReadModel
 
-from . import patient, professional
+from . import patient, professional, records
 from .bus import Bus, Unavailable
 from .limits import SENSITIVE, RateLimiter
 
@@ -45,6 +46,10 @@ class GatewaySettings(ServiceSettings):
                             description="access's HTTP API")
     records_db: str | None = Field(default=None, validation_alias="DSP_GATEWAY_RECORDS_DB",
                                    description="records' database (default <prefix>_records)")
+    notify_db: str | None = Field(default=None, validation_alias="DSP_GATEWAY_NOTIFY_DB",
+                                  description="notify's database, for the notification list (default <prefix>_notify)")
+    access_db: str | None = Field(default=None, validation_alias="DSP_GATEWAY_ACCESS_DB",
+                                  description="access's database, for professional search (default <prefix>_access)")
     reply_timeout_s: float = Field(default=10.0, gt=0, validation_alias="DSP_GATEWAY_REPLY_TIMEOUT_S",
                                    description="How long a request waits for a command's outcome")
     pro_idp_key: SecretStr | None = Field(default=None, validation_alias="DSP_GATEWAY_PRO_IDP_KEY",
@@ -66,15 +71,26 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         async with httpx.AsyncClient(base_url=settings.activation_url, timeout=5) as activation, \
                 httpx.AsyncClient(base_url=settings.access_url, timeout=5) as access:
             app.state.ctx = patient.Context(bus, activation, access, DocumentReadModel(
-                mongo[settings.records_db or f"{settings.mongo_db_prefix}_records"]), settings.secure_cookies)
+                mongo[settings.records_db or f"{settings.mongo_db_prefix}_records"]), settings.secure_cookies,
+                mongo[settings.notify_db or f"{settings.mongo_db_prefix}_notify"]["outbox"],
+                mongo[settings.access_db or f"{settings.mongo_db_prefix}_access"]["professionals"])
             yield
         await bus.stop()
         await mongo.close()
 
+    registry = CollectorRegistry()
+    requests = Counter("dsp_gateway_requests", "Requests answered, by route and status class", ["route", "status"],
+                       registry=registry)
     app = FastAPI(title="dsp-mesh portal API", version="1.0.0", lifespan=lifespan,
                   description="The patient portal's API of the shared health record (DSP).")
     app.include_router(patient.router)
     app.include_router(professional.router)
+    app.include_router(records.router)
+    app.include_router(records.search_router)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     key = settings.pro_idp_key.get_secret_value().encode() if settings.pro_idp_key else None
     app.state.pro_keys = (key, hmac.new(key, b"dsp-gateway-session", hashlib.sha256).digest()) if key else None
     limiter = RateLimiter(settings.rate_limit_per_minute)
@@ -88,6 +104,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         else:
             response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
+        route = request.scope.get("route")
+        requests.labels(getattr(route, "path", "unmatched"), f"{response.status_code // 100}xx").inc()
         if request.url.path == "/docs":  # the interactive API page loads Swagger UI's script and styles
             del response.headers["Content-Security-Policy"]
         if settings.secure_cookies:

@@ -68,6 +68,14 @@ class Bus:
                     if future is not None and not future.done():
                         future.set_result(outcome)
 
+    async def send(self, topic: str, key: str, body: dict[str, Any]) -> None:
+        """Publish a command whose service answers with events, not an outcome (records)."""
+        try:
+            await asyncio.wait_for(self.producer.send_and_wait(topic, json.dumps(body).encode(), key=key.encode()),
+                                   self.timeout_s)
+        except TimeoutError:
+            raise Unavailable("Kafka did not take the command in time; try again") from None
+
     async def command(self, topic: str, key: str, body: dict[str, Any]) -> dict[str, Any]:
         """Publish a command and wait for its outcome."""
         command_id = body["command_id"]

@@ -36,6 +36,8 @@ class Context:
     access: httpx.AsyncClient
     documents: DocumentReadModel
     secure: bool
+    notifications: Any = None  # notify's outbox (its in-app notices)
+    directory: Any = None  # access's copy of the professional directory
 
 
 def ctx(request: Request) -> Context:

@@ -3,11 +3,13 @@ by SMS, reads the lab result a laboratory published, manages access and reads th
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import secrets
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -31,6 +33,7 @@ from services.activation.app import create_app as activation_app
 from services.activation.service import NS
 from services.gateway.app import GatewaySettings
 from services.gateway.app import create_app as gateway_app
+from services.gateway.professional import sign
 from services.kit.logging import Pseudonymizer
 from services.notify.app import NotifySettings
 from services.notify.app import create_app as notify_app
@@ -121,11 +124,66 @@ async def test_a_patient_from_the_letter_to_reading_a_lab_result(portal: dict[st
 
         generated = await web.post("/v1/me/access/commands", json={"command": "generate-presence-password"})
         assert generated.json()["reason"].startswith("presence password generated")
+        password = await eventually(lambda: _presence_password(portal, patient), within_s=60)
+
+        # a professional the patient never met: denied, then the presence password, then the result
+        dr = f"DR-{unique}"
+        await producer.send_and_wait("directory.professionals.v1", encode({
+            "message_id": f"dir-{unique}", "professional_id": dr, "given_name": "Luc", "family_name": "Kremer",
+            "profession": "Médecin", "specialty": "Médecine générale"}), key=dr.encode())
+        async with httpx.AsyncClient(base_url=portal["url"], timeout=30) as pro:
+            assert (await pro.post("/v1/pro/documents", json={"patient": patient})).status_code == 401
+            forged = sign(b"not-the-idp-key", dr, int(time.time()) + 300)
+            assert (await pro.post("/v1/pro/login", json={"assertion": forged})).status_code == 401
+            assert (await pro.post("/v1/pro/login", json={"assertion": sign(
+                portal["idp"], dr, int(time.time()) + 300)})).is_success
+            denied = await eventually(lambda: _pro_denied(pro, patient, "no grant for this professional"))
+            assert denied["detail"]["reason"] == "no grant for this professional"  # listed, but no grant yet
+            wrong = await pro.post("/v1/pro/presence-password", json={"patient": patient, "password": "AAAA-AAAA"})
+            assert (wrong.status_code, wrong.json()["detail"]["reason"]) == (400, "wrong presence password")
+            granted = await pro.post("/v1/pro/presence-password", json={"patient": patient, "password": password})
+            assert granted.status_code == 200, granted.text
+            read = await pro.post("/v1/pro/documents", json={"patient": patient})
+            assert [d["title"] for d in read.json()] == ["Hémogramme"]
+            mine = (await pro.get("/v1/pro/patients")).json()["patients"]
+            assert [(m["patient"], m["grant"]) for m in mine] == [(patient, "presence-password")]
+        found = (await web.get("/v1/professionals", params={"q": "kre"})).json()
+        assert dr in [p["professional_id"] for p in found]  # a patient finds a professional by name
+
         refused = await web.post("/v1/me/access/commands", json={"command": "add-to-circle",
                                                                   "professional_id": "NOBODY-1"})
         assert (refused.status_code, refused.json()["detail"]["reason"]) == (400, "unknown professional")
-        trail = (await web.get("/v1/me/audit")).json()["entries"]
-        assert [e["action"] for e in trail][:2] == ["add-to-circle", "generate-presence-password"]
+        trail = (await web.get("/v1/me/audit")).json()["entries"]  # newest first: the patient sees the read
+        assert [(e["actor_id"], e["action"], e["allowed"]) for e in trail][:3] == [
+            (patient, "add-to-circle", False), (dr, "read", True), (dr, "redeem-presence-password", True)]
+
+        notices = (await web.get("/v1/me/notifications")).json()
+        assert {"presence-password-used", "first-access"} <= {n["template"] for n in notices}
+        days = (await web.get("/v1/me/timeline", params={"start": "2026-11-01T00:00:00+00:00",
+                                                          "end": "2026-12-01T00:00:00+00:00"})).json()
+        assert [d["title"] for d in days] == ["Hémogramme"]  # collected on 20 November
+        pdf = base64.b64encode(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n").decode()
+        fake = await web.post("/v1/me/documents", json={"title": "Scan", "content_type": "application/pdf",
+                                                         "data_base64": base64.b64encode(b"\x89PNG....").decode()})
+        assert fake.status_code == 422
+        uploaded = await web.post("/v1/me/documents", json={"title": "Vaccination card",
+                                                             "content_type": "application/pdf", "data_base64": pdf})
+        assert uploaded.status_code == 202
+        doc_id = uploaded.json()["document_id"]
+        await eventually(lambda: _titles(web, "Vaccination card"))
+        assert (await web.post(f"/v1/me/documents/{doc_id}/block")).status_code == 202
+        async with httpx.AsyncClient(base_url=portal["url"], timeout=30) as pro:
+            assert (await pro.post("/v1/pro/login", json={"assertion": sign(
+                portal["idp"], dr, int(time.time()) + 300)})).is_success
+            hidden = await eventually(lambda: _pro_file_denied(pro, patient, doc_id))
+            assert hidden == "document blocked by the patient"
+        other = make_matricule(date(1950, 1, 1), 7)
+        stranger = await web.get("/v1/me/notifications", headers={"X-DSP-Patient": other})
+        assert (stranger.status_code, stranger.json()["detail"]["reason"]) == (
+            403, "not the owner nor a DSP assistant of this record")
+        assert (await web.get("/metrics")).status_code == 200
+        limited = [(await web.post("/v1/login/verify", json={"code": "000000"})).status_code for _ in range(41)]
+        assert limited[-1] == 429
         assert (await web.post("/v1/logout")).is_success
         assert (await web.get("/v1/me/documents")).status_code == 401
 
@@ -146,6 +204,15 @@ async def _pro_denied(pro: httpx.AsyncClient, patient: str, reason: str) -> dict
     reply = await pro.post("/v1/pro/documents", json={"patient": patient})
     assert reply.status_code == 403, reply.text
     return dict(reply.json()) if reply.json()["detail"]["reason"] == reason else None
+
+
+async def _titles(web: httpx.AsyncClient, title: str) -> bool:
+    return title in [d["title"] for d in (await web.get("/v1/me/documents")).json()]
+
+
+async def _pro_file_denied(pro: httpx.AsyncClient, patient: str, doc_id: str) -> str | None:
+    reply = await pro.post("/v1/pro/documents/file", json={"patient": patient, "document_id": doc_id})
+    return str(reply.json()["detail"]["reason"]) if reply.status_code == 403 else None
 
 
 async def _exists(path: Path) -> bool:

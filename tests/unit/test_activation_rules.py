@@ -46,3 +46,15 @@ def test_steps_run_in_order_with_a_reason_otherwise() -> None:
     assert rules.mask_address("marie.weber@example.lu") == "m***@example.lu"
     assert rules.mask_address("+352621123456") == "+352******456"
     assert len({rules.new_otp() for _ in range(50)}) > 40 and all(len(rules.new_otp()) == 6 for _ in range(20))
+
+
+def test_professional_assertions_are_verified_in_constant_time_and_never_crash() -> None:
+    from services.gateway.professional import sign, verify
+
+    key = b"k" * 32
+    token = sign(key, "DR-1", 2_000_000_000)
+    assert verify(key, token, 1_900_000_000) == "DR-1"
+    assert verify(key, token, 2_000_000_001) is None  # expired
+    assert verify(b"x" * 32, token, 1_900_000_000) is None  # another key
+    for garbage in ("", ".", "é.é", "a.\ud800", token + "0", token.replace(".", "..")):
+        assert verify(key, garbage, 1_900_000_000) is None

@@ -1,0 +1,122 @@
+"""More patient routes: the timeline, uploads, blocking documents, the notification list — and acting for another
+patient as their DSP assistant (header `X-DSP-Patient`, never the URL; access decides)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from schemas.fields import check_matricule
+from schemas.records import RecordsCommandV1
+from schemas.topics import RECORDS_COMMANDS
+from services.records import domain as records_domain
+
+from .patient import Context, Session, _public, checked, ctx, me
+
+router = APIRouter(prefix="/v1/me")
+Behalf = Annotated[str | None, Header(alias="X-DSP-Patient", max_length=13)]
+
+
+async def acting_for(c: Context, session: str | None, behalf: str | None) -> tuple[str, str]:
+    """(the person logged in, the patient whose DSP they act on): themselves, or a patient they assist."""
+    user = await me(c, session)
+    if not behalf or behalf == user:
+        return user, user
+    try:
+        check_matricule(behalf)
+    except ValueError:
+        raise HTTPException(422, {"reason": "X-DSP-Patient is not a valid matricule"}) from None
+    reply = await c.access.post("/v1/decisions", json={"actor": {"kind": "patient", "id": user}, "action": "manage",
+                                                       "patient": behalf})
+    if reply.status_code != 200:
+        raise HTTPException(503, {"reason": "access decisions unavailable; try again"})
+    if not reply.json()["allowed"]:
+        raise HTTPException(403, {"reason": reply.json()["reason"]})
+    return user, behalf
+
+
+class Upload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=200)
+    content_type: Literal["application/pdf", "image/jpeg", "image/png"]
+    data_base64: str = Field(max_length=7_000_000)
+    document_date: AwareDatetime | None = None
+
+
+@router.get("/timeline", summary="The timeline ('Ligne de vie') between two dates")
+async def timeline(request: Request, start: AwareDatetime, end: AwareDatetime, session: Session = None,
+                   behalf: Behalf = None) -> list[dict[str, Any]]:
+    c = ctx(request)
+    _, patient = await acting_for(c, session, behalf)
+    return [_public(d) for d in await c.documents.timeline(patient, start, end)]
+
+
+@router.post("/documents", status_code=202, summary="Deposit a document (PDF, JPEG or PNG, up to 5 MiB)")
+async def upload(body: Upload, request: Request, session: Session = None, behalf: Behalf = None) -> dict[str, Any]:
+    c = ctx(request)
+    user, patient = await acting_for(c, session, behalf)
+    try:
+        records_domain.sniff(body.content_type, base64.b64decode(body.data_base64, validate=True))
+    except (binascii.Error, records_domain.Rejected) as exc:
+        raise HTTPException(422, {"reason": str(exc) if isinstance(exc, records_domain.Rejected)
+                                  else "data_base64 is not valid base64"}) from None
+    command_id = f"gw-{uuid.uuid4()}"
+    await _send(c, patient, {"command": "upload-document", "command_id": command_id, "patient_matricule": patient,
+                             "uploaded_by": user, **body.model_dump(mode="json", exclude_none=True)})
+    return {"document_id": records_domain.upload_id(command_id), "status": "accepted"}
+
+
+@router.post("/documents/{document_id}/{action}", status_code=202, summary="Hide a document from professionals, "
+                                                                            "or show it again")
+async def block(document_id: Annotated[str, PathParam(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")],
+                action: Literal["block", "unblock"], request: Request, session: Session = None,
+                behalf: Behalf = None) -> dict[str, Any]:
+    c = ctx(request)
+    user, patient = await acting_for(c, session, behalf)
+    if await c.documents.get(patient, document_id) is None:
+        raise HTTPException(404, {"reason": "no such document in this DSP"})
+    await _send(c, patient, {"command": f"{action}-document", "command_id": f"gw-{uuid.uuid4()}",
+                             "patient_matricule": patient, "requested_by": user, "document_id": document_id})
+    return {"document_id": document_id, "status": "accepted"}
+
+
+@router.get("/notifications", summary="The notification list, newest first")
+async def notifications(request: Request, session: Session = None, behalf: Behalf = None,
+                        limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[dict[str, Any]]:
+    c = ctx(request)
+    _, patient = await acting_for(c, session, behalf)
+    cursor = c.notifications.find({"recipient": patient, "channel": "inapp", "status": "delivered"},
+                                  {"subject": 1, "body": 1, "received_at": 1, "read": 1, "template_id": 1})
+    found = sorted([n async for n in cursor], key=lambda n: n.get("received_at") or datetime.min, reverse=True)
+    return [{"id": n["_id"], "template": n.get("template_id"), "subject": n.get("subject"), "body": n.get("body"),
+             "at": n.get("received_at"), "read": n.get("read", False)} for n in found[:limit]]
+
+
+async def _send(c: Context, patient: str, body: dict[str, Any]) -> None:
+    checked(RecordsCommandV1, body)
+    await c.bus.send(RECORDS_COMMANDS.name, patient, body)
+
+
+search_router = APIRouter(prefix="/v1")
+
+
+@search_router.get("/professionals", summary="Find a professional to add to the trusted circle (name prefix)")
+async def professionals(request: Request, q: Annotated[str, Query(min_length=2, max_length=60)],
+                        session: Session = None) -> list[dict[str, Any]]:
+    c = ctx(request)
+    await me(c, session)
+    pattern = {"$regex": f"^{re.escape(q.strip())}", "$options": "i"}
+    cursor = c.directory.find({"$or": [{"family_name": pattern}, {"given_name": pattern}], "active": {"$ne": False}},
+                              {"given_name": 1, "family_name": 1, "profession": 1, "specialty": 1, "practice_id": 1})
+    found = [p async for p in cursor]
+    return [{"professional_id": p["_id"], **{k: p.get(k) for k in ("given_name", "family_name", "profession",
+                                                                    "specialty", "practice_id")}}
+            for p in sorted(found, key=lambda p: (p.get("family_name", ""), p.get("given_name", "")))[:50]]
