@@ -85,7 +85,7 @@ class AccessService:
                                "effects": effects})
             if await self.store.save(doc, now):
                 self.view.put(cmd.patient, doc.version, doc.access)
-                if secret is not None and isinstance(cmd, PresencePasswordCommand):
+                if secret is not None and isinstance(cmd, PresencePasswordCommand) and cmd.delivery != "none":
                     await self._send_password(cmd, secret)
                 await self._effects(cmd, outcome, effects, doc.version)
                 return outcome
@@ -127,7 +127,7 @@ class AccessService:
         if isinstance(cmd, ConsentCommand):
             doc.consents.append({"consent": cmd.consent, "value": cmd.value, "at": now, "by": cmd.actor.id})
         if isinstance(cmd, PresencePasswordCommand):
-            secret = presence.generate()
+            secret = cmd.password or presence.generate()
             doc.presence_hash = presence.hash_password(secret)
             return secret
         return None

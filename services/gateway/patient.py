@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import httpx
-from fastapi import APIRouter, Cookie, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Cookie, Header, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
 
@@ -21,6 +21,7 @@ from schemas.access import AccessCommandV1
 from schemas.activation import ActivationCommandV1
 from schemas.fields import Matricule, check_matricule
 from schemas.topics import ACCESS_COMMANDS, ACTIVATION_COMMANDS
+from services.access import presence
 from services.records.readmodel import DocumentReadModel
 
 from .bus import Bus
@@ -212,6 +213,27 @@ async def access_command(body: dict[str, Any], request: Request, session: Sessio
     if command["command"] in ("end-grant", "set-document-visibility", "redeem-presence-password", "break-the-glass"):
         raise HTTPException(403, {"reason": "not a patient's command"})
     return _answer(await c.bus.command(ACCESS_COMMANDS.name, patient, command))
+
+
+class PresenceBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    letter: bool = Field(default=False, description="Also send it by letter")
+
+
+@router.post("/me/presence-password", summary="A new presence password, shown once (the old one stops working)")
+async def presence_password(body: PresenceBody, request: Request, session: Session = None,
+                            behalf: Annotated[str | None, Header(alias="X-DSP-Patient", max_length=13)] = None
+                            ) -> dict[str, Any]:
+    from .records import acting_for
+
+    c = ctx(request)
+    user, patient = await acting_for(c, session, behalf)
+    password = presence.generate()
+    command = checked(AccessCommandV1, {"command": "generate-presence-password", "command_id": f"gw-{uuid.uuid4()}",
+                                        "patient": patient, "actor": {"kind": "patient", "id": user},
+                                        "delivery": "letter" if body.letter else "none", "password": password})
+    answer = _answer(await c.bus.command(ACCESS_COMMANDS.name, patient, command))
+    return {**answer, "presence_password": password}  # never stored in clear; this answer is not cached
 
 
 @router.get("/me/access", summary="Who has access, blocked professionals, assistants, consents")

@@ -122,9 +122,11 @@ async def test_a_patient_from_the_letter_to_reading_a_lab_result(portal: dict[st
         documents = await eventually(lambda: _documents(web))
         assert [d["title"] for d in documents] == ["Hémogramme"]
 
-        generated = await web.post("/v1/me/access/commands", json={"command": "generate-presence-password"})
+        generated = await web.post("/v1/me/presence-password", json={"letter": True})
         assert generated.json()["reason"].startswith("presence password generated")
-        password = await eventually(lambda: _presence_password(portal, patient), within_s=60)
+        password = generated.json()["presence_password"]  # shown once, and sent by letter
+        assert generated.headers["cache-control"] == "no-store"
+        assert await eventually(lambda: _presence_password(portal, patient), within_s=60) == password
 
         # a professional the patient never met: denied, then the presence password, then the result
         dr = f"DR-{unique}"
