@@ -85,10 +85,13 @@ class Ingestor:
         known = await self.store.known_persons({p.result.patient_matricule for p in parsed})
         await self._park([p for p in parsed if p.result.patient_matricule not in known], now)
         ready = [p for p in parsed if p.result.patient_matricule in known]
-        earlier = await self.store.claim_messages({p.message_key: p.doc_id for p in ready})
+        owners: dict[str, str] = {}
+        for p in ready:  # within a batch too, the first result to use a message id owns it
+            owners.setdefault(p.message_key, p.doc_id)
+        earlier = await self.store.claim_messages(owners)
         accepted = []
         for p in ready:
-            if earlier.get(p.message_key, p.doc_id) != p.doc_id:
+            if earlier.get(p.message_key, owners[p.message_key]) != p.doc_id:
                 await self._reject(p.record, domain.Rejected("message_id was already used for another report"))
             else:
                 accepted.append(p)

@@ -110,3 +110,15 @@ async def test_redelivered_batch_changes_nothing_and_re_emits_the_same_event_ids
 def metric(ingest: Ingestor, outcome: str) -> float:
     value = ingest.metrics.registry.get_sample_value("dsp_records_lab_results_total", {"outcome": outcome})
     return value or 0.0
+
+
+async def test_two_reports_reusing_a_message_id_in_one_batch_store_the_first_only() -> None:
+    """Found by an integration run: both landed in one batch and both were stored."""
+    store, dead, events = MemoryStore(), DeadLetterRecorder(), []
+    reused = ConsumerRecord(topic="lab.results.v1", partition=0, offset=2, timestamp=1_763_800_000_000,
+                            timestamp_type=0, key=b"LAB1:R2",
+                            value=encode(lab_result("LAB1", report="R2", message_id="m-R1")),
+                            checksum=None, serialized_key_size=0, serialized_value_size=0, headers=())
+    await ingestor(store, dead, events).handle([record("R1", 1), reused])
+    assert sorted(d["report_id"] for d in store.docs.values()) == ["R1"]
+    assert dead.sent == [(b"LAB1:R2", "invalid", "message_id was already used for another report")]
