@@ -115,7 +115,11 @@ async def _supervise(infra: LocalInfra) -> None:
 
 def run(infra: LocalInfra) -> int:
     """Bring everything up, print where to look, report progress until Ctrl-C, then stop everything."""
-    timings = infra.up()
+    try:
+        timings = infra.up()
+    except BaseException:
+        print(f"[mesh] stopped what had started: {', '.join(infra.down()) or 'nothing'}", flush=True)
+        raise
     print(f"[mesh] infrastructure up in {timings['total']:.1f}s")
     start(infra)
     run_dir = infra.state_dir / "run"
