@@ -296,6 +296,7 @@ async def test_two_replicas_share_the_work_and_end_each_grant_once(gw: Gateway, 
     pros = tuple(f"ER{i}-{unique}" for i in range(20))
     [patient] = await people(gw, db, unique, ADULT, pros=pros)
     second = access_worker(infra, prefix, clock, pseudonym_key).start()  # same group: partitions are shared
+    await eventually(lambda: _group_settled(infra.bootstrap, f"{prefix}-access"), within_s=60)
     expired = await TopicReader(infra.bootstrap, "access.grant-expired.v1").start()
     try:
         for pro in pros:
@@ -326,3 +327,18 @@ async def _allowed(gw: Gateway, actor: tuple[str, str], patient: str) -> bool:
 
 async def _none_pending(db: Any, patient: str) -> bool:
     return await db["expiries"].count_documents({"patient": patient, "state": "pending"}) == 0
+
+
+async def _group_settled(bootstrap: str, group: str) -> bool:
+    """Both replicas joined (4 grouped consumers each) and the group is stable: a command in flight during a
+    rebalance is redelivered to the new owner, whose effects go out again under the same event ids."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        responses = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    groups = [g for response in responses for g in response.groups]
+    return any(g[2] == "Stable" and len(g[5]) >= 8 for g in groups)
