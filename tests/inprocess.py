@@ -8,10 +8,26 @@ import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 from faststream.asgi import AsgiFastStream
+
+
+def settings_from(cls: Any, env: dict[str, str]) -> Any:
+    """A service's settings built from `env` (its DSP_* variables), without touching the process environment."""
+    import pytest
+
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, v)
+        return cls()
+
+
+async def file_ready(path: Path) -> bool:
+    """A probe for `eventually`: the file exists and is not empty."""
+    return path.exists() and path.stat().st_size > 0  # noqa: ASYNC240 - a test probe on a local file
 
 
 class FakeClock:

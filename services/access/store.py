@@ -13,7 +13,6 @@ from pymongo.errors import DuplicateKeyError
 
 from .decisions import Grant, GrantKind, PatientAccess
 
-EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 RECENT_COMMANDS = 50  # outcomes kept per patient to answer a redelivered command identically
 
 
@@ -103,8 +102,8 @@ class AccessStore:
     async def schedule_end(self, patient: str, kind: str, subject: str, ends_at: datetime) -> None:
         key = f"{patient}|{kind}|{subject}|{ends_at.isoformat()}"
         await self.expiries.update_one({"_id": key}, {"$setOnInsert": {
-            "patient": patient, "kind": kind, "subject": subject, "ends_at": ends_at, "state": "pending",
-            "lease_until": EPOCH}}, upsert=True)
+            "patient": patient, "kind": kind, "subject": subject, "ends_at": ends_at, "state": "pending"}},
+            upsert=True)
 
     async def presence_failures_since(self, professional: str, patient: str, since: datetime) -> int:
         return await self.presence_failures.count_documents({"key": f"{professional}|{patient}",

@@ -170,6 +170,27 @@ async def me(c: Context, session: str | None) -> str:
 Session = Annotated[str | None, Cookie(alias="dsp_session")]
 
 
+Behalf = Annotated[str | None, Header(alias="X-DSP-Patient", max_length=13)]
+
+
+async def acting_for(c: Context, session: str | None, behalf: str | None) -> tuple[str, str]:
+    """(the person logged in, the patient whose DSP they act on): themselves, or a patient they assist."""
+    user = await me(c, session)
+    if not behalf or behalf == user:
+        return user, user
+    try:
+        check_matricule(behalf)
+    except ValueError:
+        raise HTTPException(422, {"reason": "X-DSP-Patient is not a valid matricule"}) from None
+    reply = await c.access.post("/v1/decisions", json={"actor": {"kind": "patient", "id": user}, "action": "manage",
+                                                       "patient": behalf})
+    if reply.status_code != 200:
+        raise HTTPException(503, {"reason": "access decisions unavailable; try again"})
+    if not reply.json()["allowed"]:
+        raise HTTPException(403, {"reason": reply.json()["reason"]})
+    return user, behalf
+
+
 @router.post("/logout", summary="End the session")
 async def logout(request: Request, response: Response, session: Session = None) -> dict[str, Any]:
     c = ctx(request)
@@ -222,10 +243,7 @@ class PresenceBody(BaseModel):
 
 @router.post("/me/presence-password", summary="A new presence password, shown once (the old one stops working)")
 async def presence_password(body: PresenceBody, request: Request, session: Session = None,
-                            behalf: Annotated[str | None, Header(alias="X-DSP-Patient", max_length=13)] = None
-                            ) -> dict[str, Any]:
-    from .records import acting_for
-
+                            behalf: Behalf = None) -> dict[str, Any]:
     c = ctx(request)
     user, patient = await acting_for(c, session, behalf)
     password = presence.generate()

@@ -10,39 +10,17 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from schemas.fields import check_matricule
 from schemas.records import RecordsCommandV1
 from schemas.topics import RECORDS_COMMANDS
 from services.records import domain as records_domain
 
-from .patient import Context, Session, _public, checked, ctx, me
+from .patient import Behalf, Context, Session, _public, acting_for, checked, ctx, me
 
 router = APIRouter(prefix="/v1/me")
-Behalf = Annotated[str | None, Header(alias="X-DSP-Patient", max_length=13)]
-
-
-async def acting_for(c: Context, session: str | None, behalf: str | None) -> tuple[str, str]:
-    """(the person logged in, the patient whose DSP they act on): themselves, or a patient they assist."""
-    user = await me(c, session)
-    if not behalf or behalf == user:
-        return user, user
-    try:
-        check_matricule(behalf)
-    except ValueError:
-        raise HTTPException(422, {"reason": "X-DSP-Patient is not a valid matricule"}) from None
-    reply = await c.access.post("/v1/decisions", json={"actor": {"kind": "patient", "id": user}, "action": "manage",
-                                                       "patient": behalf})
-    if reply.status_code != 200:
-        raise HTTPException(503, {"reason": "access decisions unavailable; try again"})
-    if not reply.json()["allowed"]:
-        raise HTTPException(403, {"reason": reply.json()["reason"]})
-    return user, behalf
-
-
 class Upload(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str = Field(min_length=1, max_length=200)

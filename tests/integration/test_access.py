@@ -14,7 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from infra.procs import free_port
 from services.access.app import AccessSettings, create_app
-from tests.inprocess import FakeClock, InProcessWorker
+from tests.inprocess import FakeClock, InProcessWorker, settings_from
 from tests.integration.access_support import Gateway, TopicReader, list_professionals, register_people
 from tests.support import encode, eventually, header, make_matricule, read_topic
 
@@ -26,11 +26,7 @@ def access_worker(infra: Any, prefix: str, clock: FakeClock, pseudonym_key: str)
     env = {"DSP_KAFKA_BOOTSTRAP": infra.bootstrap, "DSP_MONGO_URI": infra.mongo_uri, "DSP_MONGO_DB_PREFIX": prefix,
            "DSP_KAFKA_GROUP_PREFIX": f"{prefix}-", "DSP_LOG_PSEUDONYM_KEY": pseudonym_key,
            "DSP_ACCESS_HTTP_PORT": str(port), "DSP_ACCESS_SWEEP_INTERVAL_S": "0.3", "DSP_RETRY_BACKOFF_MAX_S": "2"}
-    with pytest.MonkeyPatch.context() as mp:
-        for k, v in env.items():
-            mp.setenv(k, v)
-        settings = AccessSettings()  # type: ignore[call-arg]
-    return InProcessWorker(create_app(settings, clock), port)
+    return InProcessWorker(create_app(settings_from(AccessSettings, env), clock), port)
 
 
 @pytest.fixture(scope="module")

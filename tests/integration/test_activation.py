@@ -11,7 +11,6 @@ import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +24,7 @@ from services.activation.app import create_app as activation_app
 from services.activation.service import NS
 from services.notify.app import NotifySettings
 from services.notify.app import create_app as notify_app
-from tests.inprocess import FakeClock, InProcessWorker
+from tests.inprocess import FakeClock, InProcessWorker, file_ready, settings_from
 from tests.integration.access_support import TopicReader
 from tests.support import encode, eventually, make_matricule, person
 
@@ -40,13 +39,6 @@ class FixedCaptcha:
 class FakeLuxTrust:
     async def verify(self, assertion: str, matricule: str) -> bool:
         return assertion == f"luxtrust-ok:{matricule}"
-
-
-def settings_from(cls: Any, env: dict[str, str]) -> Any:
-    with pytest.MonkeyPatch.context() as mp:
-        for k, v in env.items():
-            mp.setenv(k, v)
-        return cls()
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +98,7 @@ class Portal:
     async def letter_code(self, generation: int = 1) -> str:
         """The code printed in the PDF letter notify wrote for this person (request id: deterministic)."""
         pdf = self.world["letters"] / f"activation-{uuid.uuid5(NS, f'letter:{self.m}:{generation}')}.pdf"
-        await eventually(lambda: _exists(pdf), within_s=120)  # a fresh consumer group may have history to read first
+        await eventually(lambda: file_ready(pdf), within_s=120)  # a fresh consumer group may have history to read first
         text = "".join(page.extract_text() for page in PdfReader(pdf).pages)
         assert "Agence eSanté" in text and "L-4011" in text  # the agency header and the address block
         codes = CODE.findall(text)
@@ -166,9 +158,6 @@ async def portal_for(world: dict[str, Any], producer: AIOKafkaProducer, infra: A
 def _mobile(unique: str) -> str:
     return "+352621" + unique[:6].translate(str.maketrans("abcdef", "123456"))
 
-
-async def _exists(path: Path) -> bool:
-    return path.exists() and path.stat().st_size > 0  # noqa: ASYNC240 - a test probe on a local file
 
 
 async def test_from_the_letter_to_an_active_account_and_a_login(portal_for: Any, world: dict[str, Any],

@@ -20,8 +20,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from infra.procs import free_port
 from services.console.app import ConsoleSettings, create_app
-from tests.inprocess import InProcessWorker
-from tests.integration.test_activation import settings_from
+from tests.inprocess import InProcessWorker, settings_from
 from tests.support import ROOT, Worker, encode, eventually, lab_result
 
 ARTIFACTS = ROOT / "build" / "artifacts"

@@ -13,7 +13,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -37,8 +36,8 @@ from services.gateway.professional import sign
 from services.kit.logging import Pseudonymizer
 from services.notify.app import NotifySettings
 from services.notify.app import create_app as notify_app
-from tests.inprocess import InProcessWorker
-from tests.integration.test_activation import CODE, FakeLuxTrust, FixedCaptcha, settings_from
+from tests.inprocess import InProcessWorker, file_ready, settings_from
+from tests.integration.test_activation import CODE, FakeLuxTrust, FixedCaptcha
 from tests.support import ROOT, Worker, encode, eventually, lab_result, make_matricule, person
 
 
@@ -93,7 +92,7 @@ async def test_a_patient_from_the_letter_to_reading_a_lab_result(portal: dict[st
     result = lab_result(lab, patient_matricule=patient, title="Hémogramme")
     await producer.send_and_wait("lab.results.v1", encode(result), key=f"{lab}:R1".encode())
     letter = portal["letters"] / f"activation-{uuid.uuid5(NS, f'letter:{patient}:1')}.pdf"
-    await eventually(lambda: _exists(letter), within_s=120)
+    await eventually(lambda: file_ready(letter), within_s=120)
     code = CODE.findall("".join(p.extract_text() for p in PdfReader(letter).pages))[0]
     sms = portal["sms"]  # read back through its file
     async with httpx.AsyncClient(base_url=portal["url"], timeout=30) as web:
@@ -215,10 +214,6 @@ async def _titles(web: httpx.AsyncClient, title: str) -> bool:
 async def _pro_file_denied(pro: httpx.AsyncClient, patient: str, doc_id: str) -> str | None:
     reply = await pro.post("/v1/pro/documents/file", json={"patient": patient, "document_id": doc_id})
     return str(reply.json()["detail"]["reason"]) if reply.status_code == 403 else None
-
-
-async def _exists(path: Path) -> bool:
-    return path.exists() and path.stat().st_size > 0  # noqa: ASYNC240 - a test probe on a local file
 
 
 async def _mailed_code(smtp: SmtpSink, to: str) -> str | None:
