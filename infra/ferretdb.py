@@ -8,26 +8,30 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from . import ferretdb_patch
 from .procs import InfraError, port_open, read_pid, spawn, stop, wait_port
 
 FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
 FERRETDB_VERSION = "v1.24.2"
+# The patched build's name: a cached unpatched (or differently patched) binary is never reused.
+FERRETDB_BUILD = f"ferretdb-{FERRETDB_VERSION}-{ferretdb_patch.PATCH_ID}"
 
 
 def install(cache_dir: Path) -> Path:
-    """Build the ferretdb binary once into the cache; returns its path.
+    """Build the patched ferretdb binary once into the cache; returns its path.
 
     `go install ...@v1.24.2` needs the proxy's version list, which is not always served, and a build
     inside the module lacks the version stamp FerretDB's own Taskfile writes; so: download the module,
-    copy it to a writable folder, write build/version/version.txt, and `go build`.
+    copy it to a writable folder, apply `infra.ferretdb_patch` (two upstream bugs of the SQLite backend
+    and the `_id` `$in` push-down), write build/version/version.txt, and `go build`.
     """
-    binary = cache_dir / "bin" / f"ferretdb-{FERRETDB_VERSION}"
+    binary = cache_dir / "bin" / FERRETDB_BUILD
     if binary.exists():
         return binary
     go = shutil.which("go")
     if go is None:
         raise InfraError("Go (>= 1.24) is required once, to build FerretDB: install it from go.dev or apt")
-    print(f"[infra] building FerretDB {FERRETDB_VERSION} with go (first time only, ~2 min) ...", flush=True)
+    print(f"[infra] building {FERRETDB_BUILD} (FerretDB, patched) with go (first time only, ~2 min) ...", flush=True)
     env = {**os.environ, "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"}
     dl = subprocess.run(  # noqa: S603
         [go, "mod", "download", "-json", f"{FERRETDB_MODULE}@{FERRETDB_VERSION}"],
@@ -35,11 +39,12 @@ def install(cache_dir: Path) -> Path:
     )
     if dl.returncode != 0:
         raise InfraError(f"go mod download failed:\n{dl.stdout[-2000:]}\n{dl.stderr[-2000:]}")
-    src = cache_dir / "build" / f"ferretdb-{FERRETDB_VERSION}"
+    src = cache_dir / "build" / FERRETDB_BUILD
     shutil.rmtree(src, ignore_errors=True)
     shutil.copytree(json.loads(dl.stdout)["Dir"], src)
     for path in [src, *src.rglob("*")]:
         path.chmod(path.stat().st_mode | 0o200)
+    ferretdb_patch.apply(src)
     (src / "build" / "version" / "version.txt").write_text(FERRETDB_VERSION + "\n")
     binary.parent.mkdir(parents=True, exist_ok=True)
     build = subprocess.run(  # noqa: S603
