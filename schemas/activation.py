@@ -1,9 +1,11 @@
-"""Contracts of the activation service: `activation.commands.v1`, `activation.events.v1`, `activation.accounts.v1`.
+"""Contracts of the activation service.
 
-Commands are keyed by the matricule: one person's steps are applied in order, by one consumer. The gateway
-creates the secrets that identify a browser (`flow_id` for an activation, `login_id` for a login,
-`session_token` for a session) and sends them here; activation keeps only their SHA-256 digests and never
-publishes a secret. Every command gets exactly one outcome on `activation.events.v1`.
+Every step that checks a secret (the letter's code, a password, a one-time code, a session) is answered by
+activation over its authenticated HTTP API (`*Request` bodies, `StepAnswer` answers): secrets never travel on
+Kafka. Kafka carries only facts without secrets: `activation.events.v1` (one outcome per step, for operations),
+`activation.accounts.v1` (an account became active) and, on `activation.commands.v1`, the helpdesk's commands.
+The tokens that identify a browser's activation, login and session are made by activation, returned once over
+HTTP and stored as SHA-256 digests only.
 """
 
 from __future__ import annotations
@@ -16,102 +18,128 @@ from .fields import Matricule, MessageId
 
 Secret = Annotated[str, StringConstraints(min_length=32, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
 Typed = Annotated[str, StringConstraints(max_length=64)]
+Password = Annotated[str, StringConstraints(max_length=128)]
+Mobile = Annotated[str, StringConstraints(pattern=r"^\+[1-9]\d{6,14}$")]
+STEPS = ("set-password", "choose-channel", "resend-otp", "verify-otp", "link-luxtrust", "skip-luxtrust", "confirm")
 
 
-class _Command(BaseModel):
+class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    command_id: MessageId = Field(description="Unique id; a redelivered command is applied once")
-    matricule: Matricule = Field(description="Whose account (the message key)")
+
+class ChallengeAnswer(_Body):
+    """A solved challenge: the image captcha's characters, or the ALTCHA proof of work (no eyes needed)."""
+
+    captcha_id: Typed | None = Field(default=None, description="From POST /v1/captcha")
+    captcha_answer: Typed | None = Field(default=None, description="The characters copied from the image")
+    altcha: Annotated[str, StringConstraints(max_length=4096)] | None = Field(
+        default=None, description="The ALTCHA payload (base64 JSON) solving a challenge from POST /v1/altcha")
 
 
-class StartActivation(_Command):
-    """Step 1: matricule + the letter's activation code, accepted terms of use, the captcha answer."""
+class StartRequest(_Body):
+    """Step 1: matricule + the letter's activation code, accepted terms of use, a solved challenge."""
 
-    command: Literal["start"]
-    activation_code: Typed = Field(description="As typed from the letter (dashes and case ignored)")
+    matricule: Matricule = Field(description="The national identification number")
+    activation_code: Typed = Field(description="As typed from the letter (dashes, spaces and case ignored)")
     terms_version: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}$")] = Field(
         description="The terms of use (CGU) version accepted, e.g. 2026-01")
-    captcha_id: Typed = Field(description="From POST /v1/captcha on activation")
-    captcha_answer: Typed = Field(description="The characters the person copied")
-    flow_id: Secret = Field(description="Random secret the gateway keeps for this browser's activation")
+    challenge: ChallengeAnswer = Field(description="A solved captcha or ALTCHA challenge")
 
 
-class SetPassword(_Command):
-    """Step 2: at least 8 characters, a letter and a digit; not the matricule; not a common password."""
+class StepRequest(_Body):
+    """The next activation step, in the browser's activation (its flow token from `start`)."""
 
-    command: Literal["set-password"]
-    flow_id: Secret = Field(description="The secret sent with `start`")
-    password: Annotated[str, StringConstraints(max_length=128)] = Field(description="The new password")
-
-
-class ChooseChannel(_Command):
-    """Step 3: where the one-time code goes (e-mail or SMS); without an address, the registry's one."""
-
-    command: Literal["choose-channel"]
-    flow_id: Secret = Field(description="The secret sent with `start`")
-    channel: Literal["email", "sms"] = Field(description="email | sms")
-    email: EmailStr | None = Field(default=None, description="For channel email")
-    mobile: Annotated[str, StringConstraints(pattern=r"^\+[1-9]\d{6,14}$")] | None = Field(
-        default=None, description="For channel sms, E.164")
-
-
-class FlowStep(_Command):
-    """Resend the one-time code (at most once a minute), verify it, link LuxTrust or skip it, confirm."""
-
-    command: Literal["resend-otp", "verify-otp", "link-luxtrust", "skip-luxtrust", "confirm"]
-    flow_id: Secret = Field(description="The secret sent with `start`")
+    flow_token: Secret = Field(description="Returned by start")
+    command: Literal[STEPS] = Field(description="The step")  # type: ignore[valid-type]
+    password: Password | None = Field(default=None, description="set-password: the new password")
+    channel: Literal["email", "sms"] | None = Field(default=None, description="choose-channel: email | sms")
+    email: EmailStr | None = Field(default=None, description="choose-channel email: the address")
+    mobile: Mobile | None = Field(default=None, description="choose-channel sms: E.164 number")
     code: Typed | None = Field(default=None, description="verify-otp: the 6 digits received")
     luxtrust_assertion: Annotated[str, StringConstraints(max_length=4096)] | None = Field(
         default=None, description="link-luxtrust: the signed assertion from LuxTrust")
 
 
-class Login(_Command):
-    """Matricule + password (then a one-time code), or a LuxTrust assertion."""
+class LoginRequest(_Body):
+    """Matricule + password; a one-time code is then sent. After repeated failures a challenge is needed."""
 
-    command: Literal["login", "login-verify-otp", "login-luxtrust"]
-    login_id: Secret = Field(description="Random secret the gateway keeps for this login attempt")
-    password: Annotated[str, StringConstraints(max_length=128)] | None = Field(default=None, description="login")
-    code: Typed | None = Field(default=None, description="login-verify-otp: the 6 digits received")
-    luxtrust_assertion: Annotated[str, StringConstraints(max_length=4096)] | None = Field(
-        default=None, description="login-luxtrust: the signed assertion from LuxTrust")
-    session_token: Secret | None = Field(default=None, description="The session to open once verified")
-    channel: Literal["email", "sms"] | None = Field(
-        default=None, description="login: where the one-time code goes (default: the channel chosen at activation)")
+    matricule: Matricule = Field(description="Whose account")
+    password: Password = Field(description="The login password")
+    channel: Literal["email", "sms"] | None = Field(default=None, description="Where the code goes")
+    challenge: ChallengeAnswer | None = Field(default=None, description="Needed after repeated failures")
+    device_token: Secret | None = Field(default=None, description="This browser's device token, if it has one")
 
 
-class SessionCommand(_Command):
-    """End a session, or change the password within one."""
+class LoginCodeRequest(_Body):
+    """The one-time code of a login; opens a session."""
 
-    command: Literal["logout", "change-password"]
-    session_token: Secret = Field(description="The session (as given at login)")
-    password: Annotated[str, StringConstraints(max_length=128)] | None = Field(default=None,
-                                                                              description="current password")
-    new_password: Annotated[str, StringConstraints(max_length=128)] | None = Field(
-        default=None, description="change-password: the new password")
+    login_token: Secret = Field(description="Returned by login")
+    code: Typed = Field(description="The 6 digits received")
 
 
-class Helpdesk(_Command):
-    """Operations: a new letter (lost letter, forgotten password, locked code) or unlocking a login."""
+class LuxTrustLoginRequest(_Body):
+    matricule: Matricule = Field(description="Whose account")
+    luxtrust_assertion: Annotated[str, StringConstraints(max_length=4096)] = Field(description="From LuxTrust")
+
+
+class SessionRequest(_Body):
+    session_token: Secret = Field(description="The session, as returned at login")
+    everywhere: bool = Field(default=False, description="End: every session of the account, not only this one")
+
+
+class ChangePasswordRequest(_Body):
+    session_token: Secret = Field(description="The session, as returned at login")
+    password: Password = Field(description="The current password")
+    new_password: Password = Field(description="The new password")
+
+
+class ForgotPasswordRequest(_Body):
+    """A new letter for a forgotten password; answered the same whether or not the matricule has an account."""
+
+    matricule: Matricule = Field(description="Whose account")
+    challenge: ChallengeAnswer = Field(description="A solved captcha or ALTCHA challenge")
+
+
+class StepAnswer(BaseModel):
+    """activation's answer to one step over HTTP (the only place a token is ever given out)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    accepted: bool = Field(description="False: refused, see reason")
+    reason: str = Field(description="Why, in words a person understands")
+    next_step: str | None = Field(default=None, description="What comes next, if anything")
+    details: dict[str, str] = Field(default_factory=dict, description="e.g. a masked address, tries left")
+    challenge_required: bool = Field(default=False, description="The next attempt needs a solved challenge")
+    retry_after_s: int | None = Field(default=None, description="Attempts are refused for this long")
+    token: Secret | None = Field(default=None, description="The flow, login or session token (once)")
+    device_token: Secret | None = Field(default=None, description="Recognises this browser at the next login")
+
+
+class Helpdesk(BaseModel):
+    """Operations: a new letter (lost letter, forgotten password) or clearing an account's failure counts."""
+
+    model_config = ConfigDict(extra="forbid")
 
     command: Literal["reissue-code", "unlock", "forgot-password"]
+    command_id: MessageId = Field(description="Unique id; a redelivered command is applied once")
+    matricule: Matricule = Field(description="Whose account (the message key)")
     operator: Typed = Field(description="Helpdesk agent id, or 'portal' for a person's own request")
 
 
-AnyCommand = (StartActivation | SetPassword | ChooseChannel | FlowStep | Login | SessionCommand | Helpdesk)
+AnyCommand = Helpdesk
 
 
-class ActivationCommandV1(RootModel[Annotated[AnyCommand, Field(discriminator="command")]]):
-    """A command on `activation.commands.v1` (key: matricule), told apart by its `command` field."""
+class ActivationCommandV1(RootModel[Helpdesk]):
+    """A command on `activation.commands.v1` (key: matricule): the helpdesk's. Steps with secrets are HTTP."""
 
 
 class ActivationOutcomeV1(BaseModel):
-    """The answer to one command (key: matricule). Never carries a secret."""
+    """What one step or command did (key: matricule), for operations. Never carries a secret."""
 
     model_config = ConfigDict(extra="ignore", title="ActivationOutcomeV1")
 
     event_id: str = Field(description="Deterministic: derived from the command id")
-    command_id: MessageId = Field(description="The command this answers")
+    command_id: MessageId = Field(description="The command or HTTP step this answers")
     command: str = Field(description="The command's name")
     matricule: Matricule = Field(description="Whose account")
     accepted: bool = Field(description="False: refused, see reason")
@@ -126,7 +154,7 @@ class AccountActivatedV1(BaseModel):
 
     model_config = ConfigDict(extra="ignore", title="AccountActivatedV1")
 
-    event_id: str = Field(description="Deterministic: derived from the confirming command")
+    event_id: str = Field(description="Deterministic: derived from the confirming step")
     matricule: Matricule = Field(description="Whose account")
     minor: bool = Field(description="The account belongs to a minor (from the matricule's birth date)")
     luxtrust: bool = Field(description="A LuxTrust product was linked")

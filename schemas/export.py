@@ -42,11 +42,12 @@ def asyncapi() -> str:
     from services.records.app import create_app as records
 
     # Building an app opens no connection. Fixed values, so the document never depends on the environment;
-    # the key only satisfies the settings' secret check.
+    # the keys only satisfy the settings' secret checks (the seal key is base64 of "schema-export-only-not-a-secret!").
     fixed = {"kafka_bootstrap": "kafka:9092", "log_pseudonym_key": "schema-export-only-not-a-secret"}
     apps = [records(RecordsSettings.model_validate(fixed)), activation(ActivationSettings.model_validate(
                 {**fixed, "DSP_ACTIVATION_CODE_KEY": "schema-export-only-not-a-secret"})),
-            access(AccessSettings.model_validate(fixed)), notify(NotifySettings.model_validate(fixed))]
+            access(AccessSettings.model_validate(fixed)), notify(NotifySettings.model_validate(
+                {**fixed, "DSP_NOTIFY_SEAL_KEY": "c2NoZW1hLWV4cG9ydC1vbmx5LW5vdC1hLXNlY3JldCE="}))]
     spec = AsyncAPI(*[app.broker for app in apps if app.broker is not None], title="dsp-mesh", version="1.0.0",
                     description="Events of the shared health record (DSP) mesh. Each topic has a '<topic>.dlq'.")
     import yaml

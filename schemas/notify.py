@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from .fields import Identifier, Matricule, MessageId
 
 ParamValue = Annotated[str, StringConstraints(max_length=500)]
+SealedText = Annotated[str, StringConstraints(max_length=8192, pattern=r"^[A-Za-z0-9+/]+={0,2}$")]
 
 
 class Channel(StrEnum):
@@ -38,6 +39,10 @@ class NotificationRequestV1(BaseModel):
     destination: Annotated[str, StringConstraints(max_length=254)] | None = Field(
         default=None, description="E-mail address or E.164 mobile number chosen by the person; default: the "
                                   "registry's (added in v1, optional)")
+    sealed_parameters: SealedText | None = Field(
+        default=None, description="Template parameters that are secrets (codes, passwords), sealed to notify's public "
+                                  "key (base64 of a NaCl sealed box, bound to this request); merged into parameters "
+                                  "when rendering, never stored or logged (added in v1, optional)")
 
 
 class DeliveryV1(BaseModel):

@@ -45,9 +45,9 @@ DIRECTORY_PROFESSIONALS = Topic("directory.professionals.v1", "professional_id",
 NOTIFY_REQUESTS = Topic("notify.requests.v1", "request_id", NotificationRequestV1,
                         "activation, access, records", ("notify",))
 NOTIFY_EVENTS = Topic("notify.events.v1", "request_id", DeliveryV1, "notify", ("console",))
-ACTIVATION_COMMANDS = Topic("activation.commands.v1", "matricule", ActivationCommandV1, "gateway", ("activation",),
-                            partitions=6)
-ACTIVATION_EVENTS = Topic("activation.events.v1", "matricule", ActivationOutcomeV1, "activation", ("gateway",),
+ACTIVATION_COMMANDS = Topic("activation.commands.v1", "matricule", ActivationCommandV1, "helpdesk (operations)",
+                            ("activation",), partitions=6)
+ACTIVATION_EVENTS = Topic("activation.events.v1", "matricule", ActivationOutcomeV1, "activation", ("console",),
                           partitions=6)
 ACTIVATION_ACCOUNTS = Topic("activation.accounts.v1", "matricule", AccountActivatedV1, "activation",
                             ("access", "console"))

@@ -16,11 +16,14 @@ from faststream.asgi import AsgiFastStream
 
 
 def settings_from(cls: Any, env: dict[str, str]) -> Any:
-    """A service's settings built from `env` (its DSP_* variables), without touching the process environment."""
+    """A service's settings built from `env` (its DSP_* variables), without touching the process environment;
+    notify's test keypair is added when neither `env` nor the environment names notify's keys."""
     import pytest
 
+    from tests.support import with_test_notify_keys, with_test_service_keys
+
     with pytest.MonkeyPatch.context() as mp:
-        for k, v in env.items():
+        for k, v in with_test_notify_keys(with_test_service_keys(cls.service, env)).items():
             mp.setenv(k, v)
         return cls()
 
@@ -50,8 +53,9 @@ class FakeClock:
 
 
 class InProcessWorker:
-    def __init__(self, app: AsgiFastStream, port: int) -> None:
-        self.app, self.port = app, port
+    def __init__(self, app: AsgiFastStream, port: int, audience: str | None = None) -> None:
+        """`audience`: the service's name, so that `http` calls its internal API as the gateway does."""
+        self.app, self.port, self.audience = app, port, audience
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
                                                     lifespan="on", timeout_graceful_shutdown=10))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -66,8 +70,10 @@ class InProcessWorker:
         raise AssertionError(f"in-process worker on port {self.port} not ready within {within_s}s")
 
     def http(self, method: str, path: str, body: bytes | None = None) -> tuple[int, Any]:
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=body, method=method,
-                                     headers={"content-type": "application/json"})
+        from tests.support import as_caller
+
+        headers = {"content-type": "application/json", **(as_caller("gateway", self.audience) if self.audience else {})}
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=body, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - a fixed http:// URL
                 return resp.status, resp.read().decode()

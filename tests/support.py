@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import os
 import subprocess
@@ -19,6 +21,55 @@ from stdnum import luhn, verhoeff
 
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
+
+# A fixed keypair for notify's sealed parameters, for tests only (never used outside them): workers started by the
+# tests get it unless the environment names other keys (`python -m services.kit.sealing` makes a new pair).
+TEST_NOTIFY_SEAL_KEY = "O7XaSAHWjH4rHMEdajjIw151kBMjQjLiJra4tI1jGrI="
+TEST_NOTIFY_PUBLIC_KEY = "1G8dHAxy4PZP0yZHBVdbzvQIWvxKMh+cnHe6wN+Hui0="
+
+
+def notify_public_key() -> str:
+    """The public key that the notify worker a test starts opens sealed parameters with."""
+    if os.environ.get("DSP_NOTIFY_SEAL_KEY"):
+        from services.kit.sealing import public_key_of
+
+        return public_key_of(os.environ["DSP_NOTIFY_SEAL_KEY"])
+    return TEST_NOTIFY_PUBLIC_KEY
+
+
+def with_test_notify_keys(env: dict[str, str]) -> dict[str, str]:
+    """`env` plus the test keypair, when neither `env` nor the process environment sets notify's keys."""
+    defaults = {"DSP_NOTIFY_SEAL_KEY": TEST_NOTIFY_SEAL_KEY, "DSP_NOTIFY_PUBLIC_KEY": TEST_NOTIFY_PUBLIC_KEY}
+    if any(name in env or name in os.environ for name in defaults):
+        return env
+    return {**defaults, **env}
+
+
+SERVICES = ("gateway", "console", "access", "activation", "records", "notify")
+
+
+def test_service_key(service: str) -> str:
+    """A fixed Ed25519 seed per service, for tests only: the service tokens of service-to-service calls."""
+    return base64.b64encode(hashlib.sha256(f"dsp-mesh test service key {service}".encode()).digest()).decode()
+
+
+def test_service_public_keys() -> str:
+    from services.kit.servicetokens import private_key, public_b64
+
+    return ",".join(f"{name}={public_b64(private_key(test_service_key(name)))}" for name in SERVICES)
+
+
+def with_test_service_keys(service: str, env: dict[str, str]) -> dict[str, str]:
+    """`env` plus `service`'s test key and every service's public key, unless `env` names them."""
+    return {"DSP_SERVICE_KEY": test_service_key(service), "DSP_SERVICE_PUBLIC_KEYS": test_service_public_keys(),
+            **env}
+
+
+def as_caller(caller: str, audience: str) -> dict[str, str]:
+    """The Authorization header of `caller` (a service, with its test key) calling `audience`'s internal API."""
+    from services.kit.servicetokens import Signer
+
+    return {"authorization": f"Bearer {Signer(caller, test_service_key(caller)).token(audience)}"}
 
 
 def make_matricule(birth: date, serial: int = 57) -> str:
@@ -109,7 +160,9 @@ class Worker:
         """Start the process without waiting for it to be ready."""
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen([sys.executable, "-m", f"services.{self.service}"], cwd=ROOT,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1",
+                                          **with_test_notify_keys(with_test_service_keys(self.service,
+                                                                                         self.env))},
                                      stdout=log, stderr=subprocess.STDOUT)
         return self
 

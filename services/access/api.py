@@ -16,7 +16,8 @@ from pymongo.errors import DuplicateKeyError
 
 from schemas.access import DecisionRequest, DecisionV1, PatientQuery, ProfessionalQuery
 from services.kit.errors import TRANSIENT
-from services.kit.http import endpoint
+from services.kit.http import Door
+from services.kit.servicetokens import calling_service
 
 from .decisions import Action, Actor, decide
 from .service import AccessService, ms
@@ -32,9 +33,13 @@ class AccessApi:
         self._seen: set[tuple[str, str]] = set()  # (patient, professional) already told about
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def routes(self) -> list[tuple[str, Any]]:
-        return [("/v1/decisions", endpoint(self.decide)), ("/v1/access-state", endpoint(self.access_state)),
-                ("/v1/audit", endpoint(self.audit_trail)), ("/v1/patients-of", endpoint(self.patients_of))]
+    def routes(self, door: Door) -> list[tuple[str, Any]]:
+        """Each behind the door: only the gateway calls them (a service token, JSON, a known Host)."""
+        gateway = ("gateway",)
+        return [("/v1/decisions", door.endpoint(self.decide, gateway)),
+                ("/v1/access-state", door.endpoint(self.access_state, gateway)),
+                ("/v1/audit", door.endpoint(self.audit_trail, gateway)),
+                ("/v1/patients-of", door.endpoint(self.patients_of, gateway))]
 
     async def patients_of(self, raw: bytes) -> tuple[int, Any]:
         """The patients whose DSP a professional may read now, with the grant (one pass over the view)."""
@@ -58,7 +63,7 @@ class AccessApi:
         seq = None
         if actor.kind != "patient" or actor.id != body.patient:  # the owner's own reads are not audited
             entry = await self.audit.append(body.patient, now, actor.kind, actor.id, body.action, body.document,
-                                            decision.allowed, decision.reason)
+                                            decision.allowed, decision.reason, via=calling_service.get() or "")
             seq = entry.seq
         if decision.allowed and actor.kind == "professional":
             await self._first_access(body.patient, actor.id)

@@ -17,6 +17,7 @@ from services.kit.settings import ServiceSettings
 from .api import AccessApi
 from .audit_log import AuditLog
 from .handlers import register
+from .presence_api import PresenceApi
 from .service import AccessService, Publishers
 from .store import AccessStore
 from .sweeper import Sweeper
@@ -62,5 +63,7 @@ def create_app(settings: AccessSettings, clock: Clock = utc_now) -> AsgiFastStre
         await asyncio.gather(*tasks, return_exceptions=True)
 
     return make_app(rt, on_startup=[store.ensure_indexes, view.load, audit_log.load_heads],
-                    routes=AccessApi(service, clock).routes(), after_startup=[start_sweeper],
+                    routes=[*AccessApi(service, clock).routes(settings.door()),
+                            *PresenceApi(service, clock, settings.notify_public_key).routes(settings.door())],
+                    after_startup=[start_sweeper],
                     on_shutdown=[stop_sweeper])

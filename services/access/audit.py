@@ -31,10 +31,13 @@ class AuditEntry:
     reason: str
     prev_hash: str
     hash: str = ""
+    via: str = ""  # the service that asked (e.g. gateway); part of the hash when set
 
     def body(self) -> bytes:
         fields = asdict(self)
         fields.pop("hash")
+        if not self.via:
+            fields.pop("via")  # entries written before `via` existed keep their hash
         fields["at"] = self.at.isoformat()
         return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -43,12 +46,12 @@ class AuditEntry:
 
 
 def append(last: AuditEntry | None, patient: str, at: datetime, actor_kind: str, actor_id: str, action: str,
-           document: str | None, allowed: bool, reason: str) -> AuditEntry:
+           document: str | None, allowed: bool, reason: str, via: str = "") -> AuditEntry:
     """The next entry of `patient`'s chain after `last` (None: the first)."""
     if last is not None and last.patient != patient:
         raise ValueError("an audit chain belongs to one patient")
     return AuditEntry(patient, 0 if last is None else last.seq + 1, at, actor_kind, actor_id, action, document,
-                      allowed, reason, GENESIS if last is None else last.hash).sealed()
+                      allowed, reason, GENESIS if last is None else last.hash, via=via).sealed()
 
 
 def verify(entries: Sequence[AuditEntry]) -> int | None:

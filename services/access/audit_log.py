@@ -23,13 +23,13 @@ from .audit import AuditEntry
 
 log = structlog.get_logger("dsp.access.audit")
 FIELDS = ("patient", "seq", "at", "actor_kind", "actor_id", "action", "document", "allowed", "reason", "prev_hash",
-          "hash")
+          "hash", "via")
 BATCH = 500
 DUPLICATE_KEY = 11000
 
 
 def _entry(raw: dict[str, Any]) -> AuditEntry:
-    return AuditEntry(**{k: raw[k] for k in FIELDS})
+    return AuditEntry(**{k: raw[k] for k in FIELDS if k in raw})
 
 
 class _Pending:
@@ -61,7 +61,8 @@ class AuditLog:
         return len(heads)
 
     async def append(self, patient: str, at: datetime, actor_kind: str, actor_id: str, action: str,
-                     document: str | None, allowed: bool, reason: str, ref: str | None = None) -> AuditEntry:
+                     document: str | None, allowed: bool, reason: str, ref: str | None = None,
+                     via: str = "") -> AuditEntry:
         """Append one entry and wait until it is stored; with `ref` (a command id) a command is audited once."""
         if ref is not None:
             seen = await self.refs.find_one({"_id": f"{patient}|{ref}"})
@@ -71,7 +72,7 @@ class AuditLog:
                     return _entry(existing)
         at = at.replace(microsecond=at.microsecond // 1000 * 1000)  # what MongoDB keeps, so the hash verifies
         future: asyncio.Future[AuditEntry] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending((patient, at, actor_kind, actor_id, action, document, allowed, reason), ref,
+        self._queue.append(_Pending((patient, at, actor_kind, actor_id, action, document, allowed, reason, via), ref,
                                     future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_all())

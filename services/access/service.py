@@ -4,7 +4,6 @@ its outcome stored with the state and repeats the same effects under the same id
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from schemas.access import (
 )
 from schemas.notify import Channel, NotificationRequestV1
 
-from . import commands, presence
+from . import commands
 from . import state as ev
 from .audit_log import AuditLog
 from .decisions import PRESENCE_GRANT
@@ -72,7 +71,11 @@ class AccessService:
                     await self._effects(cmd, outcome, done["effects"], doc.version)
                 return outcome
             plan = await self._plan(cmd, doc, now)
-            secret = self._apply(cmd, doc, plan, now)
+            pending = await self.store.pending_presence(cmd.command_id) if isinstance(
+                cmd, PresencePasswordCommand) else None
+            if pending is None and isinstance(cmd, PresencePasswordCommand) and plan.accepted:
+                plan = commands.refuse("a presence password is generated through access's API only")
+            self._apply(cmd, doc, plan, now, pending["hash"] if pending else None)
             outcome = AccessOutcomeV1(event_id=str(uuid.uuid5(NS, f"outcome:{cmd.command_id}")),
                                       command_id=cmd.command_id, command=cmd.command, patient=cmd.patient,
                                       accepted=plan.accepted, reason=plan.reason, at=now, details=plan.details)
@@ -85,8 +88,8 @@ class AccessService:
                                "effects": effects})
             if await self.store.save(doc, now):
                 self.view.put(cmd.patient, doc.version, doc.access)
-                if secret is not None and isinstance(cmd, PresencePasswordCommand) and cmd.delivery != "none":
-                    await self._send_password(cmd, secret)
+                if pending is not None and isinstance(cmd, PresencePasswordCommand) and cmd.delivery != "none":
+                    await self._send_password(cmd, pending["sealed"])
                 await self._effects(cmd, outcome, effects, doc.version)
                 return outcome
         raise Conflict("the patient's access state changed 20 times while applying one command")
@@ -101,40 +104,30 @@ class AccessService:
             has_presence_password=doc.presence_hash is not None)
         plan = commands.plan(cmd, doc.access, facts, now)
         if plan.accepted and isinstance(cmd, RedeemPresencePassword):
-            plan = await self._check_password(cmd, doc, now, plan)
+            redeemed = await self.store.redemption(cmd.command_id)
+            if redeemed is None or (redeemed["patient"], redeemed["professional"]) != (cmd.patient, cmd.actor.id):
+                plan = commands.refuse("a presence password is redeemed through access's API only")
         if plan.accepted and isinstance(cmd, VerifyAuditTrail):
             count, broken = await self.audit.verify(cmd.patient)
             plan.reason = "audit trail intact" if broken is None else f"audit trail broken at entry {broken}"
             plan.details = {"entries": str(count), "first_broken": "" if broken is None else str(broken)}
         return plan
 
-    async def _check_password(self, cmd: RedeemPresencePassword, doc: PatientDoc, now: datetime,
-                              plan: commands.Plan) -> commands.Plan:
-        pro = cmd.actor.id
-        if await self.store.presence_failures_since(pro, cmd.patient, now - presence.WINDOW) >= presence.MAX_TRIES:
-            return commands.refuse("too many wrong presence passwords for this patient; try again in an hour")
-        if await asyncio.to_thread(presence.matches, doc.presence_hash or "", cmd.password):
-            return plan
-        await self.store.presence_failed(pro, cmd.patient, now)
-        return commands.refuse("wrong presence password")
-
     @staticmethod
-    def _apply(cmd: AnyCommand, doc: PatientDoc, plan: commands.Plan, now: datetime) -> str | None:
+    def _apply(cmd: AnyCommand, doc: PatientDoc, plan: commands.Plan, now: datetime, new_hash: str | None) -> None:
         if not plan.accepted:
-            return None
+            return
         for event in plan.events:
             ev.apply(doc.access, event)
         if isinstance(cmd, ConsentCommand):
             doc.consents.append({"consent": cmd.consent, "value": cmd.value, "at": now, "by": cmd.actor.id})
         if isinstance(cmd, PresencePasswordCommand):
-            secret = cmd.password or presence.generate()
-            doc.presence_hash = presence.hash_password(secret)
-            return secret
-        return None
+            doc.presence_hash = new_hash
 
-    async def _send_password(self, cmd: PresencePasswordCommand, secret: str) -> None:
-        await self.notify(cmd.patient, f"{cmd.command_id}:password", "presence-password", {"password": secret},
-                          Channel(cmd.delivery))
+    async def _send_password(self, cmd: PresencePasswordCommand, sealed: dict[str, str]) -> None:
+        """The letter (or in-app notice) with the password, sealed to notify by the API that generated it."""
+        await self.notify(cmd.patient, f"{cmd.command_id}:password", "presence-password", {},
+                          Channel(cmd.delivery), sealed)
 
     async def _effects(self, cmd: AnyCommand, outcome: AccessOutcomeV1, effects: dict[str, Any], version: int) -> None:
         await self.audit.append(cmd.patient, outcome.at, cmd.actor.kind, cmd.actor.id, cmd.command, None,
@@ -157,10 +150,15 @@ class AccessService:
                  reason=outcome.reason)
 
     async def notify(self, patient: str, ref: str, template: str, params: dict[str, str],
-                     channel: Channel = Channel.INAPP) -> None:
-        request = NotificationRequestV1(request_id=f"access-{uuid.uuid5(NS, ref)}", channel=channel,
-                                        template_id=template, recipient=patient, parameters=params)
+                     channel: Channel = Channel.INAPP, sealed: dict[str, str] | None = None) -> None:
+        request = NotificationRequestV1(request_id=notice_id(ref), channel=channel, template_id=template,
+                                        recipient=patient, parameters=params, **(sealed or {}))
         await self.out.notify(request.model_dump(mode="json"), key=request.request_id.encode())
+
+
+def notice_id(ref: str) -> str:
+    """The deterministic request id of a notice (the API seals a presence password to it in advance)."""
+    return f"access-{uuid.uuid5(NS, ref)}"
 
 
 def _ends(events: list[ev.AccessEvent]) -> list[dict[str, Any]]:

@@ -69,6 +69,8 @@ class AccessStore:
         self.first_access = db["first_access"]
         self.presence_failures = db["presence_failures"]
         self.done = db["effects_done"]  # command ids whose effects (audit, notices, events) all went out
+        self.presence_pending = db["presence_pending"]  # new presence-password hashes, by internal command id
+        self.presence_redemptions = db["presence_redemptions"]  # passwords the API checked, by command id
 
     async def ensure_indexes(self) -> None:
         await self.expiries.create_index([("state", ASCENDING), ("ends_at", ASCENDING)])
@@ -120,3 +122,17 @@ class AccessStore:
             await self.done.insert_one({"_id": command_id, "at": at})
         except DuplicateKeyError:
             pass
+
+    async def put_pending_presence(self, command_id: str, password_hash: str, sealed: dict[str, str],
+                                   at: datetime) -> None:
+        await self.presence_pending.insert_one({"_id": command_id, "hash": password_hash, "sealed": sealed, "at": at})
+
+    async def pending_presence(self, command_id: str) -> dict[str, Any] | None:
+        return await self.presence_pending.find_one({"_id": command_id})
+
+    async def put_redemption(self, command_id: str, patient: str, professional: str, at: datetime) -> None:
+        await self.presence_redemptions.insert_one({"_id": command_id, "patient": patient,
+                                                    "professional": professional, "at": at})
+
+    async def redemption(self, command_id: str) -> dict[str, Any] | None:
+        return await self.presence_redemptions.find_one({"_id": command_id})

@@ -1,63 +1,66 @@
-"""activation's HTTP API for the gateway: a captcha to show, and checking a session token."""
+"""activation's HTTP API for the gateway: challenges, every step that checks a secret, and sessions. Bodies are
+JSON (`schemas.activation`); the answer is a `StepAnswer` (tokens appear only here, never on Kafka)."""
 
 from __future__ import annotations
 
-import base64
-import secrets
-from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
-from schemas.activation import Secret
-from services.kit.hashing import digest
-from services.kit.http import endpoint
+from schemas.activation import (
+    ChangePasswordRequest,
+    ForgotPasswordRequest,
+    LoginCodeRequest,
+    LoginRequest,
+    LuxTrustLoginRequest,
+    SessionRequest,
+    StartRequest,
+    StepRequest,
+)
+from services.kit.http import Door
 
-from .service import ActivationService
+from .challenges import Challenges
+from .portal import PortalSteps
+from .service import ActivationService, Answer
 
-CAPTCHA_VALIDITY = timedelta(minutes=5)
-CAPTCHA_ALPHABET = "ABCDEFHJKMNPRSTUVWXYZ2345678"
-
-
-class CaptchaMaker(Protocol):
-    def make(self) -> tuple[str, bytes]:
-        """(answer, PNG image)."""
-        ...
-
-
-class ImageCaptchaMaker:
-    """Distorted text from `captcha` (a maintained library); 5 unambiguous characters."""
-
-    def make(self) -> tuple[str, bytes]:
-        from captcha.image import ImageCaptcha
-
-        answer = "".join(secrets.choice(CAPTCHA_ALPHABET) for _ in range(5))
-        return answer, ImageCaptcha(width=200, height=70).generate(answer).getvalue()
+GATEWAY = ("gateway",)
 
 
-class SessionCheck(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    session_token: Secret
+def _step(door: Door, model: type[BaseModel], run: Callable[[Any], Awaitable[Answer]]) -> Any:
+    async def handle(raw: bytes) -> tuple[int, Any]:
+        answer = await run(model.model_validate_json(raw))
+        return 200, answer.public().model_dump(mode="json", exclude_none=True)
+    return door.endpoint(handle, GATEWAY)
 
 
 class ActivationApi:
-    def __init__(self, service: ActivationService, captcha: CaptchaMaker, clock: Callable[[], datetime]) -> None:
-        self.service, self.captcha, self.clock = service, captcha, clock
+    def __init__(self, service: ActivationService, challenges: Challenges) -> None:
+        self.service, self.challenges, self.steps = service, challenges, PortalSteps(service)
 
-    def routes(self) -> list[tuple[str, Any]]:
-        return [("/v1/captcha", endpoint(self.new_captcha)), ("/v1/sessions/check", endpoint(self.check))]
+    def routes(self, door: Door) -> list[tuple[str, Any]]:
+        """Each behind the door: only the gateway calls them (a service token, JSON, a known Host)."""
+        s, d = self.steps, door
+        return [("/v1/captcha", d.endpoint(self.new_captcha, GATEWAY)),
+                ("/v1/altcha", d.endpoint(self.new_altcha, GATEWAY)),
+                ("/v1/activation/start", _step(d, StartRequest, s.start)),
+                ("/v1/activation/step", _step(d, StepRequest, s.step)),
+                ("/v1/login", _step(d, LoginRequest, s.login)),
+                ("/v1/login/verify", _step(d, LoginCodeRequest, s.login_code)),
+                ("/v1/login/luxtrust", _step(d, LuxTrustLoginRequest, s.login_luxtrust)),
+                ("/v1/sessions/end", _step(d, SessionRequest, s.end_session)),
+                ("/v1/password/change", _step(d, ChangePasswordRequest, s.change_password)),
+                ("/v1/password/forgot", _step(d, ForgotPasswordRequest, s.forgot_password)),
+                ("/v1/sessions/check", d.endpoint(self.check, GATEWAY))]
 
     async def new_captcha(self, raw: bytes) -> tuple[int, Any]:
-        answer, png = self.captcha.make()
-        captcha_id = secrets.token_urlsafe(16)
-        await self.service.captchas.insert_one({"_id": captcha_id, "answer": digest(answer),
-                                                "expires_at": self.clock() + CAPTCHA_VALIDITY})
-        return 200, {"captcha_id": captcha_id, "image_png_base64": base64.b64encode(png).decode(),
-                     "expires_in_s": int(CAPTCHA_VALIDITY.total_seconds())}
+        return 200, await self.challenges.new_captcha()
+
+    async def new_altcha(self, raw: bytes) -> tuple[int, Any]:
+        return 200, await self.challenges.new_altcha()
 
     async def check(self, raw: bytes) -> tuple[int, Any]:
-        body = SessionCheck.model_validate_json(raw)
+        body = SessionRequest.model_validate_json(raw)
         session = await self.service.session(body.session_token)
         if session is None:
             return 401, {"detail": "no such session, or it expired or ended"}

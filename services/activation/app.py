@@ -1,5 +1,6 @@
-"""activation's bootstrap: settings -> runtime -> service (clock, code key, password list, LuxTrust, captcha)
--> handlers and HTTP API -> ASGI app. Tests swap the clock, the captcha and the LuxTrust verifier."""
+"""activation's bootstrap: settings -> runtime -> store, challenges, service (clock, code key, password list,
+LuxTrust, notify's sealing key) -> handlers and HTTP API -> ASGI app. Tests swap the clock, the captcha and
+the LuxTrust verifier."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from schemas.topics import ACTIVATION_ACCOUNTS, ACTIVATION_EVENTS, NOTIFY_REQUES
 from services.kit.runtime import Clock, build_runtime, make_app, utc_now
 from services.kit.settings import Secret, ServiceSettings
 
-from .api import ActivationApi, CaptchaMaker, ImageCaptchaMaker
+from .api import ActivationApi
+from .challenges import CaptchaMaker, Challenges, ImageCaptchaMaker
 from .flow import LuxTrust
 from .handlers import register
 from .service import ActivationService, Publishers
+from .store import ActivationStore
 
 
 class UnavailableLuxTrust:
@@ -54,8 +57,9 @@ def create_app(settings: ActivationSettings, clock: Clock = utc_now, captcha: Ca
         notify=broker.publisher(NOTIFY_REQUESTS.name, schema=NotificationRequestV1, title="activation.notify",
                                 description="Activation letters and one-time codes").publish,
     )
-    service = ActivationService(rt.db, out, clock, settings.code_key.get_secret_value().encode(),
-                                common_passwords(), luxtrust or UnavailableLuxTrust())
+    store, key = ActivationStore(rt.db), settings.code_key.get_secret_value().encode()
+    challenges = Challenges(store, key, clock, captcha or ImageCaptchaMaker())
+    service = ActivationService(store, out, clock, key, common_passwords(), luxtrust or UnavailableLuxTrust(),
+                                challenges, settings.notify_public_key)
     register(rt, service)
-    api = ActivationApi(service, captcha or ImageCaptchaMaker(), clock)
-    return make_app(rt, routes=api.routes())
+    return make_app(rt, routes=ActivationApi(service, challenges).routes(settings.door()))

@@ -1,4 +1,4 @@
-"""activation's Kafka handlers: registry persons (a letter each), and the activation/login commands."""
+"""activation's Kafka handlers: registry persons (a letter each), and the helpdesk's commands."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from schemas.registry import PersonRegisteredV1
 from schemas.topics import ACTIVATION_COMMANDS, REGISTRY_PERSONS
 from services.kit.broker import consumer_options
 from services.kit.contracts import json_decoder
-from services.kit.projection import upsert
 from services.kit.runtime import Runtime
 
 from . import domain
@@ -27,12 +26,12 @@ def register(rt: Runtime, service: ActivationService) -> None:
     async def on_person_registered(person: PersonRegisteredV1) -> None:
         now = rt.clock()
         fields = domain.person_fields(person)
-        created = await upsert(service.persons, person.matricule, fields, {"registered_at": now})
+        created = await service.store.put_person(person.matricule, fields, {"registered_at": now})
         await service.letter(person.matricule, fields)
         log.info("person registered" if created else "person updated", patient_ref=rt.pseudonym(person.matricule),
                  minor=domain.is_minor(person.matricule, now.date()))
 
     @rt.broker.subscriber(ACTIVATION_COMMANDS.name, **options, decoder=json_decoder(ActivationCommandV1),
-                          title="activation.commands", description="Activation steps, login, helpdesk")
+                          title="activation.commands", description="Helpdesk: a new letter, clearing failure counts")
     async def on_command(command: ActivationCommandV1) -> None:
-        await service.handle(command.root)
+        await service.helpdesk(command.root)

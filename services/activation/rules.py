@@ -4,8 +4,14 @@ come in; hashing is in `secrets_.py`.
 - activation code: 12 characters from an unambiguous alphabet (~59 bits), derived by HMAC from a server key,
   the matricule and the letter's generation — so a redelivered registry message re-sends the same letter,
   and a re-issue (generation + 1) retires the old code; stored hashed; 90 days; 5 wrong tries lock it;
-- one-time code: 6 digits, 5 minutes, single use, 5 tries, resent at most once a minute;
-- password: >= 8 characters, a letter, a digit, not the matricule, not a common password;
+- one-time code: 6 digits, 5 minutes, single use, 5 wrong tries per account across codes, resent at most once
+  a minute;
+- failed attempts (activation code, password, one-time code) never lock: from the 3rd failure on an account
+  the next attempt needs a solved challenge and waits an increasing delay (1 s, 2 s, 4 s ... capped at 15
+  minutes); a device the account logged in from before is not delayed; the owner is told of repeated failures;
+- password (after NFKC, which `normalize_password` also applies before hashing and verifying): >= 8 visible
+  characters, a letter, a digit, no invisible or control character, no leading or trailing space, not the
+  matricule nor its first 11 digits, not the birth date in any usual form, not a common password;
 - the steps in order: start -> set-password -> choose-channel -> verify-otp -> link/skip LuxTrust -> confirm.
 """
 
@@ -13,18 +19,26 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 import secrets
-from datetime import timedelta
+import unicodedata
+from datetime import datetime, timedelta
+
+from schemas.fields import matricule_birth_date
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 CODE_VALIDITY = timedelta(days=90)
-MAX_CODE_TRIES = 5
 OTP_VALIDITY = timedelta(minutes=5)
 MAX_OTP_TRIES = 5
 OTP_RESEND_AFTER = timedelta(seconds=60)
-MAX_LOGIN_FAILURES = 5
 SESSION_IDLE = timedelta(minutes=30)
+FLOW_VALIDITY = timedelta(hours=1)
+LOGIN_VALIDITY = timedelta(minutes=10)
+CHALLENGE_AFTER = 3  # failures after which every attempt needs a solved challenge and waits a delay
+MAX_DELAY = timedelta(minutes=15)
+TELL_OWNER_AT = (3, 10, 25, 50, 100)  # failure counts at which the owner is told
+FORGOT_EVERY = timedelta(days=7)  # at most one forgotten-password letter a week
 
 # state -> the steps allowed in it (the flow is linear; a step out of order is refused with the expected one)
 NEXT = {
@@ -36,6 +50,21 @@ NEXT = {
 }
 EXPECTED = {"code-verified": "set-password", "password-set": "choose-channel", "otp-sent": "verify-otp",
             "secured": "link-luxtrust or skip-luxtrust", "luxtrust-done": "confirm"}
+
+
+def delay(failures: int, after: int = CHALLENGE_AFTER) -> timedelta:
+    """How long after the last failure the next attempt waits: 0, then 1 s, 2 s, 4 s ... at most 15 minutes."""
+    if failures < after:
+        return timedelta(0)
+    return min(timedelta(seconds=2 ** min(failures - after, 20)), MAX_DELAY)
+
+
+def wait_left(failures: int, last_failure: datetime | None, now: datetime, after: int = CHALLENGE_AFTER) -> int:
+    """Whole seconds the next attempt must still wait (0: it may go ahead)."""
+    if last_failure is None:
+        return 0
+    left = (last_failure + delay(failures, after) - now).total_seconds()
+    return max(0, math.ceil(left))
 
 
 def activation_code(key: bytes, matricule: str, generation: int) -> str:
@@ -57,17 +86,65 @@ def new_otp() -> str:
     return f"{secrets.randbelow(10**6):06d}"
 
 
+# Invisible yet not "format" characters: fillers that render as nothing, joiners and variation selectors.
+INVISIBLE = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u180e\u2800\u3164\uffa0"
+                      + "".join(map(chr, range(0x200b, 0x2010))) + "".join(map(chr, range(0x2060, 0x2070)))
+                      + "".join(map(chr, range(0xfe00, 0xfe10))) + "\ufeff")
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})  # control, format, separators, ...
+DATE_SEPARATOR = r"[./\- ]{1,3}"
+
+
+def normalize_password(text: str) -> str:
+    """The form a password is checked, hashed and verified in (NFKC): full-width, compatibility and composed
+    characters become the ones a keyboard types, so the same password typed anywhere gives the same hash."""
+    return unicodedata.normalize("NFKC", text)
+
+
+def _ascii_digits(text: str) -> str:
+    """`text` with every decimal digit (Arabic-Indic, Devanagari, ...) written in ASCII, for comparisons."""
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
+
+
+def _birth_date_pattern(matricule: str) -> re.Pattern[str] | None:
+    """The birth date of a matricule (YYYYMMDD...) as DMY, YMD and MDY, years of 4 or 2 digits: unseparated
+    (19900214, 14021990, 140290, 900214, 02141990) or separated by . - / or spaces, with or without the
+    leading zeros (14.02.1990, 1990-2-14, 14/2/90)."""
+    if not re.fullmatch(r"\d{13}", matricule):
+        return None
+    try:
+        born = matricule_birth_date(matricule)
+    except ValueError:
+        return None
+    y4, y2, mm, dd = f"{born.year:04d}", f"{born.year % 100:02d}", f"{born.month:02d}", f"{born.day:02d}"
+    year, s = f"(?:{y4}|{y2})", DATE_SEPARATOR
+    month, day = (f"0?{n}" if n < 10 else str(n) for n in (born.month, born.day))  # 2 or 02, 14
+    forms = [f"{dd}{mm}{year}", f"{year}{mm}{dd}", f"{mm}{dd}{year}",
+             f"{day}{s}{month}{s}{year}", f"{year}{s}{month}{s}{day}", f"{month}{s}{day}{s}{year}"]
+    return re.compile("|".join(f"(?:{f})" for f in forms))
+
+
 def password_problem(password: str, matricule: str, common: frozenset[str]) -> str | None:
-    """Why a password is refused, or None."""
-    if len(password) < 8:
+    """Why a password is refused, or None. The rules apply to its NFKC form (`normalize_password`)."""
+    text = normalize_password(password)
+    if any(c in INVISIBLE or unicodedata.category(c) in REFUSED_CATEGORIES or (c.isspace() and c != " ")
+           for c in text):
+        return "the password must not contain invisible or control characters"
+    if text != text.strip():
+        return "the password must not start or end with a space"
+    if len(text.replace(" ", "")) < 8:
         return "the password needs at least 8 characters"
-    if not re.search(r"[^\W\d_]", password):
+    if not re.search(r"[^\W\d_]", text):
         return "the password needs at least one letter"
-    if not re.search(r"\d", password):
+    if not re.search(r"\d", text):
         return "the password needs at least one digit"
-    if matricule in password:
+    digits = _ascii_digits(text.lower())
+    compact = re.sub(DATE_SEPARATOR, "", digits)
+    if matricule and (matricule in digits or (len(matricule) == 13 and matricule[:11] in compact)):
         return "the password must not contain the matricule"
-    if password.lower() in common:
+    born = _birth_date_pattern(matricule)
+    if born is not None and born.search(digits):
+        return "the password must not contain the birth date"
+    if text.lower() in common:
         return "this password is too common"
     return None
 

@@ -1,11 +1,15 @@
-"""Applying activation's inputs: registry persons get a letter with a code; commands run a Flow step on the
-person's account document; the outcome, the notices and `account-activated` go out after the write.
+"""Applying activation's inputs. Registry persons get a letter with a code; the portal's steps (over HTTP) run
+a Flow step on the person's account, one at a time per matricule; helpdesk commands come from Kafka.
 
-A redelivered command finds its outcome stored with the account and is answered again, never re-applied
-(no second one-time code, no second failure counted)."""
+Guessable secrets (the letter's code, the password, one-time codes) are guarded the same way: failures are
+counted per matricule — known or not, so answers do not tell them apart — and from the 3rd on, an attempt
+needs a solved challenge and waits an increasing delay; nothing ever locks. The owner is told of repeated
+failures. Outcomes (without secrets) go to `activation.events.v1` for operations."""
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -13,31 +17,27 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from schemas.activation import (
     AccountActivatedV1,
     ActivationOutcomeV1,
-    AnyCommand,
-    ChooseChannel,
-    FlowStep,
+    ChallengeAnswer,
     Helpdesk,
-    Login,
-    SessionCommand,
-    SetPassword,
-    StartActivation,
+    StepAnswer,
 )
 from schemas.notify import NotificationRequestV1
 from services.kit.hashing import digest, hash_secret
+from services.kit.sealing import sealed_request_fields
 
 from . import rules
+from .challenges import Challenges
 from .flow import Flow, LuxTrust, Step, no
+from .store import ActivationStore
 
 log = structlog.get_logger("dsp.activation")
 NS = uuid.UUID("3c1f7f0e-2b7d-4a8e-9f61-0d2b5c9e4a10")
 Publish = Callable[..., Awaitable[Any]]
-RECENT = 30
+RECENT, DEVICES, SESSIONS = 30, 10, 20
 
 
 @dataclass
@@ -47,131 +47,181 @@ class Publishers:
     notify: Publish
 
 
-class ActivationService:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], out: Publishers, clock: Callable[[], datetime],
-                 code_key: bytes, common_passwords: frozenset[str], luxtrust: LuxTrust) -> None:
-        self.accounts, self.persons, self.sessions = db["accounts"], db["persons"], db["sessions"]
-        self.captchas, self.captchas_used = db["captchas"], db["captchas_used"]
-        self.out, self.clock, self.key = out, clock, code_key
-        self.common, self.luxtrust = common_passwords, luxtrust
+@dataclass
+class Answer:
+    """A Step as the portal gets it, with what only HTTP may carry (tokens)."""
 
+    step: Step
+    challenge_required: bool = False
+    retry_after_s: int | None = None
+    token: str | None = None
+    device_token: str | None = None
+
+    def public(self) -> StepAnswer:
+        return StepAnswer(accepted=self.step.accepted, reason=self.step.reason, next_step=self.step.next_step,
+                          details=self.step.details, challenge_required=self.challenge_required,
+                          retry_after_s=self.retry_after_s, token=self.token, device_token=self.device_token)
+
+
+class ActivationService:
+    def __init__(self, store: ActivationStore, out: Publishers, clock: Callable[[], datetime], code_key: bytes,
+                 common_passwords: frozenset[str], luxtrust: LuxTrust, challenges: Challenges,
+                 notify_key: str | None) -> None:
+        self.store, self.out, self.clock, self.key, self.notify_key = store, out, clock, code_key, notify_key
+        self.common, self.luxtrust, self.challenges = common_passwords, luxtrust, challenges
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _flow(self) -> Flow:
+        return Flow(self.common, self.luxtrust, self.clock())
+
+    def lock(self, matricule: str) -> asyncio.Lock:
+        if len(self._locks) > 10_000:
+            self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+        return self._locks.setdefault(matricule, asyncio.Lock())
+
+    # letters
     async def letter(self, matricule: str, person: dict[str, Any], generation: int = 1) -> None:
         """Issue the activation code of `generation` and request its letter (idempotent on both)."""
         now = self.clock()
         code = rules.activation_code(self.key, matricule, generation)
         fields = {"generation": generation, "code_hash": await hash_secret(code), "code_issued_at": now,
-                  "code_expires_at": now + rules.CODE_VALIDITY, "code_failures": 0, "code_locked": False,
-                  "code_used": False}
-        try:
-            await self.accounts.insert_one({"_id": matricule, "state": "", "active": False, "recent": [], **fields})
-        except DuplicateKeyError:
-            acc = await self.accounts.find_one({"_id": matricule}, {"generation": 1})
-            if acc and acc["generation"] < generation:
-                await self.accounts.update_one({"_id": matricule}, {"$set": fields})
-            elif acc and acc["generation"] > generation:
+                  "code_expires_at": now + rules.CODE_VALIDITY, "code_used": False}
+        if not await self.store.create_account({"_id": matricule, "state": "", "active": False, "recent": [],
+                                                **fields}):
+            acc = await self.store.account(matricule) or {}
+            if acc.get("generation", 0) > generation:
                 return
+            if acc.get("generation", 0) < generation:
+                await self.store.set_account(matricule, fields)
+                await self.store.put_attempt("code", matricule, 0, None)
         address = person.get("postal_address", {})
-        params = {"code": code, "given_name": person["given_name"], "family_name": person["family_name"],
+        params = {"given_name": person["given_name"], "family_name": person["family_name"],
                   **{k: str(v) for k, v in address.items() if v}}
-        await self.notify(f"letter:{matricule}:{generation}", matricule, "letter", "activation-code", params)
+        await self.notify(f"letter:{matricule}:{generation}", matricule, "letter", "activation-code", params,
+                          sealed={"code": code})
 
     async def notify(self, ref: str, recipient: str, channel: str, template: str, params: dict[str, str],
-                     destination: str | None = None) -> None:
+                     destination: str | None = None, sealed: dict[str, str] | None = None) -> None:
+        request_id = f"activation-{uuid.uuid5(NS, ref)}"
         request = NotificationRequestV1.model_validate({
-            "request_id": f"activation-{uuid.uuid5(NS, ref)}", "channel": channel, "template_id": template,
-            "recipient": recipient, "parameters": params, "destination": destination})
+            "request_id": request_id, "channel": channel, "template_id": template, "recipient": recipient,
+            "parameters": params, "destination": destination,
+            **sealed_request_fields(self.notify_key, sealed or {}, request_id=request_id, channel=channel,
+                                    recipient=recipient, destination=destination)})
         await self.out.notify(request.model_dump(mode="json", exclude_none=True), key=request.request_id.encode())
 
-    async def handle(self, cmd: AnyCommand) -> ActivationOutcomeV1:
+    # guarding guessable secrets
+    async def guarded(self, kind: str, matricule: str, challenge: ChallengeAnswer | None, trusted: bool,
+                      run: Callable[[], Awaitable[Step]], always_challenge: bool = False) -> Answer:
         now = self.clock()
-        acc = await self.accounts.find_one({"_id": cmd.matricule})
-        done = next((r for r in (acc or {}).get("recent", []) if r["command_id"] == cmd.command_id), None)
-        if done is not None:
-            outcome = ActivationOutcomeV1.model_validate(done["outcome"])
-            await self._publish(cmd, outcome, None)
-            return outcome
-        step = await self._apply(acc, cmd, now) if acc else no("no activation letter was sent to this matricule")
-        outcome = ActivationOutcomeV1(event_id=str(uuid.uuid5(NS, f"outcome:{cmd.command_id}")),
-                                      command_id=cmd.command_id, command=cmd.command, matricule=cmd.matricule,
-                                      accepted=step.accepted, reason=step.reason, next_step=step.next_step, at=now,
-                                      details=step.details)
-        if acc:
-            acc["recent"] = [*acc.get("recent", []), {"command_id": cmd.command_id,
-                                                       "outcome": outcome.model_dump(mode="json")}][-RECENT:]
-            if step.session:
-                await self.sessions.insert_one({"_id": step.session[0], "matricule": cmd.matricule,
-                                                "created_at": now, "expires_at": step.session[1], "revoked": False})
-            await self.accounts.replace_one({"_id": cmd.matricule}, acc)
-        for i, notice in enumerate(step.notices):
-            await self.notify(f"{cmd.command_id}:{i}", cmd.matricule, notice["channel"], notice["template_id"],
-                              notice["parameters"], notice.get("destination"))
-        await self._publish(cmd, outcome, acc if step.activated else None)
-        return outcome
+        attempt = await self.store.attempt(kind, matricule)
+        failures = attempt["failures"]
+        if failures >= rules.CHALLENGE_AFTER:
+            wait = 0 if trusted else rules.wait_left(failures, attempt["failed_at"], now)
+            if wait:
+                return Answer(no(f"too many failed attempts; try again in {wait} seconds"), True, wait)
+        if (always_challenge or failures >= rules.CHALLENGE_AFTER) and not await self.challenges.solved(challenge):
+            return Answer(no("solve the challenge (copy the characters, or let the browser solve it) and try again"),
+                          True)
+        step = await run()
+        if step.failed:
+            failures += 1
+            await self.store.put_attempt(kind, matricule, failures, now)
+            if failures in rules.TELL_OWNER_AT:
+                await self._tell_owner(kind, matricule, failures)
+        elif step.accepted and failures:
+            await self.store.put_attempt(kind, matricule, 0, None)
+        return Answer(step, always_challenge or failures >= rules.CHALLENGE_AFTER)
 
-    async def _apply(self, acc: dict[str, Any], cmd: AnyCommand, now: datetime) -> Step:
-        flow = Flow(self.common, self.luxtrust, self._captcha_ok, now)
-        match cmd:
-            case StartActivation():
-                return await flow.start(acc, cmd)
-            case SetPassword() | ChooseChannel() | FlowStep():
-                refusal = flow.flow_refusal(acc, cmd.flow_id, cmd.command)
-                if refusal:
-                    return no(refusal, rules.EXPECTED.get(acc.get("state", "")))
-                if isinstance(cmd, SetPassword):
-                    return await flow.set_password(acc, cmd)
-                if isinstance(cmd, ChooseChannel):
-                    return await flow.choose_channel(acc, cmd, await self.persons.find_one({"_id": acc["_id"]}) or {})
-                return await flow.step(acc, cmd)
-            case Login():
-                return await flow.login(acc, cmd, await self.persons.find_one({"_id": acc["_id"]}) or {})
-            case SessionCommand():
-                session = await self.session(cmd.session_token, touch=False)
-                if session is None or session["matricule"] != cmd.matricule:
-                    return no("not logged in (the session is unknown, expired or ended)")
-                if cmd.command == "logout":
-                    await self.sessions.update_one({"_id": session["_id"]}, {"$set": {"revoked": True}})
-                    return Step(True, "logged out")
-                return await flow.change_password(acc, cmd)
-            case Helpdesk():
-                step = flow.helpdesk(acc, cmd)
-                if cmd.command != "unlock":
-                    person = await self.persons.find_one({"_id": acc["_id"]}) or {}
-                    if not person:
-                        return no("the person is not in the registry")
-                    acc["generation"] += 1
-                    await self.letter(acc["_id"], person, acc["generation"])
-                    fresh = await self.accounts.find_one({"_id": acc["_id"]}) or {}
-                    acc.update({k: v for k, v in fresh.items() if k.startswith("code_") or k == "generation"})
-                return step
-        return no("unknown command")  # pragma: no cover - the contract's discriminator rules it out
+    async def _tell_owner(self, kind: str, matricule: str, failures: int) -> None:
+        acc = await self.store.account(matricule)
+        if acc is None:
+            return  # nobody to tell (and answers stay the same for unknown matricules)
+        params, template = {"failures": str(failures)}, f"repeated-{kind}-failures"
+        ref = f"failures:{kind}:{matricule}:{acc.get('generation', 1)}:{failures}:{self.clock().date()}"
+        await self.notify(f"{ref}:inapp", matricule, "inapp", template, params)
+        email = acc.get("otp_address") if acc.get("otp_channel") == "email" else (await self.store.person(
+            matricule)).get("email")
+        if email:
+            await self.notify(f"{ref}:email", matricule, "email", template, params, email)
 
-    async def _captcha_ok(self, captcha_id: str, answer: str) -> bool:
-        stored = await self.captchas.find_one({"_id": captcha_id})
-        if not stored or self.clock() >= stored["expires_at"] or stored["answer"] != digest(answer.strip().upper()):
-            return False
-        try:  # single use: the first to claim it wins (a unique insert, atomic on MongoDB and FerretDB)
-            await self.captchas_used.insert_one({"_id": captcha_id})
-        except DuplicateKeyError:
-            return False
-        return True
+    # tokens given to browsers (digests kept)
+    async def new_token(self, matricule: str, kind: str, validity: Any) -> tuple[str, str]:
+        token = secrets.token_urlsafe(32)
+        await self.store.put_token(digest(token), matricule, kind, self.clock() + validity)
+        return token, digest(token)
+
+    def new_device(self, acc: dict[str, Any]) -> str:
+        device = secrets.token_urlsafe(32)
+        acc["devices"] = [*acc.get("devices", []), digest(device)][-DEVICES:]
+        return device
+
+    async def open_session(self, acc: dict[str, Any]) -> tuple[str, datetime]:
+        token, now = secrets.token_urlsafe(32), self.clock()
+        expires = now + rules.SESSION_IDLE
+        await self.store.put_session(digest(token), acc["_id"], now, expires)
+        acc["sessions"] = [*acc.get("sessions", []), digest(token)][-SESSIONS:]
+        return token, expires
 
     async def session(self, token: str, touch: bool = True) -> dict[str, Any] | None:
         now = self.clock()
-        found = await self.sessions.find_one({"_id": digest(token)})
+        found = await self.store.session(digest(token))
         if not found or found["revoked"] or now >= found["expires_at"]:
             return None
         if touch:
             found["expires_at"] = now + rules.SESSION_IDLE
-            await self.sessions.update_one({"_id": found["_id"]}, {"$set": {"expires_at": found["expires_at"]}})
+            await self.store.touch_session(found["_id"], found["expires_at"])
         return found
 
-    async def _publish(self, cmd: AnyCommand, outcome: ActivationOutcomeV1, acc: dict[str, Any] | None) -> None:
-        key = cmd.matricule.encode()
-        if acc is not None:
-            event = AccountActivatedV1(event_id=str(uuid.uuid5(NS, f"activated:{cmd.command_id}")),
-                                       matricule=cmd.matricule, minor=outcome.details.get("minor") == "true",
+    # helpdesk (Kafka)
+    async def helpdesk(self, cmd: Helpdesk) -> ActivationOutcomeV1:
+        async with self.lock(cmd.matricule):
+            acc = await self.store.account(cmd.matricule)
+            done = next((r for r in (acc or {}).get("recent", []) if r["command_id"] == cmd.command_id), None)
+            if done is not None:
+                outcome = ActivationOutcomeV1.model_validate(done["outcome"])
+                await self.out.outcome(outcome.model_dump(mode="json"), key=cmd.matricule.encode(),
+                                       headers={"event-id": outcome.event_id})
+                return outcome
+            step = await self._helpdesk(acc, cmd) if acc else no("no activation letter was sent to this matricule")
+            outcome = await self.publish(cmd.command, cmd.matricule, step, cmd.command_id, None)
+            if acc:
+                fresh = await self.store.account(cmd.matricule) or acc
+                fresh["recent"] = [*fresh.get("recent", []), {"command_id": cmd.command_id,
+                                                              "outcome": outcome.model_dump(mode="json")}][-RECENT:]
+                await self.store.save_account(fresh)
+            return outcome
+
+    async def _helpdesk(self, acc: dict[str, Any], cmd: Helpdesk) -> Step:
+        if cmd.command == "unlock":
+            for kind in ("login", "code"):
+                await self.store.put_attempt(kind, cmd.matricule, 0, None)
+            await self.store.set_account(cmd.matricule, {"otp_failures": 0, "otp_failed_at": None})
+            return Step(True, "failure counts cleared")
+        person = await self.store.person(cmd.matricule)
+        if not person:
+            return no("the person is not in the registry")
+        await self.letter(cmd.matricule, person, acc.get("generation", 1) + 1)
+        return Step(True, "a new letter is on its way; the previous code no longer works", "start")
+
+    async def publish(self, command: str, matricule: str, step: Step, command_id: str | None,
+                      acc: dict[str, Any] | None) -> ActivationOutcomeV1:
+        """The outcome (and `account-activated`) for operations; notices first. Never a secret."""
+        command_id = command_id or f"http-{uuid.uuid4()}"
+        outcome = ActivationOutcomeV1(event_id=str(uuid.uuid5(NS, f"outcome:{command_id}")), command_id=command_id,
+                                      command=command, matricule=matricule, accepted=step.accepted,
+                                      reason=step.reason, next_step=step.next_step, at=self.clock(),
+                                      details=step.details)
+        for i, notice in enumerate(step.notices):
+            await self.notify(f"{command_id}:{i}", matricule, notice["channel"], notice["template_id"],
+                              notice["parameters"], notice.get("destination"), notice.get("sealed"))
+        key = matricule.encode()
+        if acc is not None and step.activated:
+            event = AccountActivatedV1(event_id=str(uuid.uuid5(NS, f"activated:{matricule}:{acc.get('generation')}")),
+                                       matricule=matricule, minor=step.details.get("minor") == "true",
                                        luxtrust=bool(acc.get("luxtrust")), activated_at=outcome.at)
             await self.out.activated(event.model_dump(mode="json"), key=key, headers={"event-id": event.event_id})
         await self.out.outcome(outcome.model_dump(mode="json"), key=key, headers={"event-id": outcome.event_id})
-        log.info("activation step accepted" if outcome.accepted else "activation step refused",
-                 command=cmd.command, reason=outcome.reason)
+        log.info("activation step accepted" if step.accepted else "activation step refused", command=command,
+                 reason=step.reason)
+        return outcome

@@ -12,4 +12,7 @@ from .app import GatewaySettings, create_app
 if __name__ == "__main__":
     settings = load(GatewaySettings)
     kit_logging.configure(settings.service, settings.log_level, settings.log_json)
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None)
+    # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1; the gateway reads it itself,
+    # from DSP_GATEWAY_TRUSTED_PROXIES only (services/gateway/limits.py)
+    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None,
+                proxy_headers=False)

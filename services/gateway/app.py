@@ -7,8 +7,6 @@ state and audit trail). A dependency that does not answer in time is a 503, neve
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar
@@ -17,24 +15,32 @@ import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from limits import RateLimitItemPerMinute
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
-from schemas.topics import ACCESS_EVENTS, ACTIVATION_EVENTS
+from schemas.topics import ACCESS_EVENTS
+from services.kit.bodylimit import BodyLimit
 from services.kit.errors import TRANSIENT
 from services.kit.mongo import make_client
+from services.kit.runtime import Clock, utc_now
+from services.kit.servicetokens import ServiceAuth
 from services.kit.settings import ServiceSettings
 from services.records.readmodel import DocumentReadModel
 
 from . import patient, professional, records
 from .bus import Bus, Unavailable
-from .limits import SENSITIVE, RateLimiter
+from .limits import EdgeLimiter, parse_proxies
+from .pro_sessions import ProStore
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'", "Cache-Control": "no-store",
     "Cross-Origin-Opener-Policy": "same-origin", "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
+
+
+UPLOAD_BODY = [("POST", "/v1/me/documents", 8 * 1024 * 1024)]  # base64 JSON of a file up to uploads.MAX_BYTES
 
 
 class GatewaySettings(ServiceSettings):
@@ -57,23 +63,41 @@ class GatewaySettings(ServiceSettings):
                                                       "unset: professional login is off")
     rate_limit_per_minute: int = Field(default=30, ge=1, validation_alias="DSP_GATEWAY_RATE_LIMIT_PER_MINUTE",
                                        description="Login, one-time-code and presence-password calls per client")
-    secure_cookies: bool = Field(default=False, validation_alias="DSP_GATEWAY_SECURE_COOKIES",
-                                 description="Mark cookies Secure (behind TLS) and send HSTS")
+    session_rate_limit_per_minute: int = Field(default=120, ge=1,
+                                               validation_alias="DSP_GATEWAY_SESSION_RATE_LIMIT_PER_MINUTE",
+                                               description="Requests per session under /v1/me/ and /v1/pro/ "
+                                                           "(reads and searches)")
+    trusted_proxies: str = Field(default="", validation_alias="DSP_GATEWAY_TRUSTED_PROXIES",
+                                 description="Comma-separated addresses or networks of the reverse proxies whose "
+                                             "X-Forwarded-For is believed; empty: the TCP peer is the client")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        parse_proxies(value)  # a ValueError names the bad entry
+        return value
+    secure_cookies: bool = Field(default=True, validation_alias="DSP_GATEWAY_SECURE_COOKIES",
+                                 description="Mark cookies Secure and send HSTS (behind TLS); false only for a "
+                                             "portal served locally over plain HTTP")
 
 
-def create_app(settings: GatewaySettings) -> FastAPI:
-    bus = Bus(settings.kafka_bootstrap, (ACTIVATION_EVENTS.name, ACCESS_EVENTS.name), settings.reply_timeout_s)
+def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
+    bus = Bus(settings.kafka_bootstrap, (ACCESS_EVENTS.name,), settings.reply_timeout_s)
     mongo = make_client(settings.mongo_uri, "gateway")
+    signer = settings.signer()  # the gateway proves who it is to activation and access
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await bus.start()
-        async with httpx.AsyncClient(base_url=settings.activation_url, timeout=5) as activation, \
-                httpx.AsyncClient(base_url=settings.access_url, timeout=5) as access:
+        async with httpx.AsyncClient(base_url=settings.activation_url, timeout=5,
+                                     auth=ServiceAuth(signer, "activation")) as activation, \
+                httpx.AsyncClient(base_url=settings.access_url, timeout=5,
+                                  auth=ServiceAuth(signer, "access")) as access:
             app.state.ctx = patient.Context(bus, activation, access, DocumentReadModel(
                 mongo[settings.records_db or f"{settings.mongo_db_prefix}_records"]), settings.secure_cookies,
                 mongo[settings.notify_db or f"{settings.mongo_db_prefix}_notify"]["outbox"],
-                mongo[settings.access_db or f"{settings.mongo_db_prefix}_access"]["professionals"])
+                mongo[settings.access_db or f"{settings.mongo_db_prefix}_access"]["professionals"],
+                patient.RefusalLimit(limiter.strategy, RateLimitItemPerMinute(20, 10, namespace="act-for-refused")))
             yield
         await bus.stop()
         await mongo.close()
@@ -92,16 +116,16 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     key = settings.pro_idp_key.get_secret_value().encode() if settings.pro_idp_key else None
-    app.state.pro_keys = (key, hmac.new(key, b"dsp-gateway-session", hashlib.sha256).digest()) if key else None
-    limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.pro_idp_key, app.state.clock = key, clock
+    app.state.pro_sessions = ProStore(mongo[settings.mongo_db], clock)  # professionals' assertions, sessions
+    limiter = EdgeLimiter(mongo[settings.mongo_db]["rate_limits"], settings.rate_limit_per_minute,
+                          settings.session_rate_limit_per_minute, parse_proxies(settings.trusted_proxies))
+    app.add_middleware(BodyLimit, rules=UPLOAD_BODY)  # inside security_headers: a 413 gets the headers too
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        client = request.client.host if request.client else "?"
-        if request.url.path in SENSITIVE and not limiter.allow(client, request.url.path):
-            response: Response = JSONResponse({"detail": {"reason": "too many attempts; wait a minute"}}, 429,
-                                              headers={"Retry-After": "60"})
-        else:
+        response: Response | None = await limiter.refusal(request)
+        if response is None:
             response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
         route = request.scope.get("route")

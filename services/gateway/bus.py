@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
@@ -89,3 +91,19 @@ class Bus:
             raise Unavailable("no answer in time; try again") from None
         finally:
             self.waiting.pop(command_id, None)
+
+    @asynccontextmanager
+    async def expecting(self, command_id: str) -> AsyncIterator[asyncio.Future[dict[str, Any]]]:
+        """Wait for the outcome of a command another service publishes (register first, then ask it)."""
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.waiting[command_id] = future
+        try:
+            yield future
+        finally:
+            self.waiting.pop(command_id, None)
+
+    async def outcome(self, future: asyncio.Future[dict[str, Any]]) -> dict[str, Any]:
+        try:
+            return await asyncio.wait_for(future, self.timeout_s)
+        except TimeoutError:
+            raise Unavailable("no answer in time; try again") from None

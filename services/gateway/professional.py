@@ -3,8 +3,12 @@ presence password, break the glass, read a patient's documents — every read go
 which audits it. Patients are named in bodies, never in URLs.
 
 The real eHealth identity provider is out of scope: its assertion is modelled as `payload.signature`, payload =
-base64url JSON {"sub": professional id, "exp": unix time}, signature = HMAC-SHA256 under a key shared with it
-(`DSP_GATEWAY_PRO_IDP_KEY`). The gateway's own session cookie has the same shape under its own key, 30 minutes."""
+base64url JSON {"sub": professional id, "iat": issued, "exp": expires (unix times), "jti": its unique id},
+signature = HMAC-SHA256 under a key shared with it (`DSP_GATEWAY_PRO_IDP_KEY`). An assertion lives at most
+5 minutes (`exp - iat`), is not issued in the future (30 s of clock skew allowed) and is used once (its `jti` is
+remembered, `pro_sessions.py`). Login also needs the professional listed and active in the directory. The
+session is server-side: the `dsp_pro` cookie holds a random token, 30 minutes idle, 8 hours at most, ended by
+`POST /v1/pro/logout`."""
 
 from __future__ import annotations
 
@@ -13,11 +17,15 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 import time
 import uuid
-from typing import Annotated, Any
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeGuard
 
-from fastapi import APIRouter, Cookie, HTTPException, Request, Response
+import structlog
+from fastapi import APIRouter, BackgroundTasks, Cookie, Depends, HTTPException, Request, Response
 from fastapi.responses import Response as RawResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,33 +34,81 @@ from schemas.fields import Matricule
 from schemas.topics import ACCESS_COMMANDS
 
 from .patient import Context, _answer, _public, checked, ctx
+from .pro_sessions import ABSOLUTE, IDLE, ProStore, SessionRefused
+from .uploads import download_headers
 
+log = structlog.get_logger("dsp.gateway.pro")
 router = APIRouter(prefix="/v1/pro")
-SESSION_S = 1800
+ASSERTION_MAX_S = 300
+CLOCK_SKEW_S = 30
+SESSION_S = int(IDLE.total_seconds())
+COOKIE = "dsp_pro"
+SUBJECT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # a directory id (schemas.fields.Identifier)
+JTI = re.compile(r"[A-Za-z0-9._:-]{8,128}")
+NOT_VALID = "the assertion is not valid"
 
 
-def sign(key: bytes, subject: str, expires: int) -> str:
-    payload = base64.urlsafe_b64encode(json.dumps({"sub": subject, "exp": expires}).encode()).decode().rstrip("=")
+class AssertionRefused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Claims:
+    subject: str
+    issued: int
+    expires: int
+    jti: str
+
+
+def sign_claims(key: bytes, claims: dict[str, Any]) -> str:
+    """`claims` signed as the identity provider signs them (tests and tools make assertions with it)."""
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
     signature = hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
     return f"{payload}.{signature}"
 
 
-def verify(key: bytes, token: str, now: float) -> str | None:
-    """The subject of a valid, unexpired token, or None (constant-time signature check)."""
+def sign(key: bytes, subject: str, expires: int, *, issued: int | None = None, jti: str | None = None) -> str:
+    """An assertion for `subject` until `expires`: issued now unless told, a fresh random `jti` unless told."""
+    return sign_claims(key, {"sub": subject, "iat": int(time.time()) if issued is None else issued,
+                             "exp": expires, "jti": jti or secrets.token_urlsafe(16)})
+
+
+def _number(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_assertion(key: bytes, token: str, now: float) -> Claims:
+    """The claims of a well-signed assertion that may be used at `now`, else AssertionRefused with the reason.
+    The signature is checked in constant time, first; nothing about the claims is told before it holds. Single
+    use is the caller's: it remembers `jti`."""
     payload, _, signature = token.partition(".")
     if not payload.isascii() or not re.fullmatch(r"[0-9a-f]{64}", signature):
-        return None  # (compare_digest refuses non-ASCII text: schemathesis found that one)
+        raise AssertionRefused(NOT_VALID)  # (compare_digest refuses non-ASCII text: schemathesis found that one)
     expected = hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, signature):
-        return None
+        raise AssertionRefused(NOT_VALID)
     try:
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except ValueError:
-        return None
-    subject = claims.get("sub")
-    if not isinstance(subject, str) or not isinstance(claims.get("exp"), int) or claims["exp"] <= now:
-        return None
-    return subject
+        raise AssertionRefused(NOT_VALID) from None
+    if not isinstance(claims, dict):
+        raise AssertionRefused(NOT_VALID)
+    subject, issued, expires, jti = (claims.get(k) for k in ("sub", "iat", "exp", "jti"))
+    if not isinstance(subject, str) or not SUBJECT.fullmatch(subject):
+        raise AssertionRefused("the assertion has no valid sub (the professional's directory id)")
+    if not _number(issued) or not _number(expires):
+        raise AssertionRefused("the assertion needs iat and exp (unix times)")
+    if not isinstance(jti, str) or not JTI.fullmatch(jti):
+        raise AssertionRefused("the assertion needs a jti (8-128 characters of A-Z a-z 0-9 . _ : -)")
+    if expires <= now:
+        raise AssertionRefused("the assertion has expired")
+    if issued > now + CLOCK_SKEW_S:
+        raise AssertionRefused("the assertion is issued in the future")
+    if not 0 < expires - issued <= ASSERTION_MAX_S:
+        raise AssertionRefused(f"an assertion must live at most {ASSERTION_MAX_S} seconds (exp - iat)")
+    return Claims(subject, issued, expires, jti)
 
 
 class Assertion(BaseModel):
@@ -79,32 +135,71 @@ class Glass(BaseModel):
     justification: str = Field(min_length=15, max_length=500)
 
 
-def _keys(request: Request) -> tuple[bytes, bytes]:
-    keys: tuple[bytes, bytes] | None = request.app.state.pro_keys
-    if keys is None:
+def _idp_key(request: Request) -> bytes:
+    key: bytes | None = request.app.state.pro_idp_key
+    if key is None:
         raise HTTPException(503, {"reason": "professional login is not configured on this gateway"})
-    return keys
+    return key
 
 
-def professional(request: Request, dsp_pro: str | None) -> str:
-    subject = verify(_keys(request)[1], dsp_pro or "", time.time())
-    if subject is None:
-        raise HTTPException(401, {"reason": "not logged in as a professional"})
-    return subject
+def _store(request: Request) -> ProStore:
+    store: ProStore = request.app.state.pro_sessions
+    return store
 
 
-ProSession = Annotated[str | None, Cookie()]
+ProCookie = Annotated[str | None, Cookie(alias=COOKIE, description="The professional session (from login)")]
 
 
-@router.post("/login", summary="Log in with the professional identity provider's assertion")
-async def login(body: Assertion, request: Request, response: Response) -> dict[str, Any]:
-    idp_key, session_key = _keys(request)
-    subject = verify(idp_key, body.assertion, time.time())
-    if subject is None:
-        raise HTTPException(401, {"reason": "the assertion is not valid or has expired"})
-    response.set_cookie("dsp_pro", sign(session_key, subject, int(time.time()) + SESSION_S), httponly=True,
-                        samesite="strict", secure=ctx(request).secure, max_age=SESSION_S, path="/v1/pro")
-    return {"professional_id": subject, "session_s": SESSION_S}
+async def professional(request: Request, dsp_pro: ProCookie = None) -> str:
+    """The professional of this request's session: a live, unrevoked server-side session, else 401."""
+    try:
+        return await _store(request).professional(dsp_pro)
+    except SessionRefused as refused:
+        raise HTTPException(401, {"reason": refused.reason}) from None
+
+
+Professional = Annotated[str, Depends(professional)]
+
+
+def _set_cookie(response: Response, request: Request, value: str, max_age: int) -> None:
+    response.set_cookie(COOKIE, value, httponly=True, samesite="strict", secure=ctx(request).secure,
+                        max_age=max_age, path="/v1")
+
+
+@router.post("/login", summary="Log in with the professional identity provider's assertion (used once)")
+async def login(body: Assertion, request: Request, response: Response, background: BackgroundTasks,
+                dsp_pro: ProCookie = None) -> dict[str, Any]:
+    key, store, directory = _idp_key(request), _store(request), ctx(request).directory
+    if directory is None:
+        raise HTTPException(503, {"reason": "the professional directory is not available on this gateway"})
+    try:
+        claims = check_assertion(key, body.assertion, store.clock().timestamp())
+    except AssertionRefused as refused:
+        raise HTTPException(401, {"reason": refused.reason}) from None
+    if not await store.use_assertion(claims.jti, claims.subject, datetime.fromtimestamp(claims.expires, UTC)):
+        raise HTTPException(401, {"reason": "assertion already used"})
+    listed = await directory.find_one({"_id": claims.subject}, {"active": 1})
+    if listed is None:
+        raise HTTPException(403, {"reason": "not listed in the professional directory"})
+    if listed.get("active") is False:
+        raise HTTPException(403, {"reason": "no longer active in the professional directory"})
+    await store.revoke(dsp_pro)  # this browser's previous session, if any, ends
+    opened = await store.open(claims.subject)
+    _set_cookie(response, request, opened.token, int(ABSOLUTE.total_seconds()))
+    if store.purge_due():
+        background.add_task(store.purge)
+    log.info("professional logged in", professional_id=claims.subject)
+    return {"professional_id": claims.subject, "session_s": SESSION_S,
+            "session_ends_at": opened.absolute.isoformat()}
+
+
+@router.post("/logout", summary="End this professional session (server-side) and clear its cookie")
+async def logout(request: Request, response: Response, pro: Professional,
+                 dsp_pro: ProCookie = None) -> dict[str, Any]:
+    await _store(request).revoke(dsp_pro)
+    response.delete_cookie(COOKIE, httponly=True, samesite="strict", secure=ctx(request).secure, path="/v1")
+    log.info("professional logged out", professional_id=pro)
+    return {"reason": "logged out"}
 
 
 async def _command(c: Context, patient: str, pro: str, command: str, **fields: Any) -> dict[str, Any]:
@@ -114,14 +209,20 @@ async def _command(c: Context, patient: str, pro: str, command: str, **fields: A
 
 
 @router.post("/presence-password", summary="Redeem the patient's presence password: 24 hours of access")
-async def redeem(body: Redeem, request: Request, dsp_pro: ProSession = None) -> dict[str, Any]:
-    pro = professional(request, dsp_pro)
-    return await _command(ctx(request), body.patient, pro, "redeem-presence-password", password=body.password)
+async def redeem(body: Redeem, request: Request, pro: Professional) -> dict[str, Any]:
+    """access checks the password over HTTP (never Kafka) and then grants through the patient's partition."""
+    c, command_id = ctx(request), f"gw-{uuid.uuid4()}"
+    async with c.bus.expecting(command_id) as outcome:
+        reply = await c.access.post("/v1/presence/redeem", json={
+            "command_id": command_id, "patient": body.patient, "professional_id": pro, "password": body.password})
+        if reply.status_code != 202:
+            status = reply.status_code if reply.status_code < 500 else 503
+            raise HTTPException(status, {"reason": reply.json().get("detail", "access unavailable; try again")})
+        return _answer(await c.bus.outcome(outcome))
 
 
 @router.post("/break-the-glass", summary="Emergency access, with a justification; the patient is alerted")
-async def break_the_glass(body: Glass, request: Request, dsp_pro: ProSession = None) -> dict[str, Any]:
-    pro = professional(request, dsp_pro)
+async def break_the_glass(body: Glass, request: Request, pro: Professional) -> dict[str, Any]:
     return await _command(ctx(request), body.patient, pro, "break-the-glass", justification=body.justification)
 
 
@@ -138,8 +239,8 @@ async def _decide(c: Context, pro: str, patient: str, document: str | None) -> N
 
 
 @router.post("/documents", summary="A patient's documents (latest, or a keyword search), if access allows")
-async def documents(body: PatientBody, request: Request, dsp_pro: ProSession = None) -> list[dict[str, Any]]:
-    c, pro = ctx(request), professional(request, dsp_pro)
+async def documents(body: PatientBody, request: Request, pro: Professional) -> list[dict[str, Any]]:
+    c = ctx(request)
     await _decide(c, pro, body.patient, None)
     found = await (c.documents.search(body.patient, body.q, viewer="professional") if body.q
                    else c.documents.latest(body.patient, viewer="professional"))
@@ -147,20 +248,20 @@ async def documents(body: PatientBody, request: Request, dsp_pro: ProSession = N
 
 
 @router.post("/documents/file", summary="One document's file, if access allows (audited)")
-async def document_file(body: PatientBody, request: Request, dsp_pro: ProSession = None) -> RawResponse:
-    c, pro = ctx(request), professional(request, dsp_pro)
+async def document_file(body: PatientBody, request: Request, pro: Professional) -> RawResponse:
+    c = ctx(request)
     if not body.document_id:
         raise HTTPException(422, {"reason": "document_id is required"})
     await _decide(c, pro, body.patient, body.document_id)
     found = await c.documents.file(body.patient, body.document_id, viewer="professional")
     if found is None:
         raise HTTPException(404, {"reason": "no such document file in this DSP"})
-    return RawResponse(found[1], media_type=found[0])
+    return RawResponse(found[1], media_type=found[0], headers=download_headers(body.document_id, found[0]))
 
 
 @router.get("/patients", summary="The patients whose DSP this professional may read now, and by which grant")
-async def my_patients(request: Request, dsp_pro: ProSession = None) -> Any:
-    c, pro = ctx(request), professional(request, dsp_pro)
+async def my_patients(request: Request, pro: Professional) -> Any:
+    c = ctx(request)
     reply = await c.access.post("/v1/patients-of", json={"professional_id": pro})
     if reply.status_code >= 500:
         raise HTTPException(503, {"reason": "access unavailable; try again"})

@@ -16,49 +16,46 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.records import RecordsCommandV1
 from schemas.topics import RECORDS_COMMANDS
-from services.records import domain as records_domain
 
-from .patient import Behalf, Context, Session, _public, acting_for, checked, ctx, me
+from . import uploads
+from .patient import ActingFor, Context, Session, _public, checked, ctx, me
 
 router = APIRouter(prefix="/v1/me")
 class Upload(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str = Field(min_length=1, max_length=200)
     content_type: Literal["application/pdf", "image/jpeg", "image/png"]
-    data_base64: str = Field(max_length=7_000_000)
+    data_base64: str = Field(max_length=7_000_000)  # base64 of uploads.MAX_BYTES (5 MiB)
     document_date: AwareDatetime | None = None
 
 
 @router.get("/timeline", summary="The timeline ('Ligne de vie') between two dates")
-async def timeline(request: Request, start: AwareDatetime, end: AwareDatetime, session: Session = None,
-                   behalf: Behalf = None) -> list[dict[str, Any]]:
-    c = ctx(request)
-    _, patient = await acting_for(c, session, behalf)
-    return [_public(d) for d in await c.documents.timeline(patient, start, end)]
+async def timeline(request: Request, start: AwareDatetime, end: AwareDatetime, who: ActingFor) -> list[dict[str, Any]]:
+    return [_public(d) for d in await ctx(request).documents.timeline(who.patient, start, end)]
 
 
 @router.post("/documents", status_code=202, summary="Deposit a document (PDF, JPEG or PNG, up to 5 MiB)")
-async def upload(body: Upload, request: Request, session: Session = None, behalf: Behalf = None) -> dict[str, Any]:
-    c = ctx(request)
-    user, patient = await acting_for(c, session, behalf)
+async def upload(body: Upload, request: Request, who: ActingFor) -> dict[str, Any]:
+    c, (user, patient) = ctx(request), who
     try:
-        records_domain.sniff(body.content_type, base64.b64decode(body.data_base64, validate=True))
-    except (binascii.Error, records_domain.Rejected) as exc:
-        raise HTTPException(422, {"reason": str(exc) if isinstance(exc, records_domain.Rejected)
-                                  else "data_base64 is not valid base64"}) from None
+        data = base64.b64decode(body.data_base64, validate=True)
+    except binascii.Error:
+        raise HTTPException(422, {"reason": "data_base64 is not valid base64"}) from None
+    try:
+        await uploads.check_async(body.content_type, data)  # parsed whole: a polyglot or a damaged file is refused
+    except uploads.Refused as exc:
+        raise HTTPException(exc.status, {"reason": exc.reason}) from None
     command_id = f"gw-{uuid.uuid4()}"
     await _send(c, patient, {"command": "upload-document", "command_id": command_id, "patient_matricule": patient,
                              "uploaded_by": user, **body.model_dump(mode="json", exclude_none=True)})
-    return {"document_id": records_domain.upload_id(command_id), "status": "accepted"}
+    return {"document_id": uploads.upload_id(command_id), "status": "accepted"}
 
 
 @router.post("/documents/{document_id}/{action}", status_code=202, summary="Hide a document from professionals, "
                                                                             "or show it again")
 async def block(document_id: Annotated[str, PathParam(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")],
-                action: Literal["block", "unblock"], request: Request, session: Session = None,
-                behalf: Behalf = None) -> dict[str, Any]:
-    c = ctx(request)
-    user, patient = await acting_for(c, session, behalf)
+                action: Literal["block", "unblock"], request: Request, who: ActingFor) -> dict[str, Any]:
+    c, (user, patient) = ctx(request), who
     if await c.documents.get(patient, document_id) is None:
         raise HTTPException(404, {"reason": "no such document in this DSP"})
     await _send(c, patient, {"command": f"{action}-document", "command_id": f"gw-{uuid.uuid4()}",
@@ -67,10 +64,9 @@ async def block(document_id: Annotated[str, PathParam(max_length=64, pattern=r"^
 
 
 @router.get("/notifications", summary="The notification list, newest first")
-async def notifications(request: Request, session: Session = None, behalf: Behalf = None,
+async def notifications(request: Request, who: ActingFor,
                         limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[dict[str, Any]]:
-    c = ctx(request)
-    _, patient = await acting_for(c, session, behalf)
+    c, patient = ctx(request), who.patient
     cursor = c.notifications.find({"recipient": patient, "channel": "inapp", "status": "delivered"},
                                   {"subject": 1, "body": 1, "received_at": 1, "read": 1, "template_id": 1})
     found = sorted([n async for n in cursor], key=lambda n: n.get("received_at") or datetime.min, reverse=True)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
+_dummy: list[str] = []  # an argon2 hash of a random value: a guess against nothing costs as much as a real one
 
 
 async def hash_secret(secret: str) -> str:
@@ -18,17 +20,20 @@ async def hash_secret(secret: str) -> str:
 
 
 async def matches(stored_hash: str | None, typed: str) -> bool:
-    """Never raises on a wrong or malformed guess; runs argon2 off the event loop."""
-    if not stored_hash:
-        return False
+    """Never raises on a wrong or malformed guess; runs argon2 off the event loop. Without a stored hash it
+    still verifies (against a dummy) and answers False, so that timing does not tell the two apart."""
+    if not _dummy:
+        _dummy.append(await asyncio.to_thread(_hasher.hash, secrets.token_urlsafe(16)))
+    against = stored_hash or _dummy[0]
 
     def verify() -> bool:
         try:
-            return _hasher.verify(stored_hash, typed)
+            return _hasher.verify(against, typed)
         except (VerificationError, InvalidHashError):
             return False
 
-    return await asyncio.to_thread(verify)
+    right = await asyncio.to_thread(verify)
+    return bool(stored_hash) and right
 
 
 def digest(token: str) -> str:

@@ -20,6 +20,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from . import logging as kit_logging
+from .bodylimit import BodyLimit
 from .broker import make_broker
 from .deadletter import DeadLetters
 from .errors import TRANSIENT
@@ -161,8 +162,9 @@ async def _mongo_ok(rt: Runtime) -> bool:
 
 
 def serve(app: AsgiFastStream, settings: ServiceSettings, port: int) -> None:
-    """Run the worker under uvicorn: SIGTERM/Ctrl-C stop consuming, finish the message in hand, close."""
+    """Run the worker under uvicorn: SIGTERM/Ctrl-C stop consuming, finish the message in hand, close.
+    Every request body is capped (64 KiB, a 413 before the app reads it); no proxy headers are trusted."""
     global _server
-    _server = uvicorn.Server(uvicorn.Config(app, host=settings.http_host, port=port, log_config=None,
-                                            lifespan="on", timeout_graceful_shutdown=20))
+    _server = uvicorn.Server(uvicorn.Config(BodyLimit(app), host=settings.http_host, port=port, log_config=None,
+                                            lifespan="on", timeout_graceful_shutdown=20, proxy_headers=False))
     _server.run()

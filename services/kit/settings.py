@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Annotated, ClassVar, TypeVar
 
-from pydantic import AfterValidator, Field, SecretStr, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .sealing import SealError, check_private_key, check_public_key
+
+if TYPE_CHECKING:
+    from .http import Door
+    from .servicetokens import Signer
 
 _PLACEHOLDERS = {"changeme", "change-me", "change_me", "secret", "password", "placeholder", "todo",
                  "xxx", "example", "default", "test", "dev"}
@@ -21,6 +27,41 @@ def _real_secret(value: SecretStr) -> SecretStr:
 
 
 Secret = Annotated[SecretStr, AfterValidator(_real_secret)]
+
+
+def _seal_key(value: SecretStr) -> SecretStr:
+    try:
+        check_private_key(value.get_secret_value())
+    except SealError as exc:
+        raise ValueError(f"{exc}: generate a keypair with python -m services.kit.sealing") from None
+    return value
+
+
+def _notify_public_key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_public_key(value.strip())
+    except SealError as exc:
+        raise ValueError(f"{exc}: generate a keypair with python -m services.kit.sealing") from None
+
+
+SealKey = Annotated[SecretStr, AfterValidator(_real_secret), AfterValidator(_seal_key)]
+"""notify's private X25519 key (base64), a secret: sealed notification parameters open with it."""
+
+NotifyPublicKey = Annotated[str | None, BeforeValidator(lambda v: v or None), AfterValidator(_notify_public_key)]
+"""notify's public X25519 key (base64), not a secret; an empty variable means unset."""
+
+
+def _service_key(value: SecretStr) -> SecretStr:
+    from .servicetokens import private_key
+
+    private_key(value.get_secret_value())  # a ValueError says what is wrong, never the value
+    return value
+
+
+ServiceKey = Annotated[SecretStr, AfterValidator(_service_key)]
+"""A service's Ed25519 private key (base64 of the 32-byte seed), a secret."""
 
 
 class ServiceSettings(BaseSettings):
@@ -40,8 +81,42 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field(default="INFO", description="Log level")
     log_json: bool | None = Field(default=None, description="JSON logs; default: JSON unless stdout is a TTY")
     log_pseudonym_key: Secret = Field(description="HMAC key that turns matricules into log-safe references")
+    notify_public_key: NotifyPublicKey = Field(
+        default=None, validation_alias="DSP_NOTIFY_PUBLIC_KEY",
+        description="notify's public key (base64 X25519, not a secret): producers seal the secret parameters of "
+                    "notification requests (codes, passwords) to it; needed by every worker that sends them")
+    service_key: ServiceKey | None = Field(
+        default=None, validation_alias="DSP_SERVICE_KEY",
+        description="This service's Ed25519 private key (base64 seed): it signs its calls to other services")
+    service_public_keys: str = Field(
+        default="", validation_alias="DSP_SERVICE_PUBLIC_KEYS",
+        description="name=base64,... : every service's public key, to check who calls an internal API")
+    allowed_hosts: str = Field(
+        default="127.0.0.1,localhost,::1", validation_alias="DSP_ALLOWED_HOSTS",
+        description="Host names (comma-separated) this service's HTTP port answers to; another Host is refused")
     max_attempts: int = Field(default=3, ge=1, le=50, description="Processing failures before the DLQ")
     retry_backoff_max_s: float = Field(default=30.0, gt=0, description="Cap of the dependency retry backoff")
+
+    @property
+    def hosts(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip())
+
+    def door(self) -> Door:
+        """The check every internal HTTP API of this service applies to its callers."""
+        from .http import Door
+        from .servicetokens import Verifier, parse_public_keys
+
+        keys = parse_public_keys(self.service_public_keys)
+        return Door(self.hosts, Verifier(self.service, keys) if keys else None)
+
+    def signer(self) -> Signer:
+        """This service's signer of calls to other services (fails fast without a key)."""
+        from .servicetokens import Signer
+
+        if self.service_key is None:
+            raise ValueError(f"DSP_SERVICE_KEY is not set: {self.service} cannot prove who it is to other services "
+                             "(generate keys with: python -m services.kit.servicetokens)")
+        return Signer(self.service, self.service_key.get_secret_value())
 
     @property
     def group_id(self) -> str:
@@ -62,7 +137,11 @@ def load(cls: type[S]) -> S:
     except ValidationError as exc:
         lines = [f"{cls.service}: invalid configuration"]
         for err in exc.errors(include_input=False, include_url=False):
-            field = ".".join(str(p) for p in err["loc"])
-            lines.append(f"  DSP_{field.upper()}: {err['msg']}")
+            field = ".".join(str(p) for p in err["loc"]).upper()
+            if not field:  # a check across variables: its message names them
+                lines.append(f"  {err['msg']}")
+                continue
+            variable = field if field.startswith("DSP_") else f"DSP_{field}"  # aliased fields name the variable
+            lines.append(f"  {variable}: {err['msg']}")
         print("\n".join(lines), file=sys.stderr)
         raise SystemExit(2) from None

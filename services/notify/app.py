@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import ClassVar
 
 from faststream.asgi import AsgiFastStream
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from schemas.notify import DeliveryV1
 from schemas.topics import NOTIFY_EVENTS
 from services.kit.runtime import Clock, build_runtime, make_app, utc_now
-from services.kit.settings import ServiceSettings
+from services.kit.sealing import public_key_of
+from services.kit.settings import SealKey, ServiceSettings
 
 from .channels import LetterPrinter, SmsGateway, Smtp
 from .handlers import register
@@ -34,6 +35,16 @@ class NotifySettings(ServiceSettings):
     letter_dir: Path = Field(default=Path.home() / ".local/state/dsp-mesh/letters",
                              validation_alias="DSP_NOTIFY_LETTER_DIR",
                              description="Outbox folder of PDF letters and their manifest.jsonl")
+    seal_key: SealKey = Field(validation_alias="DSP_NOTIFY_SEAL_KEY",
+                              description="notify's private key (base64 X25519): opens the sealed parameters of "
+                                          "notification requests; its public half is DSP_NOTIFY_PUBLIC_KEY")
+
+    @model_validator(mode="after")
+    def _keys_are_a_pair(self) -> NotifySettings:
+        if self.notify_public_key and public_key_of(self.seal_key.get_secret_value()) != self.notify_public_key:
+            raise ValueError("DSP_NOTIFY_PUBLIC_KEY is not the public half of DSP_NOTIFY_SEAL_KEY: producers would "
+                             "seal to a key notify cannot open")
+        return self
 
 
 def create_app(settings: NotifySettings, clock: Clock = utc_now) -> AsgiFastStream:
@@ -43,6 +54,6 @@ def create_app(settings: NotifySettings, clock: Clock = utc_now) -> AsgiFastStre
     sms = SmsGateway(settings.sms_url, settings.sms_token.get_secret_value())
     service = NotifyService(rt.db, Smtp(settings.smtp_host, settings.smtp_port, settings.mail_from), sms,
                             LetterPrinter(settings.letter_dir), events.publish, clock, rt.pseudonym,
-                            settings.max_attempts)
+                            settings.max_attempts, settings.seal_key.get_secret_value())
     register(rt, service)
     return make_app(rt, on_shutdown=[sms.close])

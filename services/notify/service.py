@@ -1,6 +1,11 @@
 """Delivering a notification request once: claim it in the outbox (unique request id), render the template,
 send it on its channel, record the delivery (never the codes), and say so on `notify.events.v1`.
 
+Secret parameters come sealed to notify's key (`sealed_parameters`, see services/kit/sealing.py): they are
+opened here, merged over the plain parameters for rendering, and exist only in memory — the outbox keeps
+"[sent, not kept]" for each of them. A sealed part that does not open fails the request for good (its dead
+letter says why), never retried.
+
 A redelivered request that was delivered (or failed for good) is ignored; one whose delivery was cut short
 is sent again — at least once, under the same reference, for a provider to de-duplicate."""
 
@@ -17,6 +22,7 @@ from pymongo.errors import DuplicateKeyError
 
 from schemas.notify import Channel, DeliveryV1, NotificationRequestV1
 from services.kit.errors import BadMessage
+from services.kit.sealing import SealError, request_binding, unseal
 
 from . import templates
 from .channels import LetterPrinter, Refused, SmsGateway, Smtp, address_lines
@@ -28,17 +34,29 @@ NS = uuid.UUID("7a0c2d55-1f0b-4a57-8d0e-5b8b6f3e2c91")
 class NotifyService:
     def __init__(self, db: AsyncDatabase[dict[str, Any]], smtp: Smtp, sms: SmsGateway, printer: LetterPrinter,
                  publish: Callable[..., Awaitable[Any]], clock: Callable[[], datetime],
-                 pseudonym: Callable[[str], str], max_attempts: int) -> None:
+                 pseudonym: Callable[[str], str], max_attempts: int, seal_key: str) -> None:
         self.outbox, self.contacts = db["outbox"], db["contacts"]
         self.smtp, self.sms, self.printer, self.publish = smtp, sms, printer, publish
         self.clock, self.pseudonym, self.max_attempts = clock, pseudonym, max_attempts
+        self._seal_key = seal_key
+
+    def _unseal(self, req: NotificationRequestV1) -> tuple[dict[str, str], str | None]:
+        """The sealed secret parameters, opened (only ever held in memory), or why they do not open."""
+        if req.sealed_parameters is None:
+            return {}, None
+        try:
+            return unseal(self._seal_key, req.sealed_parameters, bound_to=request_binding(
+                req.request_id, req.channel.value, req.recipient, req.destination)), None
+        except SealError as exc:
+            return {}, f"sealed_parameters: {exc}"
 
     async def handle(self, req: NotificationRequestV1) -> None:
         now = self.clock()
+        secrets, unopened = self._unseal(req)
         entry: dict[str, Any] = {"_id": req.request_id, "channel": req.channel.value, "template_id": req.template_id,
                  "locale": req.locale.value, "recipient": req.recipient,
-                 "parameters": templates.stored(dict(req.parameters)), "status": "accepted", "attempts": 0,
-                 "received_at": now, "delivered_at": None, "read": False}
+                 "parameters": templates.stored({**req.parameters, **secrets}, secret=secrets.keys()),
+                 "status": "accepted", "attempts": 0, "received_at": now, "delivered_at": None, "read": False}
         try:
             await self.outbox.insert_one(entry)
         except DuplicateKeyError:
@@ -49,7 +67,9 @@ class NotifyService:
             entry = existing
         attempts = entry.get("attempts", 0) + 1
         try:
-            await self._deliver(req, now)
+            if unopened is not None:
+                raise BadMessage(unopened)
+            await self._deliver(req, now, secrets)
         except (Refused, templates.UnknownTemplate, BadMessage) as exc:
             final = not isinstance(exc, Refused) or attempts >= self.max_attempts
             await self.outbox.update_one({"_id": req.request_id}, {"$set": {
@@ -64,13 +84,13 @@ class NotifyService:
         log.info("notification delivered", request_id=req.request_id, channel=req.channel.value,
                  template_id=req.template_id, patient_ref=self.pseudonym(req.recipient))
 
-    async def _deliver(self, req: NotificationRequestV1, now: datetime) -> None:
-        params = dict(req.parameters)
+    async def _deliver(self, req: NotificationRequestV1, now: datetime, secrets: dict[str, str]) -> None:
+        params = {**req.parameters, **secrets}
         contact = await self.contacts.find_one({"_id": req.recipient}) or {}
         params.setdefault("family_name", contact.get("family_name", ""))
         subject, body = templates.render(req.template_id, req.locale, params)
         if req.channel is Channel.INAPP:  # the notification list shows what was stored: secrets masked
-            _, shown = templates.render(req.template_id, req.locale, templates.stored(params))
+            _, shown = templates.render(req.template_id, req.locale, templates.stored(params, secret=secrets.keys()))
             await self.outbox.update_one({"_id": req.request_id}, {"$set": {"subject": subject, "body": shown}})
         elif req.channel is Channel.EMAIL:
             to = req.destination or contact.get("email")

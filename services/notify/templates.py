@@ -1,10 +1,12 @@
 """Message templates in French, German and English. Pure: (template, locale, parameters) -> subject, body.
 
-Parameters named in SECRET are codes or passwords: they appear in what is sent, never in what is stored.
+Parameters named in SECRET are codes or passwords, and so is every parameter that arrived sealed: they appear
+in what is sent, never in what is stored.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from string import Formatter
 
 from schemas.notify import Locale
@@ -42,6 +44,28 @@ T: dict[str, dict[Locale, tuple[str, str]]] = {
         Locale.EN: ("Your presence password",
                     "Your new presence password: {password}\n\nShow it to a health professional outside your "
                     "trusted circle: it gives them access to your DSP for 24 hours. The old one no longer works."),
+    },
+    "repeated-login-failures": {
+        Locale.FR: ("Tentatives de connexion échouées",
+                    "Un mauvais mot de passe a été saisi {failures} fois pour votre compte eSanté. Si ce n'était pas "
+                    "vous : rien n'est bloqué ; changez votre mot de passe et contactez le helpdesk si cela continue."),
+        Locale.DE: ("Fehlgeschlagene Anmeldeversuche",
+                    "Für Ihr eSanté-Konto wurde {failures} Mal ein falsches Passwort eingegeben. Wenn Sie das nicht "
+                    "waren: nichts ist gesperrt; ändern Sie Ihr Passwort und kontaktieren Sie den Helpdesk."),
+        Locale.EN: ("Failed sign-in attempts",
+                    "A wrong password was entered {failures} times for your eSanté account. If this was not you: "
+                    "nothing is locked; change your password, and contact the helpdesk if it goes on."),
+    },
+    "repeated-code-failures": {
+        Locale.FR: ("Codes d'activation erronés",
+                    "Un mauvais code d'activation a été saisi {failures} fois pour votre matricule. Votre lettre reste "
+                    "valable ; si ce n'était pas vous, contactez le helpdesk."),
+        Locale.DE: ("Falsche Aktivierungscodes",
+                    "Für Ihre Matrikelnummer wurde {failures} Mal ein falscher Aktivierungscode eingegeben. Ihr Brief "
+                    "bleibt gültig; wenn Sie das nicht waren, kontaktieren Sie den Helpdesk."),
+        Locale.EN: ("Wrong activation codes",
+                    "A wrong activation code was entered {failures} times for your matricule. Your letter stays "
+                    "valid; if this was not you, contact the helpdesk."),
     },
     "first-access": {
         Locale.FR: ("Nouvel accès à votre DSP", "Le professionnel {professional} a consulté votre DSP pour la "
@@ -96,6 +120,6 @@ def render(template: str, locale: Locale, params: dict[str, str]) -> tuple[str, 
     return subject, body.format(**params)
 
 
-def stored(params: dict[str, str]) -> dict[str, str]:
-    """What the outbox keeps: secret parameters never leave memory."""
-    return {k: ("[sent, not kept]" if k in SECRET else v) for k, v in params.items()}
+def stored(params: dict[str, str], secret: Collection[str] = ()) -> dict[str, str]:
+    """What the outbox keeps: secret parameters (SECRET, and the names in `secret`) never leave memory."""
+    return {k: ("[sent, not kept]" if k in SECRET or k in secret else v) for k, v in params.items()}

@@ -78,6 +78,24 @@ class Gateway:
         result: dict[str, Any] = json.loads(text)
         return result
 
+    async def presence(self, path: str, patient: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A presence-password call over access's HTTP API as the gateway makes it: the HTTP answer, and for a
+        202 the outcome of the internal command it sent (`reason`, `accepted`, and the password if generated)."""
+        command_id = f"http-{uuid.uuid4().hex}"
+        status, answer = await self.post(path, {"command_id": command_id, "patient": patient, **body})
+        if status != 202:
+            return {"accepted": False, "reason": answer["detail"], "status": status}
+        outcome = await self.outcomes.wait(command_id=command_id)
+        return {**outcome, "status": status, "presence_password": answer.get("presence_password")}
+
+    async def generate(self, patient: str, delivery: str = "letter") -> dict[str, Any]:
+        return await self.presence("/v1/presence/generate", patient, {"actor": {"kind": "patient", "id": patient},
+                                                                       "delivery": delivery})
+
+    async def redeem(self, patient: str, professional: str, password: str) -> dict[str, Any]:
+        return await self.presence("/v1/presence/redeem", patient, {"professional_id": professional,
+                                                                     "password": password})
+
     async def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         status, text = await asyncio.to_thread(self.worker.http, "POST", path, encode(body))
         return status, json.loads(text) if text.startswith(("{", "[")) else text

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -14,9 +18,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from infra.procs import free_port
 from services.access.app import AccessSettings, create_app
+from services.kit.servicetokens import Signer
 from tests.inprocess import FakeClock, InProcessWorker, settings_from
 from tests.integration.access_support import Gateway, TopicReader, list_professionals, register_people
-from tests.support import encode, eventually, header, make_matricule, read_topic
+from tests.support import as_caller, encode, eventually, header, make_matricule, read_topic
 
 ADULT, PARENT_BORN, CHILD_BORN = date(1980, 5, 17), date(1984, 3, 9), date(2015, 6, 1)
 
@@ -26,7 +31,7 @@ def access_worker(infra: Any, prefix: str, clock: FakeClock, pseudonym_key: str)
     env = {"DSP_KAFKA_BOOTSTRAP": infra.bootstrap, "DSP_MONGO_URI": infra.mongo_uri, "DSP_MONGO_DB_PREFIX": prefix,
            "DSP_KAFKA_GROUP_PREFIX": f"{prefix}-", "DSP_LOG_PSEUDONYM_KEY": pseudonym_key,
            "DSP_ACCESS_HTTP_PORT": str(port), "DSP_ACCESS_SWEEP_INTERVAL_S": "0.3", "DSP_RETRY_BACKOFF_MAX_S": "2"}
-    return InProcessWorker(create_app(settings_from(AccessSettings, env), clock), port)
+    return InProcessWorker(create_app(settings_from(AccessSettings, env), clock), port, audience="access")
 
 
 @pytest.fixture(scope="module")
@@ -135,30 +140,38 @@ async def test_presence_password_24_hours_guess_limit_sweep_and_notices(gw: Gate
     notices = await TopicReader(infra.bootstrap, "notify.requests.v1").start()
     expired = await TopicReader(infra.bootstrap, "access.grant-expired.v1").start()
     try:
-        none_yet = await gw.run(patient, "redeem-presence-password", ("professional", dr), password="AAAA-AAAA")
-        assert none_yet["reason"] == "the patient has no presence password"
-        assert (await gw.run(patient, "generate-presence-password", ("patient", patient)))["accepted"]
+        none_yet = await gw.redeem(patient, dr, "AAAA-AAAA")
+        assert (none_yet["status"], none_yet["reason"]) == (403, "wrong presence password")
+        generated = await gw.generate(patient)
+        assert generated["accepted"] and generated["status"] == 202
+        password = generated["presence_password"]  # answered once, over HTTP
         letter = await notices.wait(recipient=patient, template_id="presence-password")
-        password = letter["parameters"]["password"]
         assert letter["channel"] == "letter" and len(password) == 9
+        assert "password" not in letter["parameters"] and letter["sealed_parameters"]  # only notify can open it
+        forged = await gw.run(patient, "redeem-presence-password", ("professional", dr))  # straight onto the topic
+        assert forged["reason"] == "a presence password is redeemed through access's API only"
+        forged = await gw.run(patient, "generate-presence-password", ("patient", patient), delivery="none")
+        assert forged["reason"] == "a presence password is generated through access's API only"
 
         for _ in range(5):
-            wrong = await gw.run(patient, "redeem-presence-password", ("professional", guesser), password="ZZZZ-ZZZZ")
+            wrong = await gw.redeem(patient, guesser, "ZZZZ-ZZZZ")
             assert wrong["reason"] == "wrong presence password"
-        locked = await gw.run(patient, "redeem-presence-password", ("professional", guesser), password=password)
-        assert locked["reason"] == "too many wrong presence passwords for this patient; try again in an hour"
+        locked = await gw.redeem(patient, guesser, password)
+        assert (locked["status"], locked["reason"]) == (
+            429, "too many wrong presence passwords for this patient; try again in an hour")
 
-        redeemed = await gw.run(patient, "redeem-presence-password", ("professional", dr),
-                                password=password.lower().replace("-", " "))
+        redeemed = await gw.redeem(patient, dr, password.lower().replace("-", " "))
         assert redeemed["accepted"] and redeemed["details"]["ends_at"] == (clock() + timedelta(hours=24)).isoformat()
         assert (await gw.decide(("professional", dr), patient))["reason"] == "presence-password"
         assert (await gw.decide(("professional", guesser), patient))["allowed"] is False
         await notices.wait(recipient=patient, template_id="presence-password-used")
         await notices.wait(recipient=patient, template_id="first-access")
+        trail = (await gw.post("/v1/audit", {"actor": {"kind": "patient", "id": patient}, "patient": patient}))[1]
+        reads = [e for e in trail["entries"] if e["action"] == "read" and e["actor_id"] == dr]
+        assert reads and reads[0]["via"] == "gateway"  # the calling service is in the trail
 
         clock.advance(hours=1)  # the guesser's failures have left the sliding hour
-        assert (await gw.run(patient, "redeem-presence-password", ("professional", guesser),
-                             password=password))["accepted"]
+        assert (await gw.redeem(patient, guesser, password))["accepted"]
         clock.advance(hours=23)  # exactly 24 h after the first redemption
         assert (await gw.decide(("professional", dr), patient))["reason"] in ("the grant has expired",
                                                                              "no grant for this professional")
@@ -168,9 +181,8 @@ async def test_presence_password_24_hours_guess_limit_sweep_and_notices(gw: Gate
         await notices.wait(recipient=patient, template_id="grant-expired")
         assert (await gw.decide(("professional", dr), patient))["reason"] == "no grant for this professional"
 
-        assert (await gw.run(patient, "generate-presence-password", ("patient", patient),
-                             delivery="inapp"))["accepted"]
-        old = await gw.run(patient, "redeem-presence-password", ("professional", dr), password=password)
+        assert (await gw.generate(patient, delivery="inapp"))["accepted"]
+        old = await gw.redeem(patient, dr, password)
         assert old["reason"] == "wrong presence password"  # regenerating retires the old password
     finally:
         await notices.stop()
@@ -338,3 +350,33 @@ async def _group_settled(bootstrap: str, group: str) -> bool:
         await admin.close()
     groups = [g for response in responses for g in response.groups]
     return any(g[2] == "Stable" and len(g[5]) >= 8 for g in groups)
+
+
+def _knock(port: int, headers: dict[str, str], body: bytes = b"{}", path: str = "/v1/audit") -> tuple[int, str]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310 - a fixed http:// URL
+            return reply.status, reply.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+async def test_the_internal_api_asks_who_is_calling(gw: Gateway, db: Any, unique: str, access: InProcessWorker) -> None:
+    """Unknown caller 401, a service that may not call 403, not JSON 415, another Host 400, the gateway 200."""
+    [patient] = await people(gw, db, unique, ADULT)
+    body = encode({"actor": {"kind": "patient", "id": patient}, "patient": patient})
+    json_type = {"content-type": "application/json"}
+    assert _knock(access.port, json_type, body)[0] == 401
+    forged = Signer("gateway", base64.b64encode(b"k" * 32).decode()).token("access")  # not the gateway's key
+    assert _knock(access.port, {**json_type, "authorization": f"Bearer {forged}"}, body)[0] == 401
+    assert _knock(access.port, {**json_type, **as_caller("gateway", "activation")}, body)[0] == 401  # wrong audience
+    status, text = _knock(access.port, {**json_type, **as_caller("console", "access")}, body)
+    assert (status, json.loads(text)["detail"]) == (403, "service console may not call this API")
+    assert _knock(access.port, {"content-type": "text/plain", **as_caller("gateway", "access")}, body)[0] == 415
+    assert _knock(access.port, {**json_type, **as_caller("gateway", "access"), "host": "evil.example:80"},
+                  body)[0] == 400
+    status, text = _knock(access.port, {**json_type, **as_caller("gateway", "access")}, body)
+    assert status == 200 and "entries" in json.loads(text)
+    for path in ("/v1/decisions", "/v1/access-state", "/v1/patients-of", "/v1/presence/generate",
+                 "/v1/presence/redeem"):
+        assert _knock(access.port, json_type, body, path)[0] == 401

@@ -13,8 +13,10 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from typing import Any
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from altcha.v1 import solve_challenge
 from pypdf import PdfReader
 
 from infra.procs import free_port
@@ -26,7 +28,7 @@ from services.notify.app import NotifySettings
 from services.notify.app import create_app as notify_app
 from tests.inprocess import FakeClock, InProcessWorker, file_ready, settings_from
 from tests.integration.access_support import TopicReader
-from tests.support import encode, eventually, make_matricule, person
+from tests.support import as_caller, encode, eventually, make_matricule, person
 
 CODE = re.compile(r"\b[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}\b")
 
@@ -59,41 +61,69 @@ def world(infra: Any, run_id: str, tmp_path_factory: pytest.TempPathFactory) -> 
         "DSP_NOTIFY_SMS_URL": f"http://127.0.0.1:{sms_port}/sms", "DSP_NOTIFY_LETTER_DIR": str(tmp / "letters")}),
         clock), notify_port).start()
     yield {"clock": clock, "smtp": smtp, "sms_port": sms_port, "letters": tmp / "letters", "activation": activation,
-           "sms_file": tmp / "sms.jsonl"}
+           "sms_file": tmp / "sms.jsonl", "url": f"http://127.0.0.1:{act_port}"}
     activation.stop()
     notify.stop()
     smtp.stop()
 
 
 class Portal:
-    """What the gateway will do: send steps, wait for each outcome; read what the person receives."""
+    """What the gateway does: call activation's HTTP API step by step; read what the person receives."""
 
     def __init__(self, world: dict[str, Any], producer: AIOKafkaProducer, outcomes: TopicReader, sms: SmsSink,
                  matricule: str) -> None:
         self.world, self.producer, self.outcomes, self.sms, self.m = world, producer, outcomes, sms, matricule
-        self.flow_id, self.n = secrets.token_urlsafe(32), 0
+        self.flow, self.login_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)  # never issued
+        self.device: str | None = None
         self.seen: set[str] = set()  # one-time codes already read
 
+    async def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=self.world["url"], timeout=30,
+                                     headers=as_caller("gateway", "activation")) as http:
+            reply = await http.post(path, json=body)
+        assert reply.status_code == 200, reply.text
+        return dict(reply.json())
+
     async def step(self, command: str, **fields: Any) -> dict[str, Any]:
-        self.n += 1
-        body = {"command": command, "command_id": f"{command}-{self.n}-{secrets.token_hex(6)}",
-                "matricule": self.m, **fields}
-        if command in ("set-password", "choose-channel", "resend-otp", "verify-otp", "link-luxtrust",
-                       "skip-luxtrust", "confirm", "start"):
-            body.setdefault("flow_id", self.flow_id)
+        return await self.post("/v1/activation/step", {"flow_token": self.flow, "command": command, **fields})
+
+    async def captcha(self) -> dict[str, str]:
+        reply = await self.post("/v1/captcha", {})
+        assert base64.b64decode(reply["image_png_base64"]).startswith(b"\x89PNG")
+        return {"captcha_id": reply["captcha_id"], "captcha_answer": "kx7pa"}
+
+    async def altcha(self) -> dict[str, str]:
+        """The accessible challenge, solved as the browser's widget does (a proof of work, no image)."""
+        challenge = await self.post("/v1/altcha", {})
+        solution = solve_challenge(challenge["challenge"], challenge["salt"], challenge["algorithm"],
+                                   challenge["maxnumber"])
+        assert solution is not None
+        payload = {k: challenge[k] for k in ("algorithm", "challenge", "salt", "signature")}
+        return {"altcha": base64.b64encode(json.dumps({**payload, "number": solution.number}).encode()).decode()}
+
+    async def start(self, code: str, challenge: dict[str, str] | None = None) -> dict[str, Any]:
+        answer = await self.post("/v1/activation/start", {
+            "matricule": self.m, "activation_code": code, "terms_version": "2026-01",
+            "challenge": challenge or await self.captcha()})
+        self.flow = answer.get("token") or self.flow
+        return answer
+
+    async def login(self, password: str, challenge: dict[str, str] | None = None, **fields: Any) -> dict[str, Any]:
+        answer = await self.post("/v1/login", {"matricule": self.m, "password": password, "challenge": challenge,
+                                               "device_token": self.device, **fields})
+        self.login_token = answer.get("token") or self.login_token
+        return answer
+
+    async def verify(self, code: str) -> dict[str, Any]:
+        answer = await self.post("/v1/login/verify", {"login_token": self.login_token, "code": code})
+        self.device = answer.get("device_token") or self.device
+        return answer
+
+    async def helpdesk(self, command: str) -> dict[str, Any]:
+        body = {"command": command, "command_id": f"{command}-{secrets.token_hex(6)}", "matricule": self.m,
+                "operator": "helpdesk-7"}
         await self.producer.send_and_wait("activation.commands.v1", encode(body), key=self.m.encode())
         return await self.outcomes.wait(command_id=body["command_id"])
-
-    async def captcha(self) -> str:
-        status, text = self.world["activation"].http("POST", "/v1/captcha", b"{}")
-        assert status == 200
-        reply = json.loads(text)
-        assert base64.b64decode(reply["image_png_base64"]).startswith(b"\x89PNG")
-        return str(reply["captcha_id"])
-
-    async def start(self, code: str) -> dict[str, Any]:
-        return await self.step("start", activation_code=code, terms_version="2026-01",
-                               captcha_id=await self.captcha(), captcha_answer="kx7pa")
 
     async def letter_code(self, generation: int = 1) -> str:
         """The code printed in the PDF letter notify wrote for this person (request id: deterministic)."""
@@ -105,20 +135,31 @@ class Portal:
         assert len(codes) == 1
         return str(codes[0])
 
-    async def mailed_code(self, to: str) -> str:
-        """A one-time code from an e-mail to `to` not read before (a Maildir has no order)."""
+    async def mailed(self, to: str, pattern: bytes = rb"\b(\d{6})\b") -> str:
+        """The first match of `pattern` in an e-mail to `to` not read before (a Maildir has no order)."""
         async def fresh() -> str | None:
             for mail in self.world["smtp"].messages():
                 if mail["To"] != to:
                     continue
                 body = email.message_from_bytes(bytes(mail)).get_payload(decode=True)
-                found = re.search(rb"\b(\d{6})\b", body)
+                found = re.search(pattern, body)
                 if found and found.group(1).decode() not in self.seen:
                     return found.group(1).decode()
             return None
         code: str = await eventually(fresh)
         self.seen.add(code)
         return code
+
+    async def told(self, to: str, failures: int) -> bool:
+        """The owner got the e-mail about `failures` wrong attempts (in French, the default locale)."""
+        async def found() -> bool:
+            bodies = [email.message_from_bytes(bytes(m)).get_payload(decode=True)
+                      for m in self.world["smtp"].messages() if m["To"] == to]
+            return any(f" {failures} fois".encode() in body for body in bodies)
+        return bool(await eventually(found))
+
+    async def mailed_code(self, to: str) -> str:
+        return await self.mailed(to)
 
     async def texted_code(self, to: str) -> str:
         async def latest() -> str | None:
@@ -128,7 +169,6 @@ class Portal:
         code: str = await eventually(latest)
         self.seen.add(code)
         return code
-
 
 
 @pytest.fixture
@@ -171,8 +211,7 @@ async def test_from_the_letter_to_an_active_account_and_a_login(portal_for: Any,
             True, "set-password", "false")
         common = await me.step("set-password", password="password1")
         assert (common["accepted"], common["reason"]) == (False, "this password is too common")
-        assert (await me.step("set-password", password=f"{me.m}x"))["reason"] == (
-            "the password must not contain the matricule")
+        assert (await me.step("set-password", password=f"{me.m}x"))["accepted"] is False
         assert (await me.step("set-password", password="Moselle-Riesling-1987"))["accepted"]
 
         sent = await me.step("choose-channel", channel="email")
@@ -185,81 +224,188 @@ async def test_from_the_letter_to_an_active_account_and_a_login(portal_for: Any,
             "the LuxTrust assertion was not accepted")
         assert (await me.step("link-luxtrust", luxtrust_assertion=f"luxtrust-ok:{me.m}"))["accepted"]
         done = await me.step("confirm")
-        assert (done["accepted"], done["reason"]) == (True, "account activated")
+        assert (done["accepted"], done["reason"]) == (True, "account activated") and done["device_token"]
         event = await activated.wait(matricule=me.m)
         assert event["luxtrust"] is True and event["minor"] is False
     finally:
         await activated.stop()
 
-    login_id, session = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    challenge = await me.step("login", login_id=login_id, password="Moselle-Riesling-1987", channel="sms")
-    assert challenge["accepted"] and challenge["next_step"] == "login-verify-otp"
+    challenge = await me.login("Moselle-Riesling-1987", channel="sms")
+    assert challenge["accepted"] and challenge["next_step"] == "login-verify-otp" and challenge["token"]
     texted = await me.texted_code(_mobile(unique))
-    opened = await me.step("login-verify-otp", login_id=login_id, code=texted, session_token=session)
+    opened = await me.verify(texted)
     assert opened["accepted"] and "session_expires_at" in opened["details"]
-    status, text = world["activation"].http("POST", "/v1/sessions/check", encode({"session_token": session}))
-    assert (status, json.loads(text)["matricule"]) == (200, me.m)
-    reused = await me.step("login-verify-otp", login_id=login_id, code=texted, session_token=session)
-    assert reused["reason"] == "no one-time code is waiting; ask for a new one"  # single use
-    assert (await me.step("logout", session_token=session))["reason"] == "logged out"
-    assert world["activation"].http("POST", "/v1/sessions/check", encode({"session_token": session}))[0] == 401
+    session = opened["token"]
+    async with httpx.AsyncClient(base_url=world["url"], headers=as_caller("gateway", "activation")) as http:
+        check = (await http.post("/v1/sessions/check", json={"session_token": session})).json()
+        assert check["matricule"] == me.m
+        reused = await me.verify(texted)  # the login token is spent with its code
+        assert reused["reason"] == "this login was not started here, or it took too long; log in again"
+        assert (await me.post("/v1/sessions/end", {"session_token": session}))["reason"] == "logged out"
+        assert (await http.post("/v1/sessions/check", json={"session_token": session})).status_code == 401
 
-    # nothing secret was kept in clear by notify, nor printed by either worker
+    # nothing secret was kept in clear by notify
     letters = [json.loads(line) for line in (world["letters"] / "manifest.jsonl").read_text().splitlines()]
     assert all(me.m not in json.dumps(entry) for entry in letters)
 
 
-async def test_codes_lock_expire_and_are_single_use(portal_for: Any, world: dict[str, Any], unique: str) -> None:
+async def test_a_stranger_never_makes_the_letter_useless(portal_for: Any, world: dict[str, Any],
+                                                         unique: str) -> None:
+    """Wrong codes bring a challenge and a growing delay (capped at 15 minutes), never a lock; the owner is
+    told; unknown matricules, wrong and expired codes get one answer."""
     clock: FakeClock = world["clock"]
     me: Portal = await portal_for(date(1975, 2, 3), unique)
     code = await me.letter_code()
-    early = await me.step("set-password", password="Moselle-Riesling-1987")
-    assert early["reason"] == "this activation was not started here; start again with the letter's code"
-    bad_captcha = await me.step("start", activation_code=code, terms_version="2026-01",
-                                captcha_id=await me.captcha(), captcha_answer="WRONG")
-    assert bad_captcha["reason"] == "the captcha answer is wrong or expired; copy a new one"
-    for left in (4, 3, 2, 1):
-        assert (await me.start("AAAA-BBBB-CCCC"))["reason"] == f"wrong activation code; {left} tries left"
-    assert (await me.start("AAAA-BBBB-CCCC"))["reason"] == "wrong activation code; the code is now locked"
-    assert (await me.start(code))["reason"] == (
-        "the activation code is locked after 5 wrong tries; ask the helpdesk for a new letter")
+    assert (await me.step("set-password", password="Moselle-Riesling-1987"))["reason"].startswith(
+        "this activation was not started here")
+    no_challenge = await me.post("/v1/activation/start", {"matricule": me.m, "activation_code": code,
+                                                          "terms_version": "2026-01", "challenge": {}})
+    assert no_challenge["challenge_required"] and not no_challenge["accepted"]
+    bad_captcha = await me.start(code, {**await me.captcha(), "captcha_answer": "WRONG"})
+    assert bad_captcha["reason"].startswith("solve the challenge")
+    generic = await me.start("AAAA-BBBB-CCCC")
+    stranger = Portal(world, me.producer, me.outcomes, me.sms, make_matricule(date(1975, 2, 3), 999))
+    unknown = await stranger.start("AAAA-BBBB-CCCC")
+    assert unknown == generic and generic["reason"].startswith("this matricule and activation code do not match")
+    waits = []
+    for _ in range(13):  # a stranger who knows the matricule keeps guessing, as fast as the delays let them
+        answer = await me.start("AAAA-BBBB-CCCC")
+        if answer.get("retry_after_s"):
+            waits.append(answer["retry_after_s"])
+            clock.advance(seconds=answer["retry_after_s"])
+            answer = await me.start("AAAA-BBBB-CCCC")
+        assert answer["reason"] == generic["reason"]
+    assert waits == sorted(waits) and waits[-1] == 900  # 1 s, 2 s, 4 s ... capped at 15 minutes
+    assert await me.told(f"marie.{unique}@example.lu", 3) and await me.told(f"marie.{unique}@example.lu", 10)
+    held = await me.start(code, await me.altcha())  # the owner, with the right code, during the delay
+    assert held["retry_after_s"] == 900 and not held["accepted"]
+    clock.advance(minutes=15)
+    owner = await me.start(code, await me.altcha())  # the accessible challenge, no image
+    assert owner["accepted"], owner
+    assert (await me.step("confirm"))["reason"] == "step out of order: set-password comes next"
 
-    assert (await me.step("reissue-code", operator="helpdesk-7"))["accepted"]
+    assert (await me.helpdesk("reissue-code"))["accepted"]
     new_code = await me.letter_code(generation=2)
     assert new_code != code
-    assert (await me.start(code))["reason"] == "wrong activation code; 4 tries left"  # the old one is retired
+    assert (await me.start(code))["reason"] == generic["reason"]  # the old letter is retired
     clock.advance(days=91)
-    assert (await me.start(new_code))["reason"] == (
-        "the activation code has expired or was used; ask the helpdesk for a new letter")
+    assert (await me.start(new_code))["reason"] == generic["reason"]  # expired: the same answer
     clock.advance(days=-91)
-
     assert (await me.start(new_code))["accepted"]
-    assert (await me.step("confirm"))["reason"] == "step out of order: set-password comes next"
+
+
+async def test_one_time_codes_count_per_account_across_codes(portal_for: Any, world: dict[str, Any],
+                                                             unique: str) -> None:
+    clock: FakeClock = world["clock"]
+    me: Portal = await portal_for(date(1979, 4, 5), unique)
+    mail = f"marie.{unique}@example.lu"
+    assert (await me.start(await me.letter_code()))["accepted"]
     assert (await me.step("set-password", password="Schengen-2026-Wine"))["accepted"]
     assert (await me.step("choose-channel", channel="email"))["accepted"]
-    first = await me.mailed_code(f"marie.{unique}@example.lu")
+    first = await me.mailed_code(mail)
     assert (await me.step("resend-otp"))["reason"] == "a new code can be sent one minute after the previous one"
     clock.advance(minutes=5)
     assert (await me.step("verify-otp", code=first))["reason"] == "the one-time code has expired; ask for a new one"
     assert (await me.step("resend-otp"))["accepted"]
-    second = await me.mailed_code(f"marie.{unique}@example.lu")
-    for _ in range(5):
-        assert (await me.step("verify-otp", code="999999" if second != "999999" else "888888"))["accepted"] is False
-    assert (await me.step("verify-otp", code=second))["reason"] == "too many wrong one-time codes; ask for a new one"
-    clock.advance(minutes=1)
-    assert (await me.step("resend-otp"))["accepted"]
-    assert (await me.step("verify-otp", code=await me.mailed_code(f"marie.{unique}@example.lu")))["accepted"]
+    second = await me.mailed_code(mail)
+    assert (await me.step("verify-otp", code=second))["accepted"]
     assert (await me.step("skip-luxtrust"))["accepted"] and (await me.step("confirm"))["accepted"]
-    assert (await me.start(new_code))["reason"] == (
-        "the activation code has expired or was used; ask the helpdesk for a new letter")
 
-    for _ in range(5):
-        wrong = await me.step("login", login_id=secrets.token_urlsafe(32), password="Not-my-password-1")
-        assert wrong["reason"] == "wrong matricule or password"
-    locked = await me.step("login", login_id=secrets.token_urlsafe(32), password="Schengen-2026-Wine")
-    assert locked["reason"] == "the account is locked after repeated failed logins; contact the helpdesk"
-    assert (await me.step("unlock", operator="helpdesk-7"))["accepted"]
-    assert (await me.step("login", login_id=secrets.token_urlsafe(32), password="Schengen-2026-Wine"))["accepted"]
+    evaluated = 0
+    for _ in range(3):  # an attacker with the password: 3 logins, 6 wrong codes each
+        assert (await me.login("Schengen-2026-Wine", channel="email"))["accepted"]
+        code = await me.mailed_code(mail)
+        for _ in range(6):
+            wrong = await me.verify("999999" if code != "999999" else "888888")
+            evaluated += wrong["reason"] == "wrong one-time code"
+        clock.advance(minutes=1)
+    assert evaluated == 7  # 5 per account across codes, then one guess per new code after a doubling wait: not 18
+    held = await me.verify(code)
+    assert held["reason"].startswith("too many wrong one-time codes")
+    clock.advance(minutes=15)
+    assert (await me.login("Schengen-2026-Wine", channel="email"))["accepted"]
+    assert (await me.verify(await me.mailed_code(mail)))["accepted"]
+
+
+async def test_failed_logins_never_lock_the_owner_out(portal_for: Any, world: dict[str, Any], unique: str) -> None:
+    clock: FakeClock = world["clock"]
+    me: Portal = await portal_for(date(1971, 8, 9), unique)
+    mail, password = f"marie.{unique}@example.lu", "Wiltz-Valley-2030"
+    assert (await me.start(await me.letter_code()))["accepted"]
+    assert (await me.step("set-password", password=password))["accepted"]
+    assert (await me.step("choose-channel", channel="email"))["accepted"]
+    assert (await me.step("verify-otp", code=await me.mailed_code(mail)))["accepted"]
+    assert (await me.step("skip-luxtrust"))["accepted"]
+    me.device = (await me.step("confirm"))["device_token"]  # the owner's own browser
+
+    attacker = Portal(world, me.producer, me.outcomes, me.sms, me.m)
+    nobody = Portal(world, me.producer, me.outcomes, me.sms, make_matricule(date(1971, 8, 9), 998))
+    for i in range(3):
+        wrong, unknown = await attacker.login("Not-my-password-1"), await nobody.login("Not-my-password-1")
+        assert wrong == unknown and wrong["reason"] == "wrong matricule or password"
+        assert wrong["challenge_required"] is (i == 2)
+    waiting = await attacker.login("Not-my-password-1")
+    assert (waiting["retry_after_s"], waiting["challenge_required"]) == (1, True)
+    assert waiting == await nobody.login("Not-my-password-1")  # an unknown matricule looks the same
+    clock.advance(seconds=1)
+    assert (await attacker.login("Not-my-password-1"))["reason"].startswith("solve the challenge")
+    assert (await attacker.login("Not-my-password-1", await me.captcha()))["reason"] == "wrong matricule or password"
+    assert await me.told(mail, 3)  # the owner is told
+
+    trusted = await me.login(password, await me.altcha(), channel="email")  # the owner's browser is not delayed
+    assert trusted["accepted"], trusted
+    assert (await me.verify(await me.mailed_code(mail)))["accepted"]
+    session = (await me.verify("000000"))  # the login is spent
+    assert not session["accepted"]
+
+    for _ in range(3):  # more failures: a new browser waits, at most 15 minutes
+        clock.advance(minutes=15)
+        assert (await attacker.login("Not-my-password-1", await me.captcha()))["accepted"] is False
+    elsewhere = Portal(world, me.producer, me.outcomes, me.sms, me.m)
+    held = await elsewhere.login(password, await me.captcha())
+    assert held["retry_after_s"] and held["retry_after_s"] <= 900
+    clock.advance(seconds=held["retry_after_s"])
+    assert (await elsewhere.login(password, await me.captcha(), channel="email"))["accepted"]
+    assert (await me.helpdesk("unlock"))["reason"] == "failure counts cleared"
+    assert (await elsewhere.login(password, channel="email"))["accepted"]  # no challenge needed any more
+
+
+async def test_passwords_change_sessions_end_everywhere_and_forgotten_passwords(
+        portal_for: Any, world: dict[str, Any], unique: str) -> None:
+    me: Portal = await portal_for(date(1982, 11, 30), unique)
+    mail = f"marie.{unique}@example.lu"
+    assert (await me.start(await me.letter_code()))["accepted"]
+    assert (await me.step("set-password", password="Remich-Boat-2031"))["accepted"]
+    assert (await me.step("choose-channel", channel="email"))["accepted"]
+    assert (await me.step("verify-otp", code=await me.mailed_code(mail)))["accepted"]
+    assert (await me.step("skip-luxtrust"))["accepted"] and (await me.step("confirm"))["accepted"]
+    sessions = []
+    for _ in range(2):
+        assert (await me.login("Remich-Boat-2031", channel="email"))["accepted"]
+        sessions.append((await me.verify(await me.mailed_code(mail)))["token"])
+    async with httpx.AsyncClient(base_url=world["url"], headers=as_caller("gateway", "activation")) as http:
+        async def alive(token: str) -> bool:
+            return (await http.post("/v1/sessions/check", json={"session_token": token})).status_code == 200
+
+        wrong = await me.post("/v1/password/change", {"session_token": sessions[0], "password": "nope-1234",
+                                                      "new_password": "Echternach-2032"})
+        assert wrong["reason"] == "the current password is wrong"
+        changed = await me.post("/v1/password/change", {"session_token": sessions[0], "password": "Remich-Boat-2031",
+                                                        "new_password": "Echternach-2032"})
+        assert changed["accepted"] and await alive(sessions[0]) and not await alive(sessions[1])
+        assert not (await me.login("Remich-Boat-2031"))["accepted"]
+        assert (await me.login("Echternach-2032", channel="email"))["accepted"]
+        sessions.append((await me.verify(await me.mailed_code(mail)))["token"])
+        ended = await me.post("/v1/sessions/end", {"session_token": sessions[2], "everywhere": True})
+        assert ended["reason"] == "logged out everywhere"
+        assert not await alive(sessions[0]) and not await alive(sessions[2])
+
+    forgot = await me.post("/v1/password/forgot", {"matricule": me.m, "challenge": await me.altcha()})
+    nobody = await me.post("/v1/password/forgot", {"matricule": make_matricule(date(1982, 11, 30), 997),
+                                                   "challenge": await me.altcha()})
+    assert forgot == nobody
+    assert forgot["reason"] == "if this matricule has an account, a new letter is on its way by post"
+    assert await me.letter_code(generation=2)
 
 
 async def test_a_guardian_activates_a_minors_account_with_the_childs_letter(portal_for: Any, unique: str) -> None:

@@ -4,6 +4,7 @@ by SMS, reads the lab result a laboratory published, manages access and reads th
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import secrets
@@ -18,7 +19,8 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from hypothesis import HealthCheck, given, settings
 from pypdf import PdfReader
 from schemathesis.checks import not_a_server_error
@@ -36,6 +38,7 @@ from services.gateway.professional import sign
 from services.kit.logging import Pseudonymizer
 from services.notify.app import NotifySettings
 from services.notify.app import create_app as notify_app
+from tests import sample_files
 from tests.inprocess import InProcessWorker, file_ready, settings_from
 from tests.integration.test_activation import CODE, FakeLuxTrust, FixedCaptcha
 from tests.support import ROOT, Worker, encode, eventually, lab_result, make_matricule, person
@@ -64,7 +67,8 @@ def portal(infra: Any, run_id: str, records: Worker, tmp_path_factory: pytest.Te
             "DSP_GATEWAY_ACTIVATION_URL": f"http://127.0.0.1:{ports['act']}",
             "DSP_GATEWAY_ACCESS_URL": f"http://127.0.0.1:{ports['acc']}",
             "DSP_GATEWAY_RECORDS_DB": f"{run_id}_records", "DSP_GATEWAY_PRO_IDP_KEY": idp_key,
-            "DSP_GATEWAY_RATE_LIMIT_PER_MINUTE": "40"})),
+            "DSP_GATEWAY_RATE_LIMIT_PER_MINUTE": "40", "DSP_GATEWAY_SECURE_COOKIES": "false",
+            "DSP_GATEWAY_TRUSTED_PROXIES": "127.0.0.1"})),  # as behind a reverse proxy on the same host
             ports["gw"]),
     ]
     sms = subprocess.Popen([sys.executable, "-m", "infra.sinks", "sms", "--port", str(ports["sms"]), "--file",
@@ -82,7 +86,8 @@ def portal(infra: Any, run_id: str, records: Worker, tmp_path_factory: pytest.Te
 
 
 async def test_a_patient_from_the_letter_to_reading_a_lab_result(portal: dict[str, Any], producer: AIOKafkaProducer,
-                                                                 unique: str) -> None:
+                                                                 unique: str, infra: Any) -> None:
+    used: list[str] = []  # every secret of the journey: none may appear on any topic
     patient = make_matricule(date(1968, 9, 14), int(unique[:3], 16) % 1000)
     mobile = "+35262" + str(int(unique[:6], 16) % 10**7).zfill(7)
     mail = f"p.{unique}@example.lu"
@@ -94,6 +99,7 @@ async def test_a_patient_from_the_letter_to_reading_a_lab_result(portal: dict[st
     letter = portal["letters"] / f"activation-{uuid.uuid5(NS, f'letter:{patient}:1')}.pdf"
     await eventually(lambda: file_ready(letter), within_s=120)
     code = CODE.findall("".join(p.extract_text() for p in PdfReader(letter).pages))[0]
+    used += [code, code.replace("-", ""), "Vianden-Castle-42"]
     sms = portal["sms"]  # read back through its file
     async with httpx.AsyncClient(base_url=portal["url"], timeout=30) as web:
         assert (await web.get("/v1/me/documents")).status_code == 401
@@ -104,12 +110,14 @@ async def test_a_patient_from_the_letter_to_reading_a_lab_result(portal: dict[st
             "matricule": patient, "activation_code": code, "terms_version": "2026-01",
             "captcha_id": captcha["captcha_id"], "captcha_answer": "KX7PA"})
         assert started.status_code == 200, started.text
+        used.append(web.cookies["dsp_flow"])
         assert started.headers["x-frame-options"] == "DENY" and patient not in str(started.url)
         weak = await web.post("/v1/activation/set-password", json={"password": "qwerty123"})
         assert (weak.status_code, weak.json()["detail"]["reason"]) == (400, "this password is too common")
         assert (await web.post("/v1/activation/set-password", json={"password": "Vianden-Castle-42"})).is_success
         assert (await web.post("/v1/activation/choose-channel", json={"channel": "email"})).is_success
         mailed = await eventually(lambda: _mailed_code(portal["smtp"], mail))
+        used.append(mailed)
         assert (await web.post("/v1/activation/verify-otp", json={"code": mailed})).is_success
         assert (await web.post("/v1/activation/skip-luxtrust", json={})).is_success
         assert (await web.post("/v1/activation/confirm", json={})).json()["reason"] == "account activated"
@@ -117,13 +125,17 @@ async def test_a_patient_from_the_letter_to_reading_a_lab_result(portal: dict[st
         assert (await web.post("/v1/login", json={"matricule": patient, "password": "Vianden-Castle-42",
                                                   "channel": "sms"})).is_success
         texted = await eventually(lambda: _texted_code(sms, mobile))
+        used += [texted, web.cookies["dsp_login"]]
         assert (await web.post("/v1/login/verify", json={"code": texted})).is_success
+        used += [web.cookies["dsp_session"], web.cookies["dsp_device"]]
+        assert "dsp_login" not in web.cookies and all(patient not in v for v in web.cookies.values())
         documents = await eventually(lambda: _documents(web))
         assert [d["title"] for d in documents] == ["Hémogramme"]
 
         generated = await web.post("/v1/me/presence-password", json={"letter": True})
         assert generated.json()["reason"].startswith("presence password generated")
         password = generated.json()["presence_password"]  # shown once, and sent by letter
+        used += [password, password.replace("-", "")]
         assert generated.headers["cache-control"] == "no-store"
         assert await eventually(lambda: _presence_password(portal, patient), within_s=60) == password
 
@@ -136,12 +148,11 @@ async def test_a_patient_from_the_letter_to_reading_a_lab_result(portal: dict[st
             assert (await pro.post("/v1/pro/documents", json={"patient": patient})).status_code == 401
             forged = sign(b"not-the-idp-key", dr, int(time.time()) + 300)
             assert (await pro.post("/v1/pro/login", json={"assertion": forged})).status_code == 401
-            assert (await pro.post("/v1/pro/login", json={"assertion": sign(
-                portal["idp"], dr, int(time.time()) + 300)})).is_success
+            assert await eventually(lambda: _pro_login(pro, portal["idp"], dr))  # once the directory lists dr
             denied = await eventually(lambda: _pro_denied(pro, patient, "no grant for this professional"))
             assert denied["detail"]["reason"] == "no grant for this professional"  # listed, but no grant yet
             wrong = await pro.post("/v1/pro/presence-password", json={"patient": patient, "password": "AAAA-AAAA"})
-            assert (wrong.status_code, wrong.json()["detail"]["reason"]) == (400, "wrong presence password")
+            assert (wrong.status_code, wrong.json()["detail"]["reason"]) == (403, "wrong presence password")
             granted = await pro.post("/v1/pro/presence-password", json={"patient": patient, "password": password})
             assert granted.status_code == 200, granted.text
             read = await pro.post("/v1/pro/documents", json={"patient": patient})
@@ -163,7 +174,7 @@ async def test_a_patient_from_the_letter_to_reading_a_lab_result(portal: dict[st
         days = (await web.get("/v1/me/timeline", params={"start": "2026-11-01T00:00:00+00:00",
                                                           "end": "2026-12-01T00:00:00+00:00"})).json()
         assert [d["title"] for d in days] == ["Hémogramme"]  # collected on 20 November
-        pdf = base64.b64encode(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n").decode()
+        pdf = base64.b64encode(sample_files.pdf()).decode()
         fake = await web.post("/v1/me/documents", json={"title": "Scan", "content_type": "application/pdf",
                                                          "data_base64": base64.b64encode(b"\x89PNG....").decode()})
         assert fake.status_code == 422
@@ -172,6 +183,9 @@ async def test_a_patient_from_the_letter_to_reading_a_lab_result(portal: dict[st
         assert uploaded.status_code == 202
         doc_id = uploaded.json()["document_id"]
         await eventually(lambda: _titles(web, "Vaccination card"))
+        served = await web.get(f"/v1/me/documents/{doc_id}/file")  # a download, never rendered by the browser
+        assert served.content == base64.b64decode(pdf) and served.headers["x-content-type-options"] == "nosniff"
+        assert served.headers["content-disposition"] == f'attachment; filename="{doc_id}.pdf"'
         assert (await web.post(f"/v1/me/documents/{doc_id}/block")).status_code == 202
         async with httpx.AsyncClient(base_url=portal["url"], timeout=30) as pro:
             assert (await pro.post("/v1/pro/login", json={"assertion": sign(
@@ -187,6 +201,42 @@ async def test_a_patient_from_the_letter_to_reading_a_lab_result(portal: dict[st
         assert limited[-1] == 429
         assert (await web.post("/v1/logout")).is_success
         assert (await web.get("/v1/me/documents")).status_code == 401
+    await assert_on_no_topic(infra.bootstrap, used)
+
+
+async def assert_on_no_topic(bootstrap: str, secrets_used: list[str]) -> None:
+    """Every topic of the broker, read from the beginning: no secret in any key, value or header."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        topics = [t for t in await admin.list_topics() if not t.startswith("__")]
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        meta = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        await meta.start()
+        try:
+            partitions = [TopicPartition(t, p) for t in topics for p in await meta.partitions_for(t)]
+        finally:
+            await meta.stop()
+        assert len(partitions) >= len(topics)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends, seen = await consumer.end_offsets(partitions), 0
+        needles = [s.encode() for s in secrets_used if len(s) >= 6]
+        assert len(needles) >= 10
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            for records in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
+                for r in records:
+                    seen += 1
+                    blob = b"|".join([r.key or b"", r.value or b"", *(v for _, v in r.headers or ())])
+                    leaked = [n for n in needles if n in blob]
+                    assert not leaked, f"a secret on {r.topic}"
+        assert seen > 20  # the journey's own records at least
+    finally:
+        await consumer.stop()
 
 
 async def _presence_password(portal: dict[str, Any], patient: str) -> str | None:
@@ -199,6 +249,11 @@ async def _presence_password(portal: dict[str, Any], patient: str) -> str | None
             found = re.search(r"\b([A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4})\b", text)
             return found.group(1) if found else None
     return None
+
+
+async def _pro_login(pro: httpx.AsyncClient, idp: bytes, dr: str) -> bool:
+    """A professional logs in only when access's directory lists them (403 until then)."""
+    return (await pro.post("/v1/pro/login", json={"assertion": sign(idp, dr, int(time.time()) + 300)})).is_success
 
 
 async def _pro_denied(pro: httpx.AsyncClient, patient: str, reason: str) -> dict[str, Any] | None:
@@ -253,3 +308,108 @@ def test_no_generated_input_makes_the_gateway_fail(portal: dict[str, Any]) -> No
         no_server_error()
     assert len(statuses) >= 10 * len(operations) and max(statuses) < 500
     assert {401, 422} <= set(statuses)  # refusals, with reasons: not logged in, or a body that breaks the contract
+
+
+async def onboard(portal: dict[str, Any], producer: AIOKafkaProducer, matricule: str, tag: str,
+                  **person_fields: Any) -> httpx.AsyncClient:
+    """Registry -> letter -> activation -> login through the portal API; returns the logged-in client."""
+    mail = f"{tag}@example.lu"
+    await producer.send_and_wait("registry.persons.v1", encode(person(matricule, f"reg-{tag}", email=mail,
+                                                                      **person_fields)), key=matricule.encode())
+    letter = portal["letters"] / f"activation-{uuid.uuid5(NS, f'letter:{matricule}:1')}.pdf"
+    await eventually(lambda: file_ready(letter), within_s=120)
+    code = CODE.findall("".join(p.extract_text() for p in PdfReader(letter).pages))[0]
+    client = f"203.0.113.{int(hashlib.sha256(tag.encode()).hexdigest()[:2], 16)}"  # its own address, via the proxy
+    web = httpx.AsyncClient(base_url=portal["url"], timeout=30, headers={"X-Forwarded-For": client})
+    captcha = (await web.post("/v1/activation/captcha")).json()
+    started = await web.post("/v1/activation/start", json={
+        "matricule": matricule, "activation_code": code, "terms_version": "2026-01",
+        "captcha_id": captcha["captcha_id"], "captcha_answer": "KX7PA"})
+    assert started.status_code == 200, started.text
+    assert (await web.post("/v1/activation/set-password", json={"password": "Clervaux-Abbey-77"})).is_success
+    assert (await web.post("/v1/activation/choose-channel", json={"channel": "email"})).is_success
+    seen = await eventually(lambda: _mailed_code(portal["smtp"], mail))
+    assert (await web.post("/v1/activation/verify-otp", json={"code": seen})).is_success
+    assert (await web.post("/v1/activation/skip-luxtrust", json={})).is_success
+    assert (await web.post("/v1/activation/confirm", json={})).is_success
+    assert (await web.post("/v1/login", json={"matricule": matricule, "password": "Clervaux-Abbey-77",
+                                              "channel": "email"})).is_success
+    fresh = await eventually(lambda: _another_code(portal["smtp"], mail, seen))
+    assert (await web.post("/v1/login/verify", json={"code": fresh})).is_success
+    return web
+
+
+async def _another_code(smtp: SmtpSink, to: str, not_this: str) -> str | None:
+    for mail in smtp.messages():
+        found = re.search(rb"\b(\d{6})\b", mail.get_payload(decode=True)) if mail["To"] == to else None
+        if found and found.group(1).decode() != not_this:
+            return found.group(1).decode()
+    return None
+
+
+async def test_a_parent_acts_for_a_child_on_every_me_route(portal: dict[str, Any], producer: AIOKafkaProducer,
+                                                           unique: str) -> None:
+    serial = int(unique[:3], 16) % 1000
+    parent, child = make_matricule(date(1984, 3, 9), serial), make_matricule(date(2016, 6, 1), serial)
+    stranger = make_matricule(date(1990, 1, 1), serial)
+    lab = f"LAB-{unique}"
+    await producer.send_and_wait("lab.results.v1", encode(lab_result(lab, patient_matricule=child,
+                                                                      title="Bilan pédiatrique")),
+                                 key=f"{lab}:R1".encode())
+    dr = f"DRP-{unique}"
+    await producer.send_and_wait("directory.professionals.v1", encode({
+        "message_id": f"dir-{unique}", "professional_id": dr, "given_name": "Anne", "family_name": "Weber",
+        "profession": "Médecin", "specialty": "Pédiatrie"}), key=dr.encode())
+    mom = await onboard(portal, producer, parent, f"parent.{unique}")
+    kid = await onboard(portal, producer, child, f"child.{unique}", guardians=[parent])
+    try:
+        added = await kid.post("/v1/me/access/commands", json={"command": "add-assistant", "assistant": parent})
+        assert added.status_code == 200, added.text
+        as_child = {"X-DSP-Patient": child}
+        docs = await eventually(lambda: _documents_for(mom, as_child))
+        assert [d["title"] for d in docs] == ["Bilan pédiatrique"]  # the child's, not the parent's (none)
+        assert (await mom.get("/v1/me/documents")).json() == []
+
+        openapi = (await mom.get("/openapi.json")).json()
+        routes = [(method.upper(), path) for path, ops in openapi["paths"].items() if path.startswith("/v1/me/")
+                  for method in ops]
+        assert len(routes) >= 10
+        for method, path in routes:
+            served = await _call(mom, method, path, docs[0]["id"], dr, as_child)
+            assert served.status_code not in (401, 403, 422), (method, path, served.text)
+        state = (await mom.get("/v1/me/access", headers=as_child)).json()
+        assert dr in [g["professional_id"] for g in state["grants"]]  # add-to-circle landed on the child's DSP
+        assert dr not in [g["professional_id"] for g in (await mom.get("/v1/me/access")).json()["grants"]]
+
+        for method, path in routes:
+            refused = await _call(mom, method, path, docs[0]["id"], dr, {"X-DSP-Patient": stranger})
+            assert (refused.status_code, refused.json()["detail"]["reason"]) == (
+                403, "not the owner nor a DSP assistant of this record"), (method, path)
+        statuses = [(await mom.get("/v1/me/access", headers={"X-DSP-Patient": stranger})).status_code
+                    for _ in range(20)]
+        assert statuses[-1] == 429  # refused attempts to act for another patient are limited
+    finally:
+        await mom.aclose()
+        await kid.aclose()
+
+
+async def _documents_for(web: httpx.AsyncClient, headers: dict[str, str]) -> list[dict[str, Any]] | None:
+    reply = await web.get("/v1/me/documents", headers=headers)
+    assert reply.status_code == 200, reply.text
+    return list(reply.json()) or None
+
+
+async def _call(web: httpx.AsyncClient, method: str, path: str, doc: str, dr: str,
+                headers: dict[str, str]) -> httpx.Response:
+    """A well-formed request for each /v1/me route of the OpenAPI document."""
+    url = path.replace("{document_id}", doc).replace("{action}", "block")
+    bodies: dict[str, Any] = {
+        "/v1/me/access/commands": {"command": "add-to-circle", "professional_id": dr},
+        "/v1/me/presence-password": {},
+        "/v1/me/documents": {"title": "Scan", "content_type": "application/pdf",
+                             "data_base64": base64.b64encode(sample_files.pdf()).decode()},
+    }
+    params = {"start": "2026-11-01T00:00:00+00:00", "end": "2026-12-01T00:00:00+00:00"} if "timeline" in path else {}
+    if method == "GET":
+        return await web.get(url, params=params, headers=headers)
+    return await web.post(url, json=bodies.get(path, {}), headers=headers)

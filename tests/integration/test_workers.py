@@ -15,8 +15,9 @@ from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from infra.procs import free_port
+from services.kit.sealing import new_keypair, sealed_request_fields
 from tests.integration.access_support import TopicReader
-from tests.support import ROOT, Worker, eventually, header, make_matricule, read_topic
+from tests.support import ROOT, Worker, eventually, header, make_matricule, notify_public_key, read_topic
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +116,44 @@ async def test_notify_delivers_each_request_once_and_keeps_no_code(
     assert await outbox.count_documents({"_id": f"in-{unique}"}) == 1
     dead = await read_topic(infra.bootstrap, "notify.requests.v1.dlq", f"bad-{unique}".encode(), count=1)
     assert header(dead[0], "dlq-reason").startswith("channel: Input should be")
+
+
+async def test_notify_opens_sealed_codes_to_send_them_and_never_keeps_them(
+        workers: dict[str, Worker], producer: AIOKafkaProducer, mongo: AsyncMongoClient[dict[str, Any]],
+        run_id: str, unique: str, infra: Any, outside: dict[str, Any]) -> None:
+    code = f"{int(unique, 16) % 10**8:08d}"
+    to = f"s-{unique}@example.lu"
+    fields = {"request_id": f"seal-{unique}", "channel": "email", "recipient": "1893120105732", "destination": to}
+    sealed = {**fields, "template_id": "one-time-code", "locale": "en", "parameters": {},
+              **sealed_request_fields(notify_public_key(), {"code": code}, **fields)}
+    stranger = {**fields, "request_id": f"sealbad-{unique}"}  # sealed to a key that is not notify's
+    stranger.update({"template_id": "one-time-code", **sealed_request_fields(new_keypair()[1], {"code": code},
+                                                                             **stranger)})
+    copied = {**sealed, "request_id": f"sealcopy-{unique}", "destination": f"mallory-{unique}@example.com"}
+    for req in (sealed, stranger, copied):
+        await producer.send_and_wait("notify.requests.v1", json.dumps(req).encode(), key=req["request_id"].encode())
+
+    on_topic = await read_topic(infra.bootstrap, "notify.requests.v1", f"seal-{unique}".encode(), count=1)
+    assert b'"sealed_parameters"' in on_topic[0].value and code.encode() not in on_topic[0].value
+
+    outbox = mongo[f"{run_id}_notify"]["outbox"]
+    sent = await eventually(lambda: outbox.find_one({"_id": f"seal-{unique}", "status": "delivered"}), within_s=90)
+    assert sent["parameters"] == {"code": "[sent, not kept]"}
+    assert code not in json.dumps(sent, default=str) and "sealed_parameters" not in sent
+    mails = [m for m in mailbox.Maildir(str(outside["maildir"]), create=False) if m["To"] == to]
+    assert len(mails) == 1 and f"Your eSanté one-time code: {code} " in mails[0].get_payload(decode=True).decode()
+
+    dead = await read_topic(infra.bootstrap, "notify.requests.v1.dlq", f"sealbad-{unique}".encode(), count=1)
+    assert header(dead[0], "dlq-kind") == "invalid" and header(dead[0], "dlq-exception-type") == "BadMessage"
+    assert header(dead[0], "dlq-reason") == ("sealed_parameters: sealed parameters do not open with notify's key "
+                                             "(sealed to another key, or altered)")
+    assert dead[0].value == json.dumps(stranger).encode()  # the original bytes: still only ciphertext
+    refused = await outbox.find_one({"_id": f"sealbad-{unique}"})
+    assert refused is not None and refused["status"] == "failed" and refused["attempts"] == 1  # never retried
+    moved = await read_topic(infra.bootstrap, "notify.requests.v1.dlq", f"sealcopy-{unique}".encode(), count=1)
+    assert header(moved[0], "dlq-reason") == "sealed_parameters: sealed parameters were sealed for another request"
+    assert not [m for m in mailbox.Maildir(str(outside["maildir"]), create=False) if "mallory" in (m["To"] or "")]
+    assert code not in workers["notify"].logs()
 
 
 async def test_health_readiness_metrics_and_asyncapi(workers: dict[str, Worker], records: Worker,

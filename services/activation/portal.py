@@ -1,0 +1,186 @@
+"""The portal's steps, answered over activation's HTTP API (never Kafka: each carries a secret). A step finds
+its account (by matricule, or by the digest of the flow or login token it was given), runs under the account's
+lock, saves, and publishes its outcome without secrets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.activation import (
+    ChangePasswordRequest,
+    ForgotPasswordRequest,
+    LoginCodeRequest,
+    LoginRequest,
+    LuxTrustLoginRequest,
+    SessionRequest,
+    StartRequest,
+    StepRequest,
+)
+from services.kit.hashing import digest, same_digest
+
+from . import rules
+from .flow import Step, no
+from .service import ActivationService, Answer
+
+FORGOT = "if this matricule has an account, a new letter is on its way by post"
+
+
+class PortalSteps:
+    def __init__(self, service: ActivationService) -> None:
+        self.s, self.store = service, service.store
+
+    async def start(self, req: StartRequest) -> Answer:
+        async with self.s.lock(req.matricule):
+            acc = await self.store.account(req.matricule)
+
+            async def run() -> Step:
+                return await self.s._flow().start(acc, req.activation_code, req.terms_version)
+
+            answer = await self.s.guarded("code", req.matricule, req.challenge, False, run, always_challenge=True)
+            if answer.step.accepted and acc is not None:
+                answer.token, acc["flow_hash"] = await self.s.new_token(req.matricule, "activation",
+                                                                        rules.FLOW_VALIDITY)
+                await self.store.save_account(acc)
+            await self.s.publish("start", req.matricule, answer.step, None, None)
+            return answer
+
+    async def step(self, req: StepRequest) -> Answer:
+        matricule = await self.store.token(digest(req.flow_token), "activation", self.s.clock())
+        if matricule is None:
+            return Answer(no("this activation was not started here, or it took too long; start again with the "
+                             "letter's code", "start"))
+        async with self.s.lock(matricule):
+            acc = await self.store.account(matricule) or {}
+            refusal = (None if same_digest(acc.get("flow_hash"), req.flow_token) else
+                       "this activation was started again elsewhere; continue there or start again")
+            refusal = refusal or rules.step_refusal(acc.get("state", ""), req.command)
+            step = no(refusal, rules.EXPECTED.get(acc.get("state", ""))) if refusal else await self._step(acc, req)
+            device = None
+            if step.accepted:
+                if step.activated:
+                    device = self.s.new_device(acc)
+                await self.store.save_account(acc)
+            elif step.failed:
+                await self.store.save_account(acc)
+            await self.s.publish(req.command, matricule, step, None, acc if step.activated else None)
+            return Answer(step, device_token=device)
+
+    async def _step(self, acc: dict[str, Any], req: StepRequest) -> Step:
+        flow = self.s._flow()
+        if req.command == "set-password":
+            return await flow.set_password(acc, req.password)
+        if req.command == "choose-channel":
+            return await flow.choose_channel(acc, req.channel, req.email, req.mobile,
+                                             await self.store.person(acc["_id"]))
+        if req.command == "verify-otp" and (wait := flow.otp_wait(acc)):
+            return no(f"too many wrong one-time codes; try again in {wait} seconds", "verify-otp")
+        return await flow.step(acc, req.command, req.code, req.luxtrust_assertion)
+
+    async def login(self, req: LoginRequest) -> Answer:
+        async with self.s.lock(req.matricule):
+            acc = await self.store.account(req.matricule)
+            trusted = acc is not None and req.device_token is not None and digest(req.device_token) in acc.get(
+                "devices", [])
+
+            async def run() -> Step:
+                return await self.s._flow().login(acc, req.password, req.channel, await self.store.person(
+                    req.matricule))
+
+            answer = await self.s.guarded("login", req.matricule, req.challenge, trusted, run)
+            if answer.step.accepted and acc is not None:
+                answer.token, acc["login_hash"] = await self.s.new_token(req.matricule, "login", rules.LOGIN_VALIDITY)
+                await self.store.save_account(acc)
+            await self.s.publish("login", req.matricule, answer.step, None, None)
+            return answer
+
+    async def login_code(self, req: LoginCodeRequest) -> Answer:
+        matricule = await self.store.token(digest(req.login_token), "login", self.s.clock())
+        if matricule is None:
+            return Answer(no("this login was not started here, or it took too long; log in again", "login"))
+        async with self.s.lock(matricule):
+            acc = await self.store.account(matricule) or {}
+            flow = self.s._flow()
+            if not same_digest(acc.get("login_hash"), req.login_token):
+                step = no("a newer login was started; use its code, or log in again", "login")
+            elif wait := flow.otp_wait(acc):
+                step = no(f"too many wrong one-time codes; try again in {wait} seconds", "login-verify-otp")
+            else:
+                step = await flow.login_code(acc, req.code)
+            answer = Answer(step)
+            if step.accepted:
+                answer.token, expires = await self.s.open_session(acc)
+                answer.device_token = self.s.new_device(acc)
+                step.details["session_expires_at"] = expires.isoformat()
+                acc.pop("login_hash", None)
+                await self.store.drop_token(digest(req.login_token))
+            await self.store.save_account(acc)
+            await self.s.publish("login-verify-otp", matricule, step, None, None)
+            return answer
+
+    async def login_luxtrust(self, req: LuxTrustLoginRequest) -> Answer:
+        async with self.s.lock(req.matricule):
+            acc = await self.store.account(req.matricule)
+            if acc is None or not acc.get("active") or not await self.s.luxtrust.verify(req.luxtrust_assertion,
+                                                                                         req.matricule):
+                step = no("the LuxTrust assertion was not accepted")
+                await self.s.publish("login-luxtrust", req.matricule, step, None, None)
+                return Answer(step)
+            step, answer = Step(True, "logged in"), Answer(Step(True, "logged in"))
+            answer.token, expires = await self.s.open_session(acc)
+            step.details["session_expires_at"] = expires.isoformat()
+            answer.step = step
+            await self.store.save_account(acc)
+            await self.s.publish("login-luxtrust", req.matricule, step, None, None)
+            return answer
+
+    async def end_session(self, req: SessionRequest) -> Answer:
+        session = await self.s.session(req.session_token, touch=False)
+        if session is None:
+            return Answer(no("not logged in (the session is unknown, expired or ended)"))
+        async with self.s.lock(session["matricule"]):
+            acc = await self.store.account(session["matricule"]) or {}
+            ended = acc.get("sessions", []) if req.everywhere else [session["_id"]]
+            await self.store.revoke_sessions(list({*ended, session["_id"]}))
+            if req.everywhere:
+                acc["sessions"] = []
+                await self.store.save_account(acc)
+            step = Step(True, "logged out everywhere" if req.everywhere else "logged out")
+            await self.s.publish("logout", session["matricule"], step, None, None)
+            return Answer(step)
+
+    async def change_password(self, req: ChangePasswordRequest) -> Answer:
+        session = await self.s.session(req.session_token, touch=False)
+        if session is None:
+            return Answer(no("not logged in (the session is unknown, expired or ended)"))
+        matricule = session["matricule"]
+        async with self.s.lock(matricule):
+            acc = await self.store.account(matricule) or {}
+
+            async def run() -> Step:
+                return await self.s._flow().change_password(acc, req.password, req.new_password)
+
+            answer = await self.s.guarded("login", matricule, None, True, run)
+            if answer.step.accepted:
+                others = [d for d in acc.get("sessions", []) if d != session["_id"]]
+                await self.store.revoke_sessions(others)  # a changed password ends the other sessions
+                acc["sessions"] = [session["_id"]]
+                await self.store.save_account(acc)
+            await self.s.publish("change-password", matricule, answer.step, None, None)
+            return answer
+
+    async def forgot_password(self, req: ForgotPasswordRequest) -> Answer:
+        """The same answer whether or not there is an account; at most one letter a week per matricule."""
+        if not await self.s.challenges.solved(req.challenge):
+            return Answer(no("solve the challenge (copy the characters, or let the browser solve it) and try "
+                             "again"), True)
+        async with self.s.lock(req.matricule):
+            acc, now = await self.store.account(req.matricule), self.s.clock()
+            recent = await self.store.attempt("forgot", req.matricule)
+            person = await self.store.person(req.matricule)
+            if acc and acc.get("active") and person and not (
+                    recent["failed_at"] and now - recent["failed_at"] < rules.FORGOT_EVERY):
+                await self.store.put_attempt("forgot", req.matricule, recent["failures"] + 1, now)
+                await self.s.letter(req.matricule, person, acc.get("generation", 1) + 1)
+            step = Step(True, FORGOT, "start")
+            await self.s.publish("forgot-password", req.matricule, step, None, None)
+            return Answer(step)

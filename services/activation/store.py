@@ -1,0 +1,102 @@
+"""activation's collections, and the only module that touches them. Every hot-path query is an `_id` lookup
+or a unique-insert claim (fast on FerretDB and MongoDB alike).
+
+- `accounts`: one document per matricule (state of the activation, hashes, one-time codes, trusted devices);
+- `persons`: the registry's facts activation needs (names, address, contact);
+- `attempts`: failure counts of guessable secrets, per kind and matricule — also for matricules without an
+  account, so answers and timing are the same for both;
+- `tokens`: SHA-256 of the flow and login tokens given to browsers -> the matricule;
+- `sessions`: SHA-256 of session tokens; `challenges` / `challenges_used`: captchas and ALTCHA challenges."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+Doc = dict[str, Any]
+
+
+class ActivationStore:
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self.accounts, self.persons, self.attempts = db["accounts"], db["persons"], db["attempts"]
+        self.tokens, self.sessions = db["tokens"], db["sessions"]
+        self.challenges, self.challenges_used = db["challenges"], db["challenges_used"]
+
+    # accounts and persons
+    async def account(self, matricule: str) -> Doc | None:
+        return await self.accounts.find_one({"_id": matricule})
+
+    async def create_account(self, doc: Doc) -> bool:
+        try:
+            await self.accounts.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def save_account(self, doc: Doc) -> None:
+        await self.accounts.replace_one({"_id": doc["_id"]}, doc)
+
+    async def set_account(self, matricule: str, fields: Doc) -> None:
+        await self.accounts.update_one({"_id": matricule}, {"$set": fields})
+
+    async def person(self, matricule: str) -> Doc:
+        return await self.persons.find_one({"_id": matricule}) or {}
+
+    async def put_person(self, matricule: str, fields: Doc, first_seen: Doc) -> bool:
+        result = await self.persons.update_one({"_id": matricule}, {"$set": fields, "$setOnInsert": first_seen},
+                                               upsert=True)
+        return result.upserted_id is not None
+
+    # failure counts
+    async def attempt(self, kind: str, matricule: str) -> Doc:
+        return await self.attempts.find_one({"_id": f"{kind}:{matricule}"}) or {"failures": 0, "failed_at": None}
+
+    async def put_attempt(self, kind: str, matricule: str, failures: int, failed_at: datetime | None) -> None:
+        await self.attempts.replace_one({"_id": f"{kind}:{matricule}"}, {"failures": failures, "failed_at": failed_at},
+                                        upsert=True)
+
+    # browser tokens (digests only)
+    async def put_token(self, digest: str, matricule: str, kind: str, expires_at: datetime) -> None:
+        await self.tokens.insert_one({"_id": digest, "matricule": matricule, "kind": kind, "expires_at": expires_at})
+
+    async def token(self, digest: str, kind: str, now: datetime) -> str | None:
+        found = await self.tokens.find_one({"_id": digest})
+        if not found or found["kind"] != kind or now >= found["expires_at"]:
+            return None
+        return str(found["matricule"])
+
+    async def drop_token(self, digest: str) -> None:
+        await self.tokens.delete_one({"_id": digest})
+
+    # sessions
+    async def put_session(self, digest: str, matricule: str, now: datetime, expires_at: datetime) -> None:
+        await self.sessions.insert_one({"_id": digest, "matricule": matricule, "created_at": now,
+                                        "expires_at": expires_at, "revoked": False})
+
+    async def session(self, digest: str) -> Doc | None:
+        return await self.sessions.find_one({"_id": digest})
+
+    async def touch_session(self, digest: str, expires_at: datetime) -> None:
+        await self.sessions.update_one({"_id": digest}, {"$set": {"expires_at": expires_at}})
+
+    async def revoke_sessions(self, digests: list[str]) -> None:
+        for digest in digests:  # one `_id` update each: FerretDB scans for `$in`
+            await self.sessions.update_one({"_id": digest}, {"$set": {"revoked": True}})
+
+    # challenges
+    async def put_challenge(self, challenge_id: str, answer: str, expires_at: datetime) -> None:
+        await self.challenges.insert_one({"_id": challenge_id, "answer": answer, "expires_at": expires_at})
+
+    async def challenge(self, challenge_id: str) -> Doc | None:
+        return await self.challenges.find_one({"_id": challenge_id})
+
+    async def use_challenge(self, challenge_id: str) -> bool:
+        """Single use: the first to claim it wins (a unique insert, atomic on MongoDB and FerretDB)."""
+        try:
+            await self.challenges_used.insert_one({"_id": challenge_id})
+        except DuplicateKeyError:
+            return False
+        return True
