@@ -23,13 +23,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra", description=__doc__)
     parser.add_argument("command", choices=["run", "up", "down", "status", "env", "topics"])
     args = parser.parse_args(argv)
-    infra = LocalInfra()
     try:
-        if args.command == "topics":
-            bootstrap = os.environ.get("DSP_KAFKA_BOOTSTRAP", infra.kafka.bootstrap)
+        if args.command == "topics":  # existing infrastructure: no state folder, no cache, not even a home needed
+            bootstrap = os.environ.get("DSP_KAFKA_BOOTSTRAP") or f"127.0.0.1:{LocalInfra.kafka_port}"
             created = asyncio.run(create_topics(bootstrap, within_s=120))
             print(f"[infra] topics on {bootstrap}: created {len(created)}, all {len(all_topics())} present")
             return 0
+        infra = LocalInfra()
         if args.command == "run":
             return mesh.run(infra)
         if args.command == "up":

@@ -57,3 +57,13 @@ def test_prometheus_scrapes_every_worker_and_grafana_is_provisioned_from_the_rep
     assert any(m.startswith("./infra/grafana/provisioning:") for m in mounts)
     dashboard = json.loads((ROOT / "infra/grafana/dashboards/dsp-mesh.json").read_text())
     assert all("dsp_" in p["targets"][0]["expr"] for p in dashboard["panels"])
+
+
+def test_notify_private_sealing_key_goes_to_notify_only_its_public_key_to_the_producers() -> None:
+    for name in code_services:
+        environment = services[name]["environment"]
+        assert ("DSP_NOTIFY_SEAL_KEY" in environment) == (name == "notify"), name
+    assert services["notify"]["environment"]["DSP_NOTIFY_SEAL_KEY"].startswith("${DSP_NOTIFY_SEAL_KEY:?")
+    for name in ("activation", "access"):
+        assert services[name]["environment"]["DSP_NOTIFY_PUBLIC_KEY"].startswith("${DSP_NOTIFY_PUBLIC_KEY:?"), name
+    assert "DSP_NOTIFY_SEAL_KEY" not in str(compose["x-worker"])
