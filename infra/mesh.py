@@ -6,6 +6,7 @@ import asyncio
 import os
 import secrets
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -33,22 +34,101 @@ def _key(infra: LocalInfra, name: str) -> str:
     return key_file.read_text().strip()
 
 
+def _seal_keys(infra: LocalInfra) -> tuple[str, str]:
+    """notify's sealing keypair (private, public), generated once and kept in the state folder (the private key
+    mode 600)."""
+    from services.kit.sealing import new_keypair, public_key_of
+
+    key_file, pub_file = infra.state_dir / "notify-seal.key", infra.state_dir / "notify-seal.pub"
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        private, _ = new_keypair()
+        key_file.touch(mode=0o600)
+        key_file.chmod(0o600)
+        key_file.write_text(private)
+    private = key_file.read_text().strip()
+    public = public_key_of(private)
+    if not pub_file.exists() or pub_file.read_text().strip() != public:
+        pub_file.write_text(public)
+    return private, public
+
+
 def mesh_env(infra: LocalInfra) -> dict[str, str]:
-    """Environment of every worker; the log pseudonym key is generated once and kept in the state folder."""
+    """Environment of every worker; the keys are generated once and kept in the state folder. notify's private
+    sealing key is not in it (see `worker_env`): only its public half, which every producer seals to."""
     env = {**infra.env, "DSP_LOG_PSEUDONYM_KEY": _key(infra, "log-pseudonym"),
            "DSP_ACTIVATION_CODE_KEY": _key(infra, "activation-code"),
+           "DSP_NOTIFY_PUBLIC_KEY": _seal_keys(infra)[1], "DSP_SERVICE_PUBLIC_KEYS": _public_keys(infra),
            "DSP_GATEWAY_PRO_IDP_KEY": _key(infra, "professional-idp"), "DSP_LOG_JSON": "true",
            "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     env.update({f"DSP_{name.upper()}_HTTP_PORT": str(port) for name, port in WORKERS.items()})
     env.update({"DSP_GATEWAY_HTTP_PORT": str(GATEWAY_PORT),
                 "DSP_GATEWAY_ACTIVATION_URL": f"http://127.0.0.1:{WORKERS['activation']}",
                 "DSP_GATEWAY_ACCESS_URL": f"http://127.0.0.1:{WORKERS['access']}",
+                "DSP_GATEWAY_SECURE_COOKIES": "false",  # explicitly local: the portal is plain HTTP on loopback
                 "DSP_CONSOLE_HTTP_PORT": str(CONSOLE_PORT),
+                "DSP_CONSOLE_SECURE_COOKIES": "false",  # explicitly local: the console is plain HTTP on loopback
                 "DSP_CONSOLE_WORKER_URLS": ",".join(f"{n}=http://127.0.0.1:{p}" for n, p in WORKERS.items())})
     env.update({"DSP_NOTIFY_SMTP_PORT": str(SMTP_PORT), "DSP_NOTIFY_SMS_URL": f"http://127.0.0.1:{SMS_PORT}/sms",
                 "DSP_NOTIFY_LETTER_DIR": str(infra.state_dir / "letters")})
     return {**env, **{k: v for k, v in os.environ.items() if k.startswith("DSP_") and k not in ("DSP_KAFKA_BOOTSTRAP",
                                                                                                 "DSP_MONGO_URI")}}
+
+
+SERVICES = ("gateway", "console", "access", "activation", "records", "notify")
+
+
+def _service_keys(infra: LocalInfra) -> dict[str, str]:
+    """Each service's Ed25519 key for service-to-service calls, generated once (mode 600) in the state folder."""
+    from services.kit.servicetokens import new_key
+
+    keys = {}
+    for name in SERVICES:
+        key_file = infra.state_dir / "service-keys" / f"{name}.key"
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.touch(mode=0o600)
+            key_file.chmod(0o600)
+            key_file.write_text(new_key()[0])
+        keys[name] = key_file.read_text().strip()
+    return keys
+
+
+def _public_keys(infra: LocalInfra) -> str:
+    from services.kit.servicetokens import private_key, public_b64
+
+    return ",".join(f"{name}={public_b64(private_key(seed))}" for name, seed in _service_keys(infra).items())
+
+
+def worker_env(infra: LocalInfra, name: str, env: dict[str, str]) -> dict[str, str]:
+    """One process's environment: its own service key; notify alone gets its private sealing key."""
+    own = {"DSP_SERVICE_KEY": _service_keys(infra)[name]} if name in SERVICES else {}
+    if name != "notify":
+        return {**own, **env}
+    return {"DSP_NOTIFY_SEAL_KEY": _seal_keys(infra)[0], **own, **env}
+
+
+CONSOLE_OPERATOR = "operator"
+
+
+def console_operator(infra: LocalInfra, env: dict[str, str]) -> Path | None:
+    """The local console operator (role replayer), created once with a generated password kept (mode 600) in the
+    state folder; the password file, or None (with the reason printed) if the console's database refused."""
+    password = infra.state_dir / "console-operator.password"
+    fresh = not password.exists()
+    if fresh:
+        password.parent.mkdir(parents=True, exist_ok=True)
+        password.touch(mode=0o600)
+        password.chmod(0o600)
+        password.write_text(secrets.token_urlsafe(18) + "\n")
+    made = subprocess.run(  # noqa: S603 - argv is built here, never from input
+        [sys.executable, "-m", "services.console", "add-operator", CONSOLE_OPERATOR, "--role", "replayer",
+         "--password-file", str(password), "--replace" if fresh else "--if-missing"],
+        env={**os.environ, **env}, capture_output=True, text=True, timeout=120, check=False)
+    if made.returncode != 0:
+        print(f"[mesh] console operator not created: {made.stderr.strip()}", flush=True)
+        return None
+    return password
 
 
 def start(infra: LocalInfra, demo: bool = True) -> None:
@@ -61,10 +141,10 @@ def start(infra: LocalInfra, demo: bool = True) -> None:
             spawn(name, [sys.executable, "-m", "infra.sinks", *args], run_dir, env=env)
     for name in WORKERS:
         if read_pid(run_dir / f"{name}.pid") is None:
-            spawn(name, [sys.executable, "-m", f"services.{name}"], run_dir, env=env)
+            spawn(name, [sys.executable, "-m", f"services.{name}"], run_dir, env=worker_env(infra, name, env))
     for edge in ("gateway", "console"):
         if read_pid(run_dir / f"{edge}.pid") is None:
-            spawn(edge, [sys.executable, "-m", f"services.{edge}"], run_dir, env=env)
+            spawn(edge, [sys.executable, "-m", f"services.{edge}"], run_dir, env=worker_env(infra, edge, env))
     if demo and read_pid(run_dir / "demo-laboratory.pid") is None:
         spawn("demo-laboratory", [sys.executable, "-m", "demo.laboratory", "--interval", "2"], run_dir, env=env)
 
@@ -129,6 +209,11 @@ def run(infra: LocalInfra) -> int:
     print(f"  {'gateway':<11} http://127.0.0.1:{GATEWAY_PORT}/docs (the portal API, OpenAPI at /openapi.json)   "
           f"log: {run_dir / 'gateway'}.log")
     print(f"  {'console':<11} http://127.0.0.1:{CONSOLE_PORT}/ (operations dashboard)   log: {run_dir / 'console'}.log")
+    password = console_operator(infra, mesh_env(infra))
+    if password is not None:
+        print(f"[mesh] console login: http://127.0.0.1:{CONSOLE_PORT}/login as {CONSOLE_OPERATOR!r} (replayer), "
+              f"password in {password}; more operators: python -m services.console add-operator NAME "
+              "--role viewer|replayer")
     print(f"[mesh] Kafka {infra.kafka.bootstrap}   MongoDB protocol (FerretDB) {infra.ferret.uri}  databases dsp_*")
     print(f"[mesh] demo laboratory publishing to lab.results.v1; log: {run_dir / 'demo-laboratory.log'}")
     print(f"[mesh] notify's outside world: e-mails in {infra.state_dir / 'maildir'} (SMTP 127.0.0.1:{SMTP_PORT}), "

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from limits import RateLimitItemPerMinute
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from pydantic import Field, SecretStr, field_validator
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from schemas.topics import ACCESS_EVENTS
 from services.kit.bodylimit import BodyLimit
@@ -120,6 +121,7 @@ def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
     app.state.pro_sessions = ProStore(mongo[settings.mongo_db], clock)  # professionals' assertions, sessions
     limiter = EdgeLimiter(mongo[settings.mongo_db]["rate_limits"], settings.rate_limit_per_minute,
                           settings.session_rate_limit_per_minute, parse_proxies(settings.trusted_proxies))
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=sorted(settings.hosts))  # no DNS rebinding
     app.add_middleware(BodyLimit, rules=UPLOAD_BODY)  # inside security_headers: a 413 gets the headers too
 
     @app.middleware("http")

@@ -100,3 +100,19 @@ def endpoint(handler: Handler, door: Door | None = None, callers: tuple[str, ...
     return app
 
 
+
+
+def hosts_only(app: Any, hosts: frozenset[str]) -> Any:
+    """ASGI middleware: a request whose Host is not one of `hosts` gets a 400 (no DNS rebinding to a worker)."""
+
+    async def guarded(scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]],
+                      send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        if scope["type"] == "http" and not host_allowed(scope, hosts):
+            data = b'{"detail":"unknown Host"}'
+            await send({"type": "http.response.start", "status": 400,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", b"25")]})
+            await send({"type": "http.response.body", "body": data})
+            return
+        await app(scope, receive, send)
+
+    return guarded

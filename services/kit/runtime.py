@@ -24,6 +24,7 @@ from .bodylimit import BodyLimit
 from .broker import make_broker
 from .deadletter import DeadLetters
 from .errors import TRANSIENT
+from .http import hosts_only
 from .mongo import make_client
 from .settings import ServiceSettings
 
@@ -165,6 +166,7 @@ def serve(app: AsgiFastStream, settings: ServiceSettings, port: int) -> None:
     """Run the worker under uvicorn: SIGTERM/Ctrl-C stop consuming, finish the message in hand, close.
     Every request body is capped (64 KiB, a 413 before the app reads it); no proxy headers are trusted."""
     global _server
-    _server = uvicorn.Server(uvicorn.Config(BodyLimit(app), host=settings.http_host, port=port, log_config=None,
+    guarded = hosts_only(BodyLimit(app), settings.hosts)
+    _server = uvicorn.Server(uvicorn.Config(guarded, host=settings.http_host, port=port, log_config=None,
                                             lifespan="on", timeout_graceful_shutdown=20, proxy_headers=False))
     _server.run()

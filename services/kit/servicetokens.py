@@ -125,7 +125,7 @@ def main(names: list[str]) -> int:
     public = []
     for name in names:
         seed, pub = new_key()
-        print(f"# {name}: DSP_SERVICE_KEY={seed}")
+        print(f"DSP_SERVICE_KEY_{name.upper()}={seed}")  # give it to that service as DSP_SERVICE_KEY
         public.append(f"{name}={pub}")
     print(f"DSP_SERVICE_PUBLIC_KEYS={','.join(public)}")
     return 0

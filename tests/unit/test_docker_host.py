@@ -43,9 +43,13 @@ needs_go = pytest.mark.skipif(shutil.which("go") is None, reason="Go builds the 
 def keys() -> dict[str, str]:
     from services.kit.sealing import new_keypair
 
+    from services.kit.servicetokens import new_key
+
     private, public = new_keypair()
+    gateway_key, gateway_public = new_key()
     return {"DSP_LOG_PSEUDONYM_KEY": secrets.token_hex(32), "DSP_ACTIVATION_CODE_KEY": secrets.token_hex(32),
-            "DSP_NOTIFY_SEAL_KEY": private, "DSP_NOTIFY_PUBLIC_KEY": public}
+            "DSP_NOTIFY_SEAL_KEY": private, "DSP_NOTIFY_PUBLIC_KEY": public,
+            "DSP_SERVICE_KEY_GATEWAY": gateway_key, "DSP_SERVICE_PUBLIC_KEYS": f"gateway={gateway_public}"}
 
 
 def compose(tmp: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -211,8 +215,9 @@ def test_every_required_variable_is_demanded_and_fails_fast_when_missing(tmp_pat
         environment = RAW["services"][name]["environment"]
         for variable, required in variables_read(settings_class(name)).items():
             if required:
-                assert str(environment.get(variable, "")).startswith(f"${{{variable}:?"), (name, variable)
-                assert variable in demanded
+                given = re.match(r"\$\{(DSP_[A-Z0-9_]+):\?", str(environment.get(variable, "")))
+                assert given, (name, variable)  # e.g. DSP_SERVICE_KEY from ${DSP_SERVICE_KEY_GATEWAY:?...}
+                assert given.group(1) in demanded
     assert {"DSP_LOG_PSEUDONYM_KEY", "DSP_ACTIVATION_CODE_KEY", "DSP_NOTIFY_SEAL_KEY",
             "DSP_NOTIFY_PUBLIC_KEY"} <= demanded
     if shutil.which("go") is None:
