@@ -6,13 +6,13 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from services.kit.hashing import hasher as _hasher
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud at a practice's front desk
 LENGTH = 8
 MAX_TRIES, WINDOW = 5, timedelta(hours=1)
-_hasher = PasswordHasher()
 
 
 def generate() -> str:

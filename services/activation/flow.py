@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from services.kit.hashing import hash_secret, matches
+from services.kit.hashing import hash_secret, keyed, matches, needs_rehash, same_keyed
 
 from . import domain, rules
 
@@ -42,6 +42,7 @@ class Flow:
     common_passwords: frozenset[str]
     luxtrust: LuxTrust
     now: datetime
+    otp_key: bytes = b""  # one-time codes are kept as an HMAC under it (5 minutes, 5 tries: no slow hash needed)
 
     async def start(self, acc: dict[str, Any] | None, code: str, terms_version: str) -> Step:
         """The letter's code. Unknown matricule, used, expired or wrong code: one answer (no enumeration)."""
@@ -74,8 +75,9 @@ class Flow:
 
     async def send_otp(self, acc: dict[str, Any], slot: str, next_step: str, channel: str, address: str) -> Step:
         code = rules.new_otp()
-        acc[slot] = {"hash": await hash_secret(code), "expires_at": self.now + rules.OTP_VALIDITY, "tries": 0,
-                     "sent_at": self.now, "channel": channel, "address": address}
+        acc[slot] = {"hash": keyed(self.otp_key, acc["_id"], slot, str(int(self.now.timestamp())), code),
+                     "expires_at": self.now + rules.OTP_VALIDITY, "tries": 0, "sent_at": self.now,
+                     "channel": channel, "address": address}
         notice = {"channel": channel, "template_id": "one-time-code", "destination": address, "parameters": {},
                   "sealed": {"code": code}}
         return Step(True, "one-time code sent", next_step, {"sent_to": rules.mask_address(address)}, [notice])
@@ -96,7 +98,8 @@ class Flow:
             return "the one-time code has expired; ask for a new one"
         if otp["tries"] >= rules.MAX_OTP_TRIES:
             return "too many wrong one-time codes; ask for a new one"
-        if not await matches(otp["hash"], (typed or "").strip()):
+        if not same_keyed(otp["hash"], self.otp_key, acc["_id"], slot, str(int(otp["sent_at"].timestamp())),
+                          (typed or "").strip()):
             otp["tries"] += 1
             acc["otp_failures"], acc["otp_failed_at"] = acc.get("otp_failures", 0) + 1, self.now
             if acc["otp_failures"] >= rules.MAX_OTP_TRIES:
@@ -134,6 +137,8 @@ class Flow:
         stored = acc.get("password_hash") if acc is not None and acc.get("active") else None
         if not await matches(stored, rules.normalize_password(password)) or acc is None:
             return no("wrong matricule or password", failed=True)
+        if needs_rehash(stored):  # made under older parameters: the new ones from now on
+            acc["password_hash"] = await hash_secret(rules.normalize_password(password))
         channel = channel or acc["otp_channel"]
         address = acc["otp_address"] if channel == acc["otp_channel"] else person.get(
             "email" if channel == "email" else "mobile")

@@ -9,6 +9,8 @@ failures. Outcomes (without secrets) go to `activation.events.v1` for operations
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
@@ -70,9 +72,10 @@ class ActivationService:
         self.store, self.out, self.clock, self.key, self.notify_key = store, out, clock, code_key, notify_key
         self.common, self.luxtrust, self.challenges = common_passwords, luxtrust, challenges
         self._locks: dict[str, asyncio.Lock] = {}
+        self.otp_key = hmac.new(code_key, b"dsp-activation-one-time-codes", hashlib.sha256).digest()
 
     def _flow(self) -> Flow:
-        return Flow(self.common, self.luxtrust, self.clock())
+        return Flow(self.common, self.luxtrust, self.clock(), self.otp_key)
 
     def lock(self, matricule: str) -> asyncio.Lock:
         if len(self._locks) > 10_000:

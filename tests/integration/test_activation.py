@@ -17,6 +17,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from altcha.v1 import solve_challenge
+from argon2 import PasswordHasher
 from pypdf import PdfReader
 
 from infra.procs import free_port
@@ -368,6 +369,24 @@ async def test_failed_logins_never_lock_the_owner_out(portal_for: Any, world: di
     assert (await elsewhere.login(password, await me.captcha(), channel="email"))["accepted"]
     assert (await me.helpdesk("unlock"))["reason"] == "failure counts cleared"
     assert (await elsewhere.login(password, channel="email"))["accepted"]  # no challenge needed any more
+
+
+async def test_a_hash_made_with_older_parameters_is_replaced_at_the_next_login(
+        portal_for: Any, world: dict[str, Any], unique: str, mongo: Any, run_id: str) -> None:
+    me: Portal = await portal_for(date(1983, 7, 1), unique)
+    mail, accounts = f"marie.{unique}@example.lu", mongo[f"{run_id}act_activation"]["accounts"]
+    assert (await me.start(await me.letter_code()))["accepted"]
+    assert (await me.step("set-password", password="Vianden-Bridge-2033"))["accepted"]
+    assert (await me.step("choose-channel", channel="email"))["accepted"]
+    assert (await me.step("verify-otp", code=await me.mailed_code(mail)))["accepted"]
+    assert (await me.step("skip-luxtrust"))["accepted"] and (await me.step("confirm"))["accepted"]
+    stored = (await accounts.find_one({"_id": me.m}))["password_hash"]
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")  # OWASP's minimum, not argon2-cffi's defaults
+    await accounts.update_one({"_id": me.m}, {"$set": {"password_hash": PasswordHasher().hash("Vianden-Bridge-2033")}})
+    assert (await me.login("Vianden-Bridge-2033", channel="email"))["accepted"]  # the old hash still verifies
+    assert (await accounts.find_one({"_id": me.m}))["password_hash"].startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    otp = (await accounts.find_one({"_id": me.m}))["login_otp"]["hash"]
+    assert len(otp) == 64 and not otp.startswith("$argon2")  # a one-time code: an HMAC under the server's key
 
 
 async def test_passwords_change_sessions_end_everywhere_and_forgotten_passwords(
