@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export UV_PROJECT_ENVIRONMENT ?= $(HOME)/.cache/dsp-mesh/venv
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: run test down status infra lint schemas bench-ingest bench-access uv deps browser
+.PHONY: run test down status infra lint schemas bench-ingest bench-access bench-login chaos uv deps browser
 
 uv:
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
@@ -40,6 +40,12 @@ test: deps browser lint  ## everything CI runs
 bench-ingest: deps  ## records' ingest rate and latency vs a raw aiokafka + insert_many baseline (COUNT=50000)
 	$(UV) run --frozen python -m bench.ingest --count $(or $(COUNT),50000)
 
+bench-login: deps  ## complete logins (password + one-time code) per second on a real activation worker (RATE=40)
+	$(UV) run --frozen python -m bench.login --rate $(or $(RATE),40)
+
 bench-access: deps  ## access decisions: in memory (100 000 patients, 1 000 000 grants), then over HTTP on a real worker
 	$(UV) run --frozen python -m bench.access
 	$(UV) run --frozen python -m bench.access.http
+
+chaos: deps  ## SIGKILLs, FerretDB and Kafka restarts under a realistic flow; exit 0 only if nothing was lost, doubled or changed (COUNT=30000 RATE=100)
+	$(UV) run --frozen python -m bench.chaos --count $(or $(COUNT),30000) --rate $(or $(RATE),100)

@@ -31,6 +31,7 @@ from bench.access.__main__ import T0, build, queries
 from bench.common import Endpoints, infrastructure, percentile
 from infra.procs import free_port
 from services.access.store import encode_access
+from services.kit.servicetokens import Signer, new_key
 
 
 def matricule(i: int) -> str:
@@ -54,8 +55,13 @@ async def seed(ends: Endpoints, prefix: str, patients: int, grants: int) -> list
     return queries(view, pros, 50_000, rng)
 
 
+GATEWAY_KEY, GATEWAY_PUBLIC = new_key()  # the bench calls as the gateway does, with a service token
+SIGNER = Signer("gateway", GATEWAY_KEY)
+
+
 def start_worker(ends: Endpoints, prefix: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DSP_KAFKA_BOOTSTRAP": ends.bootstrap, "DSP_MONGO_URI": ends.mongo_uri,
+           "DSP_SERVICE_PUBLIC_KEYS": f"gateway={GATEWAY_PUBLIC}",
            "DSP_MONGO_DB_PREFIX": prefix, "DSP_KAFKA_GROUP_PREFIX": f"{prefix}-", "DSP_ACCESS_HTTP_PORT": str(port),
            "DSP_LOG_PSEUDONYM_KEY": secrets.token_hex(24), "DSP_LOG_LEVEL": "WARNING"}
     return subprocess.Popen([sys.executable, "-m", "services.access"], env=env, stdout=log.open("wb"),
@@ -81,7 +87,8 @@ class Pool:
     async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
         reader, writer = await self.idle.get()
         try:
-            writer.write(f"{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+            writer.write(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         f"Authorization: Bearer {SIGNER.token('access')}\r\n"
                          f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
             status = int((await reader.readline()).split()[1])
             length = 0

@@ -1,19 +1,20 @@
-"""Dead letters for operations: inspect the newest records of a `.dlq` topic, replay one to its source topic.
+"""Dead letters for operations: list the newest records of a `.dlq` topic (what every operator sees: where, when,
+why — never the payload), read one (its payload, masked unless asked otherwise), replay one to its source topic.
 
 A replay publishes the original key and value bytes to the source topic with a `dsp-replayed-from` header;
-the worker's idempotency keys make a replay of something already applied harmless. Every replay is audited
-(who, which record, when) in the console's own collection."""
+the worker's idempotency keys make a replay of something already applied harmless. The caller (the console's
+app) audits every payload view and replay with the authenticated operator before it happens."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from pymongo.asynchronous.collection import AsyncCollection
 
 from schemas.topics import TOPICS
+
+from .masking import mask_digits, mask_key, preview
 
 log = structlog.get_logger("dsp.console")
 DLQ_TOPICS = {f"{t.name}.dlq": t.name for t in TOPICS}
@@ -23,22 +24,34 @@ class NotFound(LookupError):
     pass
 
 
-def _record(r: Any) -> dict[str, Any]:
-    headers = {k: v.decode(errors="replace") for k, v in (r.headers or ())}
-    value = (r.value or b"")[:2000].decode(errors="replace")
+def _headers(r: Any) -> dict[str, str]:
+    return {k: v.decode(errors="replace") for k, v in (r.headers or ())}
+
+
+def _summary(r: Any) -> dict[str, Any]:
+    """What any operator may see: where, when and why — the reason never echoes input values (kit.deadletter)."""
+    headers = _headers(r)
     return {"topic": r.topic, "partition": r.partition, "offset": r.offset, "reason": headers.get("dlq-reason", ""),
             "kind": headers.get("dlq-kind", ""), "service": headers.get("dlq-service", ""),
-            "failed_at": headers.get("dlq-failed-at", ""), "replayed": "dsp-replayed-from" in headers,
-            "value_preview": value}
+            "exception_type": headers.get("dlq-exception-type", ""), "failed_at": headers.get("dlq-failed-at", ""),
+            "replayed": "dsp-replayed-from" in headers}
+
+
+def payload(r: Any, masked: bool = True) -> dict[str, Any]:
+    """A dead letter with its key, headers and value preview (digit runs and values masked unless `masked` is
+    False)."""
+    headers = {k: mask_digits(v) if masked else v for k, v in _headers(r).items()}
+    return {**_summary(r), "key": mask_key(r.key, masked), "headers": headers, "value": preview(r.value, masked)}
 
 
 class DeadLetters:
-    def __init__(self, bootstrap: str, audit: AsyncCollection[dict[str, Any]]) -> None:
-        self.bootstrap, self.audit = bootstrap, audit
+    def __init__(self, bootstrap: str, kafka: dict[str, Any] | None = None) -> None:
+        self.bootstrap = bootstrap
+        self.kafka = {**(kafka or {}), "bootstrap_servers": bootstrap}  # the console's principal (kit.kafka_auth)
         self.producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
-        self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True,
+        self.producer = AIOKafkaProducer(**self.kafka, acks="all", enable_idempotence=True,
                                          client_id="dsp-console")
         await self.producer.start()
 
@@ -50,7 +63,7 @@ class DeadLetters:
         if topic not in DLQ_TOPICS or self.producer is None:
             raise NotFound(f"not a dead-letter topic: {topic}")
         parts = [TopicPartition(topic, p) for p in sorted(await self.producer.partitions_for(topic))]
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(**self.kafka, group_id=None, enable_auto_commit=False)
         await consumer.start()
         try:
             consumer.assign(parts)
@@ -66,12 +79,15 @@ class DeadLetters:
         finally:
             await consumer.stop()
         found.sort(key=lambda r: r.timestamp, reverse=True)
-        return [_record(r) for r in found[:limit]]
+        return [_summary(r) for r in found[:limit]]
 
-    async def replay(self, topic: str, partition: int, offset: int, operator: str, now: datetime) -> dict[str, Any]:
+    async def one(self, topic: str, partition: int, offset: int) -> Any:
+        """The record at (`topic`, `partition`, `offset`) of a dead-letter topic, else NotFound."""
         if topic not in DLQ_TOPICS or self.producer is None:
             raise NotFound(f"not a dead-letter topic: {topic}")
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
+        if partition not in (await self.producer.partitions_for(topic) or set()):
+            raise NotFound("no such dead letter")
+        consumer = AIOKafkaConsumer(**self.kafka, group_id=None, enable_auto_commit=False)
         await consumer.start()
         try:
             tp = TopicPartition(topic, partition)
@@ -83,13 +99,17 @@ class DeadLetters:
             await consumer.stop()
         if not records or records[0].offset != offset:
             raise NotFound("no such dead letter")
-        record, source = records[0], DLQ_TOPICS[topic]
+        return records[0]
+
+    async def replay(self, record: Any, operator: str) -> dict[str, Any]:
+        """Publish a dead letter (from `one`) again to its source topic; where it went."""
+        if self.producer is None:
+            raise NotFound("the console is not started")
+        topic, partition, offset, source = record.topic, record.partition, record.offset, DLQ_TOPICS[record.topic]
         headers = [(k, v) for k, v in (record.headers or ()) if not k.startswith("dlq-")]
-        headers.append(("dsp-replayed-from", f"{topic}/{partition}/{offset}".encode()))
+        headers += [("dsp-replayed-from", f"{topic}/{partition}/{offset}".encode()),
+                    ("dsp-replayed-by", operator.encode())]  # the authenticated operator, never a typed name
         sent = await self.producer.send_and_wait(source, record.value, key=record.key, headers=headers)
-        entry = {"_id": f"{topic}/{partition}/{offset}@{now.isoformat()}", "dlq": topic, "partition": partition,
-                 "offset": offset, "source": source, "replayed_to_offset": sent.offset,
-                 "replayed_to_partition": sent.partition, "operator": operator, "at": now}
-        await self.audit.insert_one(entry)
         log.info("dead letter replayed", dlq=topic, partition=partition, offset=offset, operator=operator)
-        return {k: v for k, v in entry.items() if k != "at"} | {"at": now.isoformat()}
+        return {"dlq": topic, "partition": partition, "offset": offset, "source": source,
+                "replayed_to_partition": sent.partition, "replayed_to_offset": sent.offset}

@@ -32,16 +32,17 @@ def _metrics(text: str) -> dict[str, float]:
 
 class Probes:
     def __init__(self, bootstrap: str, mongo: AsyncMongoClient[dict[str, Any]], db_prefix: str,
-                 workers: dict[str, str], group_prefix: str) -> None:
+                 workers: dict[str, str], group_prefix: str, kafka: dict[str, Any] | None = None) -> None:
         self.bootstrap, self.mongo, self.prefix, self.workers = bootstrap, mongo, db_prefix, workers
+        self.kafka_options = {**(kafka or {}), "bootstrap_servers": bootstrap}  # the console's principal
         self.groups = [f"{group_prefix}{name}" for name in ("records", "activation", "access", "notify")]
         self.http = httpx.AsyncClient(timeout=2)
         self.consumer: AIOKafkaConsumer | None = None
         self.admin: AIOKafkaAdminClient | None = None
 
     async def start(self) -> None:
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None)
-        self.admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        self.consumer = AIOKafkaConsumer(**self.kafka_options, group_id=None)
+        self.admin = AIOKafkaAdminClient(**self.kafka_options)
         await self.consumer.start()
         await self.admin.start()
 

@@ -10,18 +10,32 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
 from infra.procs import free_port, port_open
 from tests.support import ROOT
 
 
+def console_login(port: int, name: str, password: str) -> int:
+    """The status of a login through the console's form (303: logged in), once the console answers."""
+    deadline = time.monotonic() + 60
+    while not port_open(port) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        form = client.get("/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token, form.text
+        return client.post("/login", data={"csrf": token[1], "name": name, "password": password}).status_code
+
+
 def test_run_brings_up_the_mesh_stores_demo_results_and_stops_everything(tmp_path: Path) -> None:
     ports = {f"DSP_{n}_HTTP_PORT": str(free_port()) for n in ("RECORDS", "ACTIVATION", "ACCESS", "NOTIFY")}
-    gateway = free_port()
+    gateway, console = free_port(), free_port()
     kafka_port, mongo_port = free_port(), free_port()
     env = {**os.environ, **ports, "DSP_STATE_DIR": str(tmp_path), "DSP_KAFKA_PORT": str(kafka_port),
            "DSP_KAFKA_CONTROLLER_PORT": str(free_port()), "DSP_MONGO_PORT": str(mongo_port), "PYTHONUNBUFFERED": "1",
            "DSP_SMTP_SINK_PORT": str(free_port()), "DSP_SMS_SINK_PORT": str(free_port()),
-           "DSP_GATEWAY_HTTP_PORT": str(gateway), "DSP_CONSOLE_HTTP_PORT": str(free_port())}
+           "DSP_GATEWAY_HTTP_PORT": str(gateway), "DSP_CONSOLE_HTTP_PORT": str(console)}
     env.pop("DSP_KAFKA_BOOTSTRAP", None)
     env.pop("DSP_MONGO_URI", None)
     out = tmp_path / "run.out"
@@ -42,6 +56,11 @@ def test_run_brings_up_the_mesh_stores_demo_results_and_stops_everything(tmp_pat
         pids = [int(p.read_text()) for p in (tmp_path / "run").glob("*.pid")]
         assert len(pids) == 11  # kafka, ferretdb, 4 workers, gateway, console, demo laboratory, SMTP and SMS sinks
         assert f"http://127.0.0.1:{gateway}/docs" in text
+        password = tmp_path / "console-operator.password"  # the local console operator, created once
+        assert f"console login: http://127.0.0.1:{console}/login as 'operator' (replayer), password in {password}" \
+            in text
+        assert password.stat().st_mode & 0o777 == 0o600
+        assert console_login(console, "operator", password.read_text().strip()) == 303
         while time.monotonic() < deadline + 60 and not list((tmp_path / "letters").glob("*.pdf")):
             time.sleep(1)  # the demo registry's persons get their activation letters
         assert list((tmp_path / "letters").glob("*.pdf")), text

@@ -47,26 +47,63 @@ function render(snap) {
                                       : [["no committed offsets yet", "", ""]]);
 }
 
+const csrf = document.querySelector('meta[name="csrf-token"]').content;
+const replayer = document.body.dataset.role === "replayer";
+let shown = null;  // the dead letter whose payload is on screen
+
+function loggedOut() { window.location.assign("/login?ended=true"); }
+
+async function post(path, body) {
+  const r = await fetch(path, {method: "POST", credentials: "same-origin",
+    headers: {"content-type": "application/json", "x-csrf-token": csrf}, body: JSON.stringify(body)});
+  if (r.status === 401) loggedOut();
+  return {ok: r.ok, status: r.status, out: await r.json()};
+}
+
 async function inspect(topic) {
   document.getElementById("dlq-topic").textContent = topic;
-  const letters = await (await fetch("/api/dlq?topic=" + encodeURIComponent(topic))).json();
-  rows("letters", letters.map((l) => [l.partition + "/" + l.offset, esc(l.reason), esc(l.kind), esc(l.failed_at),
-    `<button class="replay" data-topic="${esc(l.topic)}" data-partition="${l.partition}" data-offset="${l.offset}">replay</button>`]));
+  const r = await fetch("/api/dlq?topic=" + encodeURIComponent(topic), {credentials: "same-origin"});
+  if (r.status === 401) return loggedOut();
+  const letters = await r.json();
+  rows("letters", letters.map((l) => {
+    const where = `data-topic="${esc(l.topic)}" data-partition="${+l.partition}" data-offset="${+l.offset}"`;
+    const actions = replayer ? `<button class="payload" ${where}>payload</button> <button class="replay" ${where}>replay</button>` : "";
+    return [+l.partition + "/" + +l.offset, esc(l.reason), esc(l.kind), esc(l.failed_at), actions];
+  }));
+}
+
+function letterOf(b) { return {topic: b.dataset.topic, partition: +b.dataset.partition, offset: +b.dataset.offset}; }
+
+async function payload(letter, unmasked) {
+  const {ok, out} = await post("/api/dlq/payload", {...letter, unmasked});
+  const box = document.getElementById("payload-box");
+  box.hidden = false;
+  document.getElementById("payload-where").textContent = `${letter.topic} ${letter.partition}/${letter.offset}`;
+  document.getElementById("payload-mode").textContent = ok ? (out.value.masked ? "masked" : "unmasked") : "";
+  document.getElementById("payload").textContent = ok
+    ? `key: ${out.key}\n${out.value.truncated ? "(truncated) " : ""}${out.value.bytes} bytes\n\n${out.value.text}`
+    : "refused: " + JSON.stringify(out);
+  shown = ok ? letter : null;
 }
 
 async function replay(b) {
-  const body = {topic: b.dataset.topic, partition: +b.dataset.partition, offset: +b.dataset.offset, operator: "console-operator"};
-  const r = await fetch("/api/dlq/replay", {method: "POST", headers: {"content-type": "application/json"}, body: JSON.stringify(body)});
-  const out = await r.json();
-  document.getElementById("replayed").textContent = r.ok
-    ? `replayed ${out.dlq} ${out.partition}/${out.offset} to ${out.source} (partition ${out.replayed_to_partition}, offset ${out.replayed_to_offset})`
+  const {ok, out} = await post("/api/dlq/replay", letterOf(b));
+  document.getElementById("replayed").textContent = ok
+    ? `replayed ${out.dlq} ${out.partition}/${out.offset} to ${out.source} (partition ${out.replayed_to_partition}, offset ${out.replayed_to_offset}) by ${out.operator}`
     : "replay failed: " + JSON.stringify(out);
 }
 
 document.addEventListener("click", (e) => {
-  if (e.target.classList.contains("inspect")) inspect(e.target.dataset.topic);
-  if (e.target.classList.contains("replay")) replay(e.target);
+  const t = e.target;
+  if (t.classList.contains("inspect")) inspect(t.dataset.topic);
+  if (t.classList.contains("payload")) payload(letterOf(t), false);
+  if (t.classList.contains("replay")) replay(t);
+  if (t.id === "unmask" && shown) payload(shown, true);
 });
 const source = new EventSource("/api/stream");
 source.addEventListener("snapshot", (e) => render(JSON.parse(e.data)));
 source.addEventListener("problem", (e) => { document.getElementById("status").textContent = "problem: " + e.data; });
+source.addEventListener("ended", () => { source.close(); loggedOut(); });
+source.addEventListener("error", () => {
+  if (source.readyState === EventSource.CLOSED) document.getElementById("status").textContent = "disconnected; reload the page";
+});

@@ -1,0 +1,267 @@
+"""Console operators, their sessions, the login slow-down and the audit trail, in the console's own database
+`<prefix>_console`:
+
+- `operators`: `_id` = the operator's name, `role` (viewer | replayer), `password_hash` (argon2, through
+  `services.kit.hashing`), `epoch` (a random value renewed with the password: sessions opened before a change end);
+  created by `python -m services.console add-operator`, never through the web;
+- `sessions`: `_id` = the SHA-256 of a random token that only the browser holds (an HttpOnly cookie), so the
+  database alone opens no session; the operator, the synchronizer CSRF token, 30 minutes idle, 8 hours at most;
+- `login_failures`: `_id` = a name that was typed; consecutive failures and the time before the next attempt is
+  answered. There is never a lock: after 3 failures each attempt waits 2, 4, 8 … at most 60 seconds (429 with
+  Retry-After), whoever types — a stranger can slow an operator down, never lock them out;
+- `audit`: every login, logout, payload view (masked or not) and replay, with the authenticated operator.
+
+Every lookup is by `_id` (the only query FerretDB answers fast, see INFRA.md); expiry is done here (FerretDB has
+no TTL index); all time comes from `clock`."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import math
+import re
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from services.kit.hashing import digest, hash_secret, matches
+from services.kit.runtime import Clock, utc_now
+
+log = structlog.get_logger("dsp.console.auth")
+
+ROLES = ("viewer", "replayer")  # each role may do what the ones before it may
+NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+MIN_PASSWORD, MAX_PASSWORD = 12, 1024
+IDLE = timedelta(minutes=30)
+ABSOLUTE = timedelta(hours=8)
+SLIDE_EVERY = timedelta(minutes=1)  # the idle deadline is pushed back at most once a minute (one write)
+PURGE_EVERY = timedelta(minutes=10)
+FREE_FAILURES = 3  # failed logins for a name before its attempts are slowed down
+MAX_DELAY = timedelta(seconds=60)
+FORGET_FAILURES = timedelta(hours=1)  # a name's failure count starts again after an hour without one
+TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
+
+
+class OperatorError(ValueError):
+    """An operator that cannot be created as asked (the message says why; never echoes a password)."""
+
+
+class OperatorExists(OperatorError):
+    pass
+
+
+class NotLoggedIn(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Operator:
+    name: str
+    role: str
+    epoch: str = field(default="", repr=False, compare=False)  # the password's generation, for new sessions
+
+    def may(self, role: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+@dataclass(frozen=True)
+class Session:
+    operator: Operator
+    csrf: str
+    id: str  # the token's digest
+
+    def csrf_matches(self, supplied: str | None) -> bool:
+        return bool(supplied) and hmac.compare_digest(self.csrf.encode(), (supplied or "").encode())
+
+
+def check_name(name: str) -> str:
+    if not NAME.fullmatch(name):
+        raise OperatorError("an operator name is 1-64 characters: lowercase letters, digits, '.', '_', '-', "
+                            "starting with a letter or digit")
+    return name
+
+
+def check_password(password: str) -> str:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise OperatorError(f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+    return password
+
+
+class Operators:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], clock: Clock = utc_now) -> None:
+        self.operators, self.sessions, self.clock = db["operators"], db["sessions"], clock
+
+    async def add(self, name: str, role: str, password: str, *, replace: bool = False) -> str:
+        """'created' or 'replaced' (new password and role; the operator's sessions end); OperatorExists if the name
+        is taken and `replace` was not asked for."""
+        check_name(name)
+        if role not in ROLES:
+            raise OperatorError(f"a role is one of {', '.join(ROLES)}")
+        check_password(password)
+        doc = {"_id": name, "role": role, "password_hash": await hash_secret(password),
+               "epoch": secrets.token_hex(8), "created_at": self.clock()}
+        if not replace:
+            try:
+                await self.operators.insert_one(doc)
+            except DuplicateKeyError:
+                raise OperatorExists(f"operator {name} exists; --replace changes its password and role") from None
+            return "created"
+        done = await self.operators.replace_one({"_id": name}, doc, upsert=True)
+        await self.sessions.delete_many({"operator": name})  # the old epoch refuses them anyway; tidy
+        return "replaced" if done.matched_count else "created"
+
+    async def remove(self, name: str) -> bool:
+        done = await self.operators.delete_one({"_id": name})
+        await self.sessions.delete_many({"operator": name})
+        return done.deleted_count > 0
+
+    async def all(self) -> list[dict[str, Any]]:
+        docs = await self.operators.find({}, {"password_hash": False, "epoch": False}).to_list(None)
+        return sorted(({"name": d["_id"], "role": d.get("role"), "created_at": d.get("created_at")} for d in docs),
+                      key=lambda d: str(d["name"]))
+
+    async def get(self, name: str) -> dict[str, Any] | None:
+        return await self.operators.find_one({"_id": name}) if NAME.fullmatch(name) else None
+
+    async def verify(self, name: str, password: str) -> tuple[Operator | None, bool]:
+        """(the operator if the password is theirs, whether the name is an operator's); argon2 runs even for an
+        unknown name, so that the time taken tells neither apart."""
+        doc = await self.get(name)
+        usable = doc is not None and doc.get("role") in ROLES and len(password) <= MAX_PASSWORD
+        right = await matches(doc["password_hash"] if doc and usable else None, password[:MAX_PASSWORD])
+        if doc is not None and usable and right:
+            return Operator(doc["_id"], doc["role"], doc["epoch"]), True
+        return None, doc is not None
+
+
+class Sessions:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], operators: Operators, clock: Clock = utc_now) -> None:
+        self.sessions, self.operators, self.clock = db["sessions"], operators, clock
+        self._purged: datetime | None = None
+
+    async def open(self, operator: Operator) -> tuple[str, Session]:
+        """A new session (a new token at every login: no fixation); the token goes to the cookie only."""
+        token, now = secrets.token_urlsafe(32), self.clock()
+        session = Session(operator, secrets.token_urlsafe(32), digest(token))
+        await self.sessions.insert_one({"_id": session.id, "operator": operator.name, "epoch": operator.epoch,
+                                        "csrf": session.csrf, "created": now, "last_seen": now,
+                                        "expires": now + IDLE, "absolute": now + ABSOLUTE, "revoked": False})
+        await self._purge_now_and_then()
+        return token, session
+
+    async def find(self, token: str | None, *, touch: bool = True) -> Session:
+        """The live session of `token` with its operator's current role, else NotLoggedIn. `touch` pushes the idle
+        deadline back (a request by the operator); a server-sent event stream checks without touching."""
+        if not token or not TOKEN.fullmatch(token):
+            raise NotLoggedIn("not logged in")
+        doc = await self.sessions.find_one({"_id": digest(token)})
+        if doc is None or doc.get("revoked"):
+            raise NotLoggedIn("not logged in")
+        now = self.clock()
+        if now >= doc["expires"] or now >= doc["absolute"]:
+            raise NotLoggedIn("the session has expired; log in again")
+        operator = await self.operators.get(doc["operator"])
+        if operator is None or operator.get("epoch") != doc.get("epoch") or operator.get("role") not in ROLES:
+            raise NotLoggedIn("the operator was changed or removed; log in again")
+        later = min(now + IDLE, doc["absolute"])
+        if touch and later - doc["expires"] >= SLIDE_EVERY:
+            await self.sessions.update_one({"_id": doc["_id"]}, {"$set": {"expires": later, "last_seen": now}})
+        return Session(Operator(operator["_id"], operator["role"], operator["epoch"]), doc["csrf"], doc["_id"])
+
+    async def revoke(self, session: Session) -> None:
+        now = self.clock()
+        await self.sessions.update_one({"_id": session.id}, {"$set": {"revoked": True, "expires": now,
+                                                                      "revoked_at": now}})
+
+    async def _purge_now_and_then(self) -> None:
+        now = self.clock()
+        if self._purged is not None and now - self._purged < PURGE_EVERY:
+            return
+        self._purged = now
+        try:
+            await self.sessions.delete_many({"expires": {"$lt": now}})
+        except Exception as exc:  # noqa: BLE001 - a later purge does it; never fails a login
+            log.warning("purging console sessions failed", error=type(exc).__name__)
+
+
+def delay_after(failures: int) -> timedelta:
+    """No wait for the first FREE_FAILURES failures, then 2, 4, 8 … seconds, at most MAX_DELAY."""
+    if failures < FREE_FAILURES:
+        return timedelta(0)
+    return min(MAX_DELAY, timedelta(seconds=2 ** min(failures - FREE_FAILURES + 1, 16)))  # no overflow after days
+
+
+class LoginThrottle:
+    """Per typed name (known or not, so that the answer tells nothing about which names exist). FerretDB's
+    read-modify-write is not atomic, so this replica also runs the attempts for one name one at a time (`turn`):
+    a burst of parallel guesses cannot all pass before the first failure is counted."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], clock: Clock = utc_now) -> None:
+        self.failures, self.clock = db["login_failures"], clock
+        self._purged: datetime | None = None
+        self._turns: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def turn(self, name: str) -> AsyncIterator[None]:
+        lock, users = self._turns.get(name, (asyncio.Lock(), 0))
+        self._turns[name] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._turns[name]
+            if users <= 1:
+                del self._turns[name]  # bounded: only names with an attempt in progress
+            else:
+                self._turns[name] = (lock, users - 1)
+
+    async def wait_s(self, name: str) -> int:
+        """Seconds before an attempt for `name` is answered (0: now)."""
+        doc = await self.failures.find_one({"_id": name})
+        if doc is None or doc.get("until") is None:
+            return 0
+        left = (doc["until"] - self.clock()).total_seconds()
+        return math.ceil(left) if left > 0 else 0
+
+    async def failed(self, name: str) -> int:
+        now = self.clock()
+        doc = await self.failures.find_one({"_id": name})
+        count = 1 if doc is None or now - doc["last"] > FORGET_FAILURES else int(doc["count"]) + 1
+        wait = delay_after(count)
+        await self.failures.replace_one({"_id": name}, {"_id": name, "count": count, "last": now,
+                                                        "until": now + wait if wait else None}, upsert=True)
+        if self._purged is None or now - self._purged >= PURGE_EVERY:  # names typed once, long ago
+            self._purged = now
+            try:
+                await self.failures.delete_many({"last": {"$lt": now - FORGET_FAILURES}})
+            except Exception as exc:  # noqa: BLE001 - a later purge does it
+                log.warning("purging login failures failed", error=type(exc).__name__)
+        return count
+
+    async def succeeded(self, name: str) -> None:
+        await self.failures.delete_one({"_id": name})
+
+
+class Audit:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], clock: Clock = utc_now) -> None:
+        self.entries, self.clock = db["audit"], clock
+
+    async def record(self, action: str, operator: str | None, **fields: Any) -> str:
+        """Written before the action's effect is shown or done: no audit, no payload and no replay."""
+        entry_id = uuid.uuid4().hex
+        await self.entries.insert_one({"_id": entry_id, "action": action, "operator": operator, "at": self.clock(),
+                                       **fields})
+        return entry_id
+
+    async def complete(self, entry_id: str, **fields: Any) -> None:
+        await self.entries.update_one({"_id": entry_id}, {"$set": fields})
