@@ -5,12 +5,19 @@ FastStream has no DLQ of its own. This middleware wraps every handler call:
 - a dependency down (MongoDB, Kafka): wait with capped exponential backoff, one log line, never a DLQ;
 - any other failure: retried up to `max_attempts`, then a DLQ record.
 The DLQ record's value and key are the original bytes; headers say why and where it came from.
+
+Once, and named: every dead letter carries `dlq-id`, a deterministic id of (consumer group, source topic,
+partition, offset), and a worker writes a given dead letter once however often the record is retried (a batch
+waiting for the database, an offset commit lost to a broker restart). After a crash before the offset was
+committed the same dead letter can be written again — with the same `dlq-id`, so its consumers de-duplicate.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,21 +29,30 @@ from prometheus_client import CollectorRegistry, Counter
 from .errors import TRANSIENT, is_bad_input, reason
 
 log = structlog.get_logger("dsp.deadletter")
+NAMESPACE = uuid.UUID("0b7d6a52-3c1e-5f08-9d4b-6e2a1c8f7d19")
+REMEMBERED = 100_000  # dead letters a worker remembers having written (about 10 MB)
+
+
+def dead_letter_id(group: str, topic: str, partition: int, offset: int) -> str:
+    """The `dlq-id` header: the same source record failing in the same consumer group always gets the same id."""
+    return str(uuid.uuid5(NAMESPACE, "\x1f".join((group, topic, str(partition), str(offset)))))
 
 
 class DeadLetters:
     """Owns the DLQ producer and builds one middleware instance per message (FastStream's factory shape)."""
 
     def __init__(self, service: str, group_id: str, bootstrap: str, registry: CollectorRegistry,
-                 max_attempts: int = 3, backoff_max_s: float = 30.0) -> None:
+                 max_attempts: int = 3, backoff_max_s: float = 30.0, kafka: dict[str, Any] | None = None) -> None:
         self.service, self.group_id, self.bootstrap = service, group_id, bootstrap
+        self.kafka = kafka or {}  # the service's Kafka credentials (kit.kafka_auth.client_options)
         self.max_attempts, self.backoff_max_s = max_attempts, backoff_max_s
         self.producer: AIOKafkaProducer | None = None
+        self._written: OrderedDict[str, None] = OrderedDict()
         self.sent = Counter("dsp_dead_letters", "Messages sent to a dead-letter topic",
                             ["service", "topic", "kind"], registry=registry)
 
     async def start(self) -> None:
-        self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
+        self.producer = AIOKafkaProducer(**{**self.kafka, "bootstrap_servers": self.bootstrap}, acks="all",
                                          enable_idempotence=True, client_id=f"dsp-{self.service}-dlq")
         await self.producer.start()
 
@@ -44,10 +60,17 @@ class DeadLetters:
         if self.producer is not None:
             await self.producer.stop()
 
-    async def publish(self, record: ConsumerRecord[Any, Any], why: str, exc: BaseException, kind: str) -> None:
+    async def publish(self, record: ConsumerRecord[Any, Any], why: str, exc: BaseException, kind: str) -> bool:
+        """Write the record's dead letter, unless this worker already did (a retried batch, a redelivery after
+        a lost commit). True if it was written now."""
         if self.producer is None:
             raise RuntimeError("DeadLetters.start() was not awaited")
+        dlq_id = dead_letter_id(self.group_id, record.topic, record.partition, record.offset)
+        if dlq_id in self._written:
+            self._written.move_to_end(dlq_id)
+            return False
         headers = [*(record.headers or ()), *[(k, v.encode()) for k, v in {
+            "dlq-id": dlq_id,
             "dlq-reason": why,
             "dlq-kind": kind,
             "dlq-exception-type": type(exc).__name__,
@@ -60,8 +83,13 @@ class DeadLetters:
         }.items()]]
         await self.producer.send_and_wait(f"{record.topic}.dlq", value=record.value, key=record.key,
                                           headers=headers)
+        self._written[dlq_id] = None
+        if len(self._written) > REMEMBERED:
+            self._written.popitem(last=False)
         self.sent.labels(self.service, record.topic, kind).inc()
-        log.warning("message dead-lettered", kind=kind, reason=why, exception_type=type(exc).__name__)
+        log.warning("message dead-lettered", kind=kind, reason=why, exception_type=type(exc).__name__,
+                    dlq_id=dlq_id)
+        return True
 
     def __call__(self, msg: Any, /, *, context: Any) -> _DeadLetterScope:
         return _DeadLetterScope(msg, context=context, owner=self)

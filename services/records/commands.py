@@ -2,6 +2,8 @@
 
 The gateway authorises the caller (the owner or a DSP assistant, through access) before it sends a
 command; records applies it once: ids are derived from the command id, and the flags are plain $set.
+An event's bytes are fixed before it is first sent (with the uploaded document, or in `outbox` for a
+visibility change, first write wins): a redelivered command re-sends exactly the same event.
 """
 
 from __future__ import annotations
@@ -48,14 +50,17 @@ class CommandService:
                "document_date": cmd.document_date or now, "reported_at": now, "status": "active",
                "current": {"attachment": {"file_id": doc_id, "content_type": cmd.content_type}, "size": len(data)},
                "version_count": 1, "tokens": domain.tokens(cmd.title)}
-        await self.store.documents.update_one({"_id": doc_id}, {"$setOnInsert": {**doc, "blocked": False}},
-                                              upsert=True)
         event = DocumentAddedV1(event_id=domain.event_id(doc_id, cmd.command_id), document_id=doc_id,
                                 patient_matricule=cmd.patient_matricule, document_type="patient-upload",
                                 title=cmd.title, author="patient", document_date=doc["document_date"],
                                 change=DocumentChange.ADDED, version=1)
-        await self.send_event(event.model_dump(mode="json"), key=cmd.patient_matricule.encode(),
-                              headers={"event-id": event.event_id})
+        # the event is fixed with the document, in the same write: a redelivered command re-sends those bytes
+        await self.store.documents.update_one(
+            {"_id": doc_id}, {"$setOnInsert": {**doc, "blocked": False, "event": event.model_dump_json()}},
+            upsert=True)
+        stored = await self.store.documents.find_one({"_id": doc_id}, {"event": 1})
+        text = (stored or {}).get("event") or event.model_dump_json()  # stored before events were kept
+        await self._send(self.send_event, event.event_id, text, cmd.patient_matricule)
         log.info("patient document uploaded", document_id=doc_id, size=len(data))
         return doc_id
 
@@ -68,6 +73,11 @@ class CommandService:
         event = DocumentVisibilityChangedV1(event_id=domain.event_id(cmd.document_id, cmd.command_id),
                                             document_id=cmd.document_id, patient_matricule=cmd.patient_matricule,
                                             blocked=blocked, at=self.clock())
-        await self.send_visibility(event.model_dump(mode="json"), key=cmd.patient_matricule.encode(),
-                                   headers={"event-id": event.event_id})
+        text = await self.store.fix_event(event.event_id, event.model_dump_json())  # the first one sent wins
+        await self._send(self.send_visibility, event.event_id, text, cmd.patient_matricule)
         log.info("document blocked" if blocked else "document unblocked", document_id=cmd.document_id)
+
+    @staticmethod
+    async def _send(publish: Callable[..., Awaitable[Any]], event_id: str, text: str, matricule: str) -> None:
+        await publish(text.encode(), key=matricule.encode(), correlation_id=event_id,
+                      headers={"event-id": event_id, "content-type": "application/json"})

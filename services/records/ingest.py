@@ -3,12 +3,18 @@
 Every step is idempotent, so a batch that fails on a dependency is simply processed again (the
 middleware waits and retries it); a batch that fails for another reason is split, and the record
 that keeps failing goes to the DLQ alone — a poison message never holds back its partition.
+
+Exactly once, as a consumer sees it: the event a message causes is fixed when the message is first applied,
+inside the document write itself (the version carries it), and a redelivery re-sends those stored bytes; so
+one event id is always one content, and one (document, version) always one event id. A batch's dead letters
+are written after its documents, so a batch waiting for the database writes them once, not per retry.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -76,12 +82,13 @@ class Ingestor:
             except Exception as exc:  # noqa: BLE001
                 if attempt == self.max_attempts:
                     why = f"processing failed {attempt} times: {type(exc).__name__}: {reason(exc)}"
-                    await self.dead_letters.publish(record, why, exc, "failed")
-                    self.metrics.count("failed")
+                    if await self.dead_letters.publish(record, why, exc, "failed"):
+                        self.metrics.count("failed")
 
     async def _handle(self, records: Sequence[Record]) -> None:
         now = self.clock()
-        parsed = [p for p in [await self._parse(r, now) for r in records] if p is not None]
+        rejected: list[tuple[Record, Exception]] = []
+        parsed = [p for p in [self._parse(r, now, rejected) for r in records] if p is not None]
         known = await self.store.known_persons({p.result.patient_matricule for p in parsed})
         await self._park([p for p in parsed if p.result.patient_matricule not in known], now)
         ready = [p for p in parsed if p.result.patient_matricule in known]
@@ -92,12 +99,14 @@ class Ingestor:
         accepted = []
         for p in ready:
             if earlier.get(p.message_key, owners[p.message_key]) != p.doc_id:
-                await self._reject(p.record, domain.Rejected("message_id was already used for another report"))
+                rejected.append((p.record, domain.Rejected("message_id was already used for another report")))
             else:
                 accepted.append(p)
         await self._store(accepted, now)
+        for record, exc in rejected:  # last: a batch retried while a dependency is down writes them once
+            await self._reject(record, exc)
 
-    async def _parse(self, record: Record, now: datetime) -> Parsed | None:
+    def _parse(self, record: Record, now: datetime, rejected: list[tuple[Record, Exception]]) -> Parsed | None:
         try:
             result = LabResultV1.model_validate_json(record.value or b"")
             domain.check_key(LabResultKey.parse(record.key), result)
@@ -107,17 +116,19 @@ class Ingestor:
                 attachment = base64.b64decode(result.attachment.data_base64)
                 domain.sniff(result.attachment.content_type, attachment)
         except (ValidationError, ValueError) as exc:
-            await self._reject(record, exc)
+            rejected.append((record, exc))
             return None
         return Parsed(record, result, attachment)
 
     async def _reject(self, record: Record, exc: Exception) -> None:
-        await self.dead_letters.publish(record, reason(exc), exc, "invalid")
-        self.metrics.count("rejected")
+        if await self.dead_letters.publish(record, reason(exc), exc, "invalid"):
+            self.metrics.count("rejected")
 
     async def _store(self, accepted: list[Parsed], now: datetime) -> None:
         """Optimistic: fold each document's versions as if it were new and insert them all at once; only the
-        documents that already existed (corrections, redeliveries) are loaded, folded again and updated."""
+        documents that already existed (corrections, redeliveries) are loaded, folded again and updated.
+        Each new version carries the event it causes, fixed in the same (one-document) write; the events sent
+        are those stored bytes, so a redelivered message re-sends exactly what it sent the first time."""
         by_doc: dict[str, list[Parsed]] = {}
         for p in accepted:  # in partition order
             by_doc.setdefault(p.doc_id, []).append(p)
@@ -138,38 +149,53 @@ class Ingestor:
         added = sum(n for _, _, n in folds.values())
         self.metrics.count("stored", added)
         self.metrics.count("duplicate", len(accepted) - added)
-        events = [event for _, evs, _ in folds.values() for event in evs]
-        await asyncio.gather(*[await self.send_event(e.model_dump(mode="json"), key=e.patient_matricule.encode(),
-                                                     headers={"event-id": e.event_id}, no_confirm=True)
-                               for e in events])
+        events = {event_id: text for _, evs, _ in folds.values() for event_id, text in evs}  # once per batch
+        await asyncio.gather(*[await self.send_event(
+            text.encode(), key=json.loads(text)["patient_matricule"].encode(), correlation_id=event_id,
+            headers={"event-id": event_id, "content-type": "application/json"}, no_confirm=True)
+            for event_id, text in events.items()])
         if accepted:
             log.info("lab results stored", results=len(accepted), documents=len(folds), events=len(events))
 
     def _fold(self, doc: dict[str, Any] | None, items: list[Parsed],
-              now: datetime) -> tuple[dict[str, Any], list[DocumentAddedV1], int]:
-        """Apply a document's versions in order; the events to send, and how many versions were new.
-        A version already stored sends its event again (same deterministic id): it may not have gone out."""
-        events, added = [], 0
+              now: datetime) -> tuple[dict[str, Any], list[tuple[str, str]], int]:
+        """Apply a document's versions in order; the events to send (id, JSON text), and how many versions were
+        new. A version already stored sends its stored event again, byte for byte: it may not have gone out."""
+        events: list[tuple[str, str]] = []
+        added = 0
         for p in items:
             r = p.result
             version = domain.to_version(r, now, datetime.fromtimestamp(p.record.timestamp / 1000, UTC))
             new, change = domain.apply(doc, r.laboratory_id, r.report_id, version)
             if new is not doc:  # a new current version, or an older one joining the history (no event)
                 version["change"] = change.value if change else None
+                if change is not None:  # fixed now, with the document as this message leaves it
+                    version["event"] = self._event(new, change, r.message_id)
                 doc, added = new, added + 1
             assert doc is not None  # noqa: S101 - apply always returns a document
             stored = next(v for v in doc["versions"] if v["message_id"] == r.message_id)
             if stored.get("change"):
-                events.append(self._event(doc, DocumentChange(stored["change"]), r.message_id))
+                event = stored.get("event") or self._legacy_event(doc, stored)
+                events.append((domain.event_id(doc["_id"], r.message_id), event))
         assert doc is not None  # noqa: S101
         return doc, events, added
 
-    def _event(self, doc: dict[str, Any], change: DocumentChange, message_id: str) -> DocumentAddedV1:
+    def _event(self, doc: dict[str, Any], change: DocumentChange, message_id: str) -> str:
         # built from a document this worker has just validated: no second validation on the hot path
         return DocumentAddedV1.model_construct(
             event_id=domain.event_id(doc["_id"], message_id), document_id=doc["_id"],
             patient_matricule=doc["patient_matricule"], document_type="lab-result", title=doc["title"],
-            author=doc["author"], document_date=doc["document_date"], change=change, version=doc["version_count"])
+            author=doc["author"], document_date=doc["document_date"], change=change,
+            version=doc["version_count"]).model_dump_json()
+
+    def _legacy_event(self, doc: dict[str, Any], version: dict[str, Any]) -> str:
+        """A version stored before events were kept with it: rebuilt from that version alone (when it was
+        applied it was the current one), never from the document's current state."""
+        return DocumentAddedV1.model_construct(
+            event_id=domain.event_id(doc["_id"], version["message_id"]), document_id=doc["_id"],
+            patient_matricule=version["patient_matricule"], document_type="lab-result", title=version["title"],
+            author=doc["author"], document_date=version["collected_at"], change=DocumentChange(version["change"]),
+            version=1 + doc["versions"].index(version)).model_dump_json()
 
     async def _park(self, waiting: list[Parsed], now: datetime) -> None:
         """Results for a patient the registry has not announced yet wait, whole, until the person appears."""

@@ -17,7 +17,7 @@ from .domain import tokens
 from .store import RecordsStore
 
 Viewer = Literal["patient", "professional"]
-LIST_FIELDS = {"versions": 0, "current.observations": 0}
+LIST_FIELDS = {"versions": 0, "current.observations": 0, "current.event": 0}
 
 
 class DocumentReadModel:

@@ -20,6 +20,7 @@ class RecordsStore:
         self.lab_messages = db["lab_messages"]
         self.persons = db["persons"]
         self.parked = db["parked"]
+        self.outbox = db["outbox"]
         self.files = AsyncGridFSBucket(db, bucket_name="files")
 
     async def ensure_indexes(self) -> None:
@@ -50,6 +51,13 @@ class RecordsStore:
         if not seen:
             return {}
         return {m["_id"]: m["document_id"] async for m in self.lab_messages.find({"_id": {"$in": sorted(seen)}})}
+
+    async def fix_event(self, event_id: str, text: str) -> str:
+        """The event's bytes, fixed by the first attempt to send it (a unique-_id insert); later ones reuse them."""
+        if not await insert_new(self.outbox, [{"_id": event_id, "event": text}]):
+            return text
+        stored = await self.outbox.find_one({"_id": event_id})
+        return str(stored["event"]) if stored else text
 
     async def put_file(self, file_id: str, data: bytes, content_type: str) -> None:
         try:

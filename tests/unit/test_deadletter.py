@@ -12,7 +12,7 @@ from pymongo.errors import AutoReconnect
 
 from schemas.lab_result import LabResultV1
 from services.kit import deadletter
-from services.kit.deadletter import DeadLetters
+from services.kit.deadletter import DeadLetters, dead_letter_id
 
 
 class Message:
@@ -96,3 +96,45 @@ async def test_a_passing_failure_is_retried_and_succeeds(sleeps: list[float]) ->
     owner = Recorder(max_attempts=3)
     assert await run(owner, failing(RuntimeError("flaky"))) == "done"
     assert owner.published == [] and len(sleeps) == 1
+
+
+class FakeProducer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, bytes, dict[str, bytes]]] = []
+
+    async def send_and_wait(self, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]]) -> None:
+        self.sent.append((topic, value, key, dict(headers)))
+
+
+def writer(group: str = "records") -> tuple[DeadLetters, FakeProducer]:
+    owner = DeadLetters("records", group, "unused:1", CollectorRegistry(), 3, backoff_max_s=4)
+    producer = FakeProducer()
+    owner.producer = producer  # type: ignore[assignment]
+    return owner, producer
+
+
+async def test_a_dead_letter_names_itself_and_is_written_once_however_often_it_is_retried(
+        sleeps: list[float]) -> None:
+    """Issue 16: a batch retried while the database was down, or redelivered after a lost commit, wrote it again."""
+    owner, producer = writer()
+    record = Message().raw_message
+    assert await owner.publish(record, "why", ValueError("bad"), "invalid") is True
+    assert await owner.publish(record, "why", ValueError("bad"), "invalid") is False
+    assert len(producer.sent) == 1
+    topic, value, key, headers = producer.sent[0]
+    assert (topic, value, key) == ("lab.results.v1.dlq", b"{}", b"LAB1:R1")
+    assert headers["dlq-id"].decode() == dead_letter_id("records", "lab.results.v1", 2, 41)
+    assert dead_letter_id("records", "lab.results.v1", 2, 41) == dead_letter_id("records", "lab.results.v1", 2, 41)
+    assert dead_letter_id("access", "lab.results.v1", 2, 41) != dead_letter_id("records", "lab.results.v1", 2, 41)
+    assert dead_letter_id("records", "lab.results.v1", 2, 42) != dead_letter_id("records", "lab.results.v1", 2, 41)
+
+
+async def test_a_record_redelivered_to_the_same_worker_is_not_dead_lettered_twice(sleeps: list[float]) -> None:
+    owner, producer = writer()
+    try:
+        LabResultV1.model_validate_json(b"{}")
+    except ValidationError as exc:
+        invalid = exc
+    for _ in range(3):  # the offset commit was lost (broker restart): the same record comes back
+        assert await run(owner, failing(invalid)) is None
+    assert len(producer.sent) == 1
