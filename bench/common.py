@@ -11,9 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from infra.local import LocalInfra, create_topics
 from infra.procs import free_port
+from services.kit.kafka_auth import options_from_env
 
 
 @dataclass
@@ -28,7 +30,8 @@ def infrastructure() -> Iterator[Endpoints]:
     if os.environ.get("DSP_KAFKA_BOOTSTRAP") and os.environ.get("DSP_MONGO_URI"):
         import asyncio
 
-        asyncio.run(create_topics(os.environ["DSP_KAFKA_BOOTSTRAP"]))
+        bootstrap = os.environ["DSP_KAFKA_BOOTSTRAP"]
+        asyncio.run(create_topics(bootstrap, options=kafka_options(bootstrap)))
         yield Endpoints(os.environ["DSP_KAFKA_BOOTSTRAP"], os.environ["DSP_MONGO_URI"])
         return
     # a SIGTERM (timeout, CI) must still stop the servers this benchmark started: make it an exception
@@ -38,9 +41,20 @@ def infrastructure() -> Iterator[Endpoints]:
                            mongo_port=free_port())
         try:
             infra.up()
-            yield Endpoints(infra.kafka.bootstrap, infra.ferret.uri)
+            os.environ.update(admin_env(infra))  # the benchmark and the workers it starts: as Kafka's admin
+            yield Endpoints(infra.kafka.bootstrap, infra.ferret.admin_uri)  # FerretDB asks who connects
         finally:
             infra.down()
+
+
+def admin_env(infra: LocalInfra) -> dict[str, str]:
+    """DSP_KAFKA_* of the super user: a benchmark measures throughput, not the ACLs (tests/integration does)."""
+    return {k: v for k, v in infra.kafka.client_env("admin").items() if k != "DSP_KAFKA_BOOTSTRAP"}
+
+
+def kafka_options(bootstrap: str) -> dict[str, Any]:
+    """aiokafka arguments for the benchmark's own clients: DSP_KAFKA_* credentials, if any, and `bootstrap`."""
+    return {**options_from_env(os.environ), "bootstrap_servers": bootstrap}
 
 
 def percentile(values: list[float], q: float) -> float:

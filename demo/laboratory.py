@@ -2,6 +2,10 @@
 
 python -m demo.laboratory [--count N] [--interval S] — N results (0 = until stopped), one every S seconds;
 about one in twenty is deliberately wrong so the dead-letter topic has something to show.
+
+Each kind of message goes with its own Kafka principal, as the real senders would: DSP_REGISTRY_KAFKA_USERNAME/
+_PASSWORD (persons), DSP_DIRECTORY_KAFKA_... (professionals), DSP_LABORATORY_KAFKA_... (results), with
+DSP_KAFKA_SECURITY_PROTOCOL / DSP_KAFKA_SASL_MECHANISM; PLAINTEXT without credentials for an unsecured broker.
 """
 
 from __future__ import annotations
@@ -12,11 +16,14 @@ import json
 import os
 import random
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from stdnum import luhn, verhoeff
+
+from services.kit.kafka_auth import options_from_env
 
 PANELS: dict[str, list[tuple[str, str, float, str, float, float]]] = {
     "Hémogramme": [("718-7", "Hémoglobine", 14.1, "g/dL", 12.0, 16.0),
@@ -72,16 +79,35 @@ def lab_result(rng: random.Random, now: datetime, mistakes: float = 0.05) -> tup
     return f"{lab}:{report}".encode(), json.dumps(body, ensure_ascii=False).encode()
 
 
-async def main(count: int, interval: float, bootstrap: str) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+READS = ("DSP_KAFKA_BOOTSTRAP", "DSP_KAFKA_SECURITY_PROTOCOL", "DSP_KAFKA_SASL_MECHANISM",  # options_from_env
+         "DSP_LABORATORY_KAFKA_USERNAME", "DSP_LABORATORY_KAFKA_PASSWORD", "DSP_REGISTRY_KAFKA_USERNAME",
+         "DSP_REGISTRY_KAFKA_PASSWORD", "DSP_DIRECTORY_KAFKA_USERNAME", "DSP_DIRECTORY_KAFKA_PASSWORD")
+
+
+async def _producer(env: Mapping[str, str], principal: str) -> AIOKafkaProducer:
+    producer = AIOKafkaProducer(**options_from_env(env, f"DSP_{principal.upper()}_KAFKA_"), acks="all",
+                                enable_idempotence=True, client_id=f"demo-{principal}")
     await producer.start()
-    rng = random.Random()  # noqa: S311 - demo data, not security
+    return producer
+
+
+async def main(count: int, interval: float, env: Mapping[str, str]) -> None:
+    registry = await _producer(env, "registry")
     try:
         for i, m in enumerate(PATIENTS):
-            await producer.send_and_wait("registry.persons.v1", json.dumps(person(m, i)).encode(), key=m.encode())
+            await registry.send_and_wait("registry.persons.v1", json.dumps(person(m, i)).encode(), key=m.encode())
+    finally:
+        await registry.stop()
+    directory = await _producer(env, "directory")
+    try:
         for i in range(2):
-            await producer.send_and_wait("directory.professionals.v1", json.dumps(professional(i)).encode(),
-                                         key=f"PRO-{1000 + i}".encode())
+            await directory.send_and_wait("directory.professionals.v1", json.dumps(professional(i)).encode(),
+                                          key=f"PRO-{1000 + i}".encode())
+    finally:
+        await directory.stop()
+    producer = await _producer(env, "laboratory")
+    rng = random.Random()  # noqa: S311 - demo data, not security
+    try:
         sent = 0
         while count == 0 or sent < count:
             key, value = lab_result(rng, datetime.now(UTC))
@@ -98,6 +124,6 @@ if __name__ == "__main__":
     parser.add_argument("--interval", type=float, default=2.0)
     args = parser.parse_args()
     try:
-        asyncio.run(main(args.count, args.interval, os.environ.get("DSP_KAFKA_BOOTSTRAP", "127.0.0.1:19092")))
+        asyncio.run(main(args.count, args.interval, os.environ))
     except KeyboardInterrupt:
         pass

@@ -18,6 +18,11 @@ from . import mesh
 from .local import LocalInfra, create_topics
 from .procs import InfraError
 
+# `topics` connects with these (services.kit.kafka_auth.options_from_env): the admin on a secured broker
+KAFKA_VARIABLES = ("DSP_KAFKA_BOOTSTRAP", "DSP_KAFKA_SECURITY_PROTOCOL", "DSP_KAFKA_SASL_MECHANISM",
+                   "DSP_KAFKA_USERNAME",
+                   "DSP_KAFKA_PASSWORD")
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra", description=__doc__)
@@ -26,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "topics":  # existing infrastructure: no state folder, no cache, not even a home needed
             bootstrap = os.environ.get("DSP_KAFKA_BOOTSTRAP") or f"127.0.0.1:{LocalInfra.kafka_port}"
-            created = asyncio.run(create_topics(bootstrap, within_s=120))
+            from services.kit.kafka_auth import options_from_env  # KAFKA_VARIABLES: as the admin
+
+            created = asyncio.run(create_topics(bootstrap, within_s=120, options=options_from_env(os.environ)))
             print(f"[infra] topics on {bootstrap}: created {len(created)}, all {len(all_topics())} present")
             return 0
         infra = LocalInfra()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 from pathlib import Path
+from urllib.parse import quote_plus
 
 from . import ferretdb_patch
 from .procs import InfraError, port_open, read_pid, spawn, stop, wait_port
@@ -15,6 +17,16 @@ FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
 FERRETDB_VERSION = "v1.24.2"
 # The patched build's name: a cached unpatched (or differently patched) binary is never reused.
 FERRETDB_BUILD = f"ferretdb-{FERRETDB_VERSION}-{ferretdb_patch.PATCH_ID}"
+
+# Authentication: FerretDB's "new auth" (SCRAM-SHA-256/SCRAM-SHA-1, users stored by FerretDB in admin.system.users;
+# every command but the handshake ones — hello, ping, buildInfo, saslStart, ... — refuses an unauthenticated
+# connection). Its admin user is created by FerretDB's own setup on the first start of a state folder; then one user
+# per service, all in the `admin` authentication database. FerretDB v1 has no authorization: `createUser` refuses any
+# role ("support for field roles ... is not implemented yet"), so an authenticated user can read and write every
+# database (and create users). The official `mongo` image (compose.yaml) gives each user readWrite on its own database.
+ADMIN_USER = "dsp-admin"
+AUTH_DB = "admin"
+MONGO_SERVICES = ("records", "activation", "access", "notify", "gateway", "console")
 
 
 def install(cache_dir: Path) -> Path:
@@ -63,17 +75,69 @@ class FerretNode:
         self.data_dir = state_dir / "ferretdb-data"
         self.pid_file = self.run_dir / "ferretdb.pid"
         self.log_file = self.run_dir / "ferretdb.log"
+        self.users_dir = state_dir / "mongo-users"
 
     @property
     def uri(self) -> str:
+        """The server's address, without credentials (workers add their own: DSP_MONGO_USERNAME/PASSWORD)."""
         return f"mongodb://127.0.0.1:{self.port}/"
+
+    @property
+    def admin_uri(self) -> str:
+        """The address with the admin user's credentials: for infrastructure, tests and benchmarks, never a worker."""
+        return (f"mongodb://{quote_plus(ADMIN_USER)}:{quote_plus(self.password(ADMIN_USER))}@127.0.0.1:{self.port}/"
+                f"?authSource={AUTH_DB}")
+
+    def password(self, user: str) -> str:
+        """`user`'s password, generated once per state folder and kept there (mode 600); never printed."""
+        path = self.users_dir / f"{user}.password"
+        if not path.exists():
+            self.users_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.chmod(0o600)
+            path.write_text(secrets.token_urlsafe(24) + "\n")
+        return path.read_text().strip()
+
+    def credentials(self, service: str) -> dict[str, str]:
+        """The environment that makes `service` connect as its own user."""
+        return {"DSP_MONGO_USERNAME": service, "DSP_MONGO_PASSWORD": self.password(service)}
+
+    def ensure_users(self, users: dict[str, str] | None = None) -> None:
+        """Create (or reset the password of) one user per service, as the admin; idempotent. `users`: name →
+        password, default every service with its password from the state folder."""
+        from pymongo import MongoClient
+        from pymongo.errors import OperationFailure, PyMongoError
+
+        wanted = users if users is not None else {name: self.password(name) for name in MONGO_SERVICES}
+        client: MongoClient[dict[str, object]] = MongoClient(self.admin_uri, serverSelectionTimeoutMS=10_000)
+        try:
+            admin = client[AUTH_DB]
+            for name, pwd in wanted.items():
+                try:  # no roles: FerretDB v1 refuses any (see ADMIN_USER above)
+                    admin.command("createUser", name, pwd=pwd, roles=[], mechanisms=["SCRAM-SHA-256"])
+                except OperationFailure as exc:
+                    if exc.code != 51003:  # "User ... already exists": its password is the state folder's
+                        raise
+                    admin.command("updateUser", name, pwd=pwd, mechanisms=["SCRAM-SHA-256"])
+        except OperationFailure as exc:
+            if exc.code == 18:
+                raise InfraError(f"FerretDB refused its admin user: the password in {self.users_dir} is not the one "
+                                 f"{self.data_dir} was set up with (restore it, or delete both)") from None
+            raise InfraError(f"FerretDB refused to create the service users: {exc.details}") from None
+        except PyMongoError as exc:
+            raise InfraError(f"FerretDB on port {self.port} did not answer: {type(exc).__name__}") from None
+        finally:
+            client.close()
 
     def running(self) -> bool:
         return read_pid(self.pid_file) is not None
 
     def start(self, timeout: float = 30.0) -> float:
+        """Start FerretDB with authentication on (its admin user set up on the first start), then make sure every
+        service has its user."""
         binary = install(self.cache_dir)
         if self.running():
+            self.ensure_users()
             return 0.0
         if port_open(self.port):
             raise InfraError(f"port {self.port} is taken by another process: stop it or set DSP_MONGO_PORT")
@@ -83,8 +147,11 @@ class FerretNode:
             str(binary), "--handler=sqlite", f"--sqlite-url=file:{self.data_dir}/",
             f"--listen-addr=127.0.0.1:{self.port}", f"--state-dir={self.run_dir / 'ferretdb-state'}",
             "--debug-addr=-", "--telemetry=disable", "--log-level=warn",
-        ], self.run_dir)
-        return wait_port(self.port, timeout, self.pid_file, self.log_file)
+            "--test-enable-new-auth", f"--setup-database={AUTH_DB}", f"--setup-username={ADMIN_USER}",
+        ], self.run_dir, env={"FERRETDB_SETUP_PASSWORD": self.password(ADMIN_USER)})  # not in argv: `ps` shows argv
+        waited = wait_port(self.port, timeout, self.pid_file, self.log_file)
+        self.ensure_users()
+        return waited
 
     def stop(self) -> bool:
         return stop(self.pid_file, timeout=15.0)

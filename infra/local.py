@@ -7,6 +7,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .ferretdb import FerretNode
 from .kafka import KafkaNode
@@ -46,8 +47,11 @@ class LocalInfra:
         timings["ferretdb"] = time.monotonic() - t0
         t1 = time.monotonic()
         self.kafka.start()
-        asyncio.run(create_topics(self.kafka.bootstrap))
+        asyncio.run(create_topics(self.kafka.bootstrap, options=self.kafka.client_options()))
         timings["kafka"] = time.monotonic() - t1
+        t2 = time.monotonic()
+        self.kafka.apply_access(os.environ.get("DSP_KAFKA_GROUP_PREFIX", ""))
+        timings["kafka-acls"] = time.monotonic() - t2
         timings["total"] = time.monotonic() - t0
         return timings
 
@@ -61,8 +65,9 @@ class LocalInfra:
         }
 
 
-async def create_topics(bootstrap: str, within_s: float = 60.0) -> list[str]:
-    """Create every project topic that is missing (the broker does not auto-create). Returns those created."""
+async def create_topics(bootstrap: str, within_s: float = 60.0, options: dict[str, Any] | None = None) -> list[str]:
+    """Create every project topic that is missing (the broker does not auto-create). Returns those created.
+    `options`: the admin's aiokafka connection arguments (security), when the broker asks for them."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.errors import KafkaError
 
@@ -70,7 +75,7 @@ async def create_topics(bootstrap: str, within_s: float = 60.0) -> list[str]:
 
     deadline = time.monotonic() + within_s
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+        admin = AIOKafkaAdminClient(**{"bootstrap_servers": bootstrap, **(options or {})}, request_timeout_ms=10_000)
         try:
             await admin.start()
             existing = set(await admin.list_topics())

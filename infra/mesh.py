@@ -71,11 +71,13 @@ def mesh_env(infra: LocalInfra) -> dict[str, str]:
                 "DSP_CONSOLE_WORKER_URLS": ",".join(f"{n}=http://127.0.0.1:{p}" for n, p in WORKERS.items())})
     env.update({"DSP_NOTIFY_SMTP_PORT": str(SMTP_PORT), "DSP_NOTIFY_SMS_URL": f"http://127.0.0.1:{SMS_PORT}/sms",
                 "DSP_NOTIFY_LETTER_DIR": str(infra.state_dir / "letters")})
-    return {**env, **{k: v for k, v in os.environ.items() if k.startswith("DSP_") and k not in ("DSP_KAFKA_BOOTSTRAP",
-                                                                                                "DSP_MONGO_URI")}}
+    return {**env, **{k: v for k, v in os.environ.items() if k.startswith("DSP_") and k not in (
+        "DSP_KAFKA_BOOTSTRAP", "DSP_MONGO_URI", "DSP_MONGO_USERNAME", "DSP_MONGO_PASSWORD", *KAFKA_OWN)}}
 
 
 SERVICES = ("gateway", "console", "access", "activation", "records", "notify")
+# each process has its own Kafka principal: a shell's DSP_KAFKA_USERNAME/... is not passed on to all of them
+KAFKA_OWN = ("DSP_KAFKA_USERNAME", "DSP_KAFKA_PASSWORD", "DSP_KAFKA_SECURITY_PROTOCOL", "DSP_KAFKA_SASL_MECHANISM")
 
 
 def _service_keys(infra: LocalInfra) -> dict[str, str]:
@@ -100,9 +102,24 @@ def _public_keys(infra: LocalInfra) -> str:
     return ",".join(f"{name}={public_b64(private_key(seed))}" for name, seed in _service_keys(infra).items())
 
 
+def kafka_env(infra: LocalInfra, name: str) -> dict[str, str]:
+    """The process's own Kafka principal (`infra.kafka_acls`); the demo laboratory has three: the laboratory,
+    the registry and the directory whose messages it sends."""
+    if name in SERVICES:
+        return infra.kafka.client_env(name)
+    if name != "demo-laboratory":
+        return {}
+    env = {k: v for k, v in infra.kafka.client_env("laboratory").items() if "USERNAME" not in k and "PASSWORD" not in k}
+    for principal in ("laboratory", "registry", "directory"):
+        env[f"DSP_{principal.upper()}_KAFKA_USERNAME"] = principal
+        env[f"DSP_{principal.upper()}_KAFKA_PASSWORD"] = infra.kafka.password(principal)
+    return env
+
+
 def worker_env(infra: LocalInfra, name: str, env: dict[str, str]) -> dict[str, str]:
-    """One process's environment: its own service key; notify alone gets its private sealing key."""
-    own = {"DSP_SERVICE_KEY": _service_keys(infra)[name]} if name in SERVICES else {}
+    """One process's environment: its own service key and MongoDB user; notify alone gets its private sealing key."""
+    own = {"DSP_SERVICE_KEY": _service_keys(infra)[name], **infra.ferret.credentials(name)} if name in SERVICES else {}
+    own = {**kafka_env(infra, name), **own}  # and its own Kafka principal
     if name != "notify":
         return {**own, **env}
     return {"DSP_NOTIFY_SEAL_KEY": _seal_keys(infra)[0], **own, **env}
@@ -124,7 +141,8 @@ def console_operator(infra: LocalInfra, env: dict[str, str]) -> Path | None:
     made = subprocess.run(  # noqa: S603 - argv is built here, never from input
         [sys.executable, "-m", "services.console", "add-operator", CONSOLE_OPERATOR, "--role", "replayer",
          "--password-file", str(password), "--replace" if fresh else "--if-missing"],
-        env={**os.environ, **env}, capture_output=True, text=True, timeout=120, check=False)
+        env={**os.environ, **worker_env(infra, "console", env)}, capture_output=True, text=True, timeout=120,
+        check=False)
     if made.returncode != 0:
         print(f"[mesh] console operator not created: {made.stderr.strip()}", flush=True)
         return None
@@ -146,7 +164,8 @@ def start(infra: LocalInfra, demo: bool = True) -> None:
         if read_pid(run_dir / f"{edge}.pid") is None:
             spawn(edge, [sys.executable, "-m", f"services.{edge}"], run_dir, env=worker_env(infra, edge, env))
     if demo and read_pid(run_dir / "demo-laboratory.pid") is None:
-        spawn("demo-laboratory", [sys.executable, "-m", "demo.laboratory", "--interval", "2"], run_dir, env=env)
+        spawn("demo-laboratory", [sys.executable, "-m", "demo.laboratory", "--interval", "2"], run_dir,
+              env=worker_env(infra, "demo-laboratory", env))
 
 
 def stop_all(infra: LocalInfra) -> list[str]:
@@ -161,8 +180,9 @@ async def _report(infra: LocalInfra, stopping: asyncio.Event) -> None:
     from pymongo import AsyncMongoClient
 
     run_dir = infra.state_dir / "run"
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(infra.ferret.uri, serverSelectionTimeoutMS=2000)
-    consumer = AIOKafkaConsumer(bootstrap_servers=infra.kafka.bootstrap)
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(infra.ferret.admin_uri,
+                                                                  serverSelectionTimeoutMS=2000)
+    consumer = AIOKafkaConsumer(**infra.kafka.client_options())  # as admin: any topic's offsets
     await consumer.start()
     dlq = [TopicPartition("lab.results.v1.dlq", p) for p in range(6)]
     try:
@@ -214,7 +234,8 @@ def run(infra: LocalInfra) -> int:
         print(f"[mesh] console login: http://127.0.0.1:{CONSOLE_PORT}/login as {CONSOLE_OPERATOR!r} (replayer), "
               f"password in {password}; more operators: python -m services.console add-operator NAME "
               "--role viewer|replayer")
-    print(f"[mesh] Kafka {infra.kafka.bootstrap}   MongoDB protocol (FerretDB) {infra.ferret.uri}  databases dsp_*")
+    print(f"[mesh] Kafka {infra.kafka.bootstrap}   MongoDB protocol (FerretDB) {infra.ferret.uri}  databases dsp_*, "
+          f"one user per service (passwords in {infra.ferret.users_dir})")
     print(f"[mesh] demo laboratory publishing to lab.results.v1; log: {run_dir / 'demo-laboratory.log'}")
     print(f"[mesh] notify's outside world: e-mails in {infra.state_dir / 'maildir'} (SMTP 127.0.0.1:{SMTP_PORT}), "
           f"SMS in {infra.state_dir / 'sms.jsonl'} (http://127.0.0.1:{SMS_PORT}/messages), "

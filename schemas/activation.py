@@ -123,7 +123,10 @@ class Helpdesk(BaseModel):
     command: Literal["reissue-code", "unlock", "forgot-password"]
     command_id: MessageId = Field(description="Unique id; a redelivered command is applied once")
     matricule: Matricule = Field(description="Whose account (the message key)")
-    operator: Typed = Field(description="Helpdesk agent id, or 'portal' for a person's own request")
+    operator: Typed = Field(description="The helpdesk operator, as logged in to the console")
+    operator_assertion: Annotated[str, StringConstraints(max_length=2048)] = Field(
+        description="An EdDSA JWT signed by the console's service key (iss console, aud activation, sub the "
+                    "operator, cmd the command id): activation applies the command only if it verifies")
 
 
 AnyCommand = Helpdesk

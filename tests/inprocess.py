@@ -17,13 +17,21 @@ from faststream.asgi import AsgiFastStream
 
 def settings_from(cls: Any, env: dict[str, str]) -> Any:
     """A service's settings built from `env` (its DSP_* variables), without touching the process environment;
-    notify's test keypair is added when neither `env` nor the environment names notify's keys."""
+    notify's test keypair is added when neither `env` nor the environment names notify's keys, and the service's
+    own MongoDB user when the test infrastructure made one (`tests.support.with_mongo_user`)."""
     import pytest
 
-    from tests.support import with_test_notify_keys, with_test_service_keys
+    from tests.support import (
+        with_fixed_service_keys,
+        with_mongo_user,
+        with_test_kafka_credentials,
+        with_test_notify_keys,
+    )
 
     with pytest.MonkeyPatch.context() as mp:
-        for k, v in with_test_notify_keys(with_test_service_keys(cls.service, env)).items():
+        env = with_test_kafka_credentials(cls.service, env)  # its own Kafka principal on the secured local broker
+        for k, v in with_mongo_user(cls.service, with_test_notify_keys(with_fixed_service_keys(cls.service,
+                                                                                             env))).items():
             mp.setenv(k, v)
         return cls()
 

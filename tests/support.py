@@ -48,28 +48,80 @@ def with_test_notify_keys(env: dict[str, str]) -> dict[str, str]:
 SERVICES = ("gateway", "console", "access", "activation", "records", "notify")
 
 
-def test_service_key(service: str) -> str:
+def fixed_service_key(service: str) -> str:
     """A fixed Ed25519 seed per service, for tests only: the service tokens of service-to-service calls."""
     return base64.b64encode(hashlib.sha256(f"dsp-mesh test service key {service}".encode()).digest()).decode()
 
 
-def test_service_public_keys() -> str:
+def fixed_service_public_keys() -> str:
     from services.kit.servicetokens import private_key, public_b64
 
-    return ",".join(f"{name}={public_b64(private_key(test_service_key(name)))}" for name in SERVICES)
+    return ",".join(f"{name}={public_b64(private_key(fixed_service_key(name)))}" for name in SERVICES)
 
 
-def with_test_service_keys(service: str, env: dict[str, str]) -> dict[str, str]:
+def with_fixed_service_keys(service: str, env: dict[str, str]) -> dict[str, str]:
     """`env` plus `service`'s test key and every service's public key, unless `env` names them."""
-    return {"DSP_SERVICE_KEY": test_service_key(service), "DSP_SERVICE_PUBLIC_KEYS": test_service_public_keys(),
+    return {"DSP_SERVICE_KEY": fixed_service_key(service), "DSP_SERVICE_PUBLIC_KEYS": fixed_service_public_keys(),
             **env}
+
+
+MONGO_USERS: dict[str, tuple[str, str]] = {}
+"""service → (user, password) of its own MongoDB user, filled by the test infrastructure that created them (the
+local FerretDB); empty on other infrastructure, whose URI's credentials the workers then use."""
+MONGO_ADMIN_URIS: dict[str, str] = {}
+"""The tests' admin URI → the same server's URI without credentials (what a worker with its own user gets)."""
+
+
+def with_mongo_user(service: str, env: dict[str, str]) -> dict[str, str]:
+    """`env` plus `service`'s own MongoDB user, when the test infrastructure made one and neither `env` nor the
+    process environment names MongoDB credentials; the admin URI is then replaced by the bare address."""
+    names = ("DSP_MONGO_USERNAME", "DSP_MONGO_PASSWORD")
+    if service not in MONGO_USERS or any(name in env or name in os.environ for name in names):
+        return env
+    user, password = MONGO_USERS[service]
+    found = {**env, "DSP_MONGO_USERNAME": user, "DSP_MONGO_PASSWORD": password}
+    if env.get("DSP_MONGO_URI") in MONGO_ADMIN_URIS:
+        found["DSP_MONGO_URI"] = MONGO_ADMIN_URIS[env["DSP_MONGO_URI"]]
+    return found
+
+
+# The secured local broker the tests run on, registered by tests/integration/conftest.py's `infra` fixture:
+# "node" (infra.kafka.KafkaNode). Empty for external infrastructure or testcontainers (PLAINTEXT unless the
+# environment names credentials).
+KAFKA: dict[str, Any] = {}
+_GRANTED: set[str] = set()
+KAFKA_CREDENTIALS = ("DSP_KAFKA_USERNAME", "DSP_KAFKA_PASSWORD", "DSP_KAFKA_SECURITY_PROTOCOL")
+
+
+def kafka_options(bootstrap: str) -> dict[str, Any]:
+    """aiokafka arguments for the tests' own clients: as `admin` on the secured local broker, or the environment's
+    DSP_KAFKA_* credentials, else plain `bootstrap_servers`."""
+    from services.kit.kafka_auth import options_from_env
+
+    if "node" in KAFKA and KAFKA["node"].bootstrap == bootstrap:
+        return dict(KAFKA["node"].client_options())
+    return {**options_from_env(os.environ), "bootstrap_servers": bootstrap}
+
+
+def with_test_kafka_credentials(service: str, env: dict[str, str]) -> dict[str, str]:
+    """`env` plus `service`'s own Kafka principal on the secured local broker (its consumer-group ACLs granted for
+    the env's group prefix), unless `env` or the process environment names Kafka credentials."""
+    if "node" not in KAFKA or any(k in env or k in os.environ for k in KAFKA_CREDENTIALS):
+        return env
+    node = KAFKA["node"]
+    prefix = env.get("DSP_KAFKA_GROUP_PREFIX", os.environ.get("DSP_KAFKA_GROUP_PREFIX", ""))
+    if prefix not in _GRANTED:
+        node.grant_groups(prefix)
+        _GRANTED.add(prefix)
+    own = {k: v for k, v in node.client_env(service).items() if k != "DSP_KAFKA_BOOTSTRAP"}
+    return {**own, **env}
 
 
 def as_caller(caller: str, audience: str) -> dict[str, str]:
     """The Authorization header of `caller` (a service, with its test key) calling `audience`'s internal API."""
     from services.kit.servicetokens import Signer
 
-    return {"authorization": f"Bearer {Signer(caller, test_service_key(caller)).token(audience)}"}
+    return {"authorization": f"Bearer {Signer(caller, fixed_service_key(caller)).token(audience)}"}
 
 
 def make_matricule(birth: date, serial: int = 57) -> str:
@@ -128,7 +180,7 @@ async def read_topic(bootstrap: str, topic: str, key_prefix: bytes, count: int, 
                      group: str | None = None) -> list[ConsumerRecord[bytes, bytes]]:
     """Read the whole topic until records with `count` distinct keys starting with `key_prefix` are seen
     (dead letters: only those written by consumer group `group`, when given)."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+    consumer = AIOKafkaConsumer(topic, **kafka_options(bootstrap), auto_offset_reset="earliest",
                                 enable_auto_commit=False, group_id=None)
     await consumer.start()
     found: list[ConsumerRecord[bytes, bytes]] = []
@@ -161,8 +213,9 @@ class Worker:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen([sys.executable, "-m", f"services.{self.service}"], cwd=ROOT,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1",
-                                          **with_test_notify_keys(with_test_service_keys(self.service,
-                                                                                         self.env))},
+                                          **with_mongo_user(self.service, with_test_notify_keys(
+                                              with_fixed_service_keys(
+                                                  self.service, with_test_kafka_credentials(self.service, self.env))))},
                                      stdout=log, stderr=subprocess.STDOUT)
         return self
 

@@ -30,7 +30,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pymongo import AsyncMongoClient
 
-from bench.common import Endpoints, infrastructure, report
+from bench.common import Endpoints, infrastructure, kafka_options, report
 from demo.laboratory import PATIENTS, lab_result, person
 from infra.procs import free_port
 from services.records.domain import document_id
@@ -41,7 +41,7 @@ TOPIC, EVENTS = "lab.results.v1", "records.document-added.v1"
 
 async def publish(bootstrap: str, count: int, per_second: float | None = None) -> dict[str, float]:
     """Publish `count` results; returns document id -> publish timestamp (s) as Kafka recorded it."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    producer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all", enable_idempotence=True, linger_ms=5)
     await producer.start()
     rng, sent = random.Random(7), []
     start = time.monotonic()
@@ -62,7 +62,7 @@ async def publish(bootstrap: str, count: int, per_second: float | None = None) -
 
 
 async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(**kafka_options(bootstrap))
     await consumer.start()
     try:
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or range(6)]
@@ -74,7 +74,7 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
 async def event_times(bootstrap: str, since: dict[TopicPartition, int], wanted: set[str],
                       within_s: float) -> dict[str, float]:
     """document id -> timestamp of its first document-added event after `since`."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_options(bootstrap), enable_auto_commit=False)
     await consumer.start()
     consumer.assign(list(since))
     for tp, offset in since.items():
@@ -124,7 +124,7 @@ async def run_records(ends: Endpoints, count: int, live: int, live_rate: float, 
     worker = RecordsWorker(ends, log)
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(ends.mongo_uri)
     db = client[f"{worker.prefix}_records"]
-    producer = AIOKafkaProducer(bootstrap_servers=ends.bootstrap, acks="all")
+    producer = AIOKafkaProducer(**kafka_options(ends.bootstrap), acks="all")
     await producer.start()
     for i, m in enumerate(PATIENTS):  # the registry announces the patients first: nothing is parked
         await producer.send_and_wait("registry.persons.v1", json.dumps(person(m, i)).encode(), key=m.encode())
@@ -155,7 +155,7 @@ async def run_baseline(ends: Endpoints, count: int, live: int, live_rate: float)
     """A plain consumer: getmany -> insert_many -> commit. No parsing, no validation, no events."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(ends.mongo_uri)
     raw = client["bench_baseline_" + secrets.token_hex(3)]["raw"]
-    consumer = AIOKafkaConsumer(TOPIC, bootstrap_servers=ends.bootstrap, group_id="baseline-" + secrets.token_hex(3),
+    consumer = AIOKafkaConsumer(TOPIC, **kafka_options(ends.bootstrap), group_id="baseline-" + secrets.token_hex(3),
                                 auto_offset_reset="latest", enable_auto_commit=False)
     await consumer.start()
     effects: list[tuple[float, float]] = []  # (publish timestamp, insert done), in consumption order

@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaConsumer
 from pymongo import AsyncMongoClient
 
 from bench.access.http import matricule
-from bench.common import Endpoints, infrastructure, percentile
+from bench.common import Endpoints, infrastructure, kafka_options, percentile
 from infra.procs import free_port
 from services.kit.hashing import hasher
 from services.kit.sealing import new_keypair, request_binding, unseal
@@ -74,7 +74,7 @@ class Mailbox:
     """notify's part: the sealed one-time codes of `notify.requests.v1`, opened with notify's private key."""
 
     def __init__(self, bootstrap: str, private_key: str) -> None:
-        self.consumer = AIOKafkaConsumer("notify.requests.v1", bootstrap_servers=bootstrap, group_id=None,
+        self.consumer = AIOKafkaConsumer("notify.requests.v1", **kafka_options(bootstrap), group_id=None,
                                          auto_offset_reset="latest")
         self.key, self.waiting = private_key, dict[str, asyncio.Future[str]]()
 

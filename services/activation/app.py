@@ -60,6 +60,6 @@ def create_app(settings: ActivationSettings, clock: Clock = utc_now, captcha: Ca
     store, key = ActivationStore(rt.db), settings.code_key.get_secret_value().encode()
     challenges = Challenges(store, key, clock, captcha or ImageCaptchaMaker())
     service = ActivationService(store, out, clock, key, common_passwords(), luxtrust or UnavailableLuxTrust(),
-                                challenges, settings.notify_public_key)
+                                challenges, settings.notify_public_key, settings.door())
     register(rt, service)
     return make_app(rt, routes=ActivationApi(service, challenges).routes(settings.door()))

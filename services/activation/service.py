@@ -29,7 +29,9 @@ from schemas.activation import (
 )
 from schemas.notify import NotificationRequestV1
 from services.kit.hashing import digest, hash_secret
+from services.kit.http import Door
 from services.kit.sealing import sealed_request_fields
+from services.kit.servicetokens import Refused
 
 from . import rules
 from .challenges import Challenges
@@ -68,9 +70,9 @@ class Answer:
 class ActivationService:
     def __init__(self, store: ActivationStore, out: Publishers, clock: Callable[[], datetime], code_key: bytes,
                  common_passwords: frozenset[str], luxtrust: LuxTrust, challenges: Challenges,
-                 notify_key: str | None) -> None:
+                 notify_key: str | None, door: Door) -> None:
         self.store, self.out, self.clock, self.key, self.notify_key = store, out, clock, code_key, notify_key
-        self.common, self.luxtrust, self.challenges = common_passwords, luxtrust, challenges
+        self.common, self.luxtrust, self.challenges, self.door = common_passwords, luxtrust, challenges, door
         self._locks: dict[str, asyncio.Lock] = {}
         self.otp_key = hmac.new(code_key, b"dsp-activation-one-time-codes", hashlib.sha256).digest()
 
@@ -186,7 +188,9 @@ class ActivationService:
                 await self.out.outcome(outcome.model_dump(mode="json"), key=cmd.matricule.encode(),
                                        headers={"event-id": outcome.event_id})
                 return outcome
-            step = await self._helpdesk(acc, cmd) if acc else no("no activation letter was sent to this matricule")
+            refusal = self._unauthenticated(cmd)
+            step = (no(refusal) if refusal else await self._helpdesk(acc, cmd) if acc else
+                    no("no activation letter was sent to this matricule"))
             outcome = await self.publish(cmd.command, cmd.matricule, step, cmd.command_id, None)
             if acc:
                 fresh = await self.store.account(cmd.matricule) or acc
@@ -194,6 +198,20 @@ class ActivationService:
                                                               "outcome": outcome.model_dump(mode="json")}][-RECENT:]
                 await self.store.save_account(fresh)
             return outcome
+
+    def _unauthenticated(self, cmd: Helpdesk) -> str | None:
+        """Why a helpdesk command is not from an operator the console authenticated, or None."""
+        if self.door.verifier is None:
+            return "no service keys configured: helpdesk commands cannot be verified"
+        try:
+            claims = self.door.verifier.claims(cmd.operator_assertion, ("console",))
+        except Refused as exc:
+            log.warning("helpdesk command refused: not signed by the console", reason=exc.reason)
+            return "the helpdesk command is not signed by an authenticated operator"
+        if (claims.get("sub"), claims.get("cmd"), claims.get("matricule")) != (cmd.operator, cmd.command_id,
+                                                                              cmd.matricule):
+            return "the helpdesk command is not signed by an authenticated operator"
+        return None
 
     async def _helpdesk(self, acc: dict[str, Any], cmd: Helpdesk) -> Step:
         if cmd.command == "unlock":

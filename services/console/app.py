@@ -14,10 +14,11 @@ import asyncio
 import hmac
 import json
 import secrets
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, Literal, cast
 from urllib.parse import parse_qs
 
 import structlog
@@ -27,6 +28,8 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from schemas.fields import Matricule
+from schemas.topics import ACTIVATION_COMMANDS
 from services.kit.bodylimit import BodyLimit
 from services.kit.errors import TRANSIENT
 from services.kit.kafka_auth import client_options
@@ -78,6 +81,14 @@ class Replay(_Body):
     pass
 
 
+class HelpdeskBody(BaseModel):
+    """A helpdesk command for activation: a new letter, or clearing an account's failure counts."""
+
+    model_config = ConfigDict(extra="forbid")  # no `operator`: the session says who acts
+    command: Literal["reissue-code", "unlock"] = Field(description="reissue-code | unlock")
+    matricule: Matricule = Field(description="Whose account")
+
+
 class PayloadView(_Body):
     unmasked: bool = Field(default=False, description="Show matricules and values (audited as such)")
 
@@ -95,6 +106,7 @@ def create_app(settings: ConsoleSettings, clock: Clock = utc_now) -> FastAPI:
     probes = Probes(settings.kafka_bootstrap, mongo, settings.mongo_db_prefix, workers, settings.kafka_group_prefix,
                     kafka=client_options(settings))
     dead = DeadLetters(settings.kafka_bootstrap, kafka=client_options(settings))
+    signer = settings.signer()  # helpdesk commands carry the authenticated operator, signed with the console's key
     operators = Operators(db, clock)
     sessions, throttle, audit = Sessions(db, operators, clock), LoginThrottle(db, clock), Audit(db, clock)
     secure = settings.secure_cookies
@@ -151,7 +163,7 @@ def create_app(settings: ConsoleSettings, clock: Clock = utc_now) -> FastAPI:
             raise HTTPException(403, f"this needs the {role} role")
         return session
 
-    async def json_body(request: Request, model: type[_Body]) -> Any:
+    async def json_body(request: Request, model: type[BaseModel]) -> Any:
         if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
             raise HTTPException(415, "send application/json")
         try:
@@ -349,5 +361,20 @@ def create_app(settings: ConsoleSettings, clock: Clock = utc_now) -> FastAPI:
                              replayed_to_offset=done["replayed_to_offset"])
         replays.inc()
         return {**done, "operator": session.operator.name, "audit_id": entry}
+
+    @app.post("/api/helpdesk")
+    async def helpdesk(request: Request) -> dict[str, Any]:
+        """Sent to activation signed with the console's key, naming the operator this session authenticated."""
+        session = await writer(request, "replayer")
+        body: HelpdeskBody = await json_body(request, HelpdeskBody)
+        command_id = f"helpdesk-{uuid.uuid4()}"
+        entry = await audit.record(f"helpdesk-{body.command}", session.operator.name, role=session.operator.role,
+                                   command_id=command_id)
+        await dead.send(ACTIVATION_COMMANDS.name, body.matricule, {
+            "command": body.command, "command_id": command_id, "matricule": body.matricule,
+            "operator": session.operator.name,
+            "operator_assertion": signer.assertion("activation", session.operator.name, cmd=command_id,
+                                                   matricule=body.matricule)})
+        return {"command_id": command_id, "operator": session.operator.name, "audit_id": entry}
 
     return app

@@ -7,6 +7,7 @@ app) audits every payload view and replay with the authenticated operator before
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import structlog
@@ -100,6 +101,12 @@ class DeadLetters:
         if not records or records[0].offset != offset:
             raise NotFound("no such dead letter")
         return records[0]
+
+    async def send(self, topic: str, key: str, body: dict[str, Any]) -> None:
+        """A command from the console (helpdesk), acknowledged by every replica of the topic."""
+        if self.producer is None:
+            raise NotFound("the console is not started")
+        await self.producer.send_and_wait(topic, json.dumps(body).encode(), key=key.encode())
 
     async def replay(self, record: Any, operator: str) -> dict[str, Any]:
         """Publish a dead letter (from `one`) again to its source topic; where it went."""

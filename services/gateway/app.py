@@ -23,6 +23,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from schemas.topics import ACCESS_EVENTS
 from services.kit.bodylimit import BodyLimit
 from services.kit.errors import TRANSIENT
+from services.kit.kafka_auth import client_options
 from services.kit.mongo import make_client
 from services.kit.runtime import Clock, utc_now
 from services.kit.servicetokens import ServiceAuth
@@ -83,8 +84,9 @@ class GatewaySettings(ServiceSettings):
 
 
 def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
-    bus = Bus(settings.kafka_bootstrap, (ACCESS_EVENTS.name,), settings.reply_timeout_s)
-    mongo = make_client(settings.mongo_uri, "gateway")
+    bus = Bus(settings.kafka_bootstrap, (ACCESS_EVENTS.name,), settings.reply_timeout_s, client_options(settings))
+    mongo = make_client(settings.mongo_uri, "gateway", settings.mongo_username, settings.mongo_password,
+                        settings.mongo_auth_source)
     signer = settings.signer()  # the gateway proves who it is to activation and access
 
     @asynccontextmanager

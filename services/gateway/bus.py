@@ -22,15 +22,17 @@ class Unavailable(RuntimeError):
 
 
 class Bus:
-    def __init__(self, bootstrap: str, outcome_topics: tuple[str, ...], timeout_s: float) -> None:
+    def __init__(self, bootstrap: str, outcome_topics: tuple[str, ...], timeout_s: float,
+                 kafka: dict[str, Any] | None = None) -> None:
         self.bootstrap, self.topics, self.timeout_s = bootstrap, outcome_topics, timeout_s
+        self.kafka = {**(kafka or {}), "bootstrap_servers": bootstrap}  # the gateway's principal (kit.kafka_auth)
         self.waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True,
+        self.producer = AIOKafkaProducer(**self.kafka, acks="all", enable_idempotence=True,
                                          client_id="dsp-gateway", request_timeout_ms=10_000)
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
+        self.consumer = AIOKafkaConsumer(**self.kafka, group_id=None, enable_auto_commit=False,
                                          client_id="dsp-gateway-replies")
         await self.producer.start()
         await self.consumer.start()

@@ -22,6 +22,7 @@ import asyncio
 import hashlib
 import ipaddress
 import math
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -86,15 +87,20 @@ def session_key(token: str) -> str:
 
 
 class MongoCounters(Storage, SlidingWindowCounterSupport, TimestampedSlidingWindow):
-    """A `limits` async storage on one MongoDB / FerretDB collection: a document per counter and window,
-    `{_id: "<limit key>/<window number>", count, expireAt}`, touched only by `_id` (the one filter FerretDB v1
-    pushes down) with `$inc` upserts.
+    """A `limits` async storage on one MongoDB / FerretDB collection, touched only by `_id` (the one filter
+    FerretDB v1 pushes down to its index).
 
-    Counts are approximate under races, deliberately: FerretDB's updates are not atomic under concurrency, so
-    two replicas incrementing the same counter at the same instant may count one hit instead of two, and the
-    sliding-window check reads before it increments (a burst of concurrent hits may pass the limit by about the
-    number of replicas). Expiry is done here, not by a TTL index (FerretDB has none): expired counters read as
-    0 and are deleted now and then."""
+    A hit takes a *place* in its minute: it inserts `{_id: "<limit key>/<window number>#<n>"}` for the lowest free
+    n (an `_id` insert is the one claim FerretDB makes atomic: of two replicas racing for place n, exactly one
+    gets it and the other tries n + 1), until the places the limit leaves this minute are gone. A document
+    `{_id: "<limit key>/<window number>", count}` remembers how many places are taken (`$max`), so the next hit
+    starts there and a refused one costs two reads. That count can lag behind under races — FerretDB's
+    updates are not atomic: measured here, 30 concurrent `$inc` of one counter left it at 6 — so it is only
+    used as a starting point and as the previous minute's weight: the places of the current minute are exact,
+    the weight of the previous one approximate (it can only err towards letting a few more hits through, as
+    the `limits` library's own sliding-window counter does at window edges). Expiry is done here, not by a TTL
+    index (FerretDB has none): expired documents read as 0 and are deleted now and then (`sweep_every_s`).
+    `incr` (the fixed-window strategy's operation, unused by the gateway) is a plain `$inc`: approximate."""
 
     def __init__(self, collection: AsyncCollection[dict[str, Any]], sweep_every_s: float = 300.0) -> None:
         super().__init__()
@@ -152,19 +158,37 @@ class MongoCounters(Storage, SlidingWindowCounterSupport, TimestampedSlidingWind
             return False
         now = time.time()
         previous_key, current_key = self.sliding_window_keys(key, expiry, now)
-        previous, previous_ttl, current, _ = await self._window(previous_key, current_key, expiry, now)
-        if math.floor(previous * previous_ttl / expiry + current) + amount > limit:
-            return False
-        await self.incr(current_key, 2 * expiry, amount)
-        return True
+        previous, previous_ttl, taken, _ = await self._window(previous_key, current_key, expiry, now)
+        places = limit - math.floor(previous * previous_ttl / expiry)  # what the previous minute leaves to this one
+        expires = datetime.now(UTC) + timedelta(seconds=2 * expiry)
+        self._maybe_sweep(datetime.now(UTC))
+        place, got = taken, 0
+        while got < amount and place < places:
+            try:
+                await self.collection.insert_one({"_id": f"{current_key}#{place}", "expireAt": expires})
+                got += 1
+            except DuplicateKeyError:
+                pass  # another hit (here or on another replica) took it
+            place += 1
+        if place > taken:
+            await self._taken(current_key, place, expires)
+        return got == amount
+
+    async def _taken(self, key: str, count: int, expires: datetime) -> None:
+        """Places 0..count-1 of window `key` are taken (a hint: `$max`, may lag under races)."""
+        update = {"$max": {"count": count}, "$setOnInsert": {"expireAt": expires}}
+        try:
+            await self.collection.update_one({"_id": key}, update, upsert=True)
+        except DuplicateKeyError:  # two first hits raced to create it: the other one did
+            await self.collection.update_one({"_id": key}, {"$max": {"count": count}})
 
     async def get_sliding_window(self, key: str, expiry: int) -> tuple[int, float, int, float]:
         now = time.time()
         return await self._window(*self.sliding_window_keys(key, expiry, now), expiry, now)
 
     async def clear_sliding_window(self, key: str, expiry: int) -> None:
-        for window_key in self.sliding_window_keys(key, expiry, time.time()):
-            await self.clear(window_key)
+        for window_key in self.sliding_window_keys(key, expiry, time.time()):  # (a scan: an administrator's tool)
+            await self.collection.delete_many({"_id": {"$regex": f"^{re.escape(window_key)}(#[0-9]+)?$"}})
 
     async def _window(self, previous_key: str, current_key: str, expiry: int,
                       now: float) -> tuple[int, float, int, float]:

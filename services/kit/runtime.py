@@ -25,6 +25,7 @@ from .broker import make_broker
 from .deadletter import DeadLetters
 from .errors import TRANSIENT
 from .http import hosts_only
+from .kafka_auth import client_options
 from .mongo import make_client
 from .settings import ServiceSettings
 
@@ -56,8 +57,9 @@ class Runtime:
 def build_runtime(settings: ServiceSettings, clock: Clock = utc_now) -> Runtime:
     registry = CollectorRegistry()
     dead_letters = DeadLetters(settings.service, settings.group_id, settings.kafka_bootstrap, registry,
-                               settings.max_attempts, settings.retry_backoff_max_s)
-    mongo = make_client(settings.mongo_uri, settings.service)
+                               settings.max_attempts, settings.retry_backoff_max_s, kafka=client_options(settings))
+    mongo = make_client(settings.mongo_uri, settings.service, settings.mongo_username, settings.mongo_password,
+                        settings.mongo_auth_source)
     return Runtime(
         settings=settings, broker=make_broker(settings, registry, dead_letters), mongo=mongo,
         db=mongo[settings.mongo_db], registry=registry, dead_letters=dead_letters,
@@ -101,9 +103,9 @@ async def _tcp_probe(hostports: str) -> None:
     raise ConnectionError(f"no Kafka bootstrap server reachable at {hostports}")
 
 
-async def _kafka_probe(bootstrap: str) -> None:
+async def _kafka_probe(bootstrap: str, options: dict[str, Any] | None = None) -> None:
     await _tcp_probe(bootstrap)  # quiet: aiokafka would log an error line per failed attempt
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    admin = AIOKafkaAdminClient(**{**(options or {}), "bootstrap_servers": bootstrap}, request_timeout_ms=5000)
     try:
         await admin.start()
         await admin.list_topics()
@@ -130,7 +132,7 @@ def make_app(rt: Runtime, on_startup: Sequence[Callable[[], Awaitable[Any]]] = (
 
     async def start_dependencies() -> None:
         cap = rt.settings.retry_backoff_max_s
-        await wait_for("kafka", lambda: _kafka_probe(rt.settings.kafka_bootstrap), cap)
+        await wait_for("kafka", lambda: _kafka_probe(rt.settings.kafka_bootstrap, client_options(rt.settings)), cap)
         await wait_for("mongo", lambda: rt.mongo.admin.command("ping"), cap)
         await rt.dead_letters.start()
         for hook in on_startup:

@@ -15,6 +15,7 @@ import contextvars
 import sys
 import time
 from collections.abc import Callable, Generator, Iterable
+from typing import Any
 
 import httpx
 import jwt
@@ -80,6 +81,12 @@ class Signer:
         self._cache[audience] = (now, token)
         return token
 
+    def assertion(self, audience: str, subject: str, **claims: str) -> str:
+        """A one-off signed statement for `audience`, e.g. which authenticated operator issued a command."""
+        now = int(self.clock())
+        return jwt.encode({"iss": self.service, "aud": audience, "sub": subject, "iat": now, "exp": now + LIFETIME_S,
+                           **claims}, self.key, algorithm="EdDSA")
+
 
 class ServiceAuth(httpx.Auth):
     """httpx: every request to `audience` carries this service's bearer token."""
@@ -104,6 +111,10 @@ class Verifier:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Refused(401, "a service credential is needed (Authorization: Bearer <service token>)")
+        return str(self.claims(token, allowed)["iss"])
+
+    def claims(self, token: str, allowed: Iterable[str]) -> dict[str, Any]:
+        """The claims of a token or assertion signed by one of the `allowed` services for this one, or Refused."""
         try:
             issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
             key = self.keys.get(issuer) if isinstance(issuer, str) else None
@@ -118,7 +129,7 @@ class Verifier:
             raise Refused(401, "the service credential is not valid (lifetime)")
         if issuer not in set(allowed):
             raise Refused(403, f"service {issuer} may not call this API")
-        return str(issuer)
+        return dict(claims)
 
 
 def main(names: list[str]) -> int:

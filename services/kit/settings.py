@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, Self, TypeVar
 
-from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .sealing import SealError, check_private_key, check_public_key
@@ -60,6 +60,9 @@ def _service_key(value: SecretStr) -> SecretStr:
     return value
 
 
+MongoUser = Annotated[str | None, BeforeValidator(lambda v: v or None)]
+"""A MongoDB user name; an empty variable means unset."""
+
 ServiceKey = Annotated[SecretStr, AfterValidator(_service_key)]
 """A service's Ed25519 private key (base64 of the 32-byte seed), a secret."""
 
@@ -71,9 +74,21 @@ class ServiceSettings(BaseSettings):
     service: ClassVar[str] = "service"
 
     kafka_bootstrap: str = Field(default="127.0.0.1:19092", description="Kafka bootstrap servers")
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="Kafka security protocol: SASL_PLAINTEXT on the local broker and compose, "
+                                         "SASL_SSL in production; PLAINTEXT only for an unsecured broker")
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism of this service's Kafka principal")
+    kafka_username: str | None = Field(default=None, description="This service's Kafka principal (SASL)")
+    kafka_password: Secret | None = Field(default=None, description="The Kafka principal's password, a secret")
     mongo_uri: str = Field(default="mongodb://127.0.0.1:27027/", description="MongoDB-protocol server URI")
     mongo_db_prefix: str = Field(default="dsp", pattern=r"^[A-Za-z0-9_]{1,40}$",
                                  description="Each service owns the database <prefix>_<service>")
+    mongo_username: MongoUser = Field(
+        default=None, description="This service's own MongoDB user (authentication database: DSP_MONGO_AUTH_SOURCE); "
+                                  "unset: the URI's credentials, if any")
+    mongo_password: Secret | None = Field(default=None, description="That user's password, a secret")
+    mongo_auth_source: str = Field(default="admin", description="The database the MongoDB users are defined in")
     kafka_group_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,60}$",
                                     description="Prefix of the consumer group (tests isolate themselves with it)")
     http_host: str = Field(default="127.0.0.1", description="Address of the health/metrics endpoint")
@@ -96,6 +111,19 @@ class ServiceSettings(BaseSettings):
         description="Host names (comma-separated) this service's HTTP port answers to; another Host is refused")
     max_attempts: int = Field(default=3, ge=1, le=50, description="Processing failures before the DLQ")
     retry_backoff_max_s: float = Field(default=30.0, gt=0, description="Cap of the dependency retry backoff")
+
+    @model_validator(mode="after")
+    def _mongo_user_and_password(self) -> Self:
+        if (self.mongo_username is None) != (self.mongo_password is None):
+            raise ValueError("DSP_MONGO_USERNAME and DSP_MONGO_PASSWORD go together: set both or neither")
+        return self
+
+    @model_validator(mode="after")
+    def _kafka_credentials(self) -> Self:
+        if self.kafka_security_protocol != "PLAINTEXT" and not (self.kafka_username and self.kafka_password):
+            raise ValueError(f"DSP_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs DSP_KAFKA_USERNAME "
+                             "and DSP_KAFKA_PASSWORD (this service's Kafka principal)")
+        return self
 
     @property
     def hosts(self) -> frozenset[str]:

@@ -12,14 +12,14 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from tests.inprocess import InProcessWorker
-from tests.support import encode, make_matricule, person
+from tests.support import encode, kafka_options, make_matricule, person
 
 
 class TopicReader:
     """Every record of a topic since the test began, kept open and polled as needed."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
-        self.consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+        self.consumer = AIOKafkaConsumer(topic, **kafka_options(bootstrap), auto_offset_reset="earliest",
                                          enable_auto_commit=False, group_id=None)
         self.values: list[dict[str, Any]] = []
         self.headers: list[dict[str, bytes]] = []

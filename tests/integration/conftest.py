@@ -20,24 +20,38 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
+from infra.ferretdb import MONGO_SERVICES
 from infra.local import LocalInfra, create_topics
 from infra.procs import free_port
-from tests.support import Worker, encode, eventually, person
+from tests.support import KAFKA, MONGO_ADMIN_URIS, MONGO_USERS, Worker, encode, eventually, kafka_options, person
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Everything under tests/integration is marked, so `pytest -m "not integration"` is a quick run."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Everything under tests/integration is marked, so `pytest -m "not integration"` is a quick run. Tests that
+    need a Docker engine (`docker_host`: `docker compose up` and a smoke walk) run where one answers; elsewhere they
+    are deselected, and the run says so in one line."""
     for item in items:
         if "integration" in item.path.parts:
             item.add_marker(pytest.mark.integration)
+    needs_engine = [item for item in items if item.get_closest_marker("docker_host")]
+    if needs_engine and not _docker_answers():
+        config.hook.pytest_deselected(items=needs_engine)
+        items[:] = [item for item in items if item not in needs_engine]
+        print(f"\n{len(needs_engine)} test(s) need a Docker engine and none answers here: deselected "
+              "(they run on a Docker host: see the README)")
 
 
 @dataclass
 class Infra:
     bootstrap: str
-    mongo_uri: str
+    mongo_uri: str  # with the admin user's credentials, if the server asks for them
     mode: str
     local: LocalInfra | None = None
+
+    @property
+    def kafka(self) -> dict[str, Any]:
+        """aiokafka arguments for a test's own client: as the super user `admin` on the secured local broker."""
+        return kafka_options(self.bootstrap)
 
 
 def _docker_answers() -> bool:
@@ -54,7 +68,7 @@ def _docker_answers() -> bool:
 def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
     if os.environ.get("DSP_KAFKA_BOOTSTRAP") and os.environ.get("DSP_MONGO_URI"):
         found = Infra(os.environ["DSP_KAFKA_BOOTSTRAP"], os.environ["DSP_MONGO_URI"], "external")
-        asyncio.run(create_topics(found.bootstrap))
+        asyncio.run(create_topics(found.bootstrap, options=found.kafka))
         yield found
     elif _docker_answers():
         from testcontainers.community.kafka import KafkaContainer
@@ -69,8 +83,13 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
                            controller_port=free_port(), mongo_port=free_port())
         try:
             local.up()
-            yield Infra(local.kafka.bootstrap, local.ferret.uri, "local", local)
+            KAFKA["node"] = local.kafka  # SASL/SCRAM + ACLs: the tests' clients as admin, workers as their service
+            # the tests' own clients connect as FerretDB's admin; each worker they start as its service's user
+            MONGO_ADMIN_URIS[local.ferret.admin_uri] = local.ferret.uri
+            MONGO_USERS.update({name: (name, local.ferret.password(name)) for name in MONGO_SERVICES})
+            yield Infra(local.kafka.bootstrap, local.ferret.admin_uri, "local", local)
         finally:
+            KAFKA.clear()
             local.down()
 
 
@@ -121,7 +140,7 @@ def records(spawn_worker: Callable[..., Worker], infra: Infra, run_id: str) -> W
     worker = spawn_worker("records")
 
     async def register() -> None:
-        prod = AIOKafkaProducer(bootstrap_servers=infra.bootstrap, acks="all")
+        prod = AIOKafkaProducer(**infra.kafka, acks="all")
         await prod.start()
         await prod.send_and_wait("registry.persons.v1", encode(person(PATIENT)), key=PATIENT.encode())
         await prod.stop()
@@ -135,7 +154,7 @@ def records(spawn_worker: Callable[..., Worker], infra: Infra, run_id: str) -> W
 
 @pytest.fixture
 async def producer(infra: Infra) -> AsyncIterator[AIOKafkaProducer]:
-    prod = AIOKafkaProducer(bootstrap_servers=infra.bootstrap, acks="all", enable_idempotence=True)
+    prod = AIOKafkaProducer(**infra.kafka, acks="all", enable_idempotence=True)
     await prod.start()
     yield prod
     await prod.stop()

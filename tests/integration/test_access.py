@@ -21,7 +21,7 @@ from services.access.app import AccessSettings, create_app
 from services.kit.servicetokens import Signer
 from tests.inprocess import FakeClock, InProcessWorker, settings_from
 from tests.integration.access_support import Gateway, TopicReader, list_professionals, register_people
-from tests.support import as_caller, encode, eventually, header, make_matricule, read_topic
+from tests.support import as_caller, encode, eventually, header, kafka_options, make_matricule, read_topic
 
 ADULT, PARENT_BORN, CHILD_BORN = date(1980, 5, 17), date(1984, 3, 9), date(2015, 6, 1)
 
@@ -342,7 +342,7 @@ async def _group_settled(bootstrap: str, group: str) -> bool:
     rebalance is redelivered to the new owner, whose effects go out again under the same event ids."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
     await admin.start()
     try:
         responses = await admin.describe_consumer_groups([group])

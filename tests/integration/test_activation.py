@@ -25,11 +25,12 @@ from infra.sinks import SmsSink, SmtpSink
 from services.activation.app import ActivationSettings
 from services.activation.app import create_app as activation_app
 from services.activation.service import NS
+from services.kit.servicetokens import Signer
 from services.notify.app import NotifySettings
 from services.notify.app import create_app as notify_app
 from tests.inprocess import FakeClock, InProcessWorker, file_ready, settings_from
 from tests.integration.access_support import TopicReader
-from tests.support import as_caller, encode, eventually, make_matricule, person
+from tests.support import as_caller, encode, eventually, fixed_service_key, make_matricule, person
 
 CODE = re.compile(r"\b[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}\b")
 
@@ -120,9 +121,13 @@ class Portal:
         self.device = answer.get("device_token") or self.device
         return answer
 
-    async def helpdesk(self, command: str) -> dict[str, Any]:
-        body = {"command": command, "command_id": f"{command}-{secrets.token_hex(6)}", "matricule": self.m,
-                "operator": "helpdesk-7"}
+    async def helpdesk(self, command: str, signed_by: str = "console") -> dict[str, Any]:
+        """A helpdesk command as the console sends it: naming its logged-in operator, signed with its key."""
+        command_id = f"{command}-{secrets.token_hex(6)}"
+        assertion = Signer(signed_by, fixed_service_key(signed_by)).assertion("activation", "helpdesk-7",
+                                                                             cmd=command_id, matricule=self.m)
+        body = {"command": command, "command_id": command_id, "matricule": self.m, "operator": "helpdesk-7",
+                "operator_assertion": assertion}
         await self.producer.send_and_wait("activation.commands.v1", encode(body), key=self.m.encode())
         return await self.outcomes.wait(command_id=body["command_id"])
 
@@ -285,6 +290,8 @@ async def test_a_stranger_never_makes_the_letter_useless(portal_for: Any, world:
     assert owner["accepted"], owner
     assert (await me.step("confirm"))["reason"] == "step out of order: set-password comes next"
 
+    forged = await me.helpdesk("reissue-code", signed_by="gateway")  # published by another service
+    assert forged["reason"] == "the helpdesk command is not signed by an authenticated operator"
     assert (await me.helpdesk("reissue-code"))["accepted"]
     new_code = await me.letter_code(generation=2)
     assert new_code != code

@@ -37,6 +37,8 @@ GATEWAY = "http://127.0.0.1:8100"
 CODE = re.compile(r"\b[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}\b")
 
 
+pytestmark = pytest.mark.docker_host
+
 def _engine() -> str | None:
     """Why no test can run here, or None when a Docker engine answers."""
     try:

@@ -61,7 +61,7 @@ async def test_broker_restart_consumer_and_dead_letter_producer_recover(
     local.kafka.stop()
     local.kafka.start()
     lab = f"LAB-{unique}"
-    producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**infra.kafka, acks="all", enable_idempotence=True)
     await producer.start()
     try:
         await producer.send_and_wait("lab.results.v1", encode(lab_result(lab, message_id="after-restart")),

@@ -41,7 +41,7 @@ from services.notify.app import create_app as notify_app
 from tests import sample_files
 from tests.inprocess import InProcessWorker, file_ready, settings_from
 from tests.integration.test_activation import CODE, FakeLuxTrust, FixedCaptcha
-from tests.support import ROOT, Worker, encode, eventually, lab_result, make_matricule, person
+from tests.support import ROOT, Worker, encode, eventually, kafka_options, lab_result, make_matricule, person
 
 
 @pytest.fixture(scope="module")
@@ -206,16 +206,16 @@ async def test_a_patient_from_the_letter_to_reading_a_lab_result(portal: dict[st
 
 async def assert_on_no_topic(bootstrap: str, secrets_used: list[str]) -> None:
     """Every topic of the broker, read from the beginning: no secret in any key, value or header."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
     await admin.start()
     try:
         topics = [t for t in await admin.list_topics() if not t.startswith("__")]
     finally:
         await admin.close()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_options(bootstrap), group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
-        meta = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        meta = AIOKafkaProducer(**kafka_options(bootstrap))
         await meta.start()
         try:
             partitions = [TopicPartition(t, p) for t in topics for p in await meta.partitions_for(t)]

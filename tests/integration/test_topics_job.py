@@ -59,6 +59,11 @@ def test_the_topics_job_succeeds_as_compose_runs_it(infra: Any, tmp_path: Path) 
     bindir = str(Path(sys.executable).parent)  # `python` on PATH, as /opt/venv/bin is in the image
     env = {**_image_env(), **job.get("environment", {}), "HOME": str(home), "PATH": f"{bindir}:/usr/bin:/bin",
            "DSP_KAFKA_BOOTSTRAP": infra.bootstrap}
+    if infra.local is not None:  # the job's admin login, on this broker: SCRAM (compose's admin logs in with PLAIN)
+        env.update({k: v for k, v in infra.local.kafka.client_env("admin").items() if k != "DSP_KAFKA_BOOTSTRAP"})
+    else:
+        env = {k: v for k, v in env.items() if not k.startswith(("DSP_KAFKA_SASL", "DSP_KAFKA_USER",
+                                                                 "DSP_KAFKA_PASS", "DSP_KAFKA_SECURITY"))}
     assert not any(k in env for k in ("DSP_CACHE_DIR", "DSP_STATE_DIR", "XDG_CACHE_HOME"))
     prefix, who = _demoted(env)
     try:

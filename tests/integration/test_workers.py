@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
@@ -17,7 +18,7 @@ from pymongo import AsyncMongoClient
 from infra.procs import free_port
 from services.kit.sealing import new_keypair, sealed_request_fields
 from tests.integration.access_support import TopicReader
-from tests.support import ROOT, Worker, eventually, header, make_matricule, notify_public_key, read_topic
+from tests.support import ROOT, Worker, as_caller, eventually, header, make_matricule, notify_public_key, read_topic
 
 
 @pytest.fixture(scope="module")
@@ -184,19 +185,31 @@ async def test_access_worker_logs_never_carry_a_matricule_or_a_password(
                                  key=patient.encode())
     await eventually(lambda: mongo[f"{run_id}_access"]["persons"].find_one({"_id": patient}))
     outcomes = await TopicReader(infra.bootstrap, "access.events.v1").start()
+    port, gateway = workers["access"].port, {"content-type": "application/json", **as_caller("gateway", "access")}
     try:
-        for command in ({"command": "generate-presence-password", "delivery": "inapp"},
-                        {"command": "redeem-presence-password", "password": "QWER-TYUP"}):
-            actor = {"kind": "patient", "id": patient} if "generate" in command["command"] else {
-                "kind": "professional", "id": f"PRO-{unique}"}
-            body = {**command, "command_id": f"{command['command']}-{unique}", "patient": patient, "actor": actor}
-            await producer.send_and_wait("access.commands.v1", json.dumps(body).encode(), key=patient.encode())
-            await outcomes.wait(command_id=body["command_id"])
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=gateway) as http:
+            generated = await http.post("/v1/presence/generate", json={
+                "command_id": f"gen-{unique}", "patient": patient, "actor": {"kind": "patient", "id": patient},
+                "delivery": "inapp"})
+            assert generated.status_code == 202, generated.text
+            password = generated.json()["presence_password"]
+            await outcomes.wait(command_id=f"gen-{unique}")
+            wrong = await http.post("/v1/presence/redeem", json={
+                "command_id": f"redeem-{unique}", "patient": patient, "professional_id": f"PRO-{unique}",
+                "password": "QWER-TYUP"})
+            assert wrong.status_code == 403
+        forged = {"command": "redeem-presence-password", "command_id": f"forged-{unique}", "patient": patient,
+                  "actor": {"kind": "professional", "id": f"PRO-{unique}"}}
+        await producer.send_and_wait("access.commands.v1", json.dumps(forged).encode(), key=patient.encode())
+        await outcomes.wait(command_id=f"forged-{unique}")
     finally:
         await outcomes.stop()
-    logs = workers["access"].logs()
-    assert "access command applied" in logs and "access command refused" in logs
-    assert patient not in logs and "QWER-TYUP" not in logs
+    async def both_logged() -> str:  # the log line follows the outcome event
+        logs = workers["access"].logs()
+        return logs if "access command applied" in logs and "access command refused" in logs else ""
+
+    logs = await eventually(both_logged)
+    assert patient not in logs and "QWER-TYUP" not in logs and password not in logs
 
 
 def wait_port(port: int, within_s: float = 20) -> None:

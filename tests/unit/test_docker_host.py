@@ -41,15 +41,17 @@ needs_go = pytest.mark.skipif(shutil.which("go") is None, reason="Go builds the 
 
 @cache
 def keys() -> dict[str, str]:
+    from infra.kafka_secrets import lines as kafka_lines
+    from infra.mongo_secrets import lines
     from services.kit.sealing import new_keypair
-
     from services.kit.servicetokens import new_key
 
     private, public = new_keypair()
     gateway_key, gateway_public = new_key()
     return {"DSP_LOG_PSEUDONYM_KEY": secrets.token_hex(32), "DSP_ACTIVATION_CODE_KEY": secrets.token_hex(32),
             "DSP_NOTIFY_SEAL_KEY": private, "DSP_NOTIFY_PUBLIC_KEY": public,
-            "DSP_SERVICE_KEY_GATEWAY": gateway_key, "DSP_SERVICE_PUBLIC_KEYS": f"gateway={gateway_public}"}
+            "DSP_SERVICE_KEY_GATEWAY": gateway_key, "DSP_SERVICE_PUBLIC_KEYS": f"gateway={gateway_public}",
+            **dict(line.split("=", 1) for line in [*lines(), *kafka_lines()])}  # MongoDB's and Kafka's passwords
 
 
 def compose(tmp: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -238,7 +240,7 @@ def test_healthchecks_use_programs_their_images_have(rendered: dict[str, Any]) -
     assert "/opt/venv/bin" in image_env()["PATH"].split(":")
     for name, service in services(rendered).items():
         if "healthcheck" not in service:
-            assert name in ("topics", "demo-laboratory"), f"{name} has no healthcheck"
+            assert name in ("topics", "kafka-access", "demo-laboratory"), f"{name} has no healthcheck"
             continue
         kind, *argv = service["healthcheck"]["test"]
         program = argv[0].split()[0] if kind == "CMD-SHELL" else argv[0]
@@ -265,7 +267,8 @@ def test_kafka_answers_the_containers_and_this_machine_and_keeps_its_data(render
     protocols = dict(item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
     host = [name for name, address in advertised.items() if address == "127.0.0.1:19092"]
     assert len(host) == 1, advertised  # the README's producer and `make run`'s clients use 127.0.0.1:19092
-    assert listeners[host[0]] == ":19092" and protocols[host[0]] == "PLAINTEXT"
+    assert listeners[host[0]] == ":19092" and protocols[host[0]] == "SASL_PLAINTEXT"  # a login: infra/kafka_acls.py
+    assert set(protocols.values()) == {"SASL_PLAINTEXT"} and env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
     assert [(p["host_ip"], p["published"], p["target"]) for p in kafka["ports"]] == [("127.0.0.1", "19092", 19092)]
     inside = [name for name, address in advertised.items() if address == "kafka:9092"]
     assert len(inside) == 1 and listeners[inside[0]] == ":9092"

@@ -182,7 +182,9 @@ def test_make_run_generates_the_pair_once_and_gives_the_private_key_to_notify_on
 
     monkeypatch.delenv("DSP_NOTIFY_SEAL_KEY", raising=False)
     monkeypatch.delenv("DSP_NOTIFY_PUBLIC_KEY", raising=False)
-    infra = SimpleNamespace(state_dir=tmp_path / "state", env={})
+    infra = SimpleNamespace(state_dir=tmp_path / "state", env={},  # the servers' own credentials: not this test's
+                            ferret=SimpleNamespace(credentials=lambda name: {}),
+                            kafka=SimpleNamespace(client_env=lambda name: {}, password=lambda name: "x" * 24))
     env = mesh.mesh_env(infra)
     assert "DSP_NOTIFY_SEAL_KEY" not in env
     for name in ("records", "activation", "access"):
