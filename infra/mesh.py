@@ -192,6 +192,10 @@ async def _report(infra: LocalInfra, stopping: asyncio.Event) -> None:
                 break
             except TimeoutError:
                 pass
+            if not any(read_pid(run_dir / f"{n}.pid") for n in PROCESSES) and not read_pid(infra.kafka.pid_file) \
+                    and not read_pid(infra.ferret.pid_file):
+                print("[mesh] the mesh was stopped from elsewhere (make down): nothing left to supervise", flush=True)
+                break
             try:
                 stored = await client["dsp_records"]["documents"].count_documents({"document_type": "lab-result"})
                 dead = sum((await consumer.end_offsets(dlq)).values())

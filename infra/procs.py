@@ -35,6 +35,11 @@ def read_pid(pid_file: Path) -> int | None:
         os.kill(pid, 0)
     except ProcessLookupError:
         return None
+    try:  # a zombie (exited, not yet reaped by the parent that started it: e.g. `make run` seen from `make down`)
+        if Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z":
+            return None
+    except (OSError, IndexError):
+        pass
     return pid
 
 

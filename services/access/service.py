@@ -81,7 +81,9 @@ class AccessService:
                                       accepted=plan.accepted, reason=plan.reason, at=now, details=plan.details)
             effects = {"notices": [{"template": t, "params": p} for t, p in plan.notices],  # no nested arrays
                        "ends": _ends(plan.events), "expired": isinstance(cmd, EndGrant) and plan.accepted}
-            if not plan.accepted and doc.version == 0:  # nothing stored for an unknown patient
+            if not plan.accepted and doc.version == 0:  # no state for an unknown patient: the refusal alone
+                outcome = AccessOutcomeV1.model_validate(await self.store.first_refusal(
+                    cmd.command_id, outcome.model_dump(mode="json")))  # a redelivery finds the first one
                 await self._effects(cmd, outcome, effects, 0)
                 return outcome
             doc.recent.append({"command_id": cmd.command_id, "outcome": outcome.model_dump(mode="json"),

@@ -69,6 +69,7 @@ class AccessStore:
         self.first_access = db["first_access"]
         self.presence_failures = db["presence_failures"]
         self.done = db["effects_done"]  # command ids whose effects (audit, notices, events) all went out
+        self.refusals = db["refusals"]  # outcomes of commands about unknown patients (no state to keep them in)
         self.presence_pending = db["presence_pending"]  # new presence-password hashes, by internal command id
         self.presence_redemptions = db["presence_redemptions"]  # passwords the API checked, by command id
 
@@ -122,6 +123,15 @@ class AccessStore:
             await self.done.insert_one({"_id": command_id, "at": at})
         except DuplicateKeyError:
             pass
+
+    async def first_refusal(self, command_id: str, outcome: dict[str, Any]) -> dict[str, Any]:
+        """The outcome stored first for this command (a unique insert): the same one for every redelivery."""
+        try:
+            await self.refusals.insert_one({"_id": command_id, "outcome": outcome})
+        except DuplicateKeyError:
+            found = await self.refusals.find_one({"_id": command_id})
+            return dict(found["outcome"]) if found else outcome
+        return outcome
 
     async def put_pending_presence(self, command_id: str, password_hash: str, sealed: dict[str, str],
                                    at: datetime) -> None:

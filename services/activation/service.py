@@ -191,13 +191,13 @@ class ActivationService:
             refusal = self._unauthenticated(cmd)
             step = (no(refusal) if refusal else await self._helpdesk(acc, cmd) if acc else
                     no("no activation letter was sent to this matricule"))
-            outcome = await self.publish(cmd.command, cmd.matricule, step, cmd.command_id, None)
-            if acc:
+            outcome = self.outcome(cmd.command, cmd.matricule, step, cmd.command_id)
+            if acc:  # stored before it is sent: a redelivery re-sends this one
                 fresh = await self.store.account(cmd.matricule) or acc
                 fresh["recent"] = [*fresh.get("recent", []), {"command_id": cmd.command_id,
                                                               "outcome": outcome.model_dump(mode="json")}][-RECENT:]
                 await self.store.save_account(fresh)
-            return outcome
+            return await self.publish(cmd.command, cmd.matricule, step, cmd.command_id, None, outcome)
 
     def _unauthenticated(self, cmd: Helpdesk) -> str | None:
         """Why a helpdesk command is not from an operator the console authenticated, or None."""
@@ -222,17 +222,24 @@ class ActivationService:
         person = await self.store.person(cmd.matricule)
         if not person:
             return no("the person is not in the registry")
-        await self.letter(cmd.matricule, person, acc.get("generation", 1) + 1)
+        done = next((r["generation"] for r in acc.get("reissues", []) if r["command_id"] == cmd.command_id), None)
+        generation = done or acc.get("generation", 1) + 1
+        if done is None:  # remembered before the letter: a redelivery re-sends the same letter, not another one
+            reissues = [*acc.get("reissues", []), {"command_id": cmd.command_id, "generation": generation}][-RECENT:]
+            await self.store.set_account(cmd.matricule, {"reissues": reissues})
+        await self.letter(cmd.matricule, person, generation)
         return Step(True, "a new letter is on its way; the previous code no longer works", "start")
 
+    def outcome(self, command: str, matricule: str, step: Step, command_id: str) -> ActivationOutcomeV1:
+        return ActivationOutcomeV1(event_id=str(uuid.uuid5(NS, f"outcome:{command_id}")), command_id=command_id,
+                                   command=command, matricule=matricule, accepted=step.accepted, reason=step.reason,
+                                   next_step=step.next_step, at=self.clock(), details=step.details)
+
     async def publish(self, command: str, matricule: str, step: Step, command_id: str | None,
-                      acc: dict[str, Any] | None) -> ActivationOutcomeV1:
+                      acc: dict[str, Any] | None, outcome: ActivationOutcomeV1 | None = None) -> ActivationOutcomeV1:
         """The outcome (and `account-activated`) for operations; notices first. Never a secret."""
-        command_id = command_id or f"http-{uuid.uuid4()}"
-        outcome = ActivationOutcomeV1(event_id=str(uuid.uuid5(NS, f"outcome:{command_id}")), command_id=command_id,
-                                      command=command, matricule=matricule, accepted=step.accepted,
-                                      reason=step.reason, next_step=step.next_step, at=self.clock(),
-                                      details=step.details)
+        outcome = outcome or self.outcome(command, matricule, step, command_id or f"http-{uuid.uuid4()}")
+        command_id = outcome.command_id
         for i, notice in enumerate(step.notices):
             await self.notify(f"{command_id}:{i}", matricule, notice["channel"], notice["template_id"],
                               notice["parameters"], notice.get("destination"), notice.get("sealed"))

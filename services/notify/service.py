@@ -63,6 +63,8 @@ class NotifyService:
             existing = await self.outbox.find_one({"_id": req.request_id}) or {}
             if existing.get("status") in ("delivered", "failed"):
                 log.info("duplicate notification request ignored", request_id=req.request_id)
+                if existing.get("event"):  # its event, as first stored: a crash may have come before it was sent
+                    await self._send(existing["event"])
                 return
             entry = existing
         attempts = entry.get("attempts", 0) + 1
@@ -72,15 +74,18 @@ class NotifyService:
             await self._deliver(req, now, secrets)
         except (Refused, templates.UnknownTemplate, BadMessage) as exc:
             final = not isinstance(exc, Refused) or attempts >= self.max_attempts
+            event = self._event(req, "failed", attempts, str(exc)) if final else None
             await self.outbox.update_one({"_id": req.request_id}, {"$set": {
-                "attempts": attempts, "status": "failed" if final else "retrying", "reason": str(exc)}})
-            if not final:
+                "attempts": attempts, "status": "failed" if final else "retrying", "reason": str(exc),
+                **({"event": event} if event else {})}})
+            if event is None:
                 raise
-            await self._event(req, "failed", attempts, str(exc))
+            await self._send(event)
             raise BadMessage(str(exc)) from exc
+        event = self._event(req, "delivered", attempts)
         await self.outbox.update_one({"_id": req.request_id}, {"$set": {
-            "status": "delivered", "delivered_at": self.clock(), "attempts": attempts}})
-        await self._event(req, "delivered", attempts)
+            "status": "delivered", "delivered_at": self.clock(), "attempts": attempts, "event": event}})
+        await self._send(event)
         log.info("notification delivered", request_id=req.request_id, channel=req.channel.value,
                  template_id=req.template_id, patient_ref=self.pseudonym(req.recipient))
 
@@ -111,9 +116,11 @@ class NotifyService:
             path = await self.printer.print(req.request_id, lines, subject, body, now, self.pseudonym(req.recipient))
             await self.outbox.update_one({"_id": req.request_id}, {"$set": {"letter_file": path.name}})
 
-    async def _event(self, req: NotificationRequestV1, status: str, attempts: int, reason: str = "") -> None:
-        event = DeliveryV1(event_id=str(uuid.uuid5(NS, f"{req.request_id}:{status}")), request_id=req.request_id,
-                           channel=req.channel, template_id=req.template_id, status=status,
-                           reason=reason, attempts=attempts, at=self.clock())
-        await self.publish(event.model_dump(mode="json"), key=req.request_id.encode(),
-                           headers={"event-id": event.event_id})
+    def _event(self, req: NotificationRequestV1, status: str, attempts: int, reason: str = "") -> dict[str, Any]:
+        """The delivery event, fixed when the outcome is first stored (with it) and re-sent as it was."""
+        return DeliveryV1(event_id=str(uuid.uuid5(NS, f"{req.request_id}:{status}")), request_id=req.request_id,
+                          channel=req.channel, template_id=req.template_id, status=status,
+                          reason=reason, attempts=attempts, at=self.clock()).model_dump(mode="json")
+
+    async def _send(self, event: dict[str, Any]) -> None:
+        await self.publish(event, key=str(event["request_id"]).encode(), headers={"event-id": event["event_id"]})

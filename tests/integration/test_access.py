@@ -271,8 +271,12 @@ async def test_bad_input_gets_a_reason_and_redelivery_changes_nothing(gw: Gatewa
     dr = f"DR-{unique}"
     [patient] = await people(gw, db, unique, ADULT, pros=(dr,))
     nobody = make_matricule(date(1970, 1, 2), int(unique[4:7], 16) % 1000)
-    unknown = await gw.run(nobody, "add-to-circle", ("patient", nobody), professional_id=dr)
+    unknown = await gw.run(nobody, "add-to-circle", ("patient", nobody), professional_id=dr,
+                           command_id=f"nobody-{unique}")
     assert (unknown["accepted"], unknown["reason"]) == (False, "unknown patient")
+    await gw.send(nobody, "add-to-circle", ("patient", nobody), professional_id=dr, command_id=f"nobody-{unique}")
+    twice = await eventually(lambda: _answers(gw, f"nobody-{unique}", 2))
+    assert twice[0] == twice[1]  # a redelivery about an unknown patient re-sends the first refusal, not a new one
 
     await gw.producer.send_and_wait("access.commands.v1", b'{"command": "add-to-circle", "patient": "123"}',
                                     key=f"bad-{unique}".encode())
@@ -380,3 +384,9 @@ async def test_the_internal_api_asks_who_is_calling(gw: Gateway, db: Any, unique
     for path in ("/v1/decisions", "/v1/access-state", "/v1/patients-of", "/v1/presence/generate",
                  "/v1/presence/redeem"):
         assert _knock(access.port, json_type, body, path)[0] == 401
+
+
+async def _answers(gw: Gateway, command_id: str, count: int) -> list[dict[str, Any]]:
+    await gw.outcomes.poll()
+    found = gw.outcomes.matching(command_id=command_id)
+    return found if len(found) >= count else []

@@ -121,9 +121,9 @@ class Portal:
         self.device = answer.get("device_token") or self.device
         return answer
 
-    async def helpdesk(self, command: str, signed_by: str = "console") -> dict[str, Any]:
+    async def helpdesk(self, command: str, signed_by: str = "console", command_id: str | None = None) -> dict[str, Any]:
         """A helpdesk command as the console sends it: naming its logged-in operator, signed with its key."""
-        command_id = f"{command}-{secrets.token_hex(6)}"
+        command_id = command_id or f"{command}-{secrets.token_hex(6)}"
         assertion = Signer(signed_by, fixed_service_key(signed_by)).assertion("activation", "helpdesk-7",
                                                                              cmd=command_id, matricule=self.m)
         body = {"command": command, "command_id": command_id, "matricule": self.m, "operator": "helpdesk-7",
@@ -256,7 +256,7 @@ async def test_from_the_letter_to_an_active_account_and_a_login(portal_for: Any,
 
 
 async def test_a_stranger_never_makes_the_letter_useless(portal_for: Any, world: dict[str, Any],
-                                                         unique: str) -> None:
+                                                         unique: str, mongo: Any, run_id: str) -> None:
     """Wrong codes bring a challenge and a growing delay (capped at 15 minutes), never a lock; the owner is
     told; unknown matricules, wrong and expired codes get one answer."""
     clock: FakeClock = world["clock"]
@@ -292,9 +292,20 @@ async def test_a_stranger_never_makes_the_letter_useless(portal_for: Any, world:
 
     forged = await me.helpdesk("reissue-code", signed_by="gateway")  # published by another service
     assert forged["reason"] == "the helpdesk command is not signed by an authenticated operator"
-    assert (await me.helpdesk("reissue-code"))["accepted"]
+    reissued = await me.helpdesk("reissue-code", command_id=f"reissue-{unique}")
+    assert reissued["accepted"]
     new_code = await me.letter_code(generation=2)
     assert new_code != code
+    await me.helpdesk("reissue-code", command_id=f"reissue-{unique}")  # redelivered: answered as before
+
+    async def both() -> list[dict[str, Any]]:
+        await me.outcomes.poll()
+        found = me.outcomes.matching(command_id=f"reissue-{unique}")
+        return found if len(found) >= 2 else []
+
+    first, second = (await eventually(both))[:2]
+    assert first == second == reissued
+    assert (await mongo[f"{run_id}act_activation"]["accounts"].find_one({"_id": me.m}))["generation"] == 2
     assert (await me.start(code))["reason"] == generic["reason"]  # the old letter is retired
     clock.advance(days=91)
     assert (await me.start(new_code))["reason"] == generic["reason"]  # expired: the same answer

@@ -14,7 +14,6 @@ import base64
 import json
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import time
@@ -66,12 +65,9 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     reason = _engine()
     if reason:
         pytest.skip(reason)
-    from services.kit.sealing import new_keypair
+    from tests.unit.test_docker_host import keys  # every secret compose.yaml demands, as .env would hold them
 
-    private, public = new_keypair()
-    env = {**_clean_env(), "DSP_LOG_PSEUDONYM_KEY": secrets.token_hex(32),
-           "DSP_ACTIVATION_CODE_KEY": secrets.token_hex(32), "DSP_NOTIFY_SEAL_KEY": private,
-           "DSP_NOTIFY_PUBLIC_KEY": public}
+    env = {**_clean_env(), **keys()}
     base = [*_compose(), "--project-directory", str(ROOT), "-f", str(ROOT / "compose.yaml"), "-p", PROJECT]
 
     def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -88,7 +84,7 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         while not _ready(f"{GATEWAY}/health/ready"):
             assert time.monotonic() < deadline, "the gateway was not ready within 300 s\n" + logs()
             time.sleep(2)
-        yield {"run": run, "logs": logs, "tmp": tmp_path_factory.mktemp("compose-smoke")}
+        yield {"run": run, "logs": logs, "tmp": tmp_path_factory.mktemp("compose-smoke"), "env": env}
     finally:
         run("down", "--volumes", "--remove-orphans", timeout=300)
 
@@ -113,17 +109,24 @@ async def test_a_lab_result_in_and_a_patient_reads_it(mesh: dict[str, Any]) -> N
     tag = uuid.uuid4().hex[:8]
     patient = make_matricule(date(1971, 3, 9), int(tag[:3], 16) % 1000)
     mail, mobile = f"smoke.{tag}@example.lu", "+35262" + str(int(tag[:6], 16) % 10**7).zfill(7)
-    producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:19092", acks="all")  # the host's listener
-    await producer.start()
+    def as_principal(name: str) -> AIOKafkaProducer:  # the host's listener, as the registry or a laboratory
+        return AIOKafkaProducer(bootstrap_servers="127.0.0.1:19092", acks="all", security_protocol="SASL_PLAINTEXT",
+                                sasl_mechanism="SCRAM-SHA-512", sasl_plain_username=name,
+                                sasl_plain_password=mesh["env"][f"DSP_KAFKA_PASSWORD_{name.upper()}"])
+
+    registry, laboratory = as_principal("registry"), as_principal("laboratory")
+    await registry.start()
+    await laboratory.start()
     try:
-        await producer.send_and_wait("registry.persons.v1", encode(person(patient, f"reg-{tag}", email=mail,
+        await registry.send_and_wait("registry.persons.v1", encode(person(patient, f"reg-{tag}", email=mail,
                                                                           mobile=mobile)), key=patient.encode())
         lab = f"LAB-{tag}"
-        await producer.send_and_wait("lab.results.v1", encode(lab_result(lab, patient_matricule=patient,
-                                                                         title="Hémogramme")),
-                                     key=f"{lab}:R1".encode())
+        await laboratory.send_and_wait("lab.results.v1", encode(lab_result(lab, patient_matricule=patient,
+                                                                           title="Hémogramme")),
+                                       key=f"{lab}:R1".encode())
     finally:
-        await producer.stop()
+        await registry.stop()
+        await laboratory.stop()
 
     letter = f"activation-{uuid.uuid5(NS, f'letter:{patient}:1')}.pdf"
     local = mesh["tmp"] / letter

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,19 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from infra.procs import free_port
 from services.console.app import ConsoleSettings, create_app
+from services.kit.servicetokens import Verifier, parse_public_keys
 from tests.inprocess import FakeClock, InProcessWorker, settings_from
-from tests.support import ROOT, Worker, encode, eventually, kafka_options, lab_result, read_topic
+from tests.support import (
+    ROOT,
+    Worker,
+    encode,
+    eventually,
+    fixed_service_public_keys,
+    kafka_options,
+    lab_result,
+    make_matricule,
+    read_topic,
+)
 
 ARTIFACTS = ROOT / "build" / "artifacts"
 MATRICULE = "1893120105732"
@@ -434,3 +446,26 @@ async def record_at(bootstrap: str, topic: str, partition: int, offset: int) -> 
         return (await consumer.getone(tp))
     finally:
         await consumer.stop()
+
+
+async def test_a_helpdesk_command_carries_the_operator_signed_by_the_console(
+        console: str, operators: dict[str, str], infra: Any) -> None:
+    matricule = make_matricule(date(1977, 7, 7), 321)
+    async with client_of(console) as alice, client_of(console) as victor:
+        csrf = await log_in(alice, "alice", operators["alice"])
+        viewer_csrf = await log_in(victor, "victor", operators["victor"])
+        body = {"command": "unlock", "matricule": matricule}
+        assert (await victor.post("/api/helpdesk", json=body, headers={"x-csrf-token": viewer_csrf})).status_code == 403
+        assert (await alice.post("/api/helpdesk", json=body)).status_code == 403  # no CSRF token
+        assert (await alice.post("/api/helpdesk", json={**body, "operator": "someone"},
+                                 headers={"x-csrf-token": csrf})).status_code == 422  # the session names who acts
+        sent = await alice.post("/api/helpdesk", json=body, headers={"x-csrf-token": csrf})
+        assert sent.status_code == 200, sent.text
+    command_id = sent.json()["command_id"]
+    [record] = [r for r in await read_topic(infra.bootstrap, "activation.commands.v1", matricule.encode(), count=1)
+                if json.loads(r.value)["command_id"] == command_id]
+    command = json.loads(record.value)
+    claims = Verifier("activation", parse_public_keys(fixed_service_public_keys())).claims(
+        command["operator_assertion"], ("console",))
+    assert (command["operator"], claims["sub"], claims["cmd"], claims["matricule"]) == (
+        "alice", "alice", command_id, matricule)

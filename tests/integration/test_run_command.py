@@ -76,3 +76,31 @@ def test_run_brings_up_the_mesh_stores_demo_results_and_stops_everything(tmp_pat
             continue
         raise AssertionError(f"process {pid} survived the stop")
     assert not port_open(kafka_port) and not port_open(mongo_port)
+
+
+def test_run_exits_when_its_mesh_is_stopped_from_another_shell(tmp_path: Path) -> None:
+    """`make down` elsewhere: the supervisor says so and exits, instead of printing `workers up: 0/4` forever."""
+    env = {**os.environ, "DSP_STATE_DIR": str(tmp_path), "DSP_KAFKA_PORT": str(free_port()),
+           "DSP_KAFKA_CONTROLLER_PORT": str(free_port()), "DSP_MONGO_PORT": str(free_port()), "PYTHONUNBUFFERED": "1",
+           "DSP_SMTP_SINK_PORT": str(free_port()), "DSP_SMS_SINK_PORT": str(free_port()),
+           "DSP_GATEWAY_HTTP_PORT": str(free_port()), "DSP_CONSOLE_HTTP_PORT": str(free_port()),
+           **{f"DSP_{n}_HTTP_PORT": str(free_port()) for n in ("RECORDS", "ACTIVATION", "ACCESS", "NOTIFY")}}
+    env.pop("DSP_KAFKA_BOOTSTRAP", None)
+    env.pop("DSP_MONGO_URI", None)
+    out = tmp_path / "run.out"
+    proc = subprocess.Popen([sys.executable, "-m", "infra", "run"], cwd=ROOT, env=env,
+                            stdout=out.open("wb"), stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while "workers up: 4/4" not in out.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, out.read_text()
+            time.sleep(1)
+        down = subprocess.run([sys.executable, "-m", "infra", "down"], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=120, check=False)
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert proc.wait(timeout=40) == 0
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=90)
+    assert "[mesh] the mesh was stopped from elsewhere (make down)" in out.read_text()

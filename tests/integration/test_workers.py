@@ -118,6 +118,13 @@ async def test_notify_delivers_each_request_once_and_keeps_no_code(
     dead = await read_topic(infra.bootstrap, "notify.requests.v1.dlq", f"bad-{unique}".encode(), count=1)
     assert header(dead[0], "dlq-reason").startswith("channel: Input should be")
 
+    async def resent() -> list[bytes]:  # the redelivered request re-sends the stored delivery event, as stored
+        events = await read_topic(infra.bootstrap, "notify.events.v1", f"em-{unique}".encode(), count=1, within_s=5)
+        return [e.value for e in events] if len(events) >= 2 else []
+
+    events = await eventually(resent, within_s=60)
+    assert len(set(events)) == 1 and json.loads(events[0])["status"] == "delivered"
+
 
 async def test_notify_opens_sealed_codes_to_send_them_and_never_keeps_them(
         workers: dict[str, Worker], producer: AIOKafkaProducer, mongo: AsyncMongoClient[dict[str, Any]],
