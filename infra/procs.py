@@ -88,7 +88,7 @@ def stop(pid_file: Path, timeout: float = 30.0) -> bool:
         except ProcessLookupError:
             pass
         time.sleep(0.2)
-        _reap(pid)
+    _reap(pid)  # our own child: gone now, not a zombie (another process's child is reaped by its parent)
     pid_file.unlink(missing_ok=True)
     return True
 
