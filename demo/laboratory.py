@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
 from stdnum import luhn, verhoeff
 
 from services.kit.kafka_auth import options_from_env
@@ -84,11 +85,21 @@ READS = ("DSP_KAFKA_BOOTSTRAP", "DSP_KAFKA_SECURITY_PROTOCOL", "DSP_KAFKA_SASL_M
          "DSP_REGISTRY_KAFKA_PASSWORD", "DSP_DIRECTORY_KAFKA_USERNAME", "DSP_DIRECTORY_KAFKA_PASSWORD")
 
 
-async def _producer(env: Mapping[str, str], principal: str) -> AIOKafkaProducer:
-    producer = AIOKafkaProducer(**options_from_env(env, f"DSP_{principal.upper()}_KAFKA_"), acks="all",
-                                enable_idempotence=True, client_id=f"demo-{principal}")
-    await producer.start()
-    return producer
+async def _producer(env: Mapping[str, str], principal: str, within_s: float = 120.0) -> AIOKafkaProducer:
+    """A producer as `principal`, once the broker answers (a busy machine can make the first try time out)."""
+    deadline = asyncio.get_running_loop().time() + within_s
+    while True:
+        producer = AIOKafkaProducer(**options_from_env(env, f"DSP_{principal.upper()}_KAFKA_"), acks="all",
+                                    enable_idempotence=True, client_id=f"demo-{principal}")
+        try:
+            await producer.start()
+            return producer
+        except KafkaConnectionError:
+            await producer.stop()
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            print(f"[demo] Kafka not reachable yet as {principal}; retrying", flush=True)
+            await asyncio.sleep(2)
 
 
 async def main(count: int, interval: float, env: Mapping[str, str]) -> None:
