@@ -35,12 +35,22 @@ def read_pid(pid_file: Path) -> int | None:
         os.kill(pid, 0)
     except ProcessLookupError:
         return None
-    try:  # a zombie (exited, not yet reaped by the parent that started it: e.g. `make run` seen from `make down`)
-        if Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z":
-            return None
-    except (OSError, IndexError):
-        pass
-    return pid
+    return None if _zombie(pid) else pid
+
+
+def _zombie(pid: int) -> bool:
+    """Exited, not yet reaped by the parent that started it (e.g. `make run` seen from `make down`).
+
+    A multi-threaded process (the JVM, Go) whose main thread has exited while its other threads are still tearing
+    down also shows "Z": that one is still exiting (ports may be held), so it counts as running until one thread
+    is left.
+    """
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+        fields = dict(line.split(":", 1) for line in lines if ":" in line)
+    except OSError:
+        return False
+    return fields.get("State", "").strip().startswith("Z") and fields.get("Threads", "1").strip() == "1"
 
 
 def spawn(name: str, argv: list[str], run_dir: Path, env: dict[str, str] | None = None) -> int:
@@ -88,13 +98,19 @@ def stop(pid_file: Path, timeout: float = 30.0) -> bool:
         except ProcessLookupError:
             pass
         time.sleep(0.2)
-    _reap(pid)  # our own child: gone now, not a zombie (another process's child is reaped by its parent)
+    _reap(pid, wait=5.0)  # our own child: gone now, not a zombie (another process's child is reaped by its parent)
     pid_file.unlink(missing_ok=True)
     return True
 
 
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
+def _reap(pid: int, wait: float = 0.0) -> None:
+    """Collect our exited child `pid`, waiting up to `wait` seconds for it to become collectable."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # not ours, or already collected
+            return
+        if done or time.monotonic() >= deadline:
+            return
+        time.sleep(0.05)
