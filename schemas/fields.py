@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, Field, PlainSerializer, StringConstraints
 from stdnum import luhn, verhoeff
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -63,3 +63,18 @@ ShortText = Annotated[
     AfterValidator(_no_control_chars),
 ]
 """Free text up to 200 characters, trimmed, without control characters."""
+
+
+def rfc3339(value: datetime) -> str:
+    """`value` as RFC 3339 in UTC with a `Z`, to the millisecond (a naive datetime is taken as UTC, as stored)."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+UtcDateTime = Annotated[
+    AwareDatetime,
+    PlainSerializer(rfc3339, return_type=str, when_used="json"),
+    Field(description="RFC 3339 date-time in UTC, e.g. 2026-11-22T07:57:31.154Z",
+          examples=["2026-11-22T07:57:31.154Z"]),
+]
+"""The one date-time format of every read API: RFC 3339, UTC, `Z`."""
