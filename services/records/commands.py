@@ -3,7 +3,8 @@
 The gateway authorises the caller (the owner or a DSP assistant, through access) before it sends a
 command; records applies it once: ids are derived from the command id, and the flags are plain $set.
 An event's bytes are fixed before it is first sent (with the uploaded document, or in `outbox` for a
-visibility change, first write wins): a redelivered command re-sends exactly the same event.
+visibility change, first write wins): a redelivered command re-sends exactly the same event. Each command's
+outcome (applied, or rejected with the reason) is kept for the sender to poll (`/v1/commands/status`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,22 @@ class CommandService:
                  clock: Callable[[], datetime], send_visibility: Callable[..., Awaitable[Any]]) -> None:
         self.store, self.send_event, self.clock = store, send_event, clock
         self.send_visibility = send_visibility
+
+    async def apply(self, cmd: UploadDocument | SetDocumentBlocked) -> None:
+        """Apply a command once and keep its outcome; a rejection is kept too, then raised (it goes to the DLQ)."""
+        doc_id = domain.upload_id(cmd.command_id) if isinstance(cmd, UploadDocument) else cmd.document_id
+        outcome = {"command": cmd.command, "document_id": doc_id}
+        try:
+            if isinstance(cmd, UploadDocument):
+                await self.upload(cmd)
+            else:
+                await self.set_blocked(cmd)
+        except domain.Rejected as exc:
+            await self.store.record_outcome(cmd.command_id, cmd.patient_matricule,
+                                            {**outcome, "status": "rejected", "reason": str(exc), "at": self.clock()})
+            raise
+        await self.store.record_outcome(cmd.command_id, cmd.patient_matricule,
+                                        {**outcome, "status": "applied", "reason": None, "at": self.clock()})
 
     async def upload(self, cmd: UploadDocument) -> str:
         try:

@@ -9,7 +9,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from schemas.fhir import FhirLabBundleV1
 from schemas.lab_result import LabResultV1
-from schemas.records import DocumentAddedV1, DocumentVisibilityChangedV1, RecordsCommandV1, UploadDocument
+from schemas.records import DocumentAddedV1, DocumentVisibilityChangedV1, RecordsCommandV1
 from schemas.registry import PersonRegisteredV1
 from schemas.topics import (
     DOCUMENT_ADDED,
@@ -68,10 +68,7 @@ def register(rt: Runtime, store: RecordsStore) -> Ingestor:
                           description="Patients' uploads, block and unblock")
     async def on_command(command: RecordsCommandV1) -> None:
         try:
-            if isinstance(command.root, UploadDocument):
-                await commands.upload(command.root)
-            else:
-                await commands.set_blocked(command.root)
+            await commands.apply(command.root)
         except Rejected as exc:  # a domain rule: back to the sender with the reason
             raise BadMessage(str(exc)) from exc
 

@@ -1,0 +1,60 @@
+"""What records' read API answers, built from stored documents. Pure: no I/O.
+
+A lab result keeps every version (`versions`, oldest first by report time, the current one last); version n is
+the n-th of them, as in the events (`DocumentAddedV1.version`). An upload has one version, its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.lab_result import Observation
+from schemas.records_api import DocumentDetail, DocumentFileInfo, DocumentSummary, DocumentVersion
+
+
+def summary(doc: dict[str, Any]) -> DocumentSummary:
+    return DocumentSummary(
+        id=doc["_id"], document_type=doc["document_type"], title=doc["title"], author=doc["author"],
+        document_date=doc["document_date"], reported_at=doc["reported_at"], status=doc["status"],
+        blocked=bool(doc.get("blocked")), version_count=doc.get("version_count", 1),
+        has_file=bool((doc.get("current") or {}).get("attachment")))
+
+
+def stored_versions(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The stored versions, oldest first; an upload's only version is made from the document itself."""
+    if doc.get("versions"):
+        return list(doc["versions"])
+    current = doc.get("current") or {}
+    return [{"status": "final", "change": "added", "title": doc["title"], "collected_at": None,
+             "reported_at": doc["reported_at"], "received_at": doc["reported_at"], "observations": [],
+             "attachment": current.get("attachment")}]
+
+
+def attachment(doc: dict[str, Any], version: int | None) -> tuple[int, dict[str, Any]] | None:
+    """(version number, its stored attachment) of `version` (None: the current one), or None."""
+    versions = stored_versions(doc)
+    number = len(versions) if version is None else version
+    if not 1 <= number <= len(versions):
+        return None
+    found = versions[number - 1].get("attachment")
+    return (number, found) if found else None
+
+
+def _observations(version: dict[str, Any]) -> list[Observation]:
+    return [Observation.model_validate(o) for o in version.get("observations") or []]
+
+
+def versions(doc: dict[str, Any]) -> list[DocumentVersion]:
+    found = stored_versions(doc)
+    return [DocumentVersion(
+        version=n, status=v["status"], current=n == len(found), change=v.get("change"), title=v["title"],
+        collected_at=v.get("collected_at"), reported_at=v["reported_at"], received_at=v.get("received_at"),
+        observations=_observations(v), has_file=bool(v.get("attachment"))) for n, v in enumerate(found, 1)]
+
+
+def detail(doc: dict[str, Any], file: DocumentFileInfo | None) -> DocumentDetail:
+    current = doc.get("current") or {}
+    return DocumentDetail(
+        **summary(doc).model_dump(), laboratory_id=doc.get("laboratory_id"),
+        prescriber_id=current.get("prescriber_id"), observations=_observations(current), versions=versions(doc),
+        file=file)
