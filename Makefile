@@ -22,9 +22,10 @@ status: deps
 infra: deps  ## infrastructure only (Kafka + FerretDB), left running
 	@$(UV) run --frozen python -m infra up
 
-lint: deps
+lint: deps  ## ruff, mypy, and import-linter (.importlinter: each service the only door to its own data)
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen mypy
+	$(UV) run --frozen lint-imports --no-cache
 
 schemas: deps  ## regenerate schemas/json and schemas/asyncapi.yaml from the code
 	$(UV) run --frozen python -m schemas.export

@@ -15,6 +15,7 @@ access         access.events.v1, access.changes.v1, access.grant-expired,  acces
                access.commands.v1 (its own internal commands),             directory.professionals.v1 (group and
                notify.requests.v1; .dlq of what it reads                   every replica without one),
                                                                            records.document-visibility.v1,
+                                                                           activation.accounts.v1,
                                                                            access.changes.v1 (no group); group access
 notify         notify.events.v1; .dlq of what it reads                     notify.requests.v1, registry.persons.v1;
                                                                            group notify
@@ -49,10 +50,8 @@ _PRODUCER_WORDS = {"laboratories": "laboratory", "registry": "registry", "direct
 
 _NOT_IN_CODE: dict[tuple[str, str, str], str] = {
     # (principal, "read" | "write", topic): why the ACL is not given though schemas.topics names it
-    ("records", "write", "notify.requests.v1"): "records asks nothing of notify; notify is not told of documents",
-    ("notify", "read", "records.document-added.v1"): "notify has no subscriber to it",
+    ("records", "write", "notify.requests.v1"): "records asks nothing of notify (notify reads document-added itself)",
     ("access", "read", "records.document-added.v1"): "access learns of blocked documents from document-visibility",
-    ("access", "read", "activation.accounts.v1"): "access has no subscriber to it",
     ("gateway", "read", "records.document-added.v1"): "the gateway reads only access.events.v1",
     ("gateway", "read", "access.grant-expired.v1"): "the gateway reads only access.events.v1",
     ("console", "read", "notify.events.v1"): "the console reads dead letters and offsets only",

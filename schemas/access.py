@@ -3,19 +3,24 @@
 Commands are keyed by the patient's matricule, so one patient's commands are applied in order.
 Every command gets exactly one outcome on `access.events.v1` (accepted or refused, with the reason);
 the gateway waits for it by `command_id`.
+
+Below the topic contracts: the bodies and answers of access's HTTP API (decisions, presence passwords, and the
+portal's reads — access state, audit trail, patients of a professional, assisted DSPs, person lookup, the
+professional directory).
 """
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel, StringConstraints, model_validator
 
-from .fields import Matricule, MessageId, check_matricule
+from .fields import Matricule, MessageId, UtcDateTime, check_matricule
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+CURSOR = Field(default=None, max_length=512, description="`next_cursor` of the previous page; none: the first page")
 ProfessionalId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
                                       description="Professional's directory id")]
 
@@ -211,7 +216,8 @@ class PatientQuery(BaseModel):
     actor: ActorRef = Field(description="The owner or an assistant (the gateway authenticated them)")
     patient: Matricule = Field(description="Whose DSP")
     limit: int = Field(default=100, ge=1, le=1000, description="Audit entries, newest first")
-    before_seq: int | None = Field(default=None, ge=0, description="Audit paging: entries before this one")
+    before_seq: int | None = Field(default=None, ge=0, description="Deprecated audit paging (use cursor)")
+    cursor: str | None = CURSOR
 
 
 class ProfessionalQuery(BaseModel):
@@ -221,6 +227,7 @@ class ProfessionalQuery(BaseModel):
 
     professional_id: ProfessionalId = Field(description="The professional (directory id)")
     limit: int = Field(default=200, ge=1, le=1000, description="At most this many patients")
+    cursor: str | None = CURSOR
 
 
 class PresenceGenerateRequest(BaseModel):
@@ -243,3 +250,197 @@ class PresenceRedeemRequest(BaseModel):
     patient: Matricule = Field(description="Whose DSP")
     professional_id: ProfessionalId = Field(description="Who typed it (the gateway authenticated them)")
     password: Annotated[str, StringConstraints(max_length=32)] = Field(description="As typed (XXXX-XXXX)")
+
+
+# --- access's read API for the portal (`POST` + JSON on access's own port; the gateway calls it) -------------------
+# Every date-time is RFC 3339 in UTC with a `Z`; every list is cursor-paged (`items`, `next_cursor`).
+
+AssistantKind = Literal["parent-of-minor", "designated-assistant"]
+PersonName = Annotated[str | None, Field(description="Given and family name as registered; none: not known yet")]
+
+
+class ProfessionalRef(BaseModel):
+    """A professional as a person reads them: name, profession and specialty from access's directory copy."""
+
+    professional_id: str = Field(description="The professional's directory id")
+    name: str | None = Field(description="Given and family name; none: not in the directory")
+    profession: str | None = Field(description="e.g. 'Médecin'; none: not in the directory")
+    specialty: str | None = Field(description="e.g. 'Médecine générale', if any")
+
+
+class GrantV1(ProfessionalRef):
+    """A grant in force or on record: trusted-circle membership, a presence-password or an emergency grant."""
+
+    kind: Literal["trusted-circle", "presence-password", "emergency"] = Field(description="Which grant")
+    granted_at: UtcDateTime = Field(description="Since when")
+    ends_at: UtcDateTime | None = Field(description="When it ends; none: no end (a circle member by default)")
+
+
+class AssistantV1(BaseModel):
+    """A DSP assistant ("Accompagnateur") of the patient."""
+
+    matricule: Matricule = Field(description="The assistant's matricule")
+    name: PersonName
+    kind: AssistantKind = Field(description="parent-of-minor: a registered guardian of a minor patient (the link "
+                                            "ends at majority unless confirmed); designated-assistant: any other")
+    since: UtcDateTime | None = Field(description="When the link was made; none: before access kept it")
+    ends_at: UtcDateTime | None = Field(description="When the link ends; none: no end")
+
+
+class ConsentV1(BaseModel):
+    consent: str = Field(description="Which consent, e.g. organ-donation")
+    value: bool = Field(description="Yes or no")
+    at: UtcDateTime = Field(description="When it was recorded")
+    by: str = Field(description="Who recorded it (the owner's or an assistant's matricule)")
+
+
+class AccessStateV1(BaseModel):
+    """`POST /v1/access-state`: who may read the DSP and how, blocks, assistants, consents."""
+
+    patient: Matricule = Field(description="Whose DSP")
+    version: int = Field(ge=0, description="The stored state's version")
+    grants: list[GrantV1] = Field(description="Trusted circle, presence-password and emergency grants, named")
+    referring_gp: ProfessionalRef | None = Field(description="The referring GP (one of the trusted circle)")
+    blocked_professionals: list[ProfessionalRef] = Field(description="Professionals the patient blocked, named")
+    blocked_documents: list[str] = Field(description="Documents hidden from every professional")
+    assistants: list[AssistantV1] = Field(description="DSP assistants, named")
+    emergency_refused: bool = Field(description="True: no professional may use emergency access")
+    presence_password: bool = Field(description="A presence password is set (never the password itself)")
+    consents: list[ConsentV1] = Field(description="Every consent recorded, oldest first")
+
+
+class AuditActor(BaseModel):
+    """Who did it: a person (owner or assistant), a professional (named from the directory) or the agency."""
+
+    kind: Literal["patient", "professional", "operator"] = Field(description="patient | professional | operator")
+    id: str = Field(description="Matricule, directory id or the agency's service")
+    name: str | None = Field(description="The person's or professional's name, or 'Agence eSanté'")
+    profession: str | None = Field(default=None, description="A professional's profession")
+    specialty: str | None = Field(default=None, description="A professional's specialty")
+
+
+class AuditEntryV1(BaseModel):
+    """One entry of the audit trail ("Traçabilité") as the patient reads it; the hash chain is not shown here
+    (it is checked by the `verify-audit-trail` command, whose outcome names the chain's head)."""
+
+    at: UtcDateTime = Field(description="When")
+    who: AuditActor = Field(description="Who acted")
+    action: str = Field(description="read | manage | a command's name (add-to-circle, break-the-glass, ...)")
+    document_id: str | None = Field(description="The document read, if one was")
+    allowed: bool = Field(description="Whether it was allowed (or the command accepted)")
+    reason: str = Field(description="The rule or grant it rested on, or why it was refused")
+    justification: str | None = Field(default=None, description="Break the glass: the professional's justification")
+
+
+class AuditPage(BaseModel):
+    """`POST /v1/audit`: the patient's audit trail, newest first."""
+
+    items: list[AuditEntryV1] = Field(description="Newest first")
+    next_cursor: str | None = Field(description="Send back as `cursor` for older entries; none: no more")
+    entries: list[dict[str, Any]] = Field(default_factory=list, description="Deprecated: the page in the old flat "
+                                          "shape (actor_kind, actor_id, seq, ...) until the gateway reads `items`")
+
+
+class PatientOfV1(BaseModel):
+    """A patient whose DSP the professional may read now."""
+
+    patient: Matricule = Field(description="The patient's matricule")
+    name: PersonName
+    grant: str = Field(description="The rule it rests on: trusted-circle | referring GP | presence-password | "
+                                   "emergency")
+    since: UtcDateTime = Field(description="When the grant began")
+    ends_at: UtcDateTime | None = Field(description="When the grant ends; none: no end")
+
+
+class PatientsOfPage(BaseModel):
+    """`POST /v1/patients-of`: by matricule."""
+
+    professional: ProfessionalRef = Field(description="The professional asking, named")
+    items: list[PatientOfV1] = Field(description="By matricule")
+    next_cursor: str | None = Field(description="Send back as `cursor` for the next page; none: no more")
+    patients: list[PatientOfV1] = Field(default_factory=list, description="Deprecated: the same as items")
+
+
+class AssistedQuery(BaseModel):
+    """`POST /v1/assisted`: the DSPs a person assists now ("Accéder aux autres dossiers patient")."""
+
+    model_config = ConfigDict(extra="forbid", title="AssistedQuery")
+
+    user: Matricule = Field(description="The person logged in (the gateway authenticated them)")
+    cursor: str | None = CURSOR
+    limit: int = Field(default=50, ge=1, le=100, description="At most this many DSPs per page")
+
+
+class AssistedV1(BaseModel):
+    patient: Matricule = Field(description="Whose DSP (send it as X-DSP-Patient to act on it)")
+    name: PersonName
+    kind: AssistantKind = Field(description="parent-of-minor | designated-assistant")
+    since: UtcDateTime | None = Field(description="When the link was made; none: before access kept it")
+    ends_at: UtcDateTime | None = Field(description="When the link ends (a minor's majority); none: no end")
+
+
+class AssistedPage(BaseModel):
+    items: list[AssistedV1] = Field(description="By the patient's matricule")
+    next_cursor: str | None = Field(description="Send back as `cursor` for the next page; none: no more")
+
+
+class PersonLookup(BaseModel):
+    """`POST /v1/persons/lookup`: the name of the adult a patient is about to add as their DSP assistant."""
+
+    model_config = ConfigDict(extra="forbid", title="PersonLookup")
+
+    actor: ActorRef = Field(description="The person adding (the gateway authenticated them)")
+    matricule: Matricule = Field(description="The matricule typed ('Numéro assuré')")
+
+
+class PersonV1(BaseModel):
+    """A registered adult (the only people a lookup answers for: anyone else is the same 404)."""
+
+    matricule: Matricule = Field(description="As typed")
+    name: PersonName
+
+
+SearchText = Annotated[str, StringConstraints(min_length=2, max_length=60, strip_whitespace=True,
+                                              pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+class ProfessionalSearch(BaseModel):
+    """`POST /v1/professionals/search`: active professionals whose given or family name starts with `q`."""
+
+    model_config = ConfigDict(extra="forbid", title="ProfessionalSearch")
+
+    q: SearchText = Field(description="Name prefix, 2-60 characters (case and accents ignored)")
+    cursor: str | None = CURSOR
+    limit: int = Field(default=20, ge=1, le=50, description="At most this many professionals per page")
+
+
+class ProfessionalV1(BaseModel):
+    professional_id: str = Field(description="Directory id (add-to-circle takes it)")
+    given_name: str = Field(description="Given name(s)")
+    family_name: str = Field(description="Family name")
+    name: str = Field(description="Given and family name")
+    profession: str = Field(description="e.g. 'Médecin'")
+    specialty: str | None = Field(description="e.g. 'Médecine générale', if any")
+    practice_id: str | None = Field(description="The practice (access is never practice-wide)")
+
+
+class ProfessionalPage(BaseModel):
+    items: list[ProfessionalV1] = Field(description="By family name, then given name")
+    next_cursor: str | None = Field(description="Send back as `cursor` for the next page; none: no more")
+
+
+class ProfessionalGet(BaseModel):
+    """`POST /v1/professionals/get`: one professional, listed or not (the gateway's professional login)."""
+
+    model_config = ConfigDict(extra="forbid", title="ProfessionalGet")
+
+    professional_id: ProfessionalId
+
+
+class ProfessionalStatusV1(BaseModel):
+    professional_id: str = Field(description="As asked")
+    listed: bool = Field(description="The directory lists (or listed) them")
+    active: bool = Field(description="Listed and still active")
+    name: str | None = Field(description="Given and family name; none: not listed")
+    profession: str | None = Field(description="none: not listed")
+    specialty: str | None = Field(description="If any")

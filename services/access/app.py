@@ -1,4 +1,4 @@
-"""access's bootstrap: settings -> runtime -> store, view, audit log, service -> handlers, API, sweeper -> app."""
+"""access's bootstrap: settings -> runtime -> store, view, audit log, service -> handlers, APIs, sweeper -> app."""
 
 from __future__ import annotations
 
@@ -14,10 +14,14 @@ from schemas.topics import ACCESS_CHANGES, ACCESS_COMMANDS, ACCESS_EVENTS, ACCES
 from services.kit.runtime import Clock, build_runtime, make_app, utc_now
 from services.kit.settings import ServiceSettings
 
+from .agency import AgencyPresence
 from .api import AccessApi
 from .audit_log import AuditLog
+from .directory_api import DirectoryApi
 from .handlers import register
+from .names import Names
 from .presence_api import PresenceApi
+from .reads import AccessReads
 from .service import AccessService, Publishers
 from .store import AccessStore
 from .sweeper import Sweeper
@@ -43,7 +47,8 @@ def create_app(settings: AccessSettings, clock: Clock = utc_now) -> AsgiFastStre
         changed=broker.publisher(ACCESS_CHANGES.name, title="access.changes", include_in_schema=False).publish,
         notify=broker.publisher(NOTIFY_REQUESTS.name, schema=NotificationRequestV1, title="access.notify",
                                 description="Notices to patients: first access, presence password used, "
-                                            "emergency access, grant expired, assistant added").publish,
+                                            "emergency access, grant expired, assistant added; presence "
+                                            "passwords (sealed), e.g. the agency's letter on activation").publish,
         expired=broker.publisher(ACCESS_GRANT_EXPIRED.name, schema=GrantExpiredV1, title="access.grant-expired",
                                  description="A time-limited grant ended").publish,
         command=broker.publisher(ACCESS_COMMANDS.name, title="access.internal-commands",
@@ -52,7 +57,8 @@ def create_app(settings: AccessSettings, clock: Clock = utc_now) -> AsgiFastStre
     )
     service = AccessService(store, view, audit_log, out, clock)
     sweeper = Sweeper(store, view, out.command, clock)
-    register(rt, service)
+    register(rt, service, AgencyPresence(service, clock, settings.notify_public_key))
+    door = settings.door()
     stop, tasks = asyncio.Event(), []
 
     async def start_sweeper() -> None:
@@ -63,7 +69,9 @@ def create_app(settings: AccessSettings, clock: Clock = utc_now) -> AsgiFastStre
         await asyncio.gather(*tasks, return_exceptions=True)
 
     return make_app(rt, on_startup=[store.ensure_indexes, view.load, audit_log.load_heads],
-                    routes=[*AccessApi(service, clock).routes(settings.door()),
-                            *PresenceApi(service, clock, settings.notify_public_key).routes(settings.door())],
+                    routes=[*AccessApi(service, clock).routes(door),
+                            *AccessReads(service, Names(store, view), clock).routes(door),
+                            *DirectoryApi(service, clock).routes(door),
+                            *PresenceApi(service, clock, settings.notify_public_key).routes(door)],
                     after_startup=[start_sweeper],
                     on_shutdown=[stop_sweeper])

@@ -32,12 +32,14 @@ class AuditEntry:
     prev_hash: str
     hash: str = ""
     via: str = ""  # the service that asked (e.g. gateway); part of the hash when set
+    justification: str = ""  # break the glass: the professional's reason, for the patient; hashed when set
 
     def body(self) -> bytes:
         fields = asdict(self)
         fields.pop("hash")
-        if not self.via:
-            fields.pop("via")  # entries written before `via` existed keep their hash
+        for optional in ("via", "justification"):
+            if not fields[optional]:
+                fields.pop(optional)  # entries written before the field existed keep their hash
         fields["at"] = self.at.isoformat()
         return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -46,12 +48,13 @@ class AuditEntry:
 
 
 def append(last: AuditEntry | None, patient: str, at: datetime, actor_kind: str, actor_id: str, action: str,
-           document: str | None, allowed: bool, reason: str, via: str = "") -> AuditEntry:
+           document: str | None, allowed: bool, reason: str, via: str = "", justification: str = "") -> AuditEntry:
     """The next entry of `patient`'s chain after `last` (None: the first)."""
     if last is not None and last.patient != patient:
         raise ValueError("an audit chain belongs to one patient")
     return AuditEntry(patient, 0 if last is None else last.seq + 1, at, actor_kind, actor_id, action, document,
-                      allowed, reason, GENESIS if last is None else last.hash, via=via).sealed()
+                      allowed, reason, GENESIS if last is None else last.hash, via=via,
+                      justification=justification).sealed()
 
 
 def verify(entries: Sequence[AuditEntry]) -> int | None:

@@ -23,13 +23,18 @@ from .audit import AuditEntry
 
 log = structlog.get_logger("dsp.access.audit")
 FIELDS = ("patient", "seq", "at", "actor_kind", "actor_id", "action", "document", "allowed", "reason", "prev_hash",
-          "hash", "via")
+          "hash", "via", "justification")
 BATCH = 500
+PAGE_LOOKUPS = 50  # concurrent _id lookups while reading a page of the trail
 DUPLICATE_KEY = 11000
 
 
 def _entry(raw: dict[str, Any]) -> AuditEntry:
     return AuditEntry(**{k: raw[k] for k in FIELDS if k in raw})
+
+
+def _doc_id(patient: str, seq: int) -> str:
+    return f"{patient}:{seq:012d}"
 
 
 class _Pending:
@@ -62,7 +67,7 @@ class AuditLog:
 
     async def append(self, patient: str, at: datetime, actor_kind: str, actor_id: str, action: str,
                      document: str | None, allowed: bool, reason: str, ref: str | None = None,
-                     via: str = "") -> AuditEntry:
+                     via: str = "", justification: str = "") -> AuditEntry:
         """Append one entry and wait until it is stored; with `ref` (a command id) a command is audited once."""
         if ref is not None:
             seen = await self.refs.find_one({"_id": f"{patient}|{ref}"})
@@ -72,8 +77,8 @@ class AuditLog:
                     return _entry(existing)
         at = at.replace(microsecond=at.microsecond // 1000 * 1000)  # what MongoDB keeps, so the hash verifies
         future: asyncio.Future[AuditEntry] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending((patient, at, actor_kind, actor_id, action, document, allowed, reason, via), ref,
-                                    future))
+        self._queue.append(_Pending((patient, at, actor_kind, actor_id, action, document, allowed, reason, via,
+                                     justification), ref, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_all())
         return await future
@@ -102,7 +107,7 @@ class AuditLog:
         else:
             await asyncio.gather(*(self._head(p, reload=True) for p in missing))
         entries = [audit.append(self._heads[item.args[0]], *item.args) for item in batch]
-        docs = [{"_id": f"{e.patient}:{e.seq:012d}", "ref": item.ref, **{k: getattr(e, k) for k in FIELDS}}
+        docs = [{"_id": _doc_id(e.patient, e.seq), "ref": item.ref, **{k: getattr(e, k) for k in FIELDS}}
                 for e, item in zip(entries, batch, strict=True)]
         failed: set[int] = set()
         try:
@@ -132,7 +137,7 @@ class AuditLog:
         """The chain's last entry, found by `_id` alone (FerretDB answers `_id` lookups from its primary key but
         scans the collection for other filters): gallop forward from what is known, then bisect."""
         async def at(seq: int) -> dict[str, Any] | None:
-            return await self.collection.find_one({"_id": f"{patient}:{seq:012d}"})
+            return await self.collection.find_one({"_id": _doc_id(patient, seq)})
 
         low = known.seq if known is not None else -1  # the highest seq known to exist (-1: none)
         step = 1
@@ -158,7 +163,23 @@ class AuditLog:
         cursor = self.collection.find(query, sort=[("seq", DESCENDING)], limit=limit)
         return [_entry(raw) async for raw in cursor]
 
-    async def verify(self, patient: str) -> tuple[int, int | None]:
-        """(number of entries, index of the first broken link or None)."""
+    async def page(self, patient: str, before_seq: int | None, limit: int) -> list[AuditEntry]:
+        """Newest first: up to `limit` entries with a seq below `before_seq` (None: from the chain's head). Read by
+        `_id` only — FerretDB answers those from its key, while any other filter scans every patient's trail — so a
+        page costs `limit` lookups whatever the trail's size; keyset paging, so appends never shift a page."""
+        if before_seq is None:
+            head = await self._find_head(patient, self._heads.get(patient))
+            if head is None:
+                return []
+            before_seq = head.seq + 1
+        seqs = list(range(before_seq - 1, max(before_seq - 1 - limit, -1), -1))
+        found: list[dict[str, Any] | None] = []
+        for start in range(0, len(seqs), PAGE_LOOKUPS):
+            found += await asyncio.gather(*(self.collection.find_one({"_id": _doc_id(patient, seq)})
+                                            for seq in seqs[start:start + PAGE_LOOKUPS]))
+        return [_entry(raw) for raw in found if raw is not None]
+
+    async def verify(self, patient: str) -> tuple[int, int | None, AuditEntry | None]:
+        """(number of entries, index of the first broken link or None, the chain's last entry)."""
         chain = await self.entries(patient)
-        return len(chain), audit.verify(chain)
+        return len(chain), audit.verify(chain), chain[-1] if chain else None

@@ -23,10 +23,11 @@ from schemas.access import (
     SetDocumentVisibility,
     VerifyAuditTrail,
 )
-from schemas.fields import matricule_birth_date
+from schemas.fields import matricule_birth_date, rfc3339
 
 from . import state as ev
 from .decisions import PRESENCE_GRANT, Action, Actor, GrantKind, PatientAccess, decide
+from .domain import AGENCY_ACTOR
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Facts:
     professional_known: bool = False  # the professional the command names, or the acting professional
     assistant_known: bool = False
     has_presence_password: bool = False
+    professional_display: str = ""  # how notices name that professional: name (profession, specialty)
 
 
 @dataclass
@@ -68,9 +70,12 @@ def is_adult(matricule: str, now: datetime) -> bool:
 
 
 def plan(cmd: AnyCommand, access: PatientAccess, facts: Facts, now: datetime) -> Plan:
+    actor = Actor(cmd.actor.kind, cmd.actor.id)
+    if isinstance(cmd, PresencePasswordCommand) and actor == Actor("operator", AGENCY_ACTOR):
+        # activation found the person in the registry before activating them; access's copy may lag behind
+        return Plan(True, "presence password issued by the agency on activation; posted by letter")
     if not facts.patient_known:
         return refuse("unknown patient")
-    actor = Actor(cmd.actor.kind, cmd.actor.id)
     if isinstance(cmd, EndGrant | SetDocumentVisibility):
         if actor.kind != "operator":
             return refuse("an internal command of the access service")
@@ -150,7 +155,7 @@ def _assistant(cmd: AssistantCommand, access: PatientAccess, facts: Facts, now: 
     if not is_adult(who, now):
         return refuse("a DSP assistant must be an adult")
     ends = None if is_adult(cmd.patient, now) else majority(cmd.patient)
-    details = {"link_ends_at": ends.isoformat()} if ends else {}
+    details = {"link_ends_at": rfc3339(ends)} if ends else {}
     return Plan(True, "assistant added", [ev.AssistantLinked(who, now, ends)], [("assistant-added", {})], details)
 
 
@@ -172,22 +177,23 @@ def _professional_action(cmd: RedeemPresencePassword | BreakTheGlass, access: Pa
         return refuse("unknown professional")
     if actor.id in access.blocked_professionals:
         return refuse("professional blocked by the patient")
+    named = facts.professional_display or actor.id
     if isinstance(cmd, BreakTheGlass):
         if access.emergency_refused:
             return refuse("the patient has refused emergency access")
         grant = ev.EmergencyAccessUsed(actor.id, now)
-        return Plan(True, "emergency access granted", [grant], [("emergency-access-used", {"professional": actor.id})],
-                    {"ends_at": (now + ev.EMERGENCY_GRANT).isoformat()})
+        notice = {"professional": named, "justification": cmd.justification}
+        return Plan(True, "emergency access granted", [grant], [("emergency-access-used", notice)],
+                    {"ends_at": rfc3339(now + ev.EMERGENCY_GRANT)})
     if not facts.has_presence_password:
         return refuse("the patient has no presence password")
     return Plan(True, "presence password accepted", [ev.PresencePasswordRedeemed(actor.id, now)],
-                [("presence-password-used", {"professional": actor.id})],
-                {"ends_at": (now + PRESENCE_GRANT).isoformat()})
+                [("presence-password-used", {"professional": named})], {"ends_at": rfc3339(now + PRESENCE_GRANT)})
 
 
 def _end_grant(cmd: EndGrant, access: PatientAccess) -> Plan:
     """End the grant the sweeper found due, if it is still the one in force (not revoked nor renewed)."""
-    details = {"grant": cmd.grant, "subject": cmd.subject, "ended_at": cmd.ends_at.isoformat()}
+    details = {"grant": cmd.grant, "subject": cmd.subject, "ended_at": rfc3339(cmd.ends_at)}
     notice: list[tuple[str, dict[str, str]]] = [("grant-expired", {"grant": str(cmd.grant)})]
     if cmd.grant == "assistant":
         if cmd.subject in access.assistants and access.assistants[cmd.subject] == cmd.ends_at:

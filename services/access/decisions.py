@@ -50,6 +50,7 @@ class PatientAccess:
     blocked_professionals: set[str] = field(default_factory=set)
     blocked_documents: set[str] = field(default_factory=set)
     assistants: dict[str, datetime | None] = field(default_factory=dict)  # matricule -> link end (None: none)
+    assistant_since: dict[str, datetime] = field(default_factory=dict)  # matricule -> when the link was made
     referring_gp: str | None = None
     emergency_refused: bool = False
 

@@ -1,4 +1,5 @@
-"""access's Kafka handlers: thin — directory and registry facts, commands, document visibility, view refresh."""
+"""access's Kafka handlers: thin — directory and registry facts, activated accounts, commands, document
+visibility, view refresh."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import structlog
 from faststream import AckPolicy
 
 from schemas.access import AccessChangedV1, AccessCommandV1, ActorRef, SetDocumentVisibility
+from schemas.activation import AccountActivatedV1
 from schemas.directory import ProfessionalListedV1
 from schemas.records import DocumentVisibilityChangedV1
 from schemas.registry import PersonRegisteredV1
 from schemas.topics import (
     ACCESS_CHANGES,
     ACCESS_COMMANDS,
+    ACTIVATION_ACCOUNTS,
     DIRECTORY_PROFESSIONALS,
     DOCUMENT_VISIBILITY,
     REGISTRY_PERSONS,
@@ -22,13 +25,14 @@ from services.kit.projection import upsert
 from services.kit.runtime import Runtime
 
 from . import domain
+from .agency import AgencyPresence
 from .service import AccessService
 
 log = structlog.get_logger("dsp.access")
 RECORDS = ActorRef(kind="operator", id="records")
 
 
-def register(rt: Runtime, service: AccessService) -> None:
+def register(rt: Runtime, service: AccessService, agency: AgencyPresence) -> None:
     store, view, options = service.store, service.view, consumer_options(rt.settings)
 
     @rt.broker.subscriber(DIRECTORY_PROFESSIONALS.name, **options, decoder=json_decoder(ProfessionalListedV1),
@@ -44,12 +48,18 @@ def register(rt: Runtime, service: AccessService) -> None:
                           decoder=json_decoder(ProfessionalListedV1), title="access.view-professionals",
                           description="Every replica (no consumer group) knows every listed professional")
     async def on_professional_for_view(pro: ProfessionalListedV1) -> None:
-        (view.professionals.add if pro.active else view.professionals.discard)(pro.professional_id)
+        view.list_professional(domain.card(pro))
 
     @rt.broker.subscriber(REGISTRY_PERSONS.name, **options, decoder=json_decoder(PersonRegisteredV1),
-                          title="access.persons", description="Know patients, assistants and their birth dates")
+                          title="access.persons", description="Know patients and assistants: names, guardians")
     async def on_person(person: PersonRegisteredV1) -> None:
         await upsert(store.persons, person.matricule, domain.person_fields(person), {"registered_at": rt.clock()})
+
+    @rt.broker.subscriber(ACTIVATION_ACCOUNTS.name, **options, decoder=json_decoder(AccountActivatedV1),
+                          title="access.accounts", description="An account became active: the agency's presence "
+                                                               "password, posted by letter (once per event)")
+    async def on_account_activated(event: AccountActivatedV1) -> None:
+        await agency.issue(event)
 
     @rt.broker.subscriber(ACCESS_COMMANDS.name, **options, decoder=json_decoder(AccessCommandV1),
                           title="access.commands", description="Patients' and professionals' access commands")

@@ -51,7 +51,8 @@ class PresenceApi:
         sealed = {} if body.delivery == "none" else sealed_request_fields(
             self.notify_key, {"password": password}, request_id=notice_id(f"{body.command_id}:password"),
             channel=body.delivery, recipient=body.patient)
-        await self.store.put_pending_presence(body.command_id, hashed, sealed, now)
+        if not await self.store.put_pending_presence(body.command_id, hashed, sealed, now, body.patient):
+            return 409, {"detail": "this command id was already used; send a new one"}
         command = PresencePasswordCommand(command="generate-presence-password", command_id=body.command_id,
                                           patient=body.patient, actor=body.actor, delivery=body.delivery)
         await self.service.out.command(command.model_dump(mode="json"), key=body.patient.encode())

@@ -16,6 +16,7 @@ from schemas.access import (
     AccessChangedV1,
     AccessOutcomeV1,
     AnyCommand,
+    BreakTheGlass,
     ConsentCommand,
     EndGrant,
     GrantExpiredV1,
@@ -73,6 +74,8 @@ class AccessService:
             plan = await self._plan(cmd, doc, now)
             pending = await self.store.pending_presence(cmd.command_id) if isinstance(
                 cmd, PresencePasswordCommand) else None
+            if pending is not None and pending.get("patient", cmd.patient) != cmd.patient:
+                pending = None  # kept for another patient's command: not this one's
             if pending is None and isinstance(cmd, PresencePasswordCommand) and plan.accepted:
                 plan = commands.refuse("a presence password is generated through access's API only")
             self._apply(cmd, doc, plan, now, pending["hash"] if pending else None)
@@ -90,8 +93,6 @@ class AccessService:
                                "effects": effects})
             if await self.store.save(doc, now):
                 self.view.put(cmd.patient, doc.version, doc.access)
-                if pending is not None and isinstance(cmd, PresencePasswordCommand) and cmd.delivery != "none":
-                    await self._send_password(cmd, pending["sealed"])
                 await self._effects(cmd, outcome, effects, doc.version)
                 return outcome
         raise Conflict("the patient's access state changed 20 times while applying one command")
@@ -103,16 +104,19 @@ class AccessService:
             patient_known=await self.store.person(cmd.patient) is not None,
             professional_known=bool(pro) and await self.view.professional_known(pro),
             assistant_known=bool(assistant) and await self.store.person(assistant) is not None,
-            has_presence_password=doc.presence_hash is not None)
+            has_presence_password=doc.presence_hash is not None,
+            professional_display=self.view.display(pro) if pro else "")
         plan = commands.plan(cmd, doc.access, facts, now)
         if plan.accepted and isinstance(cmd, RedeemPresencePassword):
             redeemed = await self.store.redemption(cmd.command_id)
             if redeemed is None or (redeemed["patient"], redeemed["professional"]) != (cmd.patient, cmd.actor.id):
                 plan = commands.refuse("a presence password is redeemed through access's API only")
         if plan.accepted and isinstance(cmd, VerifyAuditTrail):
-            count, broken = await self.audit.verify(cmd.patient)
+            count, broken, head = await self.audit.verify(cmd.patient)
             plan.reason = "audit trail intact" if broken is None else f"audit trail broken at entry {broken}"
-            plan.details = {"entries": str(count), "first_broken": "" if broken is None else str(broken)}
+            plan.details = {"entries": str(count), "first_broken": "" if broken is None else str(broken),
+                            "head_seq": "" if head is None else str(head.seq),  # the chain's internals: here only
+                            "head_hash": "" if head is None else head.hash}
         return plan
 
     @staticmethod
@@ -126,14 +130,21 @@ class AccessService:
         if isinstance(cmd, PresencePasswordCommand):
             doc.presence_hash = new_hash
 
-    async def _send_password(self, cmd: PresencePasswordCommand, sealed: dict[str, str]) -> None:
-        """The letter (or in-app notice) with the password, sealed to notify by the API that generated it."""
-        await self.notify(cmd.patient, f"{cmd.command_id}:password", "presence-password", {},
-                          Channel(cmd.delivery), sealed)
+    async def _send_password(self, cmd: PresencePasswordCommand) -> None:
+        """The letter (or in-app notice) with the password, sealed to notify by whoever generated it (the API or
+        the agency's issue on activation). Among the effects, so a redelivery after a crash still sends it —
+        under the same request id, which notify sends once."""
+        pending = await self.store.pending_presence(cmd.command_id)
+        if pending is not None and pending.get("sealed"):
+            await self.notify(cmd.patient, f"{cmd.command_id}:password", "presence-password", {},
+                              Channel(cmd.delivery), pending["sealed"])
 
     async def _effects(self, cmd: AnyCommand, outcome: AccessOutcomeV1, effects: dict[str, Any], version: int) -> None:
+        justification = cmd.justification if isinstance(cmd, BreakTheGlass) else ""
         await self.audit.append(cmd.patient, outcome.at, cmd.actor.kind, cmd.actor.id, cmd.command, None,
-                                outcome.accepted, outcome.reason, ref=cmd.command_id)
+                                outcome.accepted, outcome.reason, ref=cmd.command_id, justification=justification)
+        if isinstance(cmd, PresencePasswordCommand) and outcome.accepted and cmd.delivery != "none":
+            await self._send_password(cmd)
         for end in effects["ends"]:
             await self.store.schedule_end(cmd.patient, end["kind"], end["subject"], end["ends_at"])
         for notice in effects["notices"]:
@@ -148,6 +159,8 @@ class AccessService:
         if outcome.accepted and version:
             await self.out.changed(AccessChangedV1(patient=cmd.patient, version=version).model_dump(), key=key)
         await self.store.mark_effects_done(cmd.command_id, outcome.at)
+        if isinstance(cmd, PresencePasswordCommand):
+            await self.store.forget_sealed_presence(cmd.command_id)  # the letter is on its way: keep the hash only
         log.info("access command applied" if outcome.accepted else "access command refused", command=cmd.command,
                  reason=outcome.reason)
 

@@ -137,8 +137,11 @@ def apply(state: PatientAccess, event: AccessEvent) -> PatientAccess:
         case ReferringGpSet(pro, _):
             if (GrantKind.CIRCLE, pro) in state.grants:
                 state.referring_gp = pro
-        case AssistantLinked(matricule, _, ends_at):
+        case AssistantLinked(matricule, at, ends_at):
+            if matricule not in state.assistants:  # a confirmation keeps the link's start
+                state.assistant_since[matricule] = at
             state.assistants[matricule] = ends_at
         case AssistantUnlinked(matricule, _):
             state.assistants.pop(matricule, None)
+            state.assistant_since.pop(matricule, None)
     return state

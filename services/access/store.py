@@ -3,8 +3,10 @@ writes are version-guarded, so two replicas (or the sweeper and a command) never
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -12,6 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from .decisions import Grant, GrantKind, PatientAccess
+from .domain import ProfessionalCard
 
 RECENT_COMMANDS = 50  # outcomes kept per patient to answer a redelivered command identically
 
@@ -35,7 +38,8 @@ def encode_access(a: PatientAccess) -> dict[str, Any]:
                     "ends_at": g.ends_at} for g in a.grants.values()],
         "blocked_professionals": sorted(a.blocked_professionals),
         "blocked_documents": sorted(a.blocked_documents),
-        "assistants": [{"matricule": m, "ends_at": end} for m, end in a.assistants.items()],
+        "assistants": [{"matricule": m, "ends_at": end, "since": a.assistant_since.get(m)}
+                       for m, end in a.assistants.items()],
         "referring_gp": a.referring_gp,
         "emergency_refused": a.emergency_refused,
     }
@@ -49,6 +53,7 @@ def decode_access(d: dict[str, Any]) -> PatientAccess:
         blocked_professionals=set(d.get("blocked_professionals", [])),
         blocked_documents=set(d.get("blocked_documents", [])),
         assistants={a["matricule"]: a["ends_at"] for a in d.get("assistants", [])},
+        assistant_since={a["matricule"]: a["since"] for a in d.get("assistants", []) if a.get("since")},
         referring_gp=d.get("referring_gp"),
         emergency_refused=bool(d.get("emergency_refused", False)),
     )
@@ -102,6 +107,18 @@ class AccessStore:
     async def person(self, matricule: str) -> dict[str, Any] | None:
         return await self.persons.find_one({"_id": matricule})
 
+    async def persons_by_id(self, matricules: set[str]) -> dict[str, dict[str, Any]]:
+        """Access's copy of these registry persons, by `_id` lookups (FerretDB scans for anything else)."""
+        found = await asyncio.gather(*(self.person(m) for m in sorted(matricules)))
+        return {raw["_id"]: raw for raw in found if raw is not None}
+
+    async def professional_cards(self) -> AsyncIterator[ProfessionalCard]:
+        """Every professional the directory listed, active or not (to name them in old grants and entries)."""
+        async for raw in self.professionals.find({}):
+            yield ProfessionalCard(raw["_id"], raw.get("given_name", ""), raw.get("family_name", ""),
+                                   raw.get("profession", ""), raw.get("specialty"), raw.get("practice_id"),
+                                   raw.get("active", True) is not False)
+
     async def schedule_end(self, patient: str, kind: str, subject: str, ends_at: datetime) -> None:
         key = f"{patient}|{kind}|{subject}|{ends_at.isoformat()}"
         await self.expiries.update_one({"_id": key}, {"$setOnInsert": {
@@ -114,6 +131,14 @@ class AccessStore:
 
     async def presence_failed(self, professional: str, patient: str, at: datetime) -> None:
         await self.presence_failures.insert_one({"key": f"{professional}|{patient}", "at": at})
+
+    async def grant_counts(self, now: datetime) -> dict[str, int]:
+        """For the operations console: time-limited grants running, ending within 24 hours, ended."""
+        count = self.expiries.count_documents
+        return {"active": await count({"state": "pending", "ends_at": {"$gt": now}}),
+                "expiring_24h": await count({"state": "pending",
+                                             "ends_at": {"$gt": now, "$lte": now + timedelta(hours=24)}}),
+                "expired": await count({"state": {"$in": ["requested", "done"]}})}
 
     async def effects_done(self, command_id: str) -> bool:
         return await self.done.find_one({"_id": command_id}, {"_id": 1}) is not None
@@ -134,11 +159,22 @@ class AccessStore:
         return outcome
 
     async def put_pending_presence(self, command_id: str, password_hash: str, sealed: dict[str, str],
-                                   at: datetime) -> None:
-        await self.presence_pending.insert_one({"_id": command_id, "hash": password_hash, "sealed": sealed, "at": at})
+                                   at: datetime, patient: str) -> bool:
+        """Keep a new password's hash (and its sealed letter) under the command that will apply it; False if that
+        command already has one (the first stands: a redelivery never replaces the password)."""
+        try:
+            await self.presence_pending.insert_one({"_id": command_id, "hash": password_hash, "sealed": sealed,
+                                                    "at": at, "patient": patient})
+        except DuplicateKeyError:
+            return False
+        return True
 
     async def pending_presence(self, command_id: str) -> dict[str, Any] | None:
         return await self.presence_pending.find_one({"_id": command_id})
+
+    async def forget_sealed_presence(self, command_id: str) -> None:
+        """Once the letter was requested, the sealed copy (openable by notify alone) is not kept either."""
+        await self.presence_pending.update_one({"_id": command_id}, {"$set": {"sealed": {}}})
 
     async def put_redemption(self, command_id: str, patient: str, professional: str, at: datetime) -> None:
         await self.presence_redemptions.insert_one({"_id": command_id, "patient": patient,

@@ -1,6 +1,11 @@
 """The in-memory view decisions read: every patient's access state, from a MongoDB snapshot at start, then
 refreshed by `access.changes.v1` (every replica reads it without a consumer group) and a periodic catch-up.
-A stored version older than the one in memory is ignored, so refreshes may arrive in any order."""
+A stored version older than the one in memory is ignored, so refreshes may arrive in any order.
+
+Beside it: the professional directory (every replica reads the whole topic, so names, search and "is this
+professional listed" agree with decisions), and two indexes kept with each state — the patients each person
+assists and the patients each professional holds a grant on — so "patients of" and "assisted DSPs" read only
+their own patients."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from typing import Any
 import structlog
 
 from .decisions import Action, Actor, Decision, PatientAccess, decide
+from .domain import ProfessionalCard
 from .store import AccessStore, decode_access
 
 log = structlog.get_logger("dsp.access.view")
@@ -19,25 +25,46 @@ class AccessView:
     def __init__(self, store: AccessStore) -> None:
         self.store = store
         self.patients: dict[str, tuple[int, PatientAccess]] = {}
-        self.professionals: set[str] = set()
+        self.professionals: set[str] = set()  # listed and active
+        self.directory: dict[str, ProfessionalCard] = {}  # every professional ever listed
+        self.by_assistant: dict[str, set[str]] = {}  # assistant's matricule -> patients
+        self.by_professional: dict[str, set[str]] = {}  # professional -> patients they hold a grant on
         self.synced_until: datetime | None = None
 
     def put(self, patient: str, version: int, access: PatientAccess) -> None:
         current = self.patients.get(patient)
         if current is None or version > current[0]:
+            if current is not None:
+                self._index(patient, current[1], add=False)
             self.patients[patient] = (version, access)
+            self._index(patient, access, add=True)
+
+    def _index(self, patient: str, access: PatientAccess, add: bool) -> None:
+        for index, keys in ((self.by_assistant, set(access.assistants)),
+                            (self.by_professional, {g.professional_id for g in access.grants.values()})):
+            for key in keys:
+                if add:
+                    index.setdefault(key, set()).add(patient)
+                elif key in index:
+                    index[key].discard(patient)
+                    if not index[key]:
+                        del index[key]
 
     def _put_raw(self, raw: dict[str, Any]) -> None:
         self.put(raw["_id"], raw["version"], decode_access(raw["access"]))
 
+    def list_professional(self, card: ProfessionalCard) -> None:
+        self.directory[card.professional_id] = card
+        (self.professionals.add if card.active else self.professionals.discard)(card.professional_id)
+
     async def load(self) -> None:
-        """The snapshot: every stored patient and every listed professional."""
+        """The snapshot: every stored patient and every professional the directory listed."""
         async for raw in self.store.patients.find({}, {"version": 1, "access": 1, "updated_at": 1}):
             self._put_raw(raw)
             if self.synced_until is None or raw["updated_at"] > self.synced_until:
                 self.synced_until = raw["updated_at"]
-        async for pro in self.store.professionals.find({"active": {"$ne": False}}, {"_id": 1}):
-            self.professionals.add(pro["_id"])
+        async for card in self.store.professional_cards():
+            self.list_professional(card)
         log.info("access view loaded", patients=len(self.patients), professionals=len(self.professionals))
 
     async def refresh(self, patient: str, version: int) -> None:
@@ -60,6 +87,14 @@ class AccessView:
     async def professional_known(self, professional_id: str) -> bool:
         """From memory: the snapshot plus the directory topic, which every replica reads in full."""
         return professional_id in self.professionals
+
+    def card(self, professional_id: str) -> ProfessionalCard | None:
+        return self.directory.get(professional_id)
+
+    def display(self, professional_id: str) -> str:
+        """How a notice names a professional: name (profession, specialty); the id if the directory lacks them."""
+        found = self.directory.get(professional_id)
+        return found.display() if found else professional_id
 
     def state(self, patient: str) -> PatientAccess | None:
         entry = self.patients.get(patient)

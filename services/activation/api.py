@@ -25,6 +25,7 @@ from .portal import PortalSteps
 from .service import ActivationService, Answer
 
 GATEWAY = ("gateway",)
+CONSOLE = ("console",)
 
 
 def _step(door: Door, model: type[BaseModel], run: Callable[[Any], Awaitable[Answer]]) -> Any:
@@ -51,7 +52,12 @@ class ActivationApi:
                 ("/v1/sessions/end", _step(d, SessionRequest, s.end_session)),
                 ("/v1/password/change", _step(d, ChangePasswordRequest, s.change_password)),
                 ("/v1/password/forgot", _step(d, ForgotPasswordRequest, s.forgot_password)),
-                ("/v1/sessions/check", d.endpoint(self.check, GATEWAY))]
+                ("/v1/sessions/check", d.endpoint(self.check, GATEWAY)),
+                ("/v1/stats", d.endpoint(self.stats, CONSOLE))]
+
+    async def stats(self, raw: bytes) -> tuple[int, Any]:
+        """The console's counters (it never opens activation's database)."""
+        return 200, await self.service.store.counts()
 
     async def new_captcha(self, raw: bytes) -> tuple[int, Any]:
         return 200, await self.challenges.new_captcha()

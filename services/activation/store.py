@@ -26,6 +26,11 @@ class ActivationStore:
         self.challenges, self.challenges_used = db["challenges"], db["challenges_used"]
 
     # accounts and persons
+    async def counts(self) -> dict[str, int]:
+        """For the operations console: accounts activated, persons who ever opened a session."""
+        return {"activated": await self.accounts.count_documents({"active": True}),
+                "logged_in": len(await self.sessions.distinct("matricule"))}
+
     async def account(self, matricule: str) -> Doc | None:
         return await self.accounts.find_one({"_id": matricule})
 

@@ -103,10 +103,10 @@ def create_app(settings: ConsoleSettings, clock: Clock = utc_now) -> FastAPI:
                         settings.mongo_auth_source)
     db = mongo[settings.mongo_db]
     workers = dict(pair.split("=", 1) for pair in settings.worker_urls.split(",") if "=" in pair)
-    probes = Probes(settings.kafka_bootstrap, mongo, settings.mongo_db_prefix, workers, settings.kafka_group_prefix,
+    signer = settings.signer()  # helpdesk commands carry the authenticated operator; counters asked of each service
+    probes = Probes(settings.kafka_bootstrap, signer, workers, settings.kafka_group_prefix,
                     kafka=client_options(settings))
     dead = DeadLetters(settings.kafka_bootstrap, kafka=client_options(settings))
-    signer = settings.signer()  # helpdesk commands carry the authenticated operator, signed with the console's key
     operators = Operators(db, clock)
     sessions, throttle, audit = Sessions(db, operators, clock), LoginThrottle(db, clock), Audit(db, clock)
     secure = settings.secure_cookies

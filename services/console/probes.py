@@ -1,19 +1,23 @@
 """What the operations console reads: worker health and Prometheus metrics, consumer lag and dead-letter depth
-from Kafka's admin API, and the business counters from the services' databases. Read-only."""
+from Kafka's admin API, and the business counters from each service's own `/v1/stats` (called with the console's
+service token; the console opens no service's database). A service that does not answer shows no counters (null),
+never stale ones. Read-only."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
-from pymongo import AsyncMongoClient
 
 from schemas.topics import TOPICS
+from services.kit.servicetokens import Signer
+
+UNKNOWN_GRANTS = {"active": None, "expiring_24h": None, "expired": None}
 
 
 def _metrics(text: str) -> dict[str, float]:
@@ -31,9 +35,9 @@ def _metrics(text: str) -> dict[str, float]:
 
 
 class Probes:
-    def __init__(self, bootstrap: str, mongo: AsyncMongoClient[dict[str, Any]], db_prefix: str,
-                 workers: dict[str, str], group_prefix: str, kafka: dict[str, Any] | None = None) -> None:
-        self.bootstrap, self.mongo, self.prefix, self.workers = bootstrap, mongo, db_prefix, workers
+    def __init__(self, bootstrap: str, signer: Signer | None, workers: dict[str, str], group_prefix: str,
+                 kafka: dict[str, Any] | None = None) -> None:
+        self.bootstrap, self.signer, self.workers = bootstrap, signer, workers
         self.kafka_options = {**(kafka or {}), "bootstrap_servers": bootstrap}  # the console's principal
         self.groups = [f"{group_prefix}{name}" for name in ("records", "activation", "access", "notify")]
         self.http = httpx.AsyncClient(timeout=2)
@@ -86,22 +90,26 @@ class Probes:
                             "lag": max(0, latest[tp] - meta.offset)})
         return {"dlq_depth": depth, "lag": lag}
 
+    async def stats(self, name: str) -> dict[str, Any]:
+        """`name`'s own counters (`POST /v1/stats`, the console's token for audience `name`); {} if it cannot say."""
+        url = self.workers.get(name)
+        if url is None or self.signer is None:
+            return {}
+        try:
+            reply = await self.http.post(f"{url}/v1/stats", json={},
+                                         headers={"Authorization": f"Bearer {self.signer.token(name)}"})
+        except httpx.HTTPError:
+            return {}
+        found = reply.json() if reply.status_code == 200 else {}
+        return found if isinstance(found, dict) else {}
+
     async def business(self, now: datetime) -> dict[str, Any]:
-        db = {name: self.mongo[f"{self.prefix}_{name}"] for name in ("notify", "activation", "access", "records")}
-        outbox, expiries = db["notify"]["outbox"], db["access"]["expiries"]
-        count = outbox.count_documents
-        funnel = {"letters_sent": await count({"template_id": "activation-code", "status": "delivered"}),
-                  "activated": await db["activation"]["accounts"].count_documents({"active": True}),
-                  "logged_in": len(await db["activation"]["sessions"].distinct("matricule"))}
-        channels = {ch: {"delivered": await count({"channel": ch, "status": "delivered"}),
-                         "failed": await count({"channel": ch, "status": "failed"})}
-                    for ch in ("email", "sms", "letter", "inapp")}
-        grants = {"active": await expiries.count_documents({"state": "pending", "ends_at": {"$gt": now}}),
-                  "expiring_24h": await expiries.count_documents(
-                      {"state": "pending", "ends_at": {"$gt": now, "$lte": now + timedelta(hours=24)}}),
-                  "expired": await expiries.count_documents({"state": {"$in": ["requested", "done"]}})}
-        documents = await db["records"]["documents"].count_documents({"document_type": "lab-result"})
-        return {"funnel": funnel, "channels": channels, "grants": grants, "lab_results_stored": documents}
+        records, activation, access, notify = await asyncio.gather(
+            *(self.stats(name) for name in ("records", "activation", "access", "notify")))
+        funnel = {"letters_sent": notify.get("letters_sent"), "activated": activation.get("activated"),
+                  "logged_in": activation.get("logged_in")}
+        return {"funnel": funnel, "channels": notify.get("channels", {}),
+                "grants": access.get("grants", UNKNOWN_GRANTS), "lab_results_stored": records.get("lab_results_stored")}
 
     async def snapshot(self, now: datetime) -> dict[str, Any]:
         workers = await asyncio.gather(*(self.worker(n, u) for n, u in self.workers.items()))

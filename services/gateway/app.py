@@ -2,7 +2,8 @@
 
 Commands go to Kafka and the gateway waits for their outcome (a refusal is a 4xx with the reason); reads come
 from the services' read models (records' documents) and HTTP APIs (activation's sessions and captcha, access's
-state and audit trail). A dependency that does not answer in time is a 503, never a hang.
+state and audit trail). A dependency that does not answer in time is a 503, never a hang. Every route has a
+response model, every error is an RFC 9457 problem (`problems.py`), both in the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -13,16 +14,12 @@ from typing import Any, ClassVar
 
 import httpx
 from fastapi import FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from limits import RateLimitItemPerMinute
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from pydantic import Field, SecretStr, field_validator
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from schemas.topics import ACCESS_EVENTS
 from services.kit.bodylimit import BodyLimit
-from services.kit.errors import TRANSIENT
 from services.kit.kafka_auth import client_options
 from services.kit.mongo import make_client
 from services.kit.runtime import Clock, utc_now
@@ -30,10 +27,10 @@ from services.kit.servicetokens import ServiceAuth
 from services.kit.settings import ServiceSettings
 from services.records.readmodel import DocumentReadModel
 
-from . import patient, professional, records
-from .bus import Bus, Unavailable
+from . import account, patient, problems, professional, records
+from .bus import Bus
 from .limits import EdgeLimiter, parse_proxies
-from .pro_sessions import ProStore
+from .store.sessions import ProStore
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
@@ -110,6 +107,7 @@ def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
                        registry=registry)
     app = FastAPI(title="dsp-mesh portal API", version="1.0.0", lifespan=lifespan,
                   description="The patient portal's API of the shared health record (DSP).")
+    app.include_router(account.router)
     app.include_router(patient.router)
     app.include_router(professional.router)
     app.include_router(records.router)
@@ -123,7 +121,7 @@ def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
     app.state.pro_sessions = ProStore(mongo[settings.mongo_db], clock)  # professionals' assertions, sessions
     limiter = EdgeLimiter(mongo[settings.mongo_db]["rate_limits"], settings.rate_limit_per_minute,
                           settings.session_rate_limit_per_minute, parse_proxies(settings.trusted_proxies))
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=sorted(settings.hosts))  # no DNS rebinding
+    app.add_middleware(problems.TrustedHosts, allowed_hosts=sorted(settings.hosts))  # no DNS rebinding
     app.add_middleware(BodyLimit, rules=UPLOAD_BODY)  # inside security_headers: a 413 gets the headers too
 
     @app.middleware("http")
@@ -140,25 +138,16 @@ def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
             response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         return response
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"]} for e in exc.errors()]  # never the input
-        return JSONResponse({"detail": "invalid request", "errors": errors}, 422)
-
-    @app.exception_handler(Unavailable)
-    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": "a service did not answer in time; try again"}, 503)
-
-    for transient in (*TRANSIENT, httpx.TransportError):
-        app.add_exception_handler(transient, unavailable)
+    problems.install(app)
 
     @app.get("/health/live", include_in_schema=False)
     async def live() -> dict[str, Any]:
         return {"status": "live"}
 
     @app.get("/health/ready", include_in_schema=False)
-    async def ready() -> JSONResponse:
-        ok = bus.ready()
-        return JSONResponse({"status": "ready" if ok else "not-ready"}, 200 if ok else 503)
+    async def ready() -> Response:
+        if bus.ready():
+            return Response(b'{"status":"ready"}', media_type="application/json")
+        return problems.answer(503, "not ready: the outcome reader is not running")
 
     return app

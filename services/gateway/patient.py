@@ -1,10 +1,6 @@
-"""Patient routes: activation steps, login, documents, access management, the audit trail.
-
-Every step that checks a secret is answered by activation over HTTP (nothing secret goes on Kafka). Browser
-tokens (activation flow, login, session, device) are activation's, opaque, in HttpOnly SameSite=Strict cookies;
-no personal data in cookies or URLs. Every `/v1/me/...` route acts on the patient that one dependency resolves:
-the person logged in, or — with `X-DSP-Patient` — a patient they assist (access decides). Refusals are 4xx with
-the service's reason."""
+"""Patient routes: documents, access management, the presence password, the audit trail — and the one
+dependency (`acting`) that resolves whose DSP every `/v1/me/...` route acts on: the person logged in, or — with
+`X-DSP-Patient` — a patient they assist (access decides). Refusals are problems with the service's reason."""
 
 from __future__ import annotations
 
@@ -12,26 +8,25 @@ import base64
 import hashlib
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 import httpx
-from fastapi import APIRouter, Cookie, Depends, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Body, Cookie, Depends, Header, Query, Request, Response
 from fastapi import Path as PathParam
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas.access import AccessCommandV1
-from schemas.activation import STEPS
-from schemas.fields import Matricule, check_matricule
+from schemas.fields import check_matricule
+from schemas.portal import DocumentSummary
+from schemas.portal_access import AccessState, AuditPage, CommandResult, PatientAccessCommand, PresencePassword
 from schemas.topics import ACCESS_COMMANDS
 from services.records.readmodel import DocumentReadModel
 
 from .bus import Bus
-from .uploads import download_headers
+from .problems import Refusal, errors, field_errors, upstream
+from .uploads import FILE_RESPONSE, download_headers
 
-router = APIRouter(prefix="/v1")
-DEVICE_S = 365 * 24 * 3600
-INTERNAL = ("end-grant", "set-document-visibility", "redeem-presence-password", "break-the-glass",
-            "generate-presence-password")
+router = APIRouter(prefix="/v1", tags=["patient"], responses=errors(400, 401, 403, 413, 422, 429, 503))
 
 
 class RefusalLimit:
@@ -69,72 +64,12 @@ def ctx(request: Request) -> Context:
     return context
 
 
-class Challenge(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    captcha_id: str | None = Field(default=None, max_length=64, description="From POST /v1/activation/captcha")
-    captcha_answer: str | None = Field(default=None, max_length=64, description="The characters in the image")
-    altcha: str | None = Field(default=None, max_length=4096, description="A solved ALTCHA challenge (payload)")
-
-    def answer(self) -> dict[str, Any] | None:
-        given = self.model_dump(include={"captcha_id", "captcha_answer", "altcha"}, exclude_none=True)
-        return given or None
-
-
-class Start(Challenge):
-    matricule: Matricule
-    activation_code: str = Field(max_length=64)
-    terms_version: str = Field(pattern=r"^[0-9]{4}-[0-9]{2}$")
-
-
-class StepBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    password: str | None = Field(default=None, max_length=128)
-    channel: Literal["email", "sms"] | None = None
-    email: EmailStr | None = None
-    mobile: str | None = Field(default=None, pattern=r"^\+[1-9]\d{6,14}$")
-    code: str | None = Field(default=None, max_length=16)
-    luxtrust_assertion: str | None = Field(default=None, max_length=4096)
-
-
-class LoginBody(Challenge):
-    matricule: Matricule
-    password: str = Field(max_length=128)
-    channel: Literal["email", "sms"] | None = None
-
-
-class Code(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    code: str = Field(max_length=16)
-
-
-class Forgot(Challenge):
-    matricule: Matricule
-
-
-class Logout(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    everywhere: bool = Field(default=False, description="End every session of the account")
-
-
-class PasswordChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    password: str = Field(max_length=128, description="The current password")
-    new_password: str = Field(max_length=128)
-
-
-def _answer(outcome: dict[str, Any]) -> dict[str, Any]:
+def _answer(outcome: dict[str, Any]) -> CommandResult:
     """An access command's outcome: a refusal is a 400 with the reason."""
     if not outcome["accepted"]:
-        raise HTTPException(400, {"reason": outcome["reason"], "next_step": outcome.get("next_step")})
-    return {k: outcome.get(k) for k in ("reason", "next_step", "details")}
-
-
-def _cookie(response: Response, name: str, value: str, secure: bool, max_age: int = 1800) -> None:
-    response.set_cookie(name, value, httponly=True, samesite="strict", secure=secure, max_age=max_age, path="/v1")
-
-
-def _forget(response: Response, name: str, secure: bool) -> None:
-    response.delete_cookie(name, path="/v1", secure=secure, httponly=True, samesite="strict")
+        raise Refusal(400, outcome["reason"], next_step=outcome.get("next_step"))
+    return CommandResult(reason=outcome["reason"], next_step=outcome.get("next_step"),
+                         details=outcome.get("details") or {})
 
 
 def checked(model: type[BaseModel], body: dict[str, Any]) -> dict[str, Any]:
@@ -142,109 +77,18 @@ def checked(model: type[BaseModel], body: dict[str, Any]) -> dict[str, Any]:
     try:
         model.model_validate(body)
     except ValidationError as exc:
-        errors = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"]} for e in exc.errors(include_input=False)]
-        raise HTTPException(422, {"reason": "invalid request", "errors": errors}) from None
+        raise Refusal(422, "invalid request", errors=field_errors(exc.errors(include_input=True))) from None
     return body
-
-
-async def _step(c: Context, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """One of activation's steps over HTTP; its refusal is a 400 (429 while attempts must wait)."""
-    reply = await c.activation.post(path, json={k: v for k, v in payload.items() if v is not None})
-    if reply.status_code >= 500:
-        raise HTTPException(503, {"reason": "activation unavailable; try again"})
-    if reply.status_code != 200:
-        raise HTTPException(422, {"reason": "invalid request", "errors": reply.json().get("errors", [])})
-    answer: dict[str, Any] = reply.json()
-    public = {"reason": answer["reason"], "next_step": answer.get("next_step"), "details": answer.get("details", {}),
-              "challenge_required": answer.get("challenge_required", False)}
-    if not answer["accepted"]:
-        if answer.get("retry_after_s"):
-            raise HTTPException(429, {**public, "retry_after_s": answer["retry_after_s"]},
-                                headers={"Retry-After": str(answer["retry_after_s"])})
-        raise HTTPException(400, public)
-    return {**public, "_token": answer.get("token"), "_device": answer.get("device_token")}
-
-
-def _public_step(answer: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in answer.items() if not k.startswith("_")}
-
-
-@router.post("/activation/captcha", summary="A captcha to copy (PNG, base64)")
-async def captcha(request: Request) -> Any:
-    return (await ctx(request).activation.post("/v1/captcha", json={})).json()
-
-
-@router.post("/activation/altcha", summary="A proof-of-work challenge the browser solves (no image to read)")
-async def altcha(request: Request) -> Any:
-    return (await ctx(request).activation.post("/v1/altcha", json={})).json()
-
-
-@router.post("/activation/start", summary="Step 1: matricule, the letter's code, terms, a solved challenge")
-async def start(body: Start, request: Request, response: Response) -> dict[str, Any]:
-    c = ctx(request)
-    answer = await _step(c, "/v1/activation/start", {
-        "matricule": body.matricule, "activation_code": body.activation_code, "terms_version": body.terms_version,
-        "challenge": body.answer() or {}})
-    _cookie(response, "dsp_flow", answer["_token"], c.secure, 3600)
-    return _public_step(answer)
-
-
-@router.post("/activation/{step}", summary="The next activation step")
-async def step(step: Literal[STEPS], body: StepBody, request: Request,  # type: ignore[valid-type]
-               response: Response, dsp_flow: Annotated[str | None, Cookie(max_length=128)] = None) -> dict[str, Any]:
-    c = ctx(request)
-    if not dsp_flow:
-        raise HTTPException(401, {"reason": "no activation in progress in this browser; start with the letter's code",
-                                  "next_step": "start"})
-    answer = await _step(c, "/v1/activation/step", {"flow_token": dsp_flow, "command": step,
-                                                    **body.model_dump(exclude_none=True)})
-    if step == "confirm":
-        _forget(response, "dsp_flow", c.secure)
-        if answer["_device"]:
-            _cookie(response, "dsp_device", answer["_device"], c.secure, DEVICE_S)
-    return _public_step(answer)
-
-
-@router.post("/login", summary="Matricule and password; a one-time code is sent")
-async def login(body: LoginBody, request: Request, response: Response,
-                dsp_device: Annotated[str | None, Cookie(max_length=128)] = None) -> dict[str, Any]:
-    c = ctx(request)
-    answer = await _step(c, "/v1/login", {"matricule": body.matricule, "password": body.password,
-                                         "channel": body.channel, "challenge": body.answer(),
-                                         "device_token": dsp_device})
-    _cookie(response, "dsp_login", answer["_token"], c.secure, 600)
-    return _public_step(answer)
-
-
-@router.post("/login/verify", summary="The one-time code; opens a session")
-async def verify(body: Code, request: Request, response: Response,
-                 dsp_login: Annotated[str | None, Cookie(max_length=128)] = None) -> dict[str, Any]:
-    c = ctx(request)
-    if not dsp_login:
-        raise HTTPException(401, {"reason": "no login in progress in this browser; log in again", "next_step": "login"})
-    answer = await _step(c, "/v1/login/verify", {"login_token": dsp_login, "code": body.code})
-    _cookie(response, "dsp_session", answer["_token"], c.secure)
-    if answer["_device"]:
-        _cookie(response, "dsp_device", answer["_device"], c.secure, DEVICE_S)
-    _forget(response, "dsp_login", c.secure)
-    return _public_step(answer)
-
-
-@router.post("/password/forgot", summary="Forgotten password: a new letter (the same answer for every matricule)")
-async def forgot(body: Forgot, request: Request) -> dict[str, Any]:
-    answer = await _step(ctx(request), "/v1/password/forgot", {"matricule": body.matricule,
-                                                               "challenge": body.answer() or {}})
-    return _public_step(answer)
 
 
 async def me(c: Context, session: str | None) -> str:
     if not session:
-        raise HTTPException(401, {"reason": "not logged in"})
+        raise Refusal(401, "not logged in")
     reply = await c.activation.post("/v1/sessions/check", json={"session_token": session})
     if reply.status_code >= 500:
-        raise HTTPException(503, {"reason": "activation unavailable; try again"})
-    if reply.status_code != 200:
-        raise HTTPException(401, {"reason": "not logged in (the session is unknown, expired or ended)"})
+        raise Refusal(503, "activation unavailable; try again")
+    if reply.status_code != 200:  # 401, or 422 for a token that cannot be one
+        raise Refusal(401, "not logged in (the session is unknown, expired or ended)")
     matricule: str = reply.json()["matricule"]
     return matricule
 
@@ -268,48 +112,27 @@ async def acting(request: Request, session: Session = None, behalf: Behalf = Non
     try:
         check_matricule(behalf)
     except ValueError:
-        raise HTTPException(422, {"reason": "X-DSP-Patient is not a valid matricule"}) from None
+        raise Refusal(422, "X-DSP-Patient is not a valid matricule") from None
     if c.refusals is not None and await c.refusals.exceeded(user):
-        raise HTTPException(429, {"reason": "too many refused attempts to act for another patient; wait a few "
-                                            "minutes"}, headers={"Retry-After": "600"})
+        raise Refusal(429, "too many refused attempts to act for another patient; wait a few minutes",
+                      headers={"Retry-After": "600"}, retry_after_s=600)
     reply = await c.access.post("/v1/decisions", json={"actor": {"kind": "patient", "id": user}, "action": "manage",
                                                        "patient": behalf})
     if reply.status_code != 200:
-        raise HTTPException(503, {"reason": "access decisions unavailable; try again"})
+        raise Refusal(503, "access decisions unavailable; try again")
     if not reply.json()["allowed"]:
         if c.refusals is not None:
             await c.refusals.count(user)
-        raise HTTPException(403, {"reason": reply.json()["reason"]})
+        raise Refusal(403, reply.json()["reason"])
     return Acting(user, behalf)
 
 
 ActingFor = Annotated[Acting, Depends(acting)]
 
 
-@router.post("/logout", summary="End the session (or every session of the account)")
-async def logout(request: Request, response: Response, body: Logout | None = None,
-                 session: Session = None) -> dict[str, Any]:
-    c = ctx(request)
-    if not session:
-        raise HTTPException(401, {"reason": "not logged in"})
-    answer = await _step(c, "/v1/sessions/end", {"session_token": session,
-                                                 "everywhere": bool(body and body.everywhere)})
-    _forget(response, "dsp_session", c.secure)
-    return _public_step(answer)
-
-
-@router.post("/account/password", summary="Change your own login password (your other sessions end)")
-async def change_password(body: PasswordChange, request: Request, session: Session = None) -> dict[str, Any]:
-    c = ctx(request)
-    await me(c, session)
-    answer = await _step(c, "/v1/password/change", {"session_token": session, "password": body.password,
-                                                    "new_password": body.new_password})
-    return _public_step(answer)
-
-
 @router.get("/me/documents", summary="Latest documents, all (paged), or a keyword search")
 async def documents(request: Request, who: ActingFor, q: Annotated[str | None, Query(max_length=100)] = None,
-                    page: Annotated[int | None, Query(ge=0, le=10_000)] = None) -> list[dict[str, Any]]:
+                    page: Annotated[int | None, Query(ge=0, le=10_000)] = None) -> list[DocumentSummary]:
     c = ctx(request)
     if q:
         found = await c.documents.search(who.patient, q)
@@ -320,23 +143,25 @@ async def documents(request: Request, who: ActingFor, q: Annotated[str | None, Q
     return [_public(d) for d in found]
 
 
-@router.get("/me/documents/{document_id}/file", summary="Download a document's file")
+@router.get("/me/documents/{document_id}/file", summary="Download a document's file", response_class=Response,
+            responses={**FILE_RESPONSE, **errors(404)})
 async def document_file(document_id: Annotated[str, PathParam(max_length=64)], request: Request,
                         who: ActingFor) -> Response:
     found = await ctx(request).documents.file(who.patient, document_id)
     if found is None:
-        raise HTTPException(404, {"reason": "no such document file in this DSP"})
+        raise Refusal(404, "no such document file in this DSP")
     return Response(found[1], media_type=found[0], headers=download_headers(document_id, found[0]))
 
 
 @router.post("/me/access/commands", summary="Manage access: circle, GP, emergency, blocks, assistants, consents")
-async def access_command(body: dict[str, Any], request: Request, who: ActingFor) -> dict[str, Any]:
+async def access_command(body: Annotated[PatientAccessCommand, Body()], request: Request,
+                         who: ActingFor) -> CommandResult:
+    """One of the patient's access commands (`command` tells which); the gateway adds its id, the patient and
+    the actor, checks it against access's contract and waits for its outcome."""
     c = ctx(request)
-    fields = {k: v for k, v in body.items() if k not in ("command_id", "patient", "actor")}
-    command = checked(AccessCommandV1, {**fields, "command_id": f"gw-{uuid.uuid4()}", "patient": who.patient,
+    command = checked(AccessCommandV1, {**body.model_dump(mode="json", exclude_none=True),
+                                        "command_id": f"gw-{uuid.uuid4()}", "patient": who.patient,
                                         "actor": {"kind": "patient", "id": who.user}})
-    if command["command"] in INTERNAL:
-        raise HTTPException(403, {"reason": "not a patient's command (the presence password has its own route)"})
     return _answer(await c.bus.command(ACCESS_COMMANDS.name, who.patient, command))
 
 
@@ -346,7 +171,7 @@ class PresenceBody(BaseModel):
 
 
 @router.post("/me/presence-password", summary="A new presence password, shown once (the old one stops working)")
-async def presence_password(body: PresenceBody, request: Request, who: ActingFor) -> dict[str, Any]:
+async def presence_password(body: PresenceBody, request: Request, who: ActingFor) -> PresencePassword:
     """access generates it and keeps only its hash; it reaches this answer over HTTP, never Kafka."""
     c, command_id = ctx(request), f"gw-{uuid.uuid4()}"
     async with c.bus.expecting(command_id) as outcome:
@@ -354,18 +179,19 @@ async def presence_password(body: PresenceBody, request: Request, who: ActingFor
             "command_id": command_id, "patient": who.patient, "actor": {"kind": "patient", "id": who.user},
             "delivery": "letter" if body.letter else "none"})
         if reply.status_code != 202:
-            raise HTTPException(reply.status_code if reply.status_code < 500 else 503,
-                                {"reason": reply.json().get("detail", "access unavailable; try again")})
+            raise upstream(reply, "access", keep=(403, 429))
         answer = _answer(await c.bus.outcome(outcome))
-    return {**answer, "presence_password": reply.json()["presence_password"]}  # this answer is not cached
+    return PresencePassword(**answer.model_dump(), presence_password=reply.json()["presence_password"])
 
 
-@router.get("/me/access", summary="Who has access, blocked professionals, assistants, consents")
+@router.get("/me/access", summary="Who has access, blocked professionals, assistants, consents",
+            response_model=AccessState)
 async def access_state(request: Request, who: ActingFor) -> Any:
     return await _access_read(ctx(request), who, "/v1/access-state", {})
 
 
-@router.get("/me/audit", summary="Who accessed what, and when (newest first, paged with before_seq)")
+@router.get("/me/audit", summary="Who accessed what, and when (newest first, paged with before_seq)",
+            response_model=AuditPage)
 async def audit(request: Request, who: ActingFor, limit: Annotated[int, Query(ge=1, le=200)] = 50,
                 before_seq: Annotated[int | None, Query(ge=1)] = None) -> Any:
     page = await _access_read(ctx(request), who, "/v1/audit", {"limit": limit, "before_seq": before_seq})
@@ -378,14 +204,14 @@ async def _access_read(c: Context, who: Acting, path: str, extra: dict[str, Any]
     reply = await c.access.post(path, json={"actor": {"kind": "patient", "id": who.user}, "patient": who.patient,
                                             **{k: v for k, v in extra.items() if v is not None}})
     if reply.status_code != 200:
-        raise HTTPException(reply.status_code if reply.status_code < 500 else 503, reply.json())
+        raise upstream(reply, "access", keep=(403,))
     return reply.json()
 
 
-def _public(doc: dict[str, Any]) -> dict[str, Any]:
-    keep = ("_id", "document_type", "title", "author", "document_date", "status", "blocked", "version_count")
+def _public(doc: dict[str, Any]) -> DocumentSummary:
+    keep = ("_id", "document_type", "title", "author", "document_date", "status", "version_count")
     out = {k: doc.get(k) for k in keep}
     out["id"] = out.pop("_id")
+    out = {k: (base64.b64encode(v).decode() if isinstance(v, bytes) else v) for k, v in out.items()}
     attachment = (doc.get("current") or {}).get("attachment")
-    out["has_file"] = bool(attachment)
-    return {k: (base64.b64encode(v).decode() if isinstance(v, bytes) else v) for k, v in out.items()}
+    return DocumentSummary(**out, blocked=bool(doc.get("blocked")), has_file=bool(attachment))

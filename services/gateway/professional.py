@@ -6,7 +6,7 @@ The real eHealth identity provider is out of scope: its assertion is modelled as
 base64url JSON {"sub": professional id, "iat": issued, "exp": expires (unix times), "jti": its unique id},
 signature = HMAC-SHA256 under a key shared with it (`DSP_GATEWAY_PRO_IDP_KEY`). An assertion lives at most
 5 minutes (`exp - iat`), is not issued in the future (30 s of clock skew allowed) and is used once (its `jti` is
-remembered, `pro_sessions.py`). Login also needs the professional listed and active in the directory. The
+remembered, `store/sessions.py`). Login also needs the professional listed and active in the directory. The
 session is server-side: the `dsp_pro` cookie holds a random token, 30 minutes idle, 8 hours at most, ended by
 `POST /v1/pro/logout`."""
 
@@ -25,20 +25,22 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, TypeGuard
 
 import structlog
-from fastapi import APIRouter, BackgroundTasks, Cookie, Depends, HTTPException, Request, Response
-from fastapi.responses import Response as RawResponse
+from fastapi import APIRouter, BackgroundTasks, Cookie, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.access import AccessCommandV1
 from schemas.fields import Matricule
+from schemas.portal import Acknowledged, DocumentSummary, ProLogin
+from schemas.portal_access import CommandResult, ProPatients
 from schemas.topics import ACCESS_COMMANDS
 
 from .patient import Context, _answer, _public, checked, ctx
-from .pro_sessions import ABSOLUTE, IDLE, ProStore, SessionRefused
-from .uploads import download_headers
+from .problems import Refusal, errors, upstream
+from .store.sessions import ABSOLUTE, IDLE, ProStore, SessionRefused
+from .uploads import FILE_RESPONSE, download_headers
 
 log = structlog.get_logger("dsp.gateway.pro")
-router = APIRouter(prefix="/v1/pro")
+router = APIRouter(prefix="/v1/pro", tags=["professional"], responses=errors(400, 401, 413, 422, 429, 503))
 ASSERTION_MAX_S = 300
 CLOCK_SKEW_S = 30
 SESSION_S = int(IDLE.total_seconds())
@@ -138,7 +140,7 @@ class Glass(BaseModel):
 def _idp_key(request: Request) -> bytes:
     key: bytes | None = request.app.state.pro_idp_key
     if key is None:
-        raise HTTPException(503, {"reason": "professional login is not configured on this gateway"})
+        raise Refusal(503, "professional login is not configured on this gateway")
     return key
 
 
@@ -155,7 +157,7 @@ async def professional(request: Request, dsp_pro: ProCookie = None) -> str:
     try:
         return await _store(request).professional(dsp_pro)
     except SessionRefused as refused:
-        raise HTTPException(401, {"reason": refused.reason}) from None
+        raise Refusal(401, refused.reason) from None
 
 
 Professional = Annotated[str, Depends(professional)]
@@ -166,63 +168,63 @@ def _set_cookie(response: Response, request: Request, value: str, max_age: int) 
                         max_age=max_age, path="/v1")
 
 
-@router.post("/login", summary="Log in with the professional identity provider's assertion (used once)")
+@router.post("/login", summary="Log in with the professional identity provider's assertion (used once)",
+             responses=errors(403))
 async def login(body: Assertion, request: Request, response: Response, background: BackgroundTasks,
-                dsp_pro: ProCookie = None) -> dict[str, Any]:
+                dsp_pro: ProCookie = None) -> ProLogin:
     key, store, directory = _idp_key(request), _store(request), ctx(request).directory
     if directory is None:
-        raise HTTPException(503, {"reason": "the professional directory is not available on this gateway"})
+        raise Refusal(503, "the professional directory is not available on this gateway")
     try:
         claims = check_assertion(key, body.assertion, store.clock().timestamp())
     except AssertionRefused as refused:
-        raise HTTPException(401, {"reason": refused.reason}) from None
+        raise Refusal(401, refused.reason) from None
     if not await store.use_assertion(claims.jti, claims.subject, datetime.fromtimestamp(claims.expires, UTC)):
-        raise HTTPException(401, {"reason": "assertion already used"})
+        raise Refusal(401, "assertion already used")
     listed = await directory.find_one({"_id": claims.subject}, {"active": 1})
     if listed is None:
-        raise HTTPException(403, {"reason": "not listed in the professional directory"})
+        raise Refusal(403, "not listed in the professional directory")
     if listed.get("active") is False:
-        raise HTTPException(403, {"reason": "no longer active in the professional directory"})
+        raise Refusal(403, "no longer active in the professional directory")
     await store.revoke(dsp_pro)  # this browser's previous session, if any, ends
     opened = await store.open(claims.subject)
     _set_cookie(response, request, opened.token, int(ABSOLUTE.total_seconds()))
     if store.purge_due():
         background.add_task(store.purge)
     log.info("professional logged in", professional_id=claims.subject)
-    return {"professional_id": claims.subject, "session_s": SESSION_S,
-            "session_ends_at": opened.absolute.isoformat()}
+    return ProLogin(professional_id=claims.subject, session_s=SESSION_S, session_ends_at=opened.absolute)
 
 
 @router.post("/logout", summary="End this professional session (server-side) and clear its cookie")
 async def logout(request: Request, response: Response, pro: Professional,
-                 dsp_pro: ProCookie = None) -> dict[str, Any]:
+                 dsp_pro: ProCookie = None) -> Acknowledged:
     await _store(request).revoke(dsp_pro)
     response.delete_cookie(COOKIE, httponly=True, samesite="strict", secure=ctx(request).secure, path="/v1")
     log.info("professional logged out", professional_id=pro)
-    return {"reason": "logged out"}
+    return Acknowledged(reason="logged out")
 
 
-async def _command(c: Context, patient: str, pro: str, command: str, **fields: Any) -> dict[str, Any]:
+async def _command(c: Context, patient: str, pro: str, command: str, **fields: Any) -> CommandResult:
     body = checked(AccessCommandV1, {"command": command, "command_id": f"gw-{uuid.uuid4()}", "patient": patient,
                                      "actor": {"kind": "professional", "id": pro}, **fields})
     return _answer(await c.bus.command(ACCESS_COMMANDS.name, patient, body))
 
 
-@router.post("/presence-password", summary="Redeem the patient's presence password: 24 hours of access")
-async def redeem(body: Redeem, request: Request, pro: Professional) -> dict[str, Any]:
+@router.post("/presence-password", summary="Redeem the patient's presence password: 24 hours of access",
+             responses=errors(403))
+async def redeem(body: Redeem, request: Request, pro: Professional) -> CommandResult:
     """access checks the password over HTTP (never Kafka) and then grants through the patient's partition."""
     c, command_id = ctx(request), f"gw-{uuid.uuid4()}"
     async with c.bus.expecting(command_id) as outcome:
         reply = await c.access.post("/v1/presence/redeem", json={
             "command_id": command_id, "patient": body.patient, "professional_id": pro, "password": body.password})
         if reply.status_code != 202:
-            status = reply.status_code if reply.status_code < 500 else 503
-            raise HTTPException(status, {"reason": reply.json().get("detail", "access unavailable; try again")})
+            raise upstream(reply, "access", keep=(403, 429))
         return _answer(await c.bus.outcome(outcome))
 
 
 @router.post("/break-the-glass", summary="Emergency access, with a justification; the patient is alerted")
-async def break_the_glass(body: Glass, request: Request, pro: Professional) -> dict[str, Any]:
+async def break_the_glass(body: Glass, request: Request, pro: Professional) -> CommandResult:
     return await _command(ctx(request), body.patient, pro, "break-the-glass", justification=body.justification)
 
 
@@ -232,14 +234,15 @@ async def _decide(c: Context, pro: str, patient: str, document: str | None) -> N
         body["document"] = document
     reply = await c.access.post("/v1/decisions", json=body)
     if reply.status_code != 200:
-        raise HTTPException(503, {"reason": "access decisions unavailable; try again"})
+        raise Refusal(503, "access decisions unavailable; try again")
     decision = reply.json()
     if not decision["allowed"]:
-        raise HTTPException(403, {"reason": decision["reason"]})
+        raise Refusal(403, decision["reason"])
 
 
-@router.post("/documents", summary="A patient's documents (latest, or a keyword search), if access allows")
-async def documents(body: PatientBody, request: Request, pro: Professional) -> list[dict[str, Any]]:
+@router.post("/documents", summary="A patient's documents (latest, or a keyword search), if access allows",
+             responses=errors(403))
+async def documents(body: PatientBody, request: Request, pro: Professional) -> list[DocumentSummary]:
     c = ctx(request)
     await _decide(c, pro, body.patient, None)
     found = await (c.documents.search(body.patient, body.q, viewer="professional") if body.q
@@ -247,24 +250,24 @@ async def documents(body: PatientBody, request: Request, pro: Professional) -> l
     return [_public(d) for d in found]
 
 
-@router.post("/documents/file", summary="One document's file, if access allows (audited)")
-async def document_file(body: PatientBody, request: Request, pro: Professional) -> RawResponse:
+@router.post("/documents/file", summary="One document's file, if access allows (audited)", response_class=Response,
+             responses={**FILE_RESPONSE, **errors(403, 404)})
+async def document_file(body: PatientBody, request: Request, pro: Professional) -> Response:
     c = ctx(request)
     if not body.document_id:
-        raise HTTPException(422, {"reason": "document_id is required"})
+        raise Refusal(422, "document_id is required")
     await _decide(c, pro, body.patient, body.document_id)
     found = await c.documents.file(body.patient, body.document_id, viewer="professional")
     if found is None:
-        raise HTTPException(404, {"reason": "no such document file in this DSP"})
-    return RawResponse(found[1], media_type=found[0], headers=download_headers(body.document_id, found[0]))
+        raise Refusal(404, "no such document file in this DSP")
+    return Response(found[1], media_type=found[0], headers=download_headers(body.document_id, found[0]))
 
 
-@router.get("/patients", summary="The patients whose DSP this professional may read now, and by which grant")
+@router.get("/patients", summary="The patients whose DSP this professional may read now, and by which grant",
+            response_model=ProPatients, responses=errors(404))
 async def my_patients(request: Request, pro: Professional) -> Any:
     c = ctx(request)
     reply = await c.access.post("/v1/patients-of", json={"professional_id": pro})
-    if reply.status_code >= 500:
-        raise HTTPException(503, {"reason": "access unavailable; try again"})
     if reply.status_code != 200:
-        raise HTTPException(reply.status_code, {"reason": reply.json().get("detail", "refused")})
+        raise upstream(reply, "access", keep=(403, 404))
     return reply.json()

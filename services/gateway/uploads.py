@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from struct import error as struct_error
+from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 from pypdf import PdfReader
@@ -161,6 +162,11 @@ def _image(content_type: str, data: bytes) -> None:
         raise Refused(f"the file is not a readable {fmt} image ({type(exc).__name__})") from None
     except (OSError, SyntaxError, ValueError, TypeError, IndexError, struct_error) as exc:
         raise Refused(f"the {fmt} image is damaged ({exc})"[:200]) from None
+
+
+FILE_RESPONSE: dict[int | str, dict[str, Any]] = {200: {  # the OpenAPI answer of a route that serves a file
+    "description": "The file, as a download (Content-Disposition: attachment)",
+    "content": {media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in MAGIC}}}
 
 
 def download_headers(document_id: str, content_type: str) -> dict[str, str]:

@@ -3,7 +3,8 @@
 A declared `Content-Length` above the limit is answered at once (the app is never called, the body never read);
 a body without one (chunked) is counted as it arrives and refused as soon as it grows past the limit — whatever
 the app was doing with it is dropped and the client gets the 413. Limits are per path prefix (the longest
-matching prefix wins, optionally for one method only), 64 KiB of JSON by default.
+matching prefix wins, optionally for one method only), 64 KiB of JSON by default. The 413 is an RFC 9457
+problem (`schemas.portal.problem`, `application/problem+json`), as every error of the portal API.
 
 After the 413 is sent, the rest of the body is read and thrown away for a moment (at most `linger_s` seconds and
 `linger_bytes`, memory constant) before the connection closes: closing a socket with unread data makes the
@@ -13,9 +14,10 @@ kernel send a reset, which can destroy the 413 before the client has read it (RF
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
+
+from schemas.portal import PROBLEM_MEDIA_TYPE, problem
 
 from .http import MAX_BODY
 
@@ -83,9 +85,10 @@ class BodyLimit:
             await self._refuse(receive, send, limit)
 
     async def _refuse(self, receive: Receive, send: Send, limit: int, linger: bool = True) -> None:
-        body = json.dumps({"detail": {"reason": f"request body larger than {limit} bytes"}}).encode()
+        body = problem(413, f"request body larger than {limit} bytes").model_dump_json(exclude_none=True).encode()
         await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                    "headers": [(b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                                (b"content-length", str(len(body)).encode()),
                                 (b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"),
                                 (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body, "more_body": True})  # the client has it all now

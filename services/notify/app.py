@@ -1,5 +1,5 @@
-"""notify's bootstrap: settings -> runtime -> channels (SMTP, SMS gateway, letter printer) -> service ->
-handlers -> ASGI app."""
+"""notify's bootstrap: settings -> runtime -> store, channels (SMTP, SMS gateway, letter printer) -> service,
+document notices -> handlers, internal API -> ASGI app."""
 
 from __future__ import annotations
 
@@ -15,15 +15,18 @@ from services.kit.runtime import Clock, build_runtime, make_app, utc_now
 from services.kit.sealing import public_key_of
 from services.kit.settings import SealKey, ServiceSettings
 
+from .api import NotifyApi
 from .channels import LetterPrinter, SmsGateway, Smtp
 from .handlers import register
+from .notices import DocumentNotices
 from .service import NotifyService
+from .store import NotifyStore
 
 
 class NotifySettings(ServiceSettings):
     service: ClassVar[str] = "notify"
     http_port: int = Field(default=8104, validation_alias="DSP_NOTIFY_HTTP_PORT",
-                           description="Port of notify's health/metrics endpoint")
+                           description="Port of notify's health/metrics endpoint and internal API")
     smtp_host: str = Field(default="127.0.0.1", validation_alias="DSP_NOTIFY_SMTP_HOST", description="SMTP server")
     smtp_port: int = Field(default=2525, validation_alias="DSP_NOTIFY_SMTP_PORT", description="SMTP port")
     mail_from: str = Field(default="eSanté <no-reply@esante.lu>", validation_alias="DSP_NOTIFY_MAIL_FROM",
@@ -49,11 +52,13 @@ class NotifySettings(ServiceSettings):
 
 def create_app(settings: NotifySettings, clock: Clock = utc_now) -> AsgiFastStream:
     rt = build_runtime(settings, clock)
+    store = NotifyStore(rt.db)
     events = rt.broker.publisher(NOTIFY_EVENTS.name, schema=DeliveryV1, title="notify.events",
                                  description="Delivered or failed, per request")
     sms = SmsGateway(settings.sms_url, settings.sms_token.get_secret_value())
-    service = NotifyService(rt.db, Smtp(settings.smtp_host, settings.smtp_port, settings.mail_from), sms,
+    service = NotifyService(store, Smtp(settings.smtp_host, settings.smtp_port, settings.mail_from), sms,
                             LetterPrinter(settings.letter_dir), events.publish, clock, rt.pseudonym,
                             settings.max_attempts, settings.seal_key.get_secret_value())
-    register(rt, service)
-    return make_app(rt, on_shutdown=[sms.close])
+    register(rt, service, DocumentNotices(store, clock, rt.pseudonym))
+    return make_app(rt, on_startup=[store.ensure_indexes], routes=NotifyApi(store, clock).routes(settings.door()),
+                    on_shutdown=[sms.close])

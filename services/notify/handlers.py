@@ -1,29 +1,42 @@
-"""notify's Kafka handlers: registry contacts, and notification requests handed to the delivery service."""
+"""notify's Kafka handlers: registry contacts, notification requests handed to the delivery service, and
+document events turned into in-app notices."""
 
 from __future__ import annotations
 
+from aiokafka import ConsumerRecord
+from faststream.kafka.annotations import KafkaMessage
+
 from schemas.notify import NotificationRequestV1
+from schemas.records import DocumentAddedV1
 from schemas.registry import PersonRegisteredV1
-from schemas.topics import NOTIFY_REQUESTS, REGISTRY_PERSONS
+from schemas.topics import DOCUMENT_ADDED, NOTIFY_REQUESTS, REGISTRY_PERSONS
 from services.kit.broker import consumer_options
 from services.kit.contracts import json_decoder
-from services.kit.projection import upsert
 from services.kit.runtime import Runtime
 
 from .domain import contact_fields
+from .notices import DocumentNotices
 from .service import NotifyService
 
 
-def register(rt: Runtime, service: NotifyService) -> None:
+def register(rt: Runtime, service: NotifyService, notices: DocumentNotices) -> None:
     options = consumer_options(rt.settings)
 
     @rt.broker.subscriber(REGISTRY_PERSONS.name, **options, decoder=json_decoder(PersonRegisteredV1),
                           title="notify.contacts", description="Where to reach each person (registry)")
     async def on_person(person: PersonRegisteredV1) -> None:
-        await upsert(service.contacts, person.matricule, contact_fields(person), {"registered_at": rt.clock()})
+        await service.store.keep_contact(person.matricule, contact_fields(person), {"registered_at": rt.clock()})
 
     @rt.broker.subscriber(NOTIFY_REQUESTS.name, **options, decoder=json_decoder(NotificationRequestV1),
                           title="notify.requests",
                           description="Deliver each request once: e-mail, SMS, PDF letter or in-app")
     async def on_request(req: NotificationRequestV1) -> None:
         await service.handle(req)
+
+    @rt.broker.subscriber(DOCUMENT_ADDED.name, **options, decoder=json_decoder(DocumentAddedV1),
+                          title="notify.documents",
+                          description="One in-app notice to the patient per new or corrected document (and per "
+                                      "withdrawn one that had been shown), once per event")
+    async def on_document(event: DocumentAddedV1, msg: KafkaMessage) -> None:
+        record = msg.raw_message  # one record (not a batch subscriber): its key must be the patient's
+        await notices.handle(event, record.key if isinstance(record, ConsumerRecord) else None)

@@ -17,8 +17,6 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from schemas.notify import Channel, DeliveryV1, NotificationRequestV1
 from services.kit.errors import BadMessage
@@ -26,16 +24,17 @@ from services.kit.sealing import SealError, request_binding, unseal
 
 from . import templates
 from .channels import LetterPrinter, Refused, SmsGateway, Smtp, address_lines
+from .store import NotifyStore
 
 log = structlog.get_logger("dsp.notify")
 NS = uuid.UUID("7a0c2d55-1f0b-4a57-8d0e-5b8b6f3e2c91")
 
 
 class NotifyService:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], smtp: Smtp, sms: SmsGateway, printer: LetterPrinter,
+    def __init__(self, store: NotifyStore, smtp: Smtp, sms: SmsGateway, printer: LetterPrinter,
                  publish: Callable[..., Awaitable[Any]], clock: Callable[[], datetime],
                  pseudonym: Callable[[str], str], max_attempts: int, seal_key: str) -> None:
-        self.outbox, self.contacts = db["outbox"], db["contacts"]
+        self.store = store
         self.smtp, self.sms, self.printer, self.publish = smtp, sms, printer, publish
         self.clock, self.pseudonym, self.max_attempts = clock, pseudonym, max_attempts
         self._seal_key = seal_key
@@ -57,10 +56,10 @@ class NotifyService:
                  "locale": req.locale.value, "recipient": req.recipient,
                  "parameters": templates.stored({**req.parameters, **secrets}, secret=secrets.keys()),
                  "status": "accepted", "attempts": 0, "received_at": now, "delivered_at": None, "read": False}
-        try:
-            await self.outbox.insert_one(entry)
-        except DuplicateKeyError:
-            existing = await self.outbox.find_one({"_id": req.request_id}) or {}
+        existing = await self.store.claim(entry)
+        if existing is None and "locale" in req.model_fields_set:  # the language the person last asked for
+            await self.store.remember_locale(req.recipient, req.locale.value)  # (their document notices use it)
+        if existing is not None:
             if existing.get("status") in ("delivered", "failed"):
                 log.info("duplicate notification request ignored", request_id=req.request_id)
                 if existing.get("event"):  # its event, as first stored: a crash may have come before it was sent
@@ -75,28 +74,28 @@ class NotifyService:
         except (Refused, templates.UnknownTemplate, BadMessage) as exc:
             final = not isinstance(exc, Refused) or attempts >= self.max_attempts
             event = self._event(req, "failed", attempts, str(exc)) if final else None
-            await self.outbox.update_one({"_id": req.request_id}, {"$set": {
+            await self.store.record(req.request_id, {
                 "attempts": attempts, "status": "failed" if final else "retrying", "reason": str(exc),
-                **({"event": event} if event else {})}})
+                **({"event": event} if event else {})})
             if event is None:
                 raise
             await self._send(event)
             raise BadMessage(str(exc)) from exc
         event = self._event(req, "delivered", attempts)
-        await self.outbox.update_one({"_id": req.request_id}, {"$set": {
-            "status": "delivered", "delivered_at": self.clock(), "attempts": attempts, "event": event}})
+        await self.store.record(req.request_id, {
+            "status": "delivered", "delivered_at": self.clock(), "attempts": attempts, "event": event})
         await self._send(event)
         log.info("notification delivered", request_id=req.request_id, channel=req.channel.value,
                  template_id=req.template_id, patient_ref=self.pseudonym(req.recipient))
 
     async def _deliver(self, req: NotificationRequestV1, now: datetime, secrets: dict[str, str]) -> None:
         params = {**req.parameters, **secrets}
-        contact = await self.contacts.find_one({"_id": req.recipient}) or {}
+        contact = await self.store.contact(req.recipient)
         params.setdefault("family_name", contact.get("family_name", ""))
         subject, body = templates.render(req.template_id, req.locale, params)
         if req.channel is Channel.INAPP:  # the notification list shows what was stored: secrets masked
             _, shown = templates.render(req.template_id, req.locale, templates.stored(params, secret=secrets.keys()))
-            await self.outbox.update_one({"_id": req.request_id}, {"$set": {"subject": subject, "body": shown}})
+            await self.store.record(req.request_id, {"subject": subject, "body": shown})
         elif req.channel is Channel.EMAIL:
             to = req.destination or contact.get("email")
             if not to:
@@ -114,7 +113,7 @@ class NotifyService:
             if len(lines) < 3:
                 raise BadMessage("no postal address for this person")
             path = await self.printer.print(req.request_id, lines, subject, body, now, self.pseudonym(req.recipient))
-            await self.outbox.update_one({"_id": req.request_id}, {"$set": {"letter_file": path.name}})
+            await self.store.record(req.request_id, {"letter_file": path.name})
 
     def _event(self, req: NotificationRequestV1, status: str, attempts: int, reason: str = "") -> dict[str, Any]:
         """The delivery event, fixed when the outcome is first stored (with it) and re-sent as it was."""

@@ -82,9 +82,12 @@ T: dict[str, dict[Locale, tuple[str, str]]] = {
         Locale.EN: ("Presence password used", "{professional} used your presence password: access for 24 hours."),
     },
     "emergency-access-used": {
-        Locale.FR: ("Accès en urgence à votre DSP", "{professional} a accédé à votre DSP en urgence."),
-        Locale.DE: ("Notfallzugriff auf Ihre DSP", "{professional} hat im Notfall auf Ihre DSP zugegriffen."),
-        Locale.EN: ("Emergency access to your DSP", "{professional} accessed your DSP in an emergency."),
+        Locale.FR: ("Accès en urgence à votre DSP", "{professional} a accédé à votre DSP en urgence.\n\n"
+                                                    "Justification donnée : « {justification} »"),
+        Locale.DE: ("Notfallzugriff auf Ihre DSP", "{professional} hat im Notfall auf Ihre DSP zugegriffen.\n\n"
+                                                   "Angegebene Begründung: „{justification}“"),
+        Locale.EN: ("Emergency access to your DSP", "{professional} accessed your DSP in an emergency.\n\n"
+                                                    "Justification given: \"{justification}\""),
     },
     "grant-expired": {
         Locale.FR: ("Un accès a pris fin", "Un accès à votre DSP ({grant}) a pris fin."),
@@ -100,6 +103,22 @@ T: dict[str, dict[Locale, tuple[str, str]]] = {
         Locale.FR: ("Nouveau document", "Un nouveau document est dans votre DSP : {title}."),
         Locale.DE: ("Neues Dokument", "Ein neues Dokument ist in Ihrer DSP: {title}."),
         Locale.EN: ("New document", "A new document is in your DSP: {title}."),
+    },
+    "document-corrected": {
+        Locale.FR: ("Document corrigé", "Un document de votre DSP a été corrigé par son auteur : {title} "
+                                        "(version {version})."),
+        Locale.DE: ("Dokument korrigiert", "Ein Dokument in Ihrer DSP wurde von seinem Verfasser korrigiert: "
+                                           "{title} (Version {version})."),
+        Locale.EN: ("Document corrected", "A document in your DSP was corrected by its author: {title} "
+                                          "(version {version})."),
+    },
+    "document-withdrawn": {
+        Locale.FR: ("Document retiré", "Un document de votre DSP a été retiré par son auteur : {title}. Il "
+                                       "n'est plus affiché dans vos documents."),
+        Locale.DE: ("Dokument zurückgezogen", "Ein Dokument in Ihrer DSP wurde von seinem Verfasser "
+                                              "zurückgezogen: {title}. Es wird nicht mehr angezeigt."),
+        Locale.EN: ("Document withdrawn", "A document in your DSP was withdrawn by its author: {title}. It is no "
+                                          "longer shown among your documents."),
     },
 }
 

@@ -10,9 +10,21 @@ from datetime import date
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pymongo.asynchronous.database import AsyncDatabase
 
-from tests.inprocess import InProcessWorker
-from tests.support import encode, kafka_options, make_matricule, person
+from infra.procs import free_port
+from services.access.app import AccessSettings, create_app
+from tests.inprocess import FakeClock, InProcessWorker, settings_from
+from tests.support import encode, eventually, kafka_options, make_matricule, person
+
+
+def access_worker(infra: Any, prefix: str, clock: FakeClock, pseudonym_key: str) -> InProcessWorker:
+    """An access worker in this process (the test owns its clock), with its own database and consumer group."""
+    port = free_port()
+    env = {"DSP_KAFKA_BOOTSTRAP": infra.bootstrap, "DSP_MONGO_URI": infra.mongo_uri, "DSP_MONGO_DB_PREFIX": prefix,
+           "DSP_KAFKA_GROUP_PREFIX": f"{prefix}-", "DSP_LOG_PSEUDONYM_KEY": pseudonym_key,
+           "DSP_ACCESS_HTTP_PORT": str(port), "DSP_ACCESS_SWEEP_INTERVAL_S": "0.3", "DSP_RETRY_BACKOFF_MAX_S": "2"}
+    return InProcessWorker(create_app(settings_from(AccessSettings, env), clock), port, audience="access")
 
 
 class TopicReader:
@@ -114,3 +126,15 @@ async def list_professionals(producer: AIOKafkaProducer, *ids: str, practice: st
         body = {"message_id": f"dir-{pro}", "professional_id": pro, "given_name": "Paul", "family_name": "Hoffmann",
                 "profession": "Médecin", "specialty": "Médecine générale", "practice_id": practice}
         await producer.send_and_wait("directory.professionals.v1", encode(body), key=pro.encode())
+
+
+async def people(gw: Gateway, db: AsyncDatabase[dict[str, Any]], unique: str, *births: date,
+                 pros: tuple[str, ...] = ()) -> list[str]:
+    """Registered persons and listed professionals, once access's database has them."""
+    found = await register_people(gw.producer, unique, *births)
+    await list_professionals(gw.producer, *pros)
+    for m in found:
+        await eventually(lambda m=m: db["persons"].find_one({"_id": m}))  # type: ignore[misc]
+    for p in pros:
+        await eventually(lambda p=p: db["professionals"].find_one({"_id": p}))  # type: ignore[misc]
+    return found

@@ -16,22 +16,13 @@ from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from infra.procs import free_port
-from services.access.app import AccessSettings, create_app
+from schemas.fields import rfc3339
 from services.kit.servicetokens import Signer
-from tests.inprocess import FakeClock, InProcessWorker, settings_from
-from tests.integration.access_support import Gateway, TopicReader, list_professionals, register_people
+from tests.inprocess import FakeClock, InProcessWorker
+from tests.integration.access_support import Gateway, TopicReader, access_worker, people
 from tests.support import as_caller, encode, eventually, header, kafka_options, make_matricule, read_topic
 
 ADULT, PARENT_BORN, CHILD_BORN = date(1980, 5, 17), date(1984, 3, 9), date(2015, 6, 1)
-
-
-def access_worker(infra: Any, prefix: str, clock: FakeClock, pseudonym_key: str) -> InProcessWorker:
-    port = free_port()
-    env = {"DSP_KAFKA_BOOTSTRAP": infra.bootstrap, "DSP_MONGO_URI": infra.mongo_uri, "DSP_MONGO_DB_PREFIX": prefix,
-           "DSP_KAFKA_GROUP_PREFIX": f"{prefix}-", "DSP_LOG_PSEUDONYM_KEY": pseudonym_key,
-           "DSP_ACCESS_HTTP_PORT": str(port), "DSP_ACCESS_SWEEP_INTERVAL_S": "0.3", "DSP_RETRY_BACKOFF_MAX_S": "2"}
-    return InProcessWorker(create_app(settings_from(AccessSettings, env), clock), port, audience="access")
 
 
 @pytest.fixture(scope="module")
@@ -68,17 +59,6 @@ async def gw(access: InProcessWorker, producer: AIOKafkaProducer, infra: Any,
 @pytest.fixture
 def db(mongo: AsyncMongoClient[dict[str, Any]], prefix: str) -> AsyncDatabase[dict[str, Any]]:
     return mongo[f"{prefix}_access"]
-
-
-async def people(gw: Gateway, db: AsyncDatabase[dict[str, Any]], unique: str, *births: date,
-                 pros: tuple[str, ...] = ()) -> list[str]:
-    found = await register_people(gw.producer, unique, *births)
-    await list_professionals(gw.producer, *pros)
-    for m in found:
-        await eventually(lambda m=m: db["persons"].find_one({"_id": m}))  # type: ignore[misc]
-    for p in pros:
-        await eventually(lambda p=p: db["professionals"].find_one({"_id": p}))  # type: ignore[misc]
-    return found
 
 
 async def test_trusted_circle_referring_gp_periods_blocks_and_revocation(gw: Gateway, db: Any, unique: str,
@@ -161,14 +141,16 @@ async def test_presence_password_24_hours_guess_limit_sweep_and_notices(gw: Gate
             429, "too many wrong presence passwords for this patient; try again in an hour")
 
         redeemed = await gw.redeem(patient, dr, password.lower().replace("-", " "))
-        assert redeemed["accepted"] and redeemed["details"]["ends_at"] == (clock() + timedelta(hours=24)).isoformat()
+        assert redeemed["accepted"] and redeemed["details"]["ends_at"] == rfc3339(clock() + timedelta(hours=24))
         assert (await gw.decide(("professional", dr), patient))["reason"] == "presence-password"
         assert (await gw.decide(("professional", guesser), patient))["allowed"] is False
         await notices.wait(recipient=patient, template_id="presence-password-used")
         await notices.wait(recipient=patient, template_id="first-access")
         trail = (await gw.post("/v1/audit", {"actor": {"kind": "patient", "id": patient}, "patient": patient}))[1]
-        reads = [e for e in trail["entries"] if e["action"] == "read" and e["actor_id"] == dr]
-        assert reads and reads[0]["via"] == "gateway"  # the calling service is in the trail
+        reads = [e for e in trail["items"] if e["action"] == "read" and e["who"]["id"] == dr]
+        assert reads and reads[0]["who"]["name"] == "Paul Hoffmann"
+        stored = await db["audit"].find_one({"patient": patient, "action": "read", "actor_id": dr})
+        assert stored["via"] == "gateway"  # the calling service is in the trail (and in its hash)
 
         clock.advance(hours=1)  # the guesser's failures have left the sliding hour
         assert (await gw.redeem(patient, guesser, password))["accepted"]
@@ -219,7 +201,7 @@ async def test_assistants_of_a_minor_end_at_majority_unless_confirmed(gw: Gatewa
         minor = await gw.run(child, "add-assistant", ("patient", child), assistant=sibling)
         assert minor["reason"] == "a DSP assistant must be an adult"
         added = await gw.run(child, "add-assistant", ("patient", child), assistant=parent)
-        assert added["accepted"] and added["details"]["link_ends_at"] == "2033-06-01T00:00:00+00:00"
+        assert added["accepted"] and added["details"]["link_ends_at"] == "2033-06-01T00:00:00.000Z"
         assert (await gw.decide(("patient", parent), child, "manage"))["reason"] == "DSP assistant"
         # the parent, with the owner's rights, manages the child's DSP
         assert (await gw.run(child, "set-emergency-access", ("patient", parent), refused=False))["accepted"]
@@ -251,8 +233,8 @@ async def test_audit_trail_is_readable_by_the_patient_and_tampering_is_found(gw:
 
     status, trail = await gw.post("/v1/audit", {"actor": {"kind": "patient", "id": patient}, "patient": patient})
     assert status == 200
-    entries = trail["entries"]
-    assert [(e["actor_id"], e["action"], e["allowed"], e["reason"]) for e in reversed(entries)] == [
+    entries = trail["items"]
+    assert [(e["who"]["id"], e["action"], e["allowed"], e["reason"]) for e in reversed(entries)] == [
         (dr, "read", False, "no grant for this professional"),
         (patient, "add-to-circle", True, "added to the trusted circle"),
         (dr, "read", True, "trusted-circle")]
@@ -261,6 +243,8 @@ async def test_audit_trail_is_readable_by_the_patient_and_tampering_is_found(gw:
 
     intact = await gw.run(patient, "verify-audit-trail", ("operator", "helpdesk-1"))
     assert (intact["reason"], intact["details"]["entries"]) == ("audit trail intact", "3")
+    head = await db["audit"].find_one({"patient": patient, "seq": 2})
+    assert (intact["details"]["head_seq"], intact["details"]["head_hash"]) == ("2", head["hash"])
     await db["audit"].update_one({"patient": patient, "seq": 1}, {"$set": {"reason": "nothing to see"}})
     broken = await gw.run(patient, "verify-audit-trail", ("operator", "helpdesk-1"))
     assert broken["reason"] == "audit trail broken at entry 1"
@@ -380,9 +364,10 @@ async def test_the_internal_api_asks_who_is_calling(gw: Gateway, db: Any, unique
     assert _knock(access.port, {**json_type, **as_caller("gateway", "access"), "host": "evil.example:80"},
                   body)[0] == 400
     status, text = _knock(access.port, {**json_type, **as_caller("gateway", "access")}, body)
-    assert status == 200 and "entries" in json.loads(text)
+    assert status == 200 and "items" in json.loads(text)
     for path in ("/v1/decisions", "/v1/access-state", "/v1/patients-of", "/v1/presence/generate",
-                 "/v1/presence/redeem"):
+                 "/v1/presence/redeem", "/v1/assisted", "/v1/persons/lookup", "/v1/professionals/search",
+                 "/v1/professionals/get"):
         assert _knock(access.port, json_type, body, path)[0] == 401
 
 

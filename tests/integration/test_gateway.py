@@ -23,7 +23,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from hypothesis import HealthCheck, given, settings
 from pypdf import PdfReader
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from infra.procs import free_port
 from infra.sinks import SmsSink, SmtpSink
@@ -106,6 +113,7 @@ async def test_a_patient_from_the_letter_to_reading_a_lab_result(portal: dict[st
         captcha = (await web.post("/v1/activation/captcha")).json()
         bad = await web.post("/v1/activation/start", json={"matricule": "1234567890123"})
         assert bad.status_code == 422 and "1234567890123" not in bad.text
+        assert problem_of(bad, 422, "invalid-request")["errors"]
         started = await web.post("/v1/activation/start", json={
             "matricule": patient, "activation_code": code, "terms_version": "2026-01",
             "captcha_id": captcha["captcha_id"], "captcha_answer": "KX7PA"})
@@ -113,7 +121,8 @@ async def test_a_patient_from_the_letter_to_reading_a_lab_result(portal: dict[st
         used.append(web.cookies["dsp_flow"])
         assert started.headers["x-frame-options"] == "DENY" and patient not in str(started.url)
         weak = await web.post("/v1/activation/set-password", json={"password": "qwerty123"})
-        assert (weak.status_code, weak.json()["detail"]["reason"]) == (400, "this password is too common")
+        assert problem_of(weak, 400, "refused")["reason"] == "this password is too common"
+        assert weak.json()["next_step"] == "set-password"
         assert (await web.post("/v1/activation/set-password", json={"password": "Vianden-Castle-42"})).is_success
         assert (await web.post("/v1/activation/choose-channel", json={"channel": "email"})).is_success
         mailed = await eventually(lambda: _mailed_code(portal["smtp"], mail))
@@ -122,22 +131,28 @@ async def test_a_patient_from_the_letter_to_reading_a_lab_result(portal: dict[st
         assert (await web.post("/v1/activation/skip-luxtrust", json={})).is_success
         assert (await web.post("/v1/activation/confirm", json={})).json()["reason"] == "account activated"
 
+        wrong = await web.post("/v1/login", json={"matricule": patient, "password": "Vianden-Castle-43"})
+        assert problem_of(wrong, 400, "refused")["reason"] == "wrong matricule or password"
+        assert "Vianden" not in wrong.text and wrong.json()["challenge_required"] is False
         assert (await web.post("/v1/login", json={"matricule": patient, "password": "Vianden-Castle-42",
                                                   "channel": "sms"})).is_success
         texted = await eventually(lambda: _texted_code(sms, mobile))
         used += [texted, web.cookies["dsp_login"]]
-        assert (await web.post("/v1/login/verify", json={"code": texted})).is_success
+        verified = await web.post("/v1/login/verify", json={"code": texted})
+        assert verified.is_success and verified.json()["details"]["session_expires_at"].endswith("Z")
         used += [web.cookies["dsp_session"], web.cookies["dsp_device"]]
         assert "dsp_login" not in web.cookies and all(patient not in v for v in web.cookies.values())
         documents = await eventually(lambda: _documents(web))
         assert [d["title"] for d in documents] == ["Hémogramme"]
 
-        generated = await web.post("/v1/me/presence-password", json={"letter": True})
+        agency = await eventually(lambda: _presence_passwords(portal, patient), within_s=60)  # posted at activation
+        used += agency
+        generated = await web.post("/v1/me/presence-password", json={"letter": True})  # a new one replaces it
         assert generated.json()["reason"].startswith("presence password generated")
         password = generated.json()["presence_password"]  # shown once, and sent by letter
         used += [password, password.replace("-", "")]
         assert generated.headers["cache-control"] == "no-store"
-        assert await eventually(lambda: _presence_password(portal, patient), within_s=60) == password
+        assert await eventually(lambda: _posted(portal, patient, password), within_s=60)
 
         # a professional the patient never met: denied, then the presence password, then the result
         dr = f"DR-{unique}"
@@ -147,30 +162,38 @@ async def test_a_patient_from_the_letter_to_reading_a_lab_result(portal: dict[st
         async with httpx.AsyncClient(base_url=portal["url"], timeout=30) as pro:
             assert (await pro.post("/v1/pro/documents", json={"patient": patient})).status_code == 401
             forged = sign(b"not-the-idp-key", dr, int(time.time()) + 300)
-            assert (await pro.post("/v1/pro/login", json={"assertion": forged})).status_code == 401
-            assert await eventually(lambda: _pro_login(pro, portal["idp"], dr))  # once the directory lists dr
+            assert problem_of(await pro.post("/v1/pro/login", json={"assertion": forged}), 401,
+                              "not-authenticated")["reason"] == "the assertion is not valid"
+            ends_at = await eventually(lambda: _pro_login(pro, portal["idp"], dr))  # once the directory lists dr
+            assert ends_at.endswith("Z")  # RFC 3339 UTC
             denied = await eventually(lambda: _pro_denied(pro, patient, "no grant for this professional"))
-            assert denied["detail"]["reason"] == "no grant for this professional"  # listed, but no grant yet
+            assert denied["reason"] == "no grant for this professional"  # listed, but no grant yet
             wrong = await pro.post("/v1/pro/presence-password", json={"patient": patient, "password": "AAAA-AAAA"})
-            assert (wrong.status_code, wrong.json()["detail"]["reason"]) == (403, "wrong presence password")
+            assert problem_of(wrong, 403, "forbidden")["reason"] == "wrong presence password"
             granted = await pro.post("/v1/pro/presence-password", json={"patient": patient, "password": password})
             assert granted.status_code == 200, granted.text
             read = await pro.post("/v1/pro/documents", json={"patient": patient})
             assert [d["title"] for d in read.json()] == ["Hémogramme"]
             mine = (await pro.get("/v1/pro/patients")).json()["patients"]
             assert [(m["patient"], m["grant"]) for m in mine] == [(patient, "presence-password")]
+            assert mine[0]["ends_at"].endswith("Z")
         found = (await web.get("/v1/professionals", params={"q": "kre"})).json()
         assert dr in [p["professional_id"] for p in found]  # a patient finds a professional by name
 
         refused = await web.post("/v1/me/access/commands", json={"command": "add-to-circle",
                                                                   "professional_id": "NOBODY-1"})
-        assert (refused.status_code, refused.json()["detail"]["reason"]) == (400, "unknown professional")
+        assert problem_of(refused, 400, "refused")["reason"] == "unknown professional"
+        internal = await web.post("/v1/me/access/commands", json={"command": "end-grant", "grant": "emergency",
+                                                                   "subject": dr, "ends_at": "2030-01-01T00:00:00Z"})
+        assert problem_of(internal, 422, "invalid-request")["errors"][0]["loc"] == ["body"]  # not a patient's
         trail = (await web.get("/v1/me/audit")).json()["entries"]  # newest first: the patient sees the read
         assert [(e["actor_id"], e["action"], e["allowed"]) for e in trail][:3] == [
             (patient, "add-to-circle", False), (dr, "read", True), (dr, "redeem-presence-password", True)]
+        assert all(e["at"].endswith("Z") for e in trail)
 
         notices = (await web.get("/v1/me/notifications")).json()
         assert {"presence-password-used", "first-access"} <= {n["template"] for n in notices}
+        assert all(n["at"].endswith("Z") for n in notices)
         days = (await web.get("/v1/me/timeline", params={"start": "2026-11-01T00:00:00+00:00",
                                                           "end": "2026-12-01T00:00:00+00:00"})).json()
         assert [d["title"] for d in days] == ["Hémogramme"]  # collected on 20 November
@@ -180,7 +203,7 @@ async def test_a_patient_from_the_letter_to_reading_a_lab_result(portal: dict[st
         assert fake.status_code == 422
         uploaded = await web.post("/v1/me/documents", json={"title": "Vaccination card",
                                                              "content_type": "application/pdf", "data_base64": pdf})
-        assert uploaded.status_code == 202
+        assert uploaded.status_code == 202 and uploaded.json()["command_id"].startswith("gw-")
         doc_id = uploaded.json()["document_id"]
         await eventually(lambda: _titles(web, "Vaccination card"))
         served = await web.get(f"/v1/me/documents/{doc_id}/file")  # a download, never rendered by the browser
@@ -194,14 +217,25 @@ async def test_a_patient_from_the_letter_to_reading_a_lab_result(portal: dict[st
             assert hidden == "document blocked by the patient"
         other = make_matricule(date(1950, 1, 1), 7)
         stranger = await web.get("/v1/me/notifications", headers={"X-DSP-Patient": other})
-        assert (stranger.status_code, stranger.json()["detail"]["reason"]) == (
-            403, "not the owner nor a DSP assistant of this record")
+        assert problem_of(stranger, 403, "forbidden")["reason"] == "not the owner nor a DSP assistant of this record"
         assert (await web.get("/metrics")).status_code == 200
-        limited = [(await web.post("/v1/login/verify", json={"code": "000000"})).status_code for _ in range(41)]
-        assert limited[-1] == 429
+        limited = [await web.post("/v1/login/verify", json={"code": "000000"}) for _ in range(41)]
+        assert problem_of(limited[-1], 429, "too-many-requests")["reason"] == (
+            "too many attempts from this address; wait a minute")
+        assert int(limited[-1].headers["retry-after"]) == limited[-1].json()["retry_after_s"]
         assert (await web.post("/v1/logout")).is_success
         assert (await web.get("/v1/me/documents")).status_code == 401
     await assert_on_no_topic(infra.bootstrap, used)
+
+
+def problem_of(reply: httpx.Response, status: int, kind: str) -> dict[str, Any]:
+    """The RFC 9457 problem of an error answer, checked: content type, type, title, status, reason."""
+    assert reply.status_code == status, reply.text
+    assert reply.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = reply.json()
+    assert (body["type"], body["status"]) == (f"urn:dsp-mesh:problem:{kind}", status)
+    assert body["title"] and body["detail"] and body["reason"]
+    return body
 
 
 async def assert_on_no_topic(bootstrap: str, secrets_used: list[str]) -> None:
@@ -239,27 +273,31 @@ async def assert_on_no_topic(bootstrap: str, secrets_used: list[str]) -> None:
         await consumer.stop()
 
 
-async def _presence_password(portal: dict[str, Any], patient: str) -> str | None:
-    manifest = portal["letters"] / "manifest.jsonl"
-    ref = portal["ref"](patient)
+async def _presence_passwords(portal: dict[str, Any], patient: str) -> list[str] | None:
+    """The presence passwords posted to `patient` so far (the agency's at activation, then any asked for)."""
+    manifest, ref, found = portal["letters"] / "manifest.jsonl", portal["ref"](patient), []
     for line in manifest.read_text().splitlines() if manifest.exists() else []:
         entry = json.loads(line)
         if entry["recipient_ref"] == ref and "présence" in entry["subject"]:
             text = "".join(p.extract_text() for p in PdfReader(portal["letters"] / entry["file"]).pages)
-            found = re.search(r"\b([A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4})\b", text)
-            return found.group(1) if found else None
-    return None
+            found += re.findall(r"\b([A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4})\b", text)
+    return found or None
 
 
-async def _pro_login(pro: httpx.AsyncClient, idp: bytes, dr: str) -> bool:
-    """A professional logs in only when access's directory lists them (403 until then)."""
-    return (await pro.post("/v1/pro/login", json={"assertion": sign(idp, dr, int(time.time()) + 300)})).is_success
+async def _posted(portal: dict[str, Any], patient: str, password: str) -> bool:
+    return password in (await _presence_passwords(portal, patient) or [])
+
+
+async def _pro_login(pro: httpx.AsyncClient, idp: bytes, dr: str) -> str | None:
+    """A professional logs in only when access's directory lists them (403 until then): the session's end."""
+    reply = await pro.post("/v1/pro/login", json={"assertion": sign(idp, dr, int(time.time()) + 300)})
+    return str(reply.json()["session_ends_at"]) if reply.is_success else None
 
 
 async def _pro_denied(pro: httpx.AsyncClient, patient: str, reason: str) -> dict[str, Any] | None:
     reply = await pro.post("/v1/pro/documents", json={"patient": patient})
     assert reply.status_code == 403, reply.text
-    return dict(reply.json()) if reply.json()["detail"]["reason"] == reason else None
+    return dict(reply.json()) if reply.json()["reason"] == reason else None
 
 
 async def _titles(web: httpx.AsyncClient, title: str) -> bool:
@@ -268,7 +306,7 @@ async def _titles(web: httpx.AsyncClient, title: str) -> bool:
 
 async def _pro_file_denied(pro: httpx.AsyncClient, patient: str, doc_id: str) -> str | None:
     reply = await pro.post("/v1/pro/documents/file", json={"patient": patient, "document_id": doc_id})
-    return str(reply.json()["detail"]["reason"]) if reply.status_code == 403 else None
+    return str(reply.json()["reason"]) if reply.status_code == 403 else None
 
 
 async def _mailed_code(smtp: SmtpSink, to: str) -> str | None:
@@ -292,22 +330,33 @@ async def _documents(web: httpx.AsyncClient) -> list[dict[str, Any]] | None:
     return json.loads(reply.text) or None
 
 
+CONFORMANCE = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
+               response_schema_conformance]
+
+
 def test_no_generated_input_makes_the_gateway_fail(portal: dict[str, Any]) -> None:
-    """schemathesis against the OpenAPI document: whatever it sends (bodies, queries, cookies), never a 5xx."""
+    """schemathesis against the OpenAPI document: whatever it sends (bodies, queries, cookies; valid, then
+    invalid), never a 5xx, and every answer is documented — its status, its content type, its headers and its
+    body's schema (a route's model, or the one Problem)."""
     schema = schemathesis.openapi.from_url(f"{portal['url']}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 15
+    assert len(operations) >= 25
     statuses: list[int] = []
+    for mode, examples in ((GenerationMode.POSITIVE, 25), (GenerationMode.NEGATIVE, 10)):
+        for operation in operations:
+            raw = operation.definition.raw
+            if mode == GenerationMode.NEGATIVE and not (raw.get("requestBody") or any(
+                    p["in"] != "cookie" for p in raw.get("parameters", []))):
+                continue  # nothing it takes can be made invalid (no input, or only a cookie: any text is one)
 
-    for operation in operations:
-        @given(operation.as_strategy())
-        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-        def no_server_error(case: Any) -> None:
-            statuses.append(case.call_and_validate(checks=[not_a_server_error]).status_code)
+            @given(operation.as_strategy(generation_mode=mode))
+            @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+            def conforms(case: Any) -> None:
+                statuses.append(case.call_and_validate(checks=CONFORMANCE).status_code)
 
-        no_server_error()
+            conforms()
     assert len(statuses) >= 10 * len(operations) and max(statuses) < 500
-    assert {401, 422} <= set(statuses)  # refusals, with reasons: not logged in, or a body that breaks the contract
+    assert {200, 401, 422} <= set(statuses)  # answers, refusals with reasons: not logged in, a broken contract
 
 
 async def onboard(portal: dict[str, Any], producer: AIOKafkaProducer, matricule: str, tag: str,
@@ -371,20 +420,24 @@ async def test_a_parent_acts_for_a_child_on_every_me_route(portal: dict[str, Any
         assert (await mom.get("/v1/me/documents")).json() == []
 
         openapi = (await mom.get("/openapi.json")).json()
+        document = schemathesis.openapi.from_dict(openapi)
         routes = [(method.upper(), path) for path, ops in openapi["paths"].items() if path.startswith("/v1/me/")
                   for method in ops]
         assert len(routes) >= 10
         for method, path in routes:
             served = await _call(mom, method, path, docs[0]["id"], dr, as_child)
             assert served.status_code not in (401, 403, 422), (method, path, served.text)
+            document[path][method].validate_response(served)  # the body its documented schema says
         state = (await mom.get("/v1/me/access", headers=as_child)).json()
         assert dr in [g["professional_id"] for g in state["grants"]]  # add-to-circle landed on the child's DSP
+        assert all(g["granted_at"].endswith("Z") for g in state["grants"])
         assert dr not in [g["professional_id"] for g in (await mom.get("/v1/me/access")).json()["grants"]]
 
         for method, path in routes:
             refused = await _call(mom, method, path, docs[0]["id"], dr, {"X-DSP-Patient": stranger})
-            assert (refused.status_code, refused.json()["detail"]["reason"]) == (
-                403, "not the owner nor a DSP assistant of this record"), (method, path)
+            assert problem_of(refused, 403, "forbidden")["reason"] == (
+                "not the owner nor a DSP assistant of this record"), (method, path)
+            document[path][method].validate_response(refused)
         statuses = [(await mom.get("/v1/me/access", headers={"X-DSP-Patient": stranger})).status_code
                     for _ in range(20)]
         assert statuses[-1] == 429  # refused attempts to act for another patient are limited

@@ -14,6 +14,7 @@ route runs, so what is tested is the edge alone; a request the limit lets throug
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from pymongo import AsyncMongoClient
 
 from infra.procs import free_port
-from services.gateway.limits import MongoCounters
+from services.gateway.store.counters import MongoCounters
 from tests.support import Worker, make_matricule
 
 LIMIT, SESSION_LIMIT = 10, 15
@@ -97,8 +98,13 @@ async def test_forged_forwarded_for_from_an_untrusted_peer_does_not_escape_the_l
         assert 429 not in statuses[:LIMIT], statuses
         assert statuses[LIMIT:] == [429] * (40 - LIMIT), statuses
         refused = replies[-1]
-        assert refused.json() == {"detail": {"reason": "too many attempts from this address; wait a minute"}}
-        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert refused.headers["content-type"] == "application/problem+json"
+        retry = int(refused.headers["retry-after"])
+        assert 1 <= retry <= 60
+        assert refused.json() == {"type": "urn:dsp-mesh:problem:too-many-requests", "title": "Too many requests",
+                                  "status": 429, "detail": "too many attempts from this address; wait a minute",
+                                  "reason": "too many attempts from this address; wait a minute",
+                                  "retry_after_s": retry}
         assert refused.headers["x-frame-options"] == "DENY"
     async with client(edge["a"], "127.0.0.5") as other:  # another client is not affected
         assert (await other.post("/v1/login", json=login_body(99))).status_code != 429
@@ -150,7 +156,8 @@ async def test_a_session_is_limited_and_stored_only_as_a_hash(edge: dict[str, An
                     for _ in range(SESSION_LIMIT + 5)]
         assert 429 not in statuses[:SESSION_LIMIT] and statuses[SESSION_LIMIT:] == [429] * 5, statuses
         limited = await web.get("/v1/me/notifications", headers={"Cookie": f"dsp_session={token}"})  # any route
-        assert limited.json() == {"detail": {"reason": "too many requests in this session; wait a minute"}}
+        assert (limited.status_code, limited.headers["content-type"]) == (429, "application/problem+json")
+        assert limited.json()["reason"] == "too many requests in this session; wait a minute"
         assert (await web.get("/v1/me/documents", headers={"Cookie": f"dsp_session={other}"})).status_code != 429
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_uri)
     try:
@@ -159,6 +166,15 @@ async def test_a_session_is_limited_and_stored_only_as_a_hash(edge: dict[str, An
         await mongo.close()
     assert any(i.startswith("session/dsp_session/") for i in ids), ids
     assert not [i for i in ids if token in i or other in i]
+
+
+async def test_a_dependency_that_does_not_answer_is_a_503_problem(edge: dict[str, Any]) -> None:
+    """activation's URL is a closed port here: a session check cannot be made, and the answer says so."""
+    async with client(edge["a"], "127.0.0.12") as web:
+        reply = await web.get("/v1/me/documents", headers={"Cookie": f"dsp_session={secrets.token_urlsafe(32)}"})
+    assert (reply.status_code, reply.headers["content-type"]) == (503, "application/problem+json")
+    assert reply.json()["type"] == "urn:dsp-mesh:problem:unavailable" and reply.json()["title"] == "Unavailable"
+    assert reply.json()["reason"] == "a service did not answer in time; try again"
 
 
 def rss_kib(worker: Worker) -> int:
@@ -207,7 +223,8 @@ async def test_a_96_mib_body_is_refused_at_once_and_costs_no_memory(edge: dict[s
     before = rss_kib(gateway)
     status, body, sent, seconds = await send_huge(gateway.port, "/v1/login", 96 * MiB, chunked,
                                                   "127.0.0.8" if chunked else "127.0.0.9")
-    assert status == 413 and "request body larger than 65536 bytes" in body
+    assert status == 413 and json.loads(body)["reason"] == "request body larger than 65536 bytes"
+    assert json.loads(body)["type"] == "urn:dsp-mesh:problem:body-too-large"
     assert seconds < 10 and sent < 32 * MiB  # answered long before the 96 MiB were through
     await asyncio.sleep(0.5)
     assert rss_kib(gateway) - before < 20 * 1024, (before, rss_kib(gateway))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, timedelta
 from typing import Any
 
 import httpx
@@ -82,7 +83,8 @@ async def _logs_in(web: httpx.AsyncClient, desk: dict[str, Any], dr: str) -> boo
 
 
 async def _reason(response: httpx.Response) -> tuple[int, str]:
-    return response.status_code, response.json()["detail"]["reason"]
+    assert response.headers["content-type"] == "application/problem+json", response.text
+    return response.status_code, response.json()["reason"]
 
 
 async def test_an_assertion_is_used_once_and_lives_at_most_five_minutes(desk: dict[str, Any], listed: str) -> None:
@@ -125,6 +127,9 @@ async def test_logout_ends_the_session_on_the_server(desk: dict[str, Any], liste
         assert (await web.get("/v1/pro/patients")).status_code == 401
         logged = await _login(web, _assertion(desk, listed))
         assert logged.status_code == 200 and logged.json()["professional_id"] == listed
+        ends = desk["clock"]() + timedelta(hours=8)  # RFC 3339 UTC, to the millisecond
+        assert logged.json()["session_ends_at"] == ends.astimezone(UTC).isoformat(timespec="milliseconds").replace(
+            "+00:00", "Z")
         token = logged.cookies["dsp_pro"]
         cookie = logged.headers["set-cookie"].lower()
         assert {"httponly", "samesite=strict", "path=/v1"} <= {p.strip() for p in cookie.split(";")}
@@ -143,7 +148,7 @@ async def test_logout_ends_the_session_on_the_server(desk: dict[str, Any], liste
             await stored.close()
 
         out = await web.post("/v1/pro/logout")
-        assert out.status_code == 200 and "dsp_pro" not in web.cookies
+        assert out.status_code == 200 and "dsp_pro" not in web.cookies and out.json() == {"reason": "logged out"}
         assert 'dsp_pro=""' in out.headers["set-cookie"] and "path=/v1" in out.headers["set-cookie"].lower()
     async with httpx.AsyncClient(base_url=desk["url"], timeout=30, headers={"cookie": f"dsp_pro={token}"}) as kept:
         assert await _reason(await kept.get("/v1/pro/patients")) == (

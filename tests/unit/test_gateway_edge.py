@@ -211,7 +211,8 @@ async def test_fastapi_behind_the_limit_answers_413_for_declared_and_streamed_bo
         framework: httpx.AsyncClient) -> None:
     assert (await framework.post("/echo", json={"text": "hello"})).json() == {"length": 5}
     declared = await framework.post("/echo", json={"text": "x" * 5000})
-    assert declared.status_code == 413 and declared.json()["detail"]["reason"] == "request body larger than 1024 bytes"
+    assert declared.status_code == 413 and declared.json()["reason"] == "request body larger than 1024 bytes"
+    assert declared.headers["content-type"] == "application/problem+json"
 
     async def stream() -> AsyncIterator[bytes]:
         yield b'{"text": "'
@@ -228,7 +229,10 @@ async def test_the_gateway_refuses_large_bodies_before_parsing_with_its_security
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client:
         big = await client.post("/v1/activation/captcha", content=b"{" + b" " * 70_000 + b"}")
         assert big.status_code == 413 and big.headers["x-frame-options"] == "DENY"
-        assert big.json() == {"detail": {"reason": "request body larger than 65536 bytes"}}
+        assert big.headers["content-type"] == "application/problem+json"
+        assert big.json() == {"type": "urn:dsp-mesh:problem:body-too-large", "title": "Request body too large",
+                              "status": 413, "detail": "request body larger than 65536 bytes",
+                              "reason": "request body larger than 65536 bytes"}
         upload = await client.post("/v1/me/documents", content=b"x" * (9 * 1024 * 1024),
                                    headers={"content-type": "application/json"})
         assert upload.status_code == 413 and "8388608" in upload.text

@@ -2,8 +2,9 @@
 const previous = {};
 const series = {};
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
+const figure = (c) => (c === null || c === undefined ? "—" : c);  // a service that did not answer: no figure
 const rows = (id, data) => {
-  document.getElementById(id).innerHTML = data.map((r) => "<tr>" + r.map((c) => `<td>${c}</td>`).join("") + "</tr>").join("");
+  document.getElementById(id).innerHTML = data.map((r) => "<tr>" + r.map((c) => `<td>${figure(c)}</td>`).join("") + "</tr>").join("");
 };
 
 function lineChart(id, name, t, y) {
@@ -16,7 +17,7 @@ function lineChart(id, name, t, y) {
 function render(snap) {
   const t = new Date(snap.at);
   document.getElementById("status").textContent = "live · " + t.toLocaleTimeString();
-  document.getElementById("lab-results").textContent = snap.lab_results_stored;
+  document.getElementById("lab-results").textContent = figure(snap.lab_results_stored);
   rows("workers", snap.workers.map((w) => [esc(w.name), w.ready ? '<span class="ok">ready</span>' : '<span class="bad">down</span>',
     Math.round(w.processed) + " processed", Math.round(w.dead_letters) + " dead-lettered"]));
   const f = snap.funnel;

@@ -1,0 +1,206 @@
+"""Account routes: the challenges, activation from the letter, login with a one-time code, logout, passwords.
+
+Every step that checks a secret is answered by activation over HTTP (nothing secret goes on Kafka). Browser
+tokens (activation flow, login, session, device) are activation's, opaque, in HttpOnly SameSite=Strict cookies;
+no personal data in cookies or URLs. A refused step is a problem with activation's reason (a 429 with
+`Retry-After` while attempts must wait)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, NamedTuple
+
+from fastapi import APIRouter, Cookie, Request, Response
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from schemas.activation import STEPS
+from schemas.fields import Matricule
+from schemas.portal import AltchaChallenge, Captcha, StepResult
+
+from .patient import Context, Session, ctx, me
+from .problems import Refusal, errors, field_errors, upstream
+
+router = APIRouter(prefix="/v1", tags=["account"], responses=errors(400, 413, 422, 429, 503))
+DEVICE_S = 365 * 24 * 3600
+
+
+class Challenge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    captcha_id: str | None = Field(default=None, max_length=64, description="From POST /v1/activation/captcha")
+    captcha_answer: str | None = Field(default=None, max_length=64, description="The characters in the image")
+    altcha: str | None = Field(default=None, max_length=4096, description="A solved ALTCHA challenge (payload)")
+
+    def answer(self) -> dict[str, Any] | None:
+        given = self.model_dump(include={"captcha_id", "captcha_answer", "altcha"}, exclude_none=True)
+        return given or None
+
+
+class Start(Challenge):
+    matricule: Matricule
+    activation_code: str = Field(max_length=64)
+    terms_version: str = Field(pattern=r"^[0-9]{4}-[0-9]{2}$")
+
+
+class StepBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    password: str | None = Field(default=None, max_length=128)
+    channel: Literal["email", "sms"] | None = None
+    email: EmailStr | None = None
+    mobile: str | None = Field(default=None, pattern=r"^\+[1-9]\d{6,14}$")
+    code: str | None = Field(default=None, max_length=16)
+    luxtrust_assertion: str | None = Field(default=None, max_length=4096)
+
+
+class LoginBody(Challenge):
+    matricule: Matricule
+    password: str = Field(max_length=128)
+    channel: Literal["email", "sms"] | None = None
+
+
+class Code(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(max_length=16)
+
+
+class Forgot(Challenge):
+    matricule: Matricule
+
+
+class Logout(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    everywhere: bool = Field(default=False, description="End every session of the account")
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    password: str = Field(max_length=128, description="The current password")
+    new_password: str = Field(max_length=128)
+
+
+def _cookie(response: Response, name: str, value: str, secure: bool, max_age: int = 1800) -> None:
+    response.set_cookie(name, value, httponly=True, samesite="strict", secure=secure, max_age=max_age, path="/v1")
+
+
+def _forget(response: Response, name: str, secure: bool) -> None:
+    response.delete_cookie(name, path="/v1", secure=secure, httponly=True, samesite="strict")
+
+
+class Stepped(NamedTuple):
+    public: StepResult
+    token: str  # flow, login or session token ("" if none): a cookie, never in the answer
+    device: str
+
+
+async def _step(c: Context, path: str, payload: dict[str, Any]) -> Stepped:
+    """One of activation's steps over HTTP; its refusal is a 400 (429 while attempts must wait)."""
+    reply = await c.activation.post(path, json={k: v for k, v in payload.items() if v is not None})
+    if reply.status_code == 422:  # what the gateway's own models let through and activation's do not
+        raise Refusal(422, "invalid request", errors=field_errors(reply.json().get("errors", [])))
+    if reply.status_code != 200:
+        raise upstream(reply, "activation", keep=())
+    answer: dict[str, Any] = reply.json()
+    public = StepResult(reason=answer["reason"], next_step=answer.get("next_step"),
+                        details=answer.get("details", {}), challenge_required=answer.get("challenge_required", False))
+    if not answer["accepted"]:
+        if answer.get("retry_after_s"):
+            raise Refusal(429, public.reason, headers={"Retry-After": str(answer["retry_after_s"])},
+                          retry_after_s=answer["retry_after_s"], **public.model_dump(exclude={"reason"}))
+        raise Refusal(400, public.reason, **public.model_dump(exclude={"reason"}))
+    return Stepped(public, answer.get("token") or "", answer.get("device_token") or "")
+
+
+async def _challenge(request: Request, path: str) -> Any:
+    reply = await ctx(request).activation.post(path, json={})
+    if reply.status_code != 200:
+        raise upstream(reply, "activation", keep=())
+    return reply.json()
+
+
+@router.post("/activation/captcha", summary="A captcha to copy (PNG, base64)", response_model=Captcha)
+async def captcha(request: Request) -> Any:
+    return await _challenge(request, "/v1/captcha")
+
+
+@router.post("/activation/altcha", summary="A proof-of-work challenge the browser solves (no image to read)",
+             response_model=AltchaChallenge)
+async def altcha(request: Request) -> Any:
+    return await _challenge(request, "/v1/altcha")
+
+
+@router.post("/activation/start", summary="Step 1: matricule, the letter's code, terms, a solved challenge")
+async def start(body: Start, request: Request, response: Response) -> StepResult:
+    c = ctx(request)
+    answer = await _step(c, "/v1/activation/start", {
+        "matricule": body.matricule, "activation_code": body.activation_code, "terms_version": body.terms_version,
+        "challenge": body.answer() or {}})
+    _cookie(response, "dsp_flow", answer.token, c.secure, 3600)
+    return answer.public
+
+
+@router.post("/activation/{step}", summary="The next activation step", responses=errors(401))
+async def step(step: Literal[STEPS], body: StepBody, request: Request,  # type: ignore[valid-type]
+               response: Response, dsp_flow: Annotated[str | None, Cookie(max_length=128)] = None) -> StepResult:
+    c = ctx(request)
+    if not dsp_flow:
+        raise Refusal(401, "no activation in progress in this browser; start with the letter's code",
+                      next_step="start")
+    answer = await _step(c, "/v1/activation/step", {"flow_token": dsp_flow, "command": step,
+                                                    **body.model_dump(exclude_none=True)})
+    if step == "confirm":
+        _forget(response, "dsp_flow", c.secure)
+        if answer.device:
+            _cookie(response, "dsp_device", answer.device, c.secure, DEVICE_S)
+    return answer.public
+
+
+@router.post("/login", summary="Matricule and password; a one-time code is sent")
+async def login(body: LoginBody, request: Request, response: Response,
+                dsp_device: Annotated[str | None, Cookie(max_length=128)] = None) -> StepResult:
+    c = ctx(request)
+    answer = await _step(c, "/v1/login", {"matricule": body.matricule, "password": body.password,
+                                         "channel": body.channel, "challenge": body.answer(),
+                                         "device_token": dsp_device})
+    _cookie(response, "dsp_login", answer.token, c.secure, 600)
+    return answer.public
+
+
+@router.post("/login/verify", summary="The one-time code; opens a session", responses=errors(401))
+async def verify(body: Code, request: Request, response: Response,
+                 dsp_login: Annotated[str | None, Cookie(max_length=128)] = None) -> StepResult:
+    c = ctx(request)
+    if not dsp_login:
+        raise Refusal(401, "no login in progress in this browser; log in again", next_step="login")
+    answer = await _step(c, "/v1/login/verify", {"login_token": dsp_login, "code": body.code})
+    _cookie(response, "dsp_session", answer.token, c.secure)
+    if answer.device:
+        _cookie(response, "dsp_device", answer.device, c.secure, DEVICE_S)
+    _forget(response, "dsp_login", c.secure)
+    return answer.public
+
+
+@router.post("/password/forgot", summary="Forgotten password: a new letter (the same answer for every matricule)")
+async def forgot(body: Forgot, request: Request) -> StepResult:
+    answer = await _step(ctx(request), "/v1/password/forgot", {"matricule": body.matricule,
+                                                               "challenge": body.answer() or {}})
+    return answer.public
+
+
+@router.post("/logout", summary="End the session (or every session of the account)", responses=errors(401))
+async def logout(request: Request, response: Response, body: Logout | None = None,
+                 session: Session = None) -> StepResult:
+    c = ctx(request)
+    if not session:
+        raise Refusal(401, "not logged in")
+    answer = await _step(c, "/v1/sessions/end", {"session_token": session,
+                                                 "everywhere": bool(body and body.everywhere)})
+    _forget(response, "dsp_session", c.secure)
+    return answer.public
+
+
+@router.post("/account/password", summary="Change your own login password (your other sessions end)",
+             responses=errors(401))
+async def change_password(body: PasswordChange, request: Request, session: Session = None) -> StepResult:
+    c = ctx(request)
+    await me(c, session)
+    answer = await _step(c, "/v1/password/change", {"session_token": session, "password": body.password,
+                                                    "new_password": body.new_password})
+    return answer.public
