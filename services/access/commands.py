@@ -72,7 +72,10 @@ def is_adult(matricule: str, now: datetime) -> bool:
 def plan(cmd: AnyCommand, access: PatientAccess, facts: Facts, now: datetime) -> Plan:
     actor = Actor(cmd.actor.kind, cmd.actor.id)
     if isinstance(cmd, PresencePasswordCommand) and actor == Actor("operator", AGENCY_ACTOR):
-        # activation found the person in the registry before activating them; access's copy may lag behind
+        # activation found the person in the registry before activating them; access's copy may lag behind.
+        # One the patient made meanwhile (the agency's command is asynchronous) is never replaced by it.
+        if facts.has_presence_password:
+            return refuse("the patient already has a presence password; the agency's is not posted")
         return Plan(True, "presence password issued by the agency on activation; posted by letter")
     if not facts.patient_known:
         return refuse("unknown patient")

@@ -230,3 +230,24 @@ def wait_port(port: int, within_s: float = 20) -> None:
                 return
         time.sleep(0.1)
     raise AssertionError(f"nothing listens on {port}")
+
+
+async def test_each_worker_tells_the_console_its_counters_and_nobody_else(workers: dict[str, Worker],
+                                                                         records: Worker) -> None:
+    """The console never opens a service's database: each service answers `/v1/stats` to the console only."""
+    expected = {"records": {"lab_results_stored"}, "activation": {"activated", "logged_in"},
+                "access": {"grants"}, "notify": {"letters_sent", "channels"}}
+    for name, worker in {**workers, "records": records}.items():
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{worker.port}", timeout=10) as client:
+            reply = await client.post("/v1/stats", json={}, headers=as_caller("console", name))
+            assert reply.status_code == 200, (name, reply.text)
+            assert expected[name] <= reply.json().keys(), (name, reply.json())
+            counts = [v for v in reply.json().values() if isinstance(v, int)]
+            assert all(n >= 0 for n in counts)
+            refused = await client.post("/v1/stats", json={}, headers=as_caller("gateway", name))
+            assert refused.status_code == 403, (name, refused.text)
+            anonymous = await client.post("/v1/stats", json={})
+            assert anonymous.status_code == 401, (name, anonymous.text)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{workers['access'].port}", timeout=10) as client:
+        grants = (await client.post("/v1/stats", json={}, headers=as_caller("console", "access"))).json()["grants"]
+    assert set(grants) == {"active", "expiring_24h", "expired"}

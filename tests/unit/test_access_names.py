@@ -79,10 +79,11 @@ def test_break_the_glass_names_the_professional_and_carries_the_justification_to
 
 
 def test_only_the_agency_issues_a_presence_password_without_the_patients_rights() -> None:
-    def issue(actor: ActorRef, known: bool = True) -> commands.Plan:
+    def issue(actor: ActorRef, known: bool = True, has_one: bool = False) -> commands.Plan:
         cmd = PresencePasswordCommand(command="generate-presence-password", command_id="c2", patient=ADULT,
                                       actor=actor, delivery="letter")
-        return commands.plan(cmd, PatientAccess(), commands.Facts(patient_known=known), T0)
+        facts = commands.Facts(patient_known=known, has_presence_password=has_one)
+        return commands.plan(cmd, PatientAccess(), facts, T0)
 
     assert issue(ActorRef(kind="operator", id=domain.AGENCY_ACTOR)).accepted
     # activation read the registry: access's own copy may not have the person yet
@@ -90,6 +91,10 @@ def test_only_the_agency_issues_a_presence_password_without_the_patients_rights(
     assert not issue(ActorRef(kind="operator", id="helpdesk-1")).accepted
     assert issue(ActorRef(kind="patient", id=ADULT)).accepted  # the owner, through the API's pending hash
     assert issue(ActorRef(kind="patient", id=ADULT), known=False).reason == "unknown patient"
+    # the agency's command is asynchronous: one the patient made meanwhile is never replaced by it
+    late = issue(ActorRef(kind="operator", id=domain.AGENCY_ACTOR), has_one=True)
+    assert not late.accepted and late.reason.startswith("the patient already has a presence password")
+    assert issue(ActorRef(kind="patient", id=ADULT), has_one=True).accepted  # the patient may always make a new one
 
 
 def test_the_justification_is_part_of_the_hash_chain_and_old_entries_keep_their_hash() -> None:
