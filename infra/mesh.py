@@ -65,6 +65,8 @@ def mesh_env(infra: LocalInfra) -> dict[str, str]:
     env.update({"DSP_GATEWAY_HTTP_PORT": str(GATEWAY_PORT),
                 "DSP_GATEWAY_ACTIVATION_URL": f"http://127.0.0.1:{WORKERS['activation']}",
                 "DSP_GATEWAY_ACCESS_URL": f"http://127.0.0.1:{WORKERS['access']}",
+                "DSP_GATEWAY_RECORDS_URL": f"http://127.0.0.1:{WORKERS['records']}",
+                "DSP_GATEWAY_NOTIFY_URL": f"http://127.0.0.1:{WORKERS['notify']}",
                 "DSP_GATEWAY_SECURE_COOKIES": "false",  # explicitly local: the portal is plain HTTP on loopback
                 "DSP_CONSOLE_HTTP_PORT": str(CONSOLE_PORT),
                 "DSP_CONSOLE_SECURE_COOKIES": "false",  # explicitly local: the console is plain HTTP on loopback

@@ -2,8 +2,8 @@
 
 Every 4xx/5xx is an RFC 9457 problem (`application/problem+json`, `Problem`): `type`, `title`, `status`,
 `detail`, and the members clients key on — `reason`, `next_step`, `errors[]`. Dates are RFC 3339 in UTC with `Z`
-(`UtcDateTime`). Lists keep their current wire format (a JSON array) until they get cursor pages. The access
-screens' models are in `schemas.portal_access`.
+(`UtcDateTime`). Every list is a cursor page (`items`, `next_cursor`). The documents' and notifications' models
+are in `schemas.portal_documents`, the access screens' in `schemas.portal_access`.
 """
 
 from __future__ import annotations
@@ -127,48 +127,13 @@ class AltchaChallenge(BaseModel):
     signature: str
 
 
-class DocumentSummary(BaseModel):
-    """A document of the DSP, as lists show it (no observations, no versions)."""
-
-    id: str = Field(description="DSP document id (stable across versions)")
-    document_type: str | None = Field(description="lab-result | patient-upload")
-    title: str | None = Field(description="Document title")
-    author: str | None = Field(description="The laboratory id, or 'patient' for uploads")
-    document_date: UtcDateTime | None = Field(description="Clinical date (collection / upload time)")
-    status: str | None = Field(description="active | withdrawn")
-    blocked: bool = Field(description="Hidden from every professional")
-    version_count: int | None = Field(description="How many versions the document has")
-    has_file: bool = Field(description="A file can be downloaded")
-
-
 class Accepted(BaseModel):
-    """An asynchronous write records applies (upload, block): accepted, not yet applied."""
+    """An asynchronous write records applies (upload, block): accepted, not yet applied — poll
+    `GET /v1/me/commands/{command_id}` for its outcome."""
 
     document_id: str = Field(description="The document (an upload's id is known before records stores it)")
     status: Literal["accepted"] = Field(description="accepted: sent to records, applied shortly")
-    command_id: str = Field(description="The command sent, to follow its outcome")
-
-
-class Notification(BaseModel):
-    """An in-app notice, newest first."""
-
-    id: str
-    template: str | None = Field(description="What it is about, e.g. first-access, document-added")
-    subject: str | None
-    body: str | None
-    at: UtcDateTime | None = Field(description="When it was delivered")
-    read: bool = Field(description="Marked read")
-
-
-class ProfessionalEntry(BaseModel):
-    """A professional of the directory, as the search finds them."""
-
-    professional_id: str = Field(description="Directory id (for add-to-circle, block-professional, ...)")
-    given_name: str | None
-    family_name: str | None
-    profession: str | None
-    specialty: str | None
-    practice_id: str | None
+    command_id: str = Field(description="The command sent: `GET /v1/me/commands/{command_id}` tells its outcome")
 
 
 class ProLogin(BaseModel):

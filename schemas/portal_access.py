@@ -4,8 +4,9 @@ professional's patients.
 `PatientAccessCommand` is the body of `POST /v1/me/access/commands`: a union, told apart by `command`, of the
 patient's commands of `schemas.access` (`PATIENT_COMMANDS`, an allow-list: an internal command access adds later
 is not a patient's until it is listed here), each without `command_id`, `patient` and `actor` — the gateway
-sets them. The state and audit answers are access's, passed through: documented here, open to the fields
-access adds (`extra="allow"`), their dates RFC 3339 UTC `Z`.
+sets them. The state, the assisted DSPs, the person lookup and the directory search are access's answers
+(`schemas.access`); the audit trail is access's with the documents' titles added from records. Dates are RFC 3339
+UTC `Z`, lists cursor pages.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.fields import FieldInfo
 
 from . import access
-from .fields import UtcDateTime
+from .fields import Matricule, UtcDateTime
 from .portal import Details
 
 PATIENT_COMMANDS = ("add-to-circle", "remove-from-circle", "set-referring-gp", "block-professional",
@@ -46,82 +47,52 @@ else:
     PatientAccessCommand = Annotated[Union[PATIENT_BODIES], Field(discriminator="command")]  # noqa: UP007
 
 
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
+AccessState = access.AccessStateV1  # who may read the DSP and how, blocks, assistants, consents: all named
+AssistedPage = access.AssistedPage  # the DSPs the person logged in assists ("Accéder aux autres dossiers patient")
+Person = access.PersonV1  # the adult a patient is about to add as DSP assistant
+ProfessionalPage = access.ProfessionalPage  # the directory search
+AuditActor = access.AuditActor
 
 
-class ProfessionalName(_Open):
-    """A professional as a person reads them (access names them from its directory copy)."""
+class PersonLookup(BaseModel):
+    """`POST /v1/me/assistants/lookup`: the 'Numéro assuré' typed; the answer names the person to confirm."""
 
-    professional_id: str = Field(description="The professional (directory id)")
-    name: str | None = Field(default=None, description="Given and family name; none: not in the directory")
-    profession: str | None = Field(default=None, description="e.g. Médecin")
-    specialty: str | None = Field(default=None, description="e.g. Médecine générale")
+    model_config = ConfigDict(extra="forbid", title="AssistantLookup")
 
-
-Professional = str | ProfessionalName  # a directory id, or (as access moves to naming them) the professional
+    matricule: Matricule = Field(description="The matricule of the adult to add as DSP assistant")
 
 
-class Grant(_Open):
-    kind: str = Field(description="trusted-circle | presence-password | emergency")
-    professional_id: str = Field(description="The professional (directory id)")
-    granted_at: UtcDateTime | None = Field(default=None, description="Since when")
-    ends_at: UtcDateTime | None = Field(default=None, description="Until when; none: no end")
+class AuditEntry(BaseModel):
+    """One entry of the audit trail ('Traçabilité'): who (named), what (the document's title), when, allowed or
+    not and why, a break-the-glass justification. The hash chain is checked by `verify-audit-trail`."""
 
+    model_config = ConfigDict(title="AuditEntry")
 
-class Assistant(_Open):
-    matricule: str = Field(description="The DSP assistant")
-    ends_at: UtcDateTime | None = Field(default=None, description="Until when (a minor's link ends at 18)")
-
-
-class Consent(_Open):
-    consent: str = Field(description="Which consent, e.g. organ-donation")
-    value: bool = Field(description="Yes or no")
-    at: UtcDateTime | None = Field(default=None, description="When it was recorded")
-    by: str | None = Field(default=None, description="Who recorded it")
-
-
-class AccessState(_Open):
-    """Who has access to the DSP, who is blocked, the assistants, the consents (access's answer)."""
-
-    grants: list[Grant] = Field(default_factory=list)
-    blocked_professionals: list[Professional] = Field(default_factory=list, description="Blocked by the patient")
-    blocked_documents: list[str] = Field(default_factory=list)
-    assistants: list[Assistant] = Field(default_factory=list)
-    referring_gp: Professional | None = Field(default=None, description="The referring GP")
-    emergency_refused: bool = Field(default=False, description="No professional may use emergency access")
-    consents: list[Consent] = Field(default_factory=list, description="Every consent recorded, oldest first")
-    presence_password: bool = Field(default=False, description="A presence password is set")
-    version: int | None = Field(default=None, description="The stored state's version")
-
-
-class AuditEntry(_Open):
-    """Who did or tried what on the DSP, and whether access allowed it."""
-
-    seq: int = Field(description="Position in the patient's trail (1 = the first)")
     at: UtcDateTime = Field(description="When")
-    actor_kind: str = Field(description="patient | professional | operator")
-    actor_id: str = Field(description="Matricule, directory id or agent id")
-    action: str = Field(description="read, manage, or the command's name")
-    document: str | None = Field(default=None, description="The document read, if one")
-    allowed: bool
-    reason: str = Field(description="The rule or grant it rests on, or why not")
+    who: AuditActor = Field(description="Who acted: the owner, an assistant, a professional (named) or the agency")
+    action: str = Field(description="read | manage | a command's name (add-to-circle, break-the-glass, ...)")
+    document_id: str | None = Field(description="The document read, if one was")
+    document_title: str | None = Field(description="Its title (none: no document, or no longer in the DSP)")
+    allowed: bool = Field(description="Whether it was allowed (or the command accepted)")
+    reason: str = Field(description="The rule or grant it rested on, or why it was refused")
+    justification: str | None = Field(description="Break the glass: the professional's justification")
 
 
-class AuditPage(_Open):
-    entries: list[AuditEntry] = Field(description="Newest first")
-    next_before_seq: int | None = Field(default=None, description="Pass as before_seq for the next page; none: "
-                                                                  "no more")
+class AuditPage(BaseModel):
+    model_config = ConfigDict(title="AuditPage")
+
+    items: list[AuditEntry] = Field(description="Newest first")
+    next_cursor: str | None = Field(description="Send back as `cursor` for older entries; none: no more")
 
 
-class ProPatient(_Open):
-    patient: str = Field(description="The patient's matricule")
-    grant: str = Field(description="The grant the professional reads under")
-    ends_at: UtcDateTime | None = Field(default=None, description="When that grant ends; none: no end")
+class ProPatients(BaseModel):
+    """The patients whose DSP the professional may read now, by matricule, named, with the grant."""
 
+    model_config = ConfigDict(title="ProPatients")
 
-class ProPatients(_Open):
-    patients: list[ProPatient] = Field(description="The patients whose DSP the professional may read now")
+    professional: access.ProfessionalRef = Field(description="The professional logged in, named")
+    items: list[access.PatientOfV1] = Field(description="By matricule")
+    next_cursor: str | None = Field(description="Send back as `cursor` for the next page; none: no more")
 
 
 class CommandResult(BaseModel):

@@ -1,9 +1,11 @@
 """The gateway (issue 6, first slice): the patient portal's HTTP API — activation, login, documents, access.
 
 Commands go to Kafka and the gateway waits for their outcome (a refusal is a 4xx with the reason); reads come
-from the services' read models (records' documents) and HTTP APIs (activation's sessions and captcha, access's
-state and audit trail). A dependency that does not answer in time is a 503, never a hang. Every route has a
-response model, every error is an RFC 9457 problem (`problems.py`), both in the OpenAPI document.
+from the services' internal HTTP APIs, each the only door to its own data (activation's sessions and captcha,
+access's decisions, state, audit trail and directory, records' documents, notify's notifications), called with a
+service token. The gateway's own database holds only its own data (rate limits, professional sessions). A
+dependency that does not answer in time is a 503, never a hang. Every route has a response model, every error
+is an RFC 9457 problem (`problems.py`), both in the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -25,9 +27,8 @@ from services.kit.mongo import make_client
 from services.kit.runtime import Clock, utc_now
 from services.kit.servicetokens import ServiceAuth
 from services.kit.settings import ServiceSettings
-from services.records.readmodel import DocumentReadModel
 
-from . import account, patient, problems, professional, records
+from . import account, notices, patient, pro_documents, problems, professional, records
 from .bus import Bus
 from .limits import EdgeLimiter, parse_proxies
 from .store.sessions import ProStore
@@ -49,12 +50,10 @@ class GatewaySettings(ServiceSettings):
                                 description="activation's HTTP API")
     access_url: str = Field(default="http://127.0.0.1:8103", validation_alias="DSP_GATEWAY_ACCESS_URL",
                             description="access's HTTP API")
-    records_db: str | None = Field(default=None, validation_alias="DSP_GATEWAY_RECORDS_DB",
-                                   description="records' database (default <prefix>_records)")
-    notify_db: str | None = Field(default=None, validation_alias="DSP_GATEWAY_NOTIFY_DB",
-                                  description="notify's database, for the notification list (default <prefix>_notify)")
-    access_db: str | None = Field(default=None, validation_alias="DSP_GATEWAY_ACCESS_DB",
-                                  description="access's database, for professional search (default <prefix>_access)")
+    records_url: str = Field(default="http://127.0.0.1:8101", validation_alias="DSP_GATEWAY_RECORDS_URL",
+                             description="records' HTTP API (documents, detail, file, timeline, command status)")
+    notify_url: str = Field(default="http://127.0.0.1:8104", validation_alias="DSP_GATEWAY_NOTIFY_URL",
+                            description="notify's HTTP API (the notification list, marking notices read)")
     reply_timeout_s: float = Field(default=10.0, gt=0, validation_alias="DSP_GATEWAY_REPLY_TIMEOUT_S",
                                    description="How long a request waits for a command's outcome")
     pro_idp_key: SecretStr | None = Field(default=None, validation_alias="DSP_GATEWAY_PRO_IDP_KEY",
@@ -84,20 +83,22 @@ def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
     bus = Bus(settings.kafka_bootstrap, (ACCESS_EVENTS.name,), settings.reply_timeout_s, client_options(settings))
     mongo = make_client(settings.mongo_uri, "gateway", settings.mongo_username, settings.mongo_password,
                         settings.mongo_auth_source)
-    signer = settings.signer()  # the gateway proves who it is to activation and access
+    signer = settings.signer()  # the gateway proves who it is to each service it calls
+
+    def client(url: str, audience: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=url, timeout=5, auth=ServiceAuth(signer, audience))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await bus.start()
-        async with httpx.AsyncClient(base_url=settings.activation_url, timeout=5,
-                                     auth=ServiceAuth(signer, "activation")) as activation, \
-                httpx.AsyncClient(base_url=settings.access_url, timeout=5,
-                                  auth=ServiceAuth(signer, "access")) as access:
-            app.state.ctx = patient.Context(bus, activation, access, DocumentReadModel(
-                mongo[settings.records_db or f"{settings.mongo_db_prefix}_records"]), settings.secure_cookies,
-                mongo[settings.notify_db or f"{settings.mongo_db_prefix}_notify"]["outbox"],
-                mongo[settings.access_db or f"{settings.mongo_db_prefix}_access"]["professionals"],
-                patient.RefusalLimit(limiter.strategy, RateLimitItemPerMinute(20, 10, namespace="act-for-refused")))
+        async with client(settings.activation_url, "activation") as activation, \
+                client(settings.access_url, "access") as access, \
+                client(settings.records_url, "records") as records_api, \
+                client(settings.notify_url, "notify") as notify:
+            app.state.ctx = patient.Context(
+                bus, activation, access, records_api, notify, settings.secure_cookies,
+                patient.RefusalLimit(limiter.strategy, RateLimitItemPerMinute(20, 10, namespace="act-for-refused")),
+                patient.RefusalLimit(limiter.strategy, RateLimitItemPerMinute(30, 10, namespace="person-lookup")))
             yield
         await bus.stop()
         await mongo.close()
@@ -110,8 +111,10 @@ def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
     app.include_router(account.router)
     app.include_router(patient.router)
     app.include_router(professional.router)
+    app.include_router(pro_documents.router)
     app.include_router(records.router)
-    app.include_router(records.search_router)
+    app.include_router(notices.router)
+    app.include_router(notices.search_router)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

@@ -1,36 +1,44 @@
-"""Patient routes: documents, access management, the presence password, the audit trail — and the one
-dependency (`acting`) that resolves whose DSP every `/v1/me/...` route acts on: the person logged in, or — with
-`X-DSP-Patient` — a patient they assist (access decides). Refusals are problems with the service's reason."""
+"""Patient routes: access management, the presence password, the audit trail, the DSPs one assists and the
+assistant lookup — and the one dependency (`acting`) that resolves whose DSP every `/v1/me/...` route acts on: the
+person logged in, or — with `X-DSP-Patient` — a patient they assist (access decides). Refusals are problems with
+the service's reason. Reads go to access's API (and records' for the documents' titles in the audit trail)."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any, NamedTuple
 
 import httpx
-from fastapi import APIRouter, Body, Cookie, Depends, Header, Query, Request, Response
-from fastapi import Path as PathParam
+from fastapi import APIRouter, Body, Cookie, Depends, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas.access import AccessCommandV1
 from schemas.fields import check_matricule
-from schemas.portal import DocumentSummary
-from schemas.portal_access import AccessState, AuditPage, CommandResult, PatientAccessCommand, PresencePassword
+from schemas.portal_access import (
+    AccessState,
+    AssistedPage,
+    AuditEntry,
+    AuditPage,
+    CommandResult,
+    PatientAccessCommand,
+    Person,
+    PersonLookup,
+    PresencePassword,
+)
 from schemas.topics import ACCESS_COMMANDS
-from services.records.readmodel import DocumentReadModel
 
 from .bus import Bus
+from .calls import read
 from .problems import Refusal, errors, field_errors, upstream
-from .uploads import FILE_RESPONSE, download_headers
 
 router = APIRouter(prefix="/v1", tags=["patient"], responses=errors(400, 401, 403, 413, 422, 429, 503))
 
 
 class RefusalLimit:
-    """Counts refused 'act for' attempts per person, shared by the gateway's replicas (a `limits` limiter)."""
+    """Counts attempts per person (refused 'act for' attempts, assistant lookups), shared by the gateway's
+    replicas (a `limits` limiter)."""
 
     def __init__(self, limiter: Any = None, item: Any = None) -> None:
         self.limiter, self.item = limiter, item
@@ -52,11 +60,11 @@ class Context:
     bus: Bus
     activation: httpx.AsyncClient
     access: httpx.AsyncClient
-    documents: DocumentReadModel
+    records: httpx.AsyncClient
+    notify: httpx.AsyncClient
     secure: bool
-    notifications: Any = None  # notify's outbox (its in-app notices)
-    directory: Any = None  # access's copy of the professional directory
-    refusals: RefusalLimit | None = None
+    refusals: RefusalLimit | None = None  # refused "act for" attempts, per person
+    lookups: RefusalLimit | None = None  # assistant lookups (a matricule is easy to guess), per person
 
 
 def ctx(request: Request) -> Context:
@@ -95,6 +103,7 @@ async def me(c: Context, session: str | None) -> str:
 
 Session = Annotated[str | None, Cookie(alias="dsp_session", max_length=128)]
 Behalf = Annotated[str | None, Header(alias="X-DSP-Patient", max_length=13)]
+Cursor = Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page")]
 
 
 class Acting(NamedTuple):
@@ -130,29 +139,6 @@ async def acting(request: Request, session: Session = None, behalf: Behalf = Non
 ActingFor = Annotated[Acting, Depends(acting)]
 
 
-@router.get("/me/documents", summary="Latest documents, all (paged), or a keyword search")
-async def documents(request: Request, who: ActingFor, q: Annotated[str | None, Query(max_length=100)] = None,
-                    page: Annotated[int | None, Query(ge=0, le=10_000)] = None) -> list[DocumentSummary]:
-    c = ctx(request)
-    if q:
-        found = await c.documents.search(who.patient, q)
-    elif page is not None:
-        found = await c.documents.all(who.patient, page=page)
-    else:
-        found = await c.documents.latest(who.patient)
-    return [_public(d) for d in found]
-
-
-@router.get("/me/documents/{document_id}/file", summary="Download a document's file", response_class=Response,
-            responses={**FILE_RESPONSE, **errors(404)})
-async def document_file(document_id: Annotated[str, PathParam(max_length=64)], request: Request,
-                        who: ActingFor) -> Response:
-    found = await ctx(request).documents.file(who.patient, document_id)
-    if found is None:
-        raise Refusal(404, "no such document file in this DSP")
-    return Response(found[1], media_type=found[0], headers=download_headers(document_id, found[0]))
-
-
 @router.post("/me/access/commands", summary="Manage access: circle, GP, emergency, blocks, assistants, consents")
 async def access_command(body: Annotated[PatientAccessCommand, Body()], request: Request,
                          who: ActingFor) -> CommandResult:
@@ -184,34 +170,49 @@ async def presence_password(body: PresenceBody, request: Request, who: ActingFor
     return PresencePassword(**answer.model_dump(), presence_password=reply.json()["presence_password"])
 
 
-@router.get("/me/access", summary="Who has access, blocked professionals, assistants, consents",
+@router.get("/me/access", summary="Who has access, blocked professionals, assistants, consents (named)",
             response_model=AccessState)
 async def access_state(request: Request, who: ActingFor) -> Any:
-    return await _access_read(ctx(request), who, "/v1/access-state", {})
+    return await read(ctx(request).access, "access", "/v1/access-state", _reader(who), keep=(403,))
 
 
-@router.get("/me/audit", summary="Who accessed what, and when (newest first, paged with before_seq)",
+@router.get("/me/audit", summary="Who accessed what, and when ('Traçabilité', newest first, cursor-paged)",
             response_model=AuditPage)
-async def audit(request: Request, who: ActingFor, limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                before_seq: Annotated[int | None, Query(ge=1)] = None) -> Any:
-    page = await _access_read(ctx(request), who, "/v1/audit", {"limit": limit, "before_seq": before_seq})
-    entries = page.get("entries", [])
-    page["next_before_seq"] = entries[-1]["seq"] if len(entries) == limit and entries[-1]["seq"] > 1 else None
-    return page
+async def audit(request: Request, who: ActingFor, cursor: Cursor = None,
+                limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Any:
+    c = ctx(request)
+    page = await read(c.access, "access", "/v1/audit", {**_reader(who), "limit": limit, "cursor": cursor},
+                      keep=(403, 422))
+    ids = sorted({e["document_id"] for e in page["items"] if e.get("document_id")})
+    titles = (await read(c.records, "records", "/v1/documents/titles", {"patient": who.patient, "ids": ids},
+                         keep=()))["titles"] if ids else {}
+    return AuditPage(items=[AuditEntry(**e, document_title=titles.get(e.get("document_id") or ""))
+                            for e in page["items"]], next_cursor=page["next_cursor"])
 
 
-async def _access_read(c: Context, who: Acting, path: str, extra: dict[str, Any]) -> Any:
-    reply = await c.access.post(path, json={"actor": {"kind": "patient", "id": who.user}, "patient": who.patient,
-                                            **{k: v for k, v in extra.items() if v is not None}})
-    if reply.status_code != 200:
-        raise upstream(reply, "access", keep=(403,))
-    return reply.json()
+@router.get("/me/assisted", summary="The DSPs I assist, named ('Accéder aux autres dossiers patient')",
+            response_model=AssistedPage)
+async def assisted(request: Request, who: ActingFor, cursor: Cursor = None,
+                   limit: Annotated[int, Query(ge=1, le=100)] = 50) -> Any:
+    """The person logged in's (whatever X-DSP-Patient says): send one's `patient` as X-DSP-Patient to act on it."""
+    return await read(ctx(request).access, "access", "/v1/assisted", {"user": who.user, "cursor": cursor,
+                                                                         "limit": limit}, keep=(422,))
 
 
-def _public(doc: dict[str, Any]) -> DocumentSummary:
-    keep = ("_id", "document_type", "title", "author", "document_date", "status", "version_count")
-    out = {k: doc.get(k) for k in keep}
-    out["id"] = out.pop("_id")
-    out = {k: (base64.b64encode(v).decode() if isinstance(v, bytes) else v) for k, v in out.items()}
-    attachment = (doc.get("current") or {}).get("attachment")
-    return DocumentSummary(**out, blocked=bool(doc.get("blocked")), has_file=bool(attachment))
+@router.post("/me/assistants/lookup", summary="Who a matricule is, before adding them as DSP assistant",
+             response_model=Person, responses=errors(404))
+async def lookup(body: PersonLookup, request: Request, who: ActingFor) -> Any:
+    """'Numéro assuré' → the person's name → confirm with the `add-assistant` access command. Only a registered
+    adult is found (anyone else: the same 404); lookups are limited per person."""
+    c = ctx(request)
+    if c.lookups is not None:
+        if await c.lookups.exceeded(who.user):
+            raise Refusal(429, "too many lookups; wait a few minutes", headers={"Retry-After": "600"},
+                          retry_after_s=600)
+        await c.lookups.count(who.user)
+    return await read(c.access, "access", "/v1/persons/lookup", {
+        "actor": {"kind": "patient", "id": who.user}, "matricule": body.matricule}, keep=(403, 404), where="body")
+
+
+def _reader(who: Acting) -> dict[str, Any]:
+    return {"actor": {"kind": "patient", "id": who.user}, "patient": who.patient}

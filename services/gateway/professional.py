@@ -1,14 +1,14 @@
 """Professional routes: log in with an assertion of the professional identity provider, redeem a patient's
-presence password, break the glass, read a patient's documents — every read goes through access's decision,
-which audits it. Patients are named in bodies, never in URLs.
+presence password, break the glass, list the patients one may read (the document reads are `pro_documents.py`:
+each decided and audited by access first). Patients are named in bodies, never in URLs.
 
 The real eHealth identity provider is out of scope: its assertion is modelled as `payload.signature`, payload =
 base64url JSON {"sub": professional id, "iat": issued, "exp": expires (unix times), "jti": its unique id},
 signature = HMAC-SHA256 under a key shared with it (`DSP_GATEWAY_PRO_IDP_KEY`). An assertion lives at most
 5 minutes (`exp - iat`), is not issued in the future (30 s of clock skew allowed) and is used once (its `jti` is
-remembered, `store/sessions.py`). Login also needs the professional listed and active in the directory. The
-session is server-side: the `dsp_pro` cookie holds a random token, 30 minutes idle, 8 hours at most, ended by
-`POST /v1/pro/logout`."""
+remembered, `store/sessions.py`). Login also needs the professional listed and active in access's directory
+(`/v1/professionals/get`). The session is server-side: the `dsp_pro` cookie holds a random token, 30 minutes
+idle, 8 hours at most, ended by `POST /v1/pro/logout`."""
 
 from __future__ import annotations
 
@@ -25,19 +25,19 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, TypeGuard
 
 import structlog
-from fastapi import APIRouter, BackgroundTasks, Cookie, Depends, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Cookie, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.access import AccessCommandV1
 from schemas.fields import Matricule
-from schemas.portal import Acknowledged, DocumentSummary, ProLogin
+from schemas.portal import Acknowledged, ProLogin
 from schemas.portal_access import CommandResult, ProPatients
 from schemas.topics import ACCESS_COMMANDS
 
-from .patient import Context, _answer, _public, checked, ctx
+from .calls import read
+from .patient import Context, Cursor, _answer, checked, ctx
 from .problems import Refusal, errors, upstream
 from .store.sessions import ABSOLUTE, IDLE, ProStore, SessionRefused
-from .uploads import FILE_RESPONSE, download_headers
 
 log = structlog.get_logger("dsp.gateway.pro")
 router = APIRouter(prefix="/v1/pro", tags=["professional"], responses=errors(400, 401, 413, 422, 429, 503))
@@ -118,13 +118,6 @@ class Assertion(BaseModel):
     assertion: str = Field(max_length=2048, description="From the professional identity provider")
 
 
-class PatientBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    patient: Matricule
-    document_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-    q: str | None = Field(default=None, max_length=100, description="Keyword search")
-
-
 class Redeem(BaseModel):
     model_config = ConfigDict(extra="forbid")
     patient: Matricule
@@ -172,19 +165,18 @@ def _set_cookie(response: Response, request: Request, value: str, max_age: int) 
              responses=errors(403))
 async def login(body: Assertion, request: Request, response: Response, background: BackgroundTasks,
                 dsp_pro: ProCookie = None) -> ProLogin:
-    key, store, directory = _idp_key(request), _store(request), ctx(request).directory
-    if directory is None:
-        raise Refusal(503, "the professional directory is not available on this gateway")
+    key, store = _idp_key(request), _store(request)
     try:
         claims = check_assertion(key, body.assertion, store.clock().timestamp())
     except AssertionRefused as refused:
         raise Refusal(401, refused.reason) from None
     if not await store.use_assertion(claims.jti, claims.subject, datetime.fromtimestamp(claims.expires, UTC)):
         raise Refusal(401, "assertion already used")
-    listed = await directory.find_one({"_id": claims.subject}, {"active": 1})
-    if listed is None:
+    listed = await read(ctx(request).access, "access", "/v1/professionals/get",
+                        {"professional_id": claims.subject}, keep=())
+    if not listed["listed"]:
         raise Refusal(403, "not listed in the professional directory")
-    if listed.get("active") is False:
+    if not listed["active"]:
         raise Refusal(403, "no longer active in the professional directory")
     await store.revoke(dsp_pro)  # this browser's previous session, if any, ends
     opened = await store.open(claims.subject)
@@ -228,46 +220,10 @@ async def break_the_glass(body: Glass, request: Request, pro: Professional) -> C
     return await _command(ctx(request), body.patient, pro, "break-the-glass", justification=body.justification)
 
 
-async def _decide(c: Context, pro: str, patient: str, document: str | None) -> None:
-    body = {"actor": {"kind": "professional", "id": pro}, "action": "read", "patient": patient}
-    if document:
-        body["document"] = document
-    reply = await c.access.post("/v1/decisions", json=body)
-    if reply.status_code != 200:
-        raise Refusal(503, "access decisions unavailable; try again")
-    decision = reply.json()
-    if not decision["allowed"]:
-        raise Refusal(403, decision["reason"])
-
-
-@router.post("/documents", summary="A patient's documents (latest, or a keyword search), if access allows",
-             responses=errors(403))
-async def documents(body: PatientBody, request: Request, pro: Professional) -> list[DocumentSummary]:
-    c = ctx(request)
-    await _decide(c, pro, body.patient, None)
-    found = await (c.documents.search(body.patient, body.q, viewer="professional") if body.q
-                   else c.documents.latest(body.patient, viewer="professional"))
-    return [_public(d) for d in found]
-
-
-@router.post("/documents/file", summary="One document's file, if access allows (audited)", response_class=Response,
-             responses={**FILE_RESPONSE, **errors(403, 404)})
-async def document_file(body: PatientBody, request: Request, pro: Professional) -> Response:
-    c = ctx(request)
-    if not body.document_id:
-        raise Refusal(422, "document_id is required")
-    await _decide(c, pro, body.patient, body.document_id)
-    found = await c.documents.file(body.patient, body.document_id, viewer="professional")
-    if found is None:
-        raise Refusal(404, "no such document file in this DSP")
-    return Response(found[1], media_type=found[0], headers=download_headers(body.document_id, found[0]))
-
-
-@router.get("/patients", summary="The patients whose DSP this professional may read now, and by which grant",
+@router.get("/patients", summary="The patients whose DSP this professional may read now, named, with the grant",
             response_model=ProPatients, responses=errors(404))
-async def my_patients(request: Request, pro: Professional) -> Any:
-    c = ctx(request)
-    reply = await c.access.post("/v1/patients-of", json={"professional_id": pro})
-    if reply.status_code != 200:
-        raise upstream(reply, "access", keep=(403, 404))
-    return reply.json()
+async def my_patients(request: Request, pro: Professional, cursor: Cursor = None,
+                      limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Any:
+    page = await read(ctx(request).access, "access", "/v1/patients-of",
+                      {"professional_id": pro, "cursor": cursor, "limit": limit}, keep=(403, 404, 422))
+    return ProPatients(professional=page["professional"], items=page["items"], next_cursor=page["next_cursor"])

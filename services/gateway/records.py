@@ -1,27 +1,33 @@
-"""More patient routes: the timeline, uploads, blocking documents, the notification list — and acting for another
-patient as their DSP assistant (header `X-DSP-Patient`, never the URL; access decides)."""
+"""The patient's documents through records' read API: latest documents and search (cursor pages), the
+'Ligne de vie', a document's detail (observations, every version, the file), the file itself; uploads and blocks
+(asynchronous: their `command_id` is polled at `/v1/me/commands/{command_id}`). The patient, or an assistant via
+`X-DSP-Patient` (`ActingFor`), sees every document of the DSP, blocked ones included.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import re
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from schemas.portal import Accepted, DocumentSummary, Notification, ProfessionalEntry
+from schemas.portal import Accepted
+from schemas.portal_documents import CommandOutcome, CommandState, DocumentDetail, DocumentPage, Order
 from schemas.records import RecordsCommandV1
 from schemas.topics import RECORDS_COMMANDS
 
 from . import uploads
-from .patient import ActingFor, Context, Session, _public, checked, ctx, me
+from .calls import read
+from .patient import Acting, ActingFor, Context, Cursor, checked, ctx
 from .problems import Refusal, errors
+from .uploads import FILE_RESPONSE, download_headers
 
+DocumentId = Annotated[str, PathParam(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+STATES = {"pending": CommandState.PENDING, "applied": CommandState.APPLIED, "rejected": CommandState.REJECTED}
 router = APIRouter(prefix="/v1/me", tags=["patient"], responses=errors(400, 401, 403, 413, 422, 429, 503))
 
 
@@ -33,10 +39,61 @@ class Upload(BaseModel):
     document_date: AwareDatetime | None = None
 
 
-@router.get("/timeline", summary="The timeline ('Ligne de vie') between two dates")
-async def timeline(request: Request, start: AwareDatetime, end: AwareDatetime,
-                   who: ActingFor) -> list[DocumentSummary]:
-    return [_public(d) for d in await ctx(request).documents.timeline(who.patient, start, end)]
+@router.get("/documents", summary="Latest documents, or a keyword search (cursor pages)",
+            response_model=DocumentPage)
+async def documents(request: Request, who: ActingFor, q: Annotated[str | None, Query(max_length=100)] = None,
+                    order: Annotated[Order, Query(description="reported_at: latest arrivals first; "
+                                                             "document_date: by clinical date")] = "reported_at",
+                    include_withdrawn: bool = False, cursor: Cursor = None,
+                    limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Any:
+    return await _records(request, who, "/v1/documents", q=q or None, sort=order,
+                          include_withdrawn=include_withdrawn, cursor=cursor, limit=limit)
+
+
+@router.get("/documents/{document_id}", summary="One document: its results, every version, its file",
+            response_model=DocumentDetail, responses=errors(404))
+async def detail(document_id: DocumentId, request: Request, who: ActingFor) -> Any:
+    return await _records(request, who, "/v1/documents/detail", document_id=document_id)
+
+
+@router.get("/documents/{document_id}/file", summary="Download a document's file", response_class=Response,
+            responses={**FILE_RESPONSE, **errors(404)})
+async def document_file(document_id: DocumentId, request: Request, who: ActingFor,
+                        version: Annotated[int | None, Query(ge=1, le=10_000)] = None) -> Response:
+    return served(await _records(request, who, "/v1/documents/file", document_id=document_id, version=version))
+
+
+@router.get("/timeline", summary="The timeline ('Ligne de vie') between two dates, oldest first (cursor pages)",
+            response_model=DocumentPage)
+async def timeline(request: Request, start: AwareDatetime, end: AwareDatetime, who: ActingFor,
+                   cursor: Cursor = None, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> Any:
+    if end <= start:
+        raise Refusal(422, "invalid request", errors=[{"loc": ["query", "end"], "msg": "end must be after start"}])
+    return await _records(request, who, "/v1/documents/timeline", start=start.isoformat(), end=end.isoformat(),
+                          cursor=cursor, limit=limit)
+
+
+@router.get("/commands/{command_id}", summary="What became of an upload, block or unblock (poll it)",
+            response_model=CommandOutcome)
+async def command_status(command_id: Annotated[str, PathParam(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")],
+                         request: Request, who: ActingFor) -> CommandOutcome:
+    found = await read(ctx(request).records, "records", "/v1/commands/status",
+                       {"patient": who.patient, "command_id": command_id}, keep=())
+    if found["status"] not in STATES:
+        raise Refusal(503, "records answered an unknown command status; try again")
+    return CommandOutcome(**{**found, "status": STATES[found["status"]]})
+
+
+async def _records(request: Request, who: Acting, path: str, **body: Any) -> Any:
+    return await read(ctx(request).records, "records", path, {"patient": who.patient, "viewer": "patient", **body},
+                      keep=(404, 422))
+
+
+def served(file: dict[str, Any]) -> Response:
+    """records' file answer (base64 JSON) as a download."""
+    data = base64.b64decode(file["data_base64"])
+    return Response(data, media_type=file["content_type"],
+                    headers=download_headers(file["document_id"], file["content_type"]))
 
 
 @router.post("/documents", status_code=202, summary="Deposit a document (PDF, JPEG or PNG, up to 5 MiB)")
@@ -58,46 +115,16 @@ async def upload(body: Upload, request: Request, who: ActingFor) -> Accepted:
 
 @router.post("/documents/{document_id}/{action}", status_code=202, responses=errors(404),
              summary="Hide a document from professionals, or show it again")
-async def block(document_id: Annotated[str, PathParam(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")],
-                action: Literal["block", "unblock"], request: Request, who: ActingFor) -> Accepted:
+async def block(document_id: DocumentId, action: Literal["block", "unblock"], request: Request,
+                who: ActingFor) -> Accepted:
     c, (user, patient) = ctx(request), who
-    if await c.documents.get(patient, document_id) is None:
-        raise Refusal(404, "no such document in this DSP")
+    await _records(request, who, "/v1/documents/detail", document_id=document_id)  # a 404 if not in this DSP
     command_id = f"gw-{uuid.uuid4()}"
     await _send(c, patient, {"command": f"{action}-document", "command_id": command_id,
                              "patient_matricule": patient, "requested_by": user, "document_id": document_id})
     return Accepted(document_id=document_id, status="accepted", command_id=command_id)
 
 
-@router.get("/notifications", summary="The notification list, newest first")
-async def notifications(request: Request, who: ActingFor,
-                        limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[Notification]:
-    c, patient = ctx(request), who.patient
-    cursor = c.notifications.find({"recipient": patient, "channel": "inapp", "status": "delivered"},
-                                  {"subject": 1, "body": 1, "received_at": 1, "read": 1, "template_id": 1})
-    oldest = datetime.min.replace(tzinfo=UTC)
-    found = sorted([n async for n in cursor], key=lambda n: n.get("received_at") or oldest, reverse=True)
-    return [Notification(id=str(n["_id"]), template=n.get("template_id"), subject=n.get("subject"), body=n.get("body"),
-                         at=n.get("received_at"), read=bool(n.get("read", False))) for n in found[:limit]]
-
-
 async def _send(c: Context, patient: str, body: dict[str, Any]) -> None:
     checked(RecordsCommandV1, body)
     await c.bus.send(RECORDS_COMMANDS.name, patient, body)
-
-
-search_router = APIRouter(prefix="/v1", tags=["patient"], responses=errors(400, 401, 413, 422, 429, 503))
-
-
-@search_router.get("/professionals", summary="Find a professional to add to the trusted circle (name prefix)")
-async def professionals(request: Request, q: Annotated[str, Query(min_length=2, max_length=60)],
-                        session: Session = None) -> list[ProfessionalEntry]:
-    c = ctx(request)
-    await me(c, session)
-    pattern = {"$regex": f"^{re.escape(q.strip())}", "$options": "i"}
-    cursor = c.directory.find({"$or": [{"family_name": pattern}, {"given_name": pattern}], "active": {"$ne": False}},
-                              {"given_name": 1, "family_name": 1, "profession": 1, "specialty": 1, "practice_id": 1})
-    found = [p async for p in cursor]
-    return [ProfessionalEntry(professional_id=p["_id"], **{k: p.get(k) for k in (
-                "given_name", "family_name", "profession", "specialty", "practice_id")})
-            for p in sorted(found, key=lambda p: (p.get("family_name", ""), p.get("given_name", "")))[:50]]

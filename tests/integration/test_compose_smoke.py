@@ -163,7 +163,7 @@ async def test_a_lab_result_in_and_a_patient_reads_it(mesh: dict[str, Any]) -> N
         async def documents() -> list[dict[str, Any]] | None:
             reply = await web.get("/v1/me/documents")
             assert reply.status_code == 200, reply.text
-            return reply.json() or None
+            return reply.json()["items"] or None
 
         found = await eventually(documents, within_s=120, every_s=1)
         assert found is not None

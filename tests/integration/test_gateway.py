@@ -73,7 +73,8 @@ def portal(infra: Any, run_id: str, records: Worker, tmp_path_factory: pytest.Te
             **base, "DSP_GATEWAY_HTTP_PORT": str(ports["gw"]),
             "DSP_GATEWAY_ACTIVATION_URL": f"http://127.0.0.1:{ports['act']}",
             "DSP_GATEWAY_ACCESS_URL": f"http://127.0.0.1:{ports['acc']}",
-            "DSP_GATEWAY_RECORDS_DB": f"{run_id}_records", "DSP_GATEWAY_PRO_IDP_KEY": idp_key,
+            "DSP_GATEWAY_RECORDS_URL": f"http://127.0.0.1:{records.port}",
+            "DSP_GATEWAY_NOTIFY_URL": f"http://127.0.0.1:{ports['not']}", "DSP_GATEWAY_PRO_IDP_KEY": idp_key,
             "DSP_GATEWAY_RATE_LIMIT_PER_MINUTE": "40", "DSP_GATEWAY_SECURE_COOKIES": "false",
             "DSP_GATEWAY_TRUSTED_PROXIES": "127.0.0.1"})),  # as behind a reverse proxy on the same host
             ports["gw"]),
@@ -173,11 +174,11 @@ async def test_a_patient_from_the_letter_to_reading_a_lab_result(portal: dict[st
             granted = await pro.post("/v1/pro/presence-password", json={"patient": patient, "password": password})
             assert granted.status_code == 200, granted.text
             read = await pro.post("/v1/pro/documents", json={"patient": patient})
-            assert [d["title"] for d in read.json()] == ["Hémogramme"]
-            mine = (await pro.get("/v1/pro/patients")).json()["patients"]
+            assert [d["title"] for d in read.json()["items"]] == ["Hémogramme"]
+            mine = (await pro.get("/v1/pro/patients")).json()["items"]
             assert [(m["patient"], m["grant"]) for m in mine] == [(patient, "presence-password")]
             assert mine[0]["ends_at"].endswith("Z")
-        found = (await web.get("/v1/professionals", params={"q": "kre"})).json()
+        found = (await web.get("/v1/professionals", params={"q": "kre"})).json()["items"]
         assert dr in [p["professional_id"] for p in found]  # a patient finds a professional by name
 
         refused = await web.post("/v1/me/access/commands", json={"command": "add-to-circle",
@@ -186,16 +187,16 @@ async def test_a_patient_from_the_letter_to_reading_a_lab_result(portal: dict[st
         internal = await web.post("/v1/me/access/commands", json={"command": "end-grant", "grant": "emergency",
                                                                    "subject": dr, "ends_at": "2030-01-01T00:00:00Z"})
         assert problem_of(internal, 422, "invalid-request")["errors"][0]["loc"] == ["body"]  # not a patient's
-        trail = (await web.get("/v1/me/audit")).json()["entries"]  # newest first: the patient sees the read
-        assert [(e["actor_id"], e["action"], e["allowed"]) for e in trail][:3] == [
+        trail = (await web.get("/v1/me/audit")).json()["items"]  # newest first: the patient sees the read
+        assert [(e["who"]["id"], e["action"], e["allowed"]) for e in trail][:3] == [
             (patient, "add-to-circle", False), (dr, "read", True), (dr, "redeem-presence-password", True)]
         assert all(e["at"].endswith("Z") for e in trail)
 
-        notices = (await web.get("/v1/me/notifications")).json()
+        notices = (await web.get("/v1/me/notifications")).json()["items"]
         assert {"presence-password-used", "first-access"} <= {n["template"] for n in notices}
         assert all(n["at"].endswith("Z") for n in notices)
         days = (await web.get("/v1/me/timeline", params={"start": "2026-11-01T00:00:00+00:00",
-                                                          "end": "2026-12-01T00:00:00+00:00"})).json()
+                                                          "end": "2026-12-01T00:00:00+00:00"})).json()["items"]
         assert [d["title"] for d in days] == ["Hémogramme"]  # collected on 20 November
         pdf = base64.b64encode(sample_files.pdf()).decode()
         fake = await web.post("/v1/me/documents", json={"title": "Scan", "content_type": "application/pdf",
@@ -301,7 +302,7 @@ async def _pro_denied(pro: httpx.AsyncClient, patient: str, reason: str) -> dict
 
 
 async def _titles(web: httpx.AsyncClient, title: str) -> bool:
-    return title in [d["title"] for d in (await web.get("/v1/me/documents")).json()]
+    return title in [d["title"] for d in (await web.get("/v1/me/documents")).json()["items"]]
 
 
 async def _pro_file_denied(pro: httpx.AsyncClient, patient: str, doc_id: str) -> str | None:
@@ -327,7 +328,7 @@ async def _texted_code(sms: SmsSink, to: str) -> str | None:
 async def _documents(web: httpx.AsyncClient) -> list[dict[str, Any]] | None:
     reply = await web.get("/v1/me/documents")
     assert reply.status_code == 200, reply.text
-    return json.loads(reply.text) or None
+    return list(reply.json()["items"]) or None
 
 
 CONFORMANCE = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
@@ -417,7 +418,7 @@ async def test_a_parent_acts_for_a_child_on_every_me_route(portal: dict[str, Any
         as_child = {"X-DSP-Patient": child}
         docs = await eventually(lambda: _documents_for(mom, as_child))
         assert [d["title"] for d in docs] == ["Bilan pédiatrique"]  # the child's, not the parent's (none)
-        assert (await mom.get("/v1/me/documents")).json() == []
+        assert (await mom.get("/v1/me/documents")).json()["items"] == []
 
         openapi = (await mom.get("/openapi.json")).json()
         document = schemathesis.openapi.from_dict(openapi)
@@ -449,16 +450,18 @@ async def test_a_parent_acts_for_a_child_on_every_me_route(portal: dict[str, Any
 async def _documents_for(web: httpx.AsyncClient, headers: dict[str, str]) -> list[dict[str, Any]] | None:
     reply = await web.get("/v1/me/documents", headers=headers)
     assert reply.status_code == 200, reply.text
-    return list(reply.json()) or None
+    return list(reply.json()["items"]) or None
 
 
 async def _call(web: httpx.AsyncClient, method: str, path: str, doc: str, dr: str,
                 headers: dict[str, str]) -> httpx.Response:
     """A well-formed request for each /v1/me route of the OpenAPI document."""
-    url = path.replace("{document_id}", doc).replace("{action}", "block")
+    url = path.replace("{document_id}", doc).replace("{action}", "block").replace("{command_id}", "gw-unknown")
     bodies: dict[str, Any] = {
         "/v1/me/access/commands": {"command": "add-to-circle", "professional_id": dr},
         "/v1/me/presence-password": {},
+        "/v1/me/notifications/read": {"all": True},
+        "/v1/me/assistants/lookup": {"matricule": "1893120105732"},
         "/v1/me/documents": {"title": "Scan", "content_type": "application/pdf",
                              "data_base64": base64.b64encode(sample_files.pdf()).decode()},
     }

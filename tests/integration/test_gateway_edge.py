@@ -53,7 +53,8 @@ def edge(worker_env: dict[str, str], run_id: str, tmp_path_factory: pytest.TempP
     prefix, logs, closed = f"{run_id}edge", tmp_path_factory.mktemp("edge-logs"), free_port()
     base = {**worker_env, "DSP_MONGO_DB_PREFIX": prefix, "DSP_KAFKA_GROUP_PREFIX": f"{prefix}-",
             "DSP_GATEWAY_ACTIVATION_URL": f"http://127.0.0.1:{closed}", "DSP_GATEWAY_ACCESS_URL":
-            f"http://127.0.0.1:{closed}", "DSP_GATEWAY_RATE_LIMIT_PER_MINUTE": str(LIMIT),
+            f"http://127.0.0.1:{closed}", "DSP_GATEWAY_RECORDS_URL": f"http://127.0.0.1:{closed}",
+            "DSP_GATEWAY_NOTIFY_URL": f"http://127.0.0.1:{closed}", "DSP_GATEWAY_RATE_LIMIT_PER_MINUTE": str(LIMIT),
             "DSP_GATEWAY_SESSION_RATE_LIMIT_PER_MINUTE": str(SESSION_LIMIT), "DSP_GATEWAY_REPLY_TIMEOUT_S": "1",
             "DSP_GATEWAY_SECURE_COOKIES": "false"}
     gateways = [Worker("gateway", {**base, "DSP_GATEWAY_HTTP_PORT": str(free_port()), **extra},

@@ -40,6 +40,8 @@ def desk(infra: Any, run_id: str) -> Iterator[dict[str, Any]]:
     gateway = InProcessWorker(gateway_app(settings_from(GatewaySettings, {  # type: ignore[arg-type]
         **base, "DSP_GATEWAY_HTTP_PORT": str(ports["gw"]), "DSP_GATEWAY_ACCESS_URL": f"http://127.0.0.1:{ports['acc']}",
         "DSP_GATEWAY_ACTIVATION_URL": f"http://127.0.0.1:{free_port()}", "DSP_GATEWAY_PRO_IDP_KEY": idp_key,
+        "DSP_GATEWAY_RECORDS_URL": f"http://127.0.0.1:{free_port()}",  # nothing answers: not needed here
+        "DSP_GATEWAY_NOTIFY_URL": f"http://127.0.0.1:{free_port()}",
         "DSP_GATEWAY_RATE_LIMIT_PER_MINUTE": "1000", "DSP_GATEWAY_SESSION_RATE_LIMIT_PER_MINUTE": "1000",
         "DSP_GATEWAY_SECURE_COOKIES": "false"}),  # plain http on loopback: the client must send the cookie back
         clock=clock), ports["gw"])
@@ -77,7 +79,7 @@ async def _login(web: httpx.AsyncClient, assertion: str) -> httpx.Response:
 
 
 async def _logs_in(web: httpx.AsyncClient, desk: dict[str, Any], dr: str) -> bool:
-    """Listed for the gateway (access's stored directory) and for access's decisions (its in-memory view)."""
+    """Listed for the gateway's login (access's /v1/professionals/get) and for access's decisions."""
     return ((await _login(web, _assertion(desk, dr))).status_code == 200
             and (await web.get("/v1/pro/patients")).status_code == 200)
 
@@ -136,7 +138,7 @@ async def test_logout_ends_the_session_on_the_server(desk: dict[str, Any], liste
         assert "secure" not in cookie  # DSP_GATEWAY_SECURE_COOKIES=false (loopback)
         mine = await web.get("/v1/pro/patients")
         assert mine.status_code == 200, mine.text
-        assert mine.json()["patients"] == []
+        assert mine.json()["items"] == []
 
         stored: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_uri, tz_aware=True)
         try:  # only the token's SHA-256 is stored

@@ -13,7 +13,8 @@ from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from services.records import domain
-from services.records.readmodel import DocumentReadModel
+from services.records.api import RecordsApi
+from services.records.store import RecordsStore
 from tests.support import Worker, encode, eventually, header, lab_result, make_matricule, person, read_topic
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -31,9 +32,52 @@ def docs(mongo: AsyncMongoClient[dict[str, Any]], run_id: str) -> Any:
     return mongo[f"{run_id}_records"]["documents"]
 
 
+class Reads:
+    """records' read API (`services.records.api`, what the gateway calls over HTTP), called in-process on the
+    test's database: every page of a list, one document, its file."""
+
+    def __init__(self, store: RecordsStore) -> None:
+        self.api = RecordsApi(store)
+
+    async def _call(self, route: Any, **body: Any) -> tuple[int, Any]:
+        status, answer = await route(json.dumps(body).encode())
+        return status, answer
+
+    async def _pages(self, route: Any, **body: Any) -> list[dict[str, Any]]:
+        found, cursor = [], None
+        while True:
+            status, page = await self._call(route, **body, **({"cursor": cursor} if cursor else {}))
+            assert status == 200, page
+            found += page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return found
+
+    async def all(self, patient: str, viewer: str = "patient", include_withdrawn: bool = False) -> list[dict[str, Any]]:
+        return await self._pages(self.api.documents, patient=patient, viewer=viewer,
+                                 include_withdrawn=include_withdrawn)
+
+    async def latest(self, patient: str) -> list[dict[str, Any]]:
+        return await self._pages(self.api.documents, patient=patient, sort="reported_at")
+
+    async def search(self, patient: str, q: str) -> list[dict[str, Any]]:
+        return await self._pages(self.api.documents, patient=patient, q=q)
+
+    async def timeline(self, patient: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        return await self._pages(self.api.timeline, patient=patient, start=start.isoformat(), end=end.isoformat())
+
+    async def get(self, patient: str, doc_id: str, viewer: str = "patient") -> dict[str, Any] | None:
+        status, found = await self._call(self.api.detail, patient=patient, document_id=doc_id, viewer=viewer)
+        return found if status == 200 else None
+
+    async def file(self, patient: str, doc_id: str) -> tuple[str, bytes] | None:
+        status, found = await self._call(self.api.file, patient=patient, document_id=doc_id)
+        return (found["content_type"], base64.b64decode(found["data_base64"])) if status == 200 else None
+
+
 @pytest.fixture
-def reads(mongo: AsyncMongoClient[dict[str, Any]], run_id: str) -> DocumentReadModel:
-    return DocumentReadModel(mongo[f"{run_id}_records"])
+def reads(mongo: AsyncMongoClient[dict[str, Any]], run_id: str) -> Reads:
+    return Reads(RecordsStore(mongo[f"{run_id}_records"]))
 
 
 async def register(producer: AIOKafkaProducer, mongo: Any, run_id: str, matricule: str) -> None:
@@ -48,7 +92,7 @@ async def send(producer: AIOKafkaProducer, body: dict[str, Any]) -> None:
 
 async def test_correction_supersedes_keeps_history_and_emits_deterministic_events(
         records: Worker, producer: AIOKafkaProducer, mongo: Any, run_id: str, unique: str, patient: str,
-        docs: Any, reads: DocumentReadModel, infra: Any) -> None:
+        docs: Any, reads: Reads, infra: Any) -> None:
     await register(producer, mongo, run_id, patient)
     lab = f"LAB-{unique}"
     await send(producer, lab_result(lab, message_id="v1", patient_matricule=patient))
@@ -75,7 +119,7 @@ async def _more(infra: Any, patient: str, count: int) -> bool:
 
 async def test_cancelled_withdraws_and_a_correction_before_its_original_wins(
         records: Worker, producer: AIOKafkaProducer, mongo: Any, run_id: str, unique: str, patient: str,
-        docs: Any, reads: DocumentReadModel) -> None:
+        docs: Any, reads: Reads) -> None:
     await register(producer, mongo, run_id, patient)
     lab = f"LAB-{unique}"
     await send(producer, lab_result(lab, report="EARLY", message_id="c2", status="corrected",
@@ -91,8 +135,8 @@ async def test_cancelled_withdraws_and_a_correction_before_its_original_wins(
     assert early["title"] == "Corrigé" and early["current"]["message_id"] == "c2"
     assert [v["message_id"] for v in early["versions"]] == ["c1", "c2"]
     assert gone["current"]["status"] == "cancelled"
-    assert [d["report_id"] for d in await reads.all(patient)] == ["EARLY"]
-    assert {d["report_id"] for d in await reads.all(patient, include_withdrawn=True)} == {"EARLY", "GONE"}
+    assert [d["id"] for d in await reads.all(patient)] == [early["_id"]]
+    assert {d["id"] for d in await reads.all(patient, include_withdrawn=True)} == {early["_id"], gone["_id"]}
 
 
 async def test_unknown_patient_is_parked_then_released_when_registered(
@@ -139,7 +183,7 @@ async def test_bad_results_get_reasons(records: Worker, producer: AIOKafkaProduc
 
 
 async def test_attachment_goes_to_gridfs_and_back(records: Worker, producer: AIOKafkaProducer, unique: str,
-                                                  docs: Any, reads: DocumentReadModel) -> None:
+                                                  docs: Any, reads: Reads) -> None:
     lab = f"LAB-{unique}"
     await send(producer, lab_result(lab, message_id="att", attachment={
         "content_type": "application/pdf", "data_base64": base64.b64encode(PDF).decode()}))
@@ -150,7 +194,7 @@ async def test_attachment_goes_to_gridfs_and_back(records: Worker, producer: AIO
 
 async def test_patient_upload_search_timeline_block_and_unblock(
         records: Worker, producer: AIOKafkaProducer, mongo: Any, run_id: str, unique: str, patient: str,
-        reads: DocumentReadModel, infra: Any) -> None:
+        reads: Reads, infra: Any) -> None:
     await register(producer, mongo, run_id, patient)
     lab = f"LAB-{unique}"
     await send(producer, lab_result(lab, message_id="x", patient_matricule=patient, title="Bilan lipidique"))
@@ -167,19 +211,19 @@ async def test_patient_upload_search_timeline_block_and_unblock(
     assert await reads.search(patient, "scanner") == []
     october = await reads.timeline(patient, datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC))
     assert [d["title"] for d in october] == ["Radiographie genou"]
-    assert await reads.file(patient, uploaded["_id"]) == ("application/pdf", PDF)
+    assert await reads.file(patient, uploaded["id"]) == ("application/pdf", PDF)
 
     block = {"command": "block-document", "command_id": f"b-{unique}", "patient_matricule": patient,
-             "requested_by": patient, "document_id": uploaded["_id"]}
+             "requested_by": patient, "document_id": uploaded["id"]}
     await producer.send_and_wait("records.commands.v1", json.dumps(block).encode(), key=patient.encode())
     await eventually(lambda: _titles(reads, patient, "professional", ["Bilan lipidique"]))
     assert len(await reads.all(patient, viewer="patient")) == 2  # the patient still sees it
-    assert await reads.get(patient, uploaded["_id"], viewer="professional") is None
+    assert await reads.get(patient, uploaded["id"], viewer="professional") is None
 
     unblock = {**block, "command": "unblock-document", "command_id": f"u-{unique}"}
     await producer.send_and_wait("records.commands.v1", json.dumps(unblock).encode(), key=patient.encode())
     await eventually(lambda: _titles(reads, patient, "professional", ["Bilan lipidique", "Radiographie genou"]))
-    changes = await eventually(lambda: _visibility(infra.bootstrap, patient, uploaded["_id"], 2))
+    changes = await eventually(lambda: _visibility(infra.bootstrap, patient, uploaded["id"], 2))
     assert [c["blocked"] for c in changes] == [True, False]  # access learns it and hides the document
 
     bad = [{**upload, "command_id": f"png-{unique}", "data_base64": base64.b64encode(PNG).decode()},
@@ -194,11 +238,11 @@ async def test_patient_upload_search_timeline_block_and_unblock(
         "no such document in this patient's DSP"]
 
 
-async def _count(reads: DocumentReadModel, patient: str, n: int) -> bool:
+async def _count(reads: Reads, patient: str, n: int) -> bool:
     return len(await reads.all(patient)) == n
 
 
-async def _titles(reads: DocumentReadModel, patient: str, viewer: Any, titles: list[str]) -> bool:
+async def _titles(reads: Reads, patient: str, viewer: Any, titles: list[str]) -> bool:
     return sorted(d["title"] for d in await reads.all(patient, viewer=viewer)) == titles
 
 

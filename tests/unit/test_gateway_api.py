@@ -4,10 +4,11 @@ commands as a discriminated union, and RFC 3339 UTC `Z` dates in the gateway's a
 
 from __future__ import annotations
 
+import json
 import secrets
 import typing
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -17,8 +18,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from schemas import access
 from schemas.portal import Problem, ProLogin, StepResult, problem
-from schemas.portal_access import PATIENT_COMMANDS, AccessState, AuditPage, PatientAccessCommand
-from services.gateway import problems
+from schemas.portal_access import PATIENT_COMMANDS, AccessState, AuditEntry, AuditPage, PatientAccessCommand
+from schemas.portal_documents import CommandState, MarkRead
+from schemas.records_api import CommandStatus
+from services.gateway import calls, problems
 from services.gateway.app import GatewaySettings
 from services.gateway.app import create_app as gateway_app
 from tests.inprocess import settings_from
@@ -172,18 +175,63 @@ def test_dates_the_gateway_answers_are_rfc3339_utc_z() -> None:
     ends = datetime(2026, 11, 22, 8, 57, 31, 154000, tzinfo=timezone(timedelta(hours=1)))
     assert ProLogin(professional_id="DR-1", session_s=1800, session_ends_at=ends).model_dump(mode="json")[
         "session_ends_at"] == "2026-11-22T07:57:31.154Z"
-    state = AccessState.model_validate({  # as access sends it today (json default=str)
-        "grants": [{"kind": "trusted-circle", "professional_id": "DR-1",
-                    "granted_at": "2026-11-22 07:57:31.154000+00:00", "ends_at": None}],
-        "consents": [{"consent": "organ-donation", "value": True, "at": "2026-11-22 07:57:31+00:00", "by": "x"}],
-        "something_new": {"kept": True}}).model_dump(mode="json")
+    state = AccessState.model_validate({  # access's answer, its dates read back as the portal sends them
+        "patient": "1893120105732", "version": 3, "referring_gp": None, "blocked_professionals": [],
+        "blocked_documents": [], "assistants": [], "emergency_refused": False, "presence_password": False,
+        "grants": [{"kind": "trusted-circle", "professional_id": "DR-1", "name": "Luc Kremer", "profession": "Médecin",
+                    "specialty": None, "granted_at": "2026-11-22T08:57:31.154+01:00", "ends_at": None}],
+        "consents": [{"consent": "organ-donation", "value": True, "at": "2026-11-22T07:57:31+00:00", "by": "x"}],
+    }).model_dump(mode="json")
     assert state["grants"][0]["granted_at"] == "2026-11-22T07:57:31.154Z"
-    assert state["consents"][0]["at"] == "2026-11-22T07:57:31.000Z" and state["something_new"] == {"kept": True}
-    page = AuditPage.model_validate({"entries": [{
-        "seq": 3, "at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC).isoformat(), "actor_kind": "professional",
-        "actor_id": "DR-1", "action": "read", "document": None, "allowed": True, "reason": "trusted-circle",
-        "hash": "ab"}]}).model_dump(mode="json")
-    assert page["entries"][0]["at"] == "2026-01-02T03:04:05.000Z" and page["next_before_seq"] is None
+    assert state["consents"][0]["at"] == "2026-11-22T07:57:31.000Z"
+    entry = AuditEntry(at=datetime(2026, 1, 2, 4, 4, 5, tzinfo=timezone(timedelta(hours=1))),
+                       who={"kind": "professional", "id": "DR-1", "name": "Luc Kremer"}, action="read",
+                       document_id="d1", document_title="Hémogramme", allowed=True, reason="trusted-circle",
+                       justification=None)
+    page = AuditPage(items=[entry], next_cursor=None).model_dump(mode="json")
+    assert page["items"][0]["at"] == "2026-01-02T03:04:05.000Z" and "seq" not in page["items"][0]
     logged = StepResult(reason="logged in", details={"session_expires_at": "2026-11-22T08:57:31.154321+01:00",
                                                      "address": "a***@example.lu"})
     assert logged.details == {"session_expires_at": "2026-11-22T07:57:31.154Z", "address": "a***@example.lu"}
+
+
+# ---- the calls to the services' internal read APIs --------------------------------------------------------------
+
+
+async def test_a_service_answer_becomes_the_portals_or_a_problem() -> None:
+    """records', notify's and access's answers: 200 passed on, an explained refusal kept with its reason (a 422's
+    fields located where the client sent them), anything else a 503; None members are not sent."""
+    seen: list[dict[str, Any]] = []
+
+    def service(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        seen.append(body)
+        answers = {"/ok": (200, {"items": [], "next_cursor": None}), "/gone": (404, {"detail": "no such document"}),
+                   "/bad": (422, {"detail": "invalid request", "errors": [{"loc": ["cursor"], "msg": "not ours"}]}),
+                   "/down": (500, {"detail": "boom"}), "/denied": (403, {"detail": "not yours"})}
+        status, answer = answers[request.url.path]
+        return httpx.Response(status, json=answer)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(service), base_url="http://records") as client:
+        assert await calls.read(client, "records", "/ok", {"patient": "x", "cursor": None}) == {
+            "items": [], "next_cursor": None}
+        assert seen[-1] == {"patient": "x"}
+        with pytest.raises(problems.Refusal) as gone:
+            await calls.read(client, "records", "/gone", {})
+        assert (gone.value.problem.status, gone.value.problem.reason) == (404, "no such document")
+        with pytest.raises(problems.Refusal) as bad:
+            await calls.read(client, "records", "/bad", {}, where="body")
+        assert bad.value.problem.errors is not None
+        assert [e.loc for e in bad.value.problem.errors] == [["body", "cursor"]]
+        for path, keep in (("/down", (403, 404, 422)), ("/denied", (404, 422))):
+            with pytest.raises(problems.Refusal) as down:
+                await calls.read(client, "records", path, {}, keep=keep)
+            assert (down.value.problem.status, down.value.problem.reason) == (503, "records unavailable; try again")
+
+
+def test_a_command_outcome_is_one_of_the_documented_states() -> None:
+    assert {s.value for s in CommandState} == set(typing.get_args(
+        CommandStatus.model_fields["status"].annotation))  # every status records answers has a portal name
+    with pytest.raises(ValidationError):
+        MarkRead.model_validate({})  # ids or all
+    assert MarkRead.model_validate({"all": True}).all is True
