@@ -17,12 +17,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel, StringConstraints, model_validator
 
-from .fields import Matricule, MessageId, UtcDateTime, check_matricule
+from .fields import IDENTIFIER_PATTERN, Matricule, MessageId, UtcDateTime, check_matricule
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_ID = re.compile(IDENTIFIER_PATTERN)
 CURSOR = Field(default=None, max_length=512, description="`next_cursor` of the previous page; none: the first page")
-ProfessionalId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+ProfessionalId = Annotated[str, Field(pattern=IDENTIFIER_PATTERN,
                                       description="Professional's directory id")]
+PRESENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud at a practice's front desk
+PRESENCE_PATTERN = rf"^[{PRESENCE_ALPHABET}]{{4}}-[{PRESENCE_ALPHABET}]{{4}}$"
+PresencePasswordText = Annotated[str, StringConstraints(pattern=PRESENCE_PATTERN)]
+"""A presence password as generated and shown (XXXX-XXXX over `PRESENCE_ALPHABET`); `services.access.presence`
+generates from the same alphabet and normalises what a professional types to this form."""
 
 
 class ActorRef(BaseModel):
@@ -134,7 +139,7 @@ class SetDocumentVisibility(_Command):
     """Internal, from records' `records.document-visibility.v1`: hide a document from professionals, or not."""
 
     command: Literal["set-document-visibility"]
-    document_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")] = Field(
+    document_id: Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)] = Field(
         description="The DSP document")
     blocked: bool = Field(description="True: hidden from every professional")
 
@@ -194,7 +199,7 @@ class DecisionRequest(BaseModel):
     actor: ActorRef = Field(description="Who asks (the gateway authenticated them)")
     action: Literal["read", "manage"] = Field(description="read: documents; manage: who has access, consents")
     patient: Matricule
-    document: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")] | None = Field(
+    document: Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)] | None = Field(
         default=None, description="A document id, when one document is read")
 
 
@@ -239,6 +244,13 @@ class PresenceGenerateRequest(BaseModel):
     patient: Matricule = Field(description="Whose presence password")
     actor: ActorRef = Field(description="The owner or an assistant (the gateway authenticated them)")
     delivery: Literal["letter", "inapp", "none"] = Field(default="none", description="Also send it (sealed)")
+
+
+class PresenceGenerated(BaseModel):
+    """The answer of `POST /v1/presence/generate`: the password, shown once (access keeps only its hash)."""
+
+    command_id: MessageId = Field(description="The internal command whose outcome the caller awaits")
+    presence_password: PresencePasswordText = Field(description="XXXX-XXXX, shown once")
 
 
 class PresenceRedeemRequest(BaseModel):

@@ -44,9 +44,12 @@ Matricule = Annotated[
           examples=["1893120105732"]),
 ]
 
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+"""The one identifier rule (directory ids, document ids, actors, template names); `Identifier` below checks it."""
+
 Identifier = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
+    StringConstraints(pattern=IDENTIFIER_PATTERN),
     Field(description="Identifier: 1-64 characters of A-Z a-z 0-9 . _ - (no ':' — it separates key parts)"),
 ]
 

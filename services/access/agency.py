@@ -13,7 +13,6 @@ the registry catches up (it may lag, e.g. right after a restart).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
@@ -42,7 +41,7 @@ class AgencyPresence:
             return command_id  # applied and the letter requested: a redelivery changes nothing
         if await self.store.pending_presence(command_id) is None:
             password = presence.generate()
-            hashed = await asyncio.to_thread(presence.hash_password, password)
+            hashed = await presence.hash_password(password)
             sealed = sealed_request_fields(self.notify_key, {"password": password},
                                            request_id=notice_id(f"{command_id}:password"), channel="letter",
                                            recipient=patient)

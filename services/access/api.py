@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from pymongo.errors import DuplicateKeyError
 
 from schemas.access import DecisionRequest, DecisionV1
 from services.kit.errors import TRANSIENT
@@ -70,9 +69,8 @@ class AccessApi:
     async def _tell_first_access(self, patient: str, professional: str) -> None:
         marker = f"{patient}|{professional}"
         try:
-            await self.store.first_access.insert_one({"_id": marker, "at": self.clock()})
-        except DuplicateKeyError:
-            return
+            if not await self.store.claim_first_access(marker, self.clock()):
+                return
         except TRANSIENT:
             self._seen.discard((patient, professional))
             return
@@ -82,4 +80,4 @@ class AccessApi:
         except Exception as exc:  # noqa: BLE001 - logged; the marker goes so that the next decision retries
             log.warning("first-access notice not sent; will retry", error=type(exc).__name__)
             self._seen.discard((patient, professional))
-            await self.store.first_access.delete_one({"_id": marker})
+            await self.store.release_first_access(marker)

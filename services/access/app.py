@@ -16,7 +16,6 @@ from services.kit.settings import ServiceSettings
 
 from .agency import AgencyPresence
 from .api import AccessApi
-from .audit_log import AuditLog
 from .directory_api import DirectoryApi
 from .handlers import register
 from .names import Names
@@ -24,6 +23,7 @@ from .presence_api import PresenceApi
 from .reads import AccessReads
 from .service import AccessService, Publishers
 from .store import AccessStore
+from .store.audit_log import AuditLog
 from .sweeper import Sweeper
 from .view import AccessView
 

@@ -14,6 +14,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
+from typing import Protocol
 
 GENESIS = "0" * 64
 
@@ -65,3 +66,15 @@ def verify(entries: Sequence[AuditEntry]) -> int | None:
             return i
         prev = entry.hash
     return None
+
+
+class AuditTrail(Protocol):
+    """Where a patient's chain is kept (`store.audit_log.AuditLog` on MongoDB, `tests.fakes.access.FakeAuditTrail` in
+    memory): appended once per `ref`, read newest first by page, verified whole."""
+
+    async def load_heads(self) -> int: ...
+    async def append(self, patient: str, at: datetime, actor_kind: str, actor_id: str, action: str,
+                     document: str | None, allowed: bool, reason: str, ref: str | None = None,
+                     via: str = "", justification: str = "") -> AuditEntry: ...
+    async def page(self, patient: str, before_seq: int | None, limit: int) -> list[AuditEntry]: ...
+    async def verify(self, patient: str) -> tuple[int, int | None, AuditEntry | None]: ...

@@ -1,7 +1,8 @@
 """What a command does to a patient's access, or why it is refused. Pure: facts and `now` come in.
 
-The worker looks up the facts (is the professional listed, is the assistant an adult in the registry),
-checks secrets (presence passwords) and stores the outcome; every rule lives here.
+The worker looks up the facts (is the professional listed, is the assistant an adult in the registry, did access's
+API keep a presence password's hash or check a typed one for this command, how the audit chain verifies) and
+stores the outcome; every rule — and every question about a command's kind — lives here.
 """
 
 from __future__ import annotations
@@ -25,9 +26,20 @@ from schemas.access import (
 )
 from schemas.fields import matricule_birth_date, rfc3339
 
+from . import presence
 from . import state as ev
 from .decisions import PRESENCE_GRANT, Action, Actor, GrantKind, PatientAccess, decide
 from .domain import AGENCY_ACTOR
+
+
+@dataclass(frozen=True)
+class AuditCheck:
+    """How the patient's audit chain verified (asked for a `verify-audit-trail` command only)."""
+
+    entries: int
+    first_broken: int | None = None
+    head_seq: int | None = None
+    head_hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,9 @@ class Facts:
     assistant_known: bool = False
     has_presence_password: bool = False
     professional_display: str = ""  # how notices name that professional: name (profession, specialty)
+    new_presence_hash: str | None = None  # the hash access's API (or the agency) kept for this command and patient
+    presence_checked: bool = False  # access's API checked the typed password for this command, patient, professional
+    audit: AuditCheck | None = None
 
 
 @dataclass
@@ -46,10 +61,52 @@ class Plan:
     events: list[ev.AccessEvent] = field(default_factory=list)
     notices: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # in-app notices to the patient
     details: dict[str, str] = field(default_factory=dict)
+    presence_hash: str | None = None  # the patient's new presence password (its hash)
+    consent: dict[str, object] | None = None  # the consent to record
 
 
 def refuse(reason: str) -> Plan:
     return Plan(False, reason)
+
+
+def needs_audit_check(cmd: AnyCommand) -> bool:
+    return isinstance(cmd, VerifyAuditTrail)
+
+
+def needs_presence_hash(cmd: AnyCommand) -> bool:
+    """The command makes a presence password the patient's: the planner is told which hash access's API kept."""
+    return isinstance(cmd, PresencePasswordCommand)
+
+
+def needs_presence_check(cmd: AnyCommand) -> bool:
+    """The command redeems a presence password: the planner is told whether access's API checked it."""
+    return isinstance(cmd, RedeemPresencePassword)
+
+
+def sends_password(cmd: AnyCommand) -> str | None:
+    """The channel a generated presence password goes out on, if the command posts one."""
+    return cmd.delivery if isinstance(cmd, PresencePasswordCommand) and cmd.delivery != "none" else None
+
+
+def keeps_sealed_password(cmd: AnyCommand) -> bool:
+    return isinstance(cmd, PresencePasswordCommand)
+
+
+def justification(cmd: AnyCommand) -> str:
+    return cmd.justification if isinstance(cmd, BreakTheGlass) else ""
+
+
+def ended_grant(cmd: AnyCommand) -> EndGrant | None:
+    return cmd if isinstance(cmd, EndGrant) else None
+
+
+def presence_try(professional_known: bool, wrong_guesses: int) -> tuple[int, str] | None:
+    """Whether a professional may type a presence password now (access's API), as (status, reason) if not."""
+    if not professional_known:
+        return 403, "unknown professional"
+    if wrong_guesses >= presence.MAX_TRIES:
+        return 429, "too many wrong presence passwords for this patient; try again in an hour"
+    return None
 
 
 CONFIRM_WINDOW = timedelta(days=365)  # a link to a minor can be confirmed in the year before majority
@@ -76,7 +133,7 @@ def plan(cmd: AnyCommand, access: PatientAccess, facts: Facts, now: datetime) ->
         # One the patient made meanwhile (the agency's command is asynchronous) is never replaced by it.
         if facts.has_presence_password:
             return refuse("the patient already has a presence password; the agency's is not posted")
-        return Plan(True, "presence password issued by the agency on activation; posted by letter")
+        return _new_presence(facts, "presence password issued by the agency on activation; posted by letter")
     if not facts.patient_known:
         return refuse("unknown patient")
     if isinstance(cmd, EndGrant | SetDocumentVisibility):
@@ -88,7 +145,7 @@ def plan(cmd: AnyCommand, access: PatientAccess, facts: Facts, now: datetime) ->
     if isinstance(cmd, RedeemPresencePassword | BreakTheGlass):
         return _professional_action(cmd, access, facts, actor, now)
     if isinstance(cmd, VerifyAuditTrail) and actor.kind == "operator":
-        return Plan(True, "verified by operations")
+        return _verified(facts)
     if isinstance(cmd, AssistantCommand) and cmd.command == "confirm-assistant":
         return _confirm_assistant(cmd, access, actor, now)
     rights = decide(access, actor, Action.MANAGE, cmd.patient, now)
@@ -103,11 +160,27 @@ def plan(cmd: AnyCommand, access: PatientAccess, facts: Facts, now: datetime) ->
         case AssistantCommand():
             return _assistant(cmd, access, facts, now)
         case PresencePasswordCommand():
-            return Plan(True, "presence password generated; the previous one no longer works")
+            return _new_presence(facts, "presence password generated; the previous one no longer works")
         case ConsentCommand(consent=consent, value=value):
-            return Plan(True, f"consent recorded: {consent} = {'yes' if value else 'no'}")
+            return Plan(True, f"consent recorded: {consent} = {'yes' if value else 'no'}",
+                        consent={"consent": consent, "value": value, "at": now, "by": actor.id})
         case _:
-            return Plan(True, "verified")
+            return _verified(facts)
+
+
+def _new_presence(facts: Facts, reason: str) -> Plan:
+    if facts.new_presence_hash is None:
+        return refuse("a presence password is generated through access's API only")
+    return Plan(True, reason, presence_hash=facts.new_presence_hash)
+
+
+def _verified(facts: Facts) -> Plan:
+    check = facts.audit or AuditCheck(0)
+    broken = check.first_broken
+    return Plan(True, "audit trail intact" if broken is None else f"audit trail broken at entry {broken}",
+                details={"entries": str(check.entries), "first_broken": "" if broken is None else str(broken),
+                         "head_seq": "" if check.head_seq is None else str(check.head_seq),
+                         "head_hash": check.head_hash})  # the chain's internals: here only
 
 
 def _professional_command(cmd: CircleCommand | ProfessionalCommand, access: PatientAccess, facts: Facts,
@@ -190,6 +263,8 @@ def _professional_action(cmd: RedeemPresencePassword | BreakTheGlass, access: Pa
                     {"ends_at": rfc3339(now + ev.EMERGENCY_GRANT)})
     if not facts.has_presence_password:
         return refuse("the patient has no presence password")
+    if not facts.presence_checked:
+        return refuse("a presence password is redeemed through access's API only")
     return Plan(True, "presence password accepted", [ev.PresencePasswordRedeemed(actor.id, now)],
                 [("presence-password-used", {"professional": named})], {"ends_at": rfc3339(now + PRESENCE_GRANT)})
 

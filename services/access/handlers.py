@@ -21,7 +21,6 @@ from schemas.topics import (
 )
 from services.kit.broker import consumer_options
 from services.kit.contracts import json_decoder
-from services.kit.projection import upsert
 from services.kit.runtime import Runtime
 
 from . import domain
@@ -39,8 +38,7 @@ def register(rt: Runtime, service: AccessService, agency: AgencyPresence) -> Non
                           title="access.professionals",
                           description="Keep the professional directory that access decisions refer to")
     async def on_professional_listed(pro: ProfessionalListedV1) -> None:
-        created = await upsert(store.professionals, pro.professional_id, domain.professional_fields(pro),
-                               {"listed_at": rt.clock()})
+        created = await store.put_professional(pro.professional_id, domain.professional_fields(pro), rt.clock())
         log.info("professional listed" if created else "professional updated",
                  professional_id=pro.professional_id, active=pro.active)
 
@@ -53,7 +51,7 @@ def register(rt: Runtime, service: AccessService, agency: AgencyPresence) -> Non
     @rt.broker.subscriber(REGISTRY_PERSONS.name, **options, decoder=json_decoder(PersonRegisteredV1),
                           title="access.persons", description="Know patients and assistants: names, guardians")
     async def on_person(person: PersonRegisteredV1) -> None:
-        await upsert(store.persons, person.matricule, domain.person_fields(person), {"registered_at": rt.clock()})
+        await store.put_person(person.matricule, domain.person_fields(person), rt.clock())
 
     @rt.broker.subscriber(ACTIVATION_ACCOUNTS.name, **options, decoder=json_decoder(AccountActivatedV1),
                           title="access.accounts", description="An account became active: the agency's presence "

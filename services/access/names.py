@@ -9,12 +9,12 @@ from typing import Any
 from schemas.access import AuditActor, ProfessionalRef
 
 from . import domain
-from .store import AccessStore
+from .store import Store
 from .view import AccessView
 
 
 class Names:
-    def __init__(self, store: AccessStore, view: AccessView) -> None:
+    def __init__(self, store: Store, view: AccessView) -> None:
         self.store, self.view = store, view
 
     def professional(self, professional_id: str) -> ProfessionalRef:

@@ -1,16 +1,15 @@
-"""Presence passwords ("mot de passe de présence"): generated, shown once, stored as argon2 hashes, guessed
-at most 5 times per professional per patient per hour. Time comes in from the caller (injectable clock)."""
+"""Presence passwords ("mot de passe de présence"): generated, shown once, stored as argon2 hashes (the kit's one
+wrapper, off the event loop), guessed at most 5 times per professional per patient per hour. The alphabet and the
+shown form are the contract's (`schemas.access.PRESENCE_ALPHABET`, `PRESENCE_PATTERN`)."""
 
 from __future__ import annotations
 
 import secrets
 from datetime import timedelta
 
-from argon2.exceptions import InvalidHashError, VerificationError
+from schemas.access import PRESENCE_ALPHABET as ALPHABET
+from services.kit import hashing
 
-from services.kit.hashing import hasher as _hasher
-
-ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud at a practice's front desk
 LENGTH = 8
 MAX_TRIES, WINDOW = 5, timedelta(hours=1)
 
@@ -26,13 +25,10 @@ def normalize(typed: str) -> str:
     return f"{plain[:4]}-{plain[4:]}"
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(normalize(password))
+async def hash_password(password: str) -> str:
+    return await hashing.hash_secret(normalize(password))
 
 
-def matches(stored_hash: str, typed: str) -> bool:
-    """argon2 verification (its comparison is constant-time); never raises on a wrong guess."""
-    try:
-        return _hasher.verify(stored_hash, normalize(typed))
-    except (VerificationError, InvalidHashError):
-        return False
+async def matches(stored_hash: str | None, typed: str) -> bool:
+    """argon2 verification off the event loop (constant-time); never raises on a wrong guess or a bad hash."""
+    return await hashing.matches(stored_hash, normalize(typed))

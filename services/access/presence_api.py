@@ -12,12 +12,12 @@ command on the topic is refused. The caller awaits the command's outcome on `acc
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from schemas.access import (
+    PresenceGenerated,
     PresenceGenerateRequest,
     PresencePasswordCommand,
     PresenceRedeemRequest,
@@ -27,7 +27,7 @@ from services.kit.http import Door
 from services.kit.sealing import sealed_request_fields
 from services.kit.servicetokens import calling_service
 
-from . import presence
+from . import commands, presence
 from .decisions import Action, Actor
 from .service import AccessService, ms, notice_id
 
@@ -47,7 +47,7 @@ class PresenceApi:
         if not rights.allowed:
             return 403, {"detail": rights.reason}
         password = presence.generate()
-        hashed = await asyncio.to_thread(presence.hash_password, password)
+        hashed = await presence.hash_password(password)
         sealed = {} if body.delivery == "none" else sealed_request_fields(
             self.notify_key, {"password": password}, request_id=notice_id(f"{body.command_id}:password"),
             channel=body.delivery, recipient=body.patient)
@@ -56,17 +56,18 @@ class PresenceApi:
         command = PresencePasswordCommand(command="generate-presence-password", command_id=body.command_id,
                                           patient=body.patient, actor=body.actor, delivery=body.delivery)
         await self.service.out.command(command.model_dump(mode="json"), key=body.patient.encode())
-        return 202, {"command_id": body.command_id, "presence_password": password}
+        return 202, PresenceGenerated(command_id=body.command_id, presence_password=password).model_dump()
 
     async def redeem(self, raw: bytes) -> tuple[int, Any]:
         body, now = PresenceRedeemRequest.model_validate_json(raw), ms(self.clock())
         pro = body.professional_id
-        if not await self.view.professional_known(pro):
-            return 403, {"detail": "unknown professional"}
-        if await self.store.presence_failures_since(pro, body.patient, now - presence.WINDOW) >= presence.MAX_TRIES:
-            return 429, {"detail": "too many wrong presence passwords for this patient; try again in an hour"}
+        known = await self.view.professional_known(pro)
+        wrong = await self.store.presence_failures_since(pro, body.patient, now - presence.WINDOW) if known else 0
+        refused = commands.presence_try(known, wrong)
+        if refused is not None:
+            return refused[0], {"detail": refused[1]}
         doc = await self.store.load(body.patient)
-        if not await asyncio.to_thread(presence.matches, doc.presence_hash or "", body.password):
+        if not await presence.matches(doc.presence_hash, body.password):
             await self.store.presence_failed(pro, body.patient, now)
             await self.audit.append(body.patient, now, "professional", pro, "redeem-presence-password", None, False,
                                     "wrong presence password", ref=body.command_id, via=calling_service.get() or "")

@@ -145,3 +145,11 @@ def apply(state: PatientAccess, event: AccessEvent) -> PatientAccess:
             state.assistants.pop(matricule, None)
             state.assistant_since.pop(matricule, None)
     return state
+
+
+def time_limits(state: PatientAccess) -> set[tuple[str, str, datetime]]:
+    """Every end the state holds — (kind, subject, ends_at) of time-limited grants and a minor's assistant links:
+    what the sweeper acts on. The service schedules those an applied command added (after minus before)."""
+    grants = {(g.kind.value, g.professional_id, g.ends_at) for g in state.grants.values() if g.ends_at is not None}
+    links = {("assistant", m, end) for m, end in state.assistants.items() if end is not None}
+    return grants | links

@@ -13,16 +13,16 @@ database could not give this guarantee; unique inserts and the single partition 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 
 import structlog
 
 from schemas.access import ActorRef, EndGrant
+from services.kit.commands import Publish
 
-from .service import NS, Publish, ms
-from .store import AccessStore
+from .service import IDS, ms
+from .store import Store
 from .view import AccessView
 
 log = structlog.get_logger("dsp.access.sweeper")
@@ -30,22 +30,20 @@ SWEEPER = ActorRef(kind="operator", id="access-sweeper")
 
 
 class Sweeper:
-    def __init__(self, store: AccessStore, view: AccessView, send_command: Publish,
+    def __init__(self, store: Store, view: AccessView, send_command: Publish,
                  clock: Callable[[], datetime]) -> None:
         self.store, self.view, self.send_command, self.clock = store, view, send_command, clock
 
     async def sweep(self, batch: int = 500) -> int:
         """Ask for the end of every grant due by now; returns how many were asked for."""
         now = ms(self.clock())
-        due = self.store.expiries.find({"state": "pending", "ends_at": {"$lte": now}}, limit=batch)
         asked = 0
-        for item in [raw async for raw in due]:
-            command = EndGrant(command="end-grant", command_id=f"end-{uuid.uuid5(NS, item['_id'])}",
+        for item in await self.store.due_ends(now, batch):
+            command = EndGrant(command="end-grant", command_id=f"end-{IDS.of(item['_id'])}",
                                patient=item["patient"], actor=SWEEPER, grant=item["kind"], subject=item["subject"],
                                ends_at=item["ends_at"])
             await self.send_command(command.model_dump(mode="json"), key=command.patient.encode())
-            await self.store.expiries.update_one({"_id": item["_id"]}, {"$set": {"state": "requested",
-                                                                                 "requested_at": now}})
+            await self.store.end_requested(item["_id"], now)
             asked += 1
         return asked
 

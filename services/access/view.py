@@ -10,19 +10,18 @@ their own patients."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
 
 from .decisions import Action, Actor, Decision, PatientAccess, decide
 from .domain import ProfessionalCard
-from .store import AccessStore, decode_access
+from .store import Store
 
 log = structlog.get_logger("dsp.access.view")
 
 
 class AccessView:
-    def __init__(self, store: AccessStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         self.patients: dict[str, tuple[int, PatientAccess]] = {}
         self.professionals: set[str] = set()  # listed and active
@@ -50,19 +49,16 @@ class AccessView:
                     if not index[key]:
                         del index[key]
 
-    def _put_raw(self, raw: dict[str, Any]) -> None:
-        self.put(raw["_id"], raw["version"], decode_access(raw["access"]))
-
     def list_professional(self, card: ProfessionalCard) -> None:
         self.directory[card.professional_id] = card
         (self.professionals.add if card.active else self.professionals.discard)(card.professional_id)
 
     async def load(self) -> None:
         """The snapshot: every stored patient and every professional the directory listed."""
-        async for raw in self.store.patients.find({}, {"version": 1, "access": 1, "updated_at": 1}):
-            self._put_raw(raw)
-            if self.synced_until is None or raw["updated_at"] > self.synced_until:
-                self.synced_until = raw["updated_at"]
+        async for patient, version, access, updated_at in self.store.versions():
+            self.put(patient, version, access)
+            if self.synced_until is None or updated_at > self.synced_until:
+                self.synced_until = updated_at
         async for card in self.store.professional_cards():
             self.list_professional(card)
         log.info("access view loaded", patients=len(self.patients), professionals=len(self.professionals))
@@ -70,23 +66,33 @@ class AccessView:
     async def refresh(self, patient: str, version: int) -> None:
         if patient in self.patients and self.patients[patient][0] >= version:
             return
-        raw = await self.store.patients.find_one({"_id": patient}, {"version": 1, "access": 1})
-        if raw:
-            self._put_raw(raw)
+        found = await self.store.version(patient)
+        if found:
+            self.put(patient, *found)
 
     async def catch_up(self, now: datetime) -> int:
         """Re-read patients changed since the last catch-up (a missed change event costs one period)."""
         since = (self.synced_until or now) - timedelta(seconds=30)
         count = 0
-        async for raw in self.store.patients.find({"updated_at": {"$gte": since}}, {"version": 1, "access": 1}):
-            self._put_raw(raw)
+        async for patient, version, access, _ in self.store.versions(since):
+            self.put(patient, version, access)
             count += 1
         self.synced_until = now
         return count
 
     async def professional_known(self, professional_id: str) -> bool:
-        """From memory: the snapshot plus the directory topic, which every replica reads in full."""
-        return professional_id in self.professionals
+        """From memory: the snapshot plus the directory topic, which every replica reads in full. One this replica
+        has not read yet (listed a moment ago: the directory's group consumer may store it first) is looked up by
+        `_id`; one it has read is never looked up (a stored copy may be older than a deactivation read here)."""
+        if professional_id in self.professionals:
+            return True
+        if professional_id in self.directory:
+            return False
+        card = await self.store.professional_card(professional_id)
+        if card is None:
+            return False
+        self.list_professional(card)
+        return card.active
 
     def card(self, professional_id: str) -> ProfessionalCard | None:
         return self.directory.get(professional_id)

@@ -20,7 +20,7 @@ from altcha.v1 import ChallengeOptions, create_challenge, verify_solution
 
 from schemas.activation import ChallengeAnswer
 
-from .store import ActivationStore
+from .store import Store
 
 VALIDITY = timedelta(minutes=5)
 CAPTCHA_ALPHABET = "ABCDEFHJKMNPRSTUVWXYZ2345678"
@@ -44,7 +44,7 @@ class ImageCaptchaMaker:
 
 
 class Challenges:
-    def __init__(self, store: ActivationStore, key: bytes, clock: Callable[[], datetime],
+    def __init__(self, store: Store, key: bytes, clock: Callable[[], datetime],
                  maker: CaptchaMaker) -> None:
         self.store, self.clock, self.maker = store, clock, maker
         self.key = hmac.new(key, b"dsp-activation-challenges", hashlib.sha256).digest()

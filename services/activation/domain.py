@@ -2,13 +2,56 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from schemas.fields import matricule_birth_date
 from schemas.registry import PersonRegisteredV1
 
 MAJORITY_AGE = 18
+OtpSlot = Literal["otp", "login_otp"]
+
+
+class OneTimeCode(TypedDict, total=False):
+    """A one-time code waiting in an account: its keyed hash, never the code."""
+
+    hash: str
+    expires_at: datetime
+    tries: int
+    sent_at: datetime
+    channel: str
+    address: str
+    used: bool
+
+
+class Account(TypedDict, total=False):
+    """One person's activation account, as stored (one document per matricule). Typed, not validated: the store
+    loads and saves it whole, and the flow's steps (`flow.py`) change it in memory."""
+
+    _id: str  # the matricule
+    state: str  # "", code-verified, password-set, otp-sent, secured, luxtrust-done, active
+    active: bool
+    generation: int  # of the letter's code; a new letter, a new generation
+    code_hash: str
+    code_issued_at: datetime
+    code_expires_at: datetime
+    code_used: bool
+    terms_version: str
+    password_hash: str
+    otp_channel: str
+    otp_address: str
+    otp: OneTimeCode
+    login_otp: OneTimeCode
+    otp_failures: int
+    otp_failed_at: datetime | None
+    luxtrust: bool
+    activated_at: datetime
+    flow_hash: str
+    login_hash: str
+    devices: list[str]  # digests of trusted browsers' device tokens
+    sessions: list[str]  # digests of open sessions
+    recent: list[dict[str, Any]]  # the outcome log of helpdesk commands (kit.commands)
+    reissues: list[dict[str, Any]]  # {"command_id", "generation"}: a redelivered reissue re-sends the same letter
 
 
 def age_on(birth: date, today: date) -> int:

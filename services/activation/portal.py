@@ -4,8 +4,6 @@ lock, saves, and publishes its outcome without secrets."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from schemas.activation import (
     ChangePasswordRequest,
     ForgotPasswordRequest,
@@ -19,6 +17,7 @@ from schemas.activation import (
 from services.kit.hashing import digest, same_digest
 
 from . import rules
+from .domain import Account
 from .flow import Step, no
 from .service import ActivationService, Answer
 
@@ -65,7 +64,7 @@ class PortalSteps:
             await self.s.publish(req.command, matricule, step, None, acc if step.activated else None)
             return Answer(step, device_token=device)
 
-    async def _step(self, acc: dict[str, Any], req: StepRequest) -> Step:
+    async def _step(self, acc: Account, req: StepRequest) -> Step:
         flow = self.s._flow()
         if req.command == "set-password":
             return await flow.set_password(acc, req.password)

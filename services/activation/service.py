@@ -28,6 +28,7 @@ from schemas.activation import (
     StepAnswer,
 )
 from schemas.notify import NotificationRequestV1
+from services.kit.commands import Ids, Publish, recent_outcome, remember, send
 from services.kit.hashing import digest, hash_secret
 from services.kit.http import Door
 from services.kit.sealing import sealed_request_fields
@@ -35,12 +36,13 @@ from services.kit.servicetokens import Refused
 
 from . import rules
 from .challenges import Challenges
+from .domain import Account
 from .flow import Flow, LuxTrust, Step, no
-from .store import ActivationStore
+from .store import Store
 
 log = structlog.get_logger("dsp.activation")
-NS = uuid.UUID("3c1f7f0e-2b7d-4a8e-9f61-0d2b5c9e4a10")
-Publish = Callable[..., Awaitable[Any]]
+NS = uuid.UUID("3c1f7f0e-2b7d-4a8e-9f61-0d2b5c9e4a10")  # ids namespace (letter files are named from it)
+IDS = Ids(NS)
 RECENT, DEVICES, SESSIONS = 30, 10, 20
 
 
@@ -68,7 +70,7 @@ class Answer:
 
 
 class ActivationService:
-    def __init__(self, store: ActivationStore, out: Publishers, clock: Callable[[], datetime], code_key: bytes,
+    def __init__(self, store: Store, out: Publishers, clock: Callable[[], datetime], code_key: bytes,
                  common_passwords: frozenset[str], luxtrust: LuxTrust, challenges: Challenges,
                  notify_key: str | None, door: Door) -> None:
         self.store, self.out, self.clock, self.key, self.notify_key = store, out, clock, code_key, notify_key
@@ -89,8 +91,8 @@ class ActivationService:
         """Issue the activation code of `generation` and request its letter (idempotent on both)."""
         now = self.clock()
         code = rules.activation_code(self.key, matricule, generation)
-        fields = {"generation": generation, "code_hash": await hash_secret(code), "code_issued_at": now,
-                  "code_expires_at": now + rules.CODE_VALIDITY, "code_used": False}
+        fields: Account = {"generation": generation, "code_hash": await hash_secret(code), "code_issued_at": now,
+                           "code_expires_at": now + rules.CODE_VALIDITY, "code_used": False}
         if not await self.store.create_account({"_id": matricule, "state": "", "active": False, "recent": [],
                                                 **fields}):
             acc = await self.store.account(matricule) or {}
@@ -107,7 +109,7 @@ class ActivationService:
 
     async def notify(self, ref: str, recipient: str, channel: str, template: str, params: dict[str, str],
                      destination: str | None = None, sealed: dict[str, str] | None = None) -> None:
-        request_id = f"activation-{uuid.uuid5(NS, ref)}"
+        request_id = f"activation-{IDS.of(ref)}"
         request = NotificationRequestV1.model_validate({
             "request_id": request_id, "channel": channel, "template_id": template, "recipient": recipient,
             "parameters": params, "destination": destination,
@@ -156,12 +158,12 @@ class ActivationService:
         await self.store.put_token(digest(token), matricule, kind, self.clock() + validity)
         return token, digest(token)
 
-    def new_device(self, acc: dict[str, Any]) -> str:
+    def new_device(self, acc: Account) -> str:
         device = secrets.token_urlsafe(32)
         acc["devices"] = [*acc.get("devices", []), digest(device)][-DEVICES:]
         return device
 
-    async def open_session(self, acc: dict[str, Any]) -> tuple[str, datetime]:
+    async def open_session(self, acc: Account) -> tuple[str, datetime]:
         token, now = secrets.token_urlsafe(32), self.clock()
         expires = now + rules.SESSION_IDLE
         await self.store.put_session(digest(token), acc["_id"], now, expires)
@@ -182,11 +184,10 @@ class ActivationService:
     async def helpdesk(self, cmd: Helpdesk) -> ActivationOutcomeV1:
         async with self.lock(cmd.matricule):
             acc = await self.store.account(cmd.matricule)
-            done = next((r for r in (acc or {}).get("recent", []) if r["command_id"] == cmd.command_id), None)
+            done = recent_outcome((acc or {}).get("recent", []), cmd.command_id)
             if done is not None:
                 outcome = ActivationOutcomeV1.model_validate(done["outcome"])
-                await self.out.outcome(outcome.model_dump(mode="json"), key=cmd.matricule.encode(),
-                                       headers={"event-id": outcome.event_id})
+                await send(self.out.outcome, outcome, cmd.matricule)
                 return outcome
             refusal = self._unauthenticated(cmd)
             step = (no(refusal) if refusal else await self._helpdesk(acc, cmd) if acc else
@@ -194,8 +195,8 @@ class ActivationService:
             outcome = self.outcome(cmd.command, cmd.matricule, step, cmd.command_id)
             if acc:  # stored before it is sent: a redelivery re-sends this one
                 fresh = await self.store.account(cmd.matricule) or acc
-                fresh["recent"] = [*fresh.get("recent", []), {"command_id": cmd.command_id,
-                                                              "outcome": outcome.model_dump(mode="json")}][-RECENT:]
+                fresh["recent"] = remember(fresh.get("recent", []), {
+                    "command_id": cmd.command_id, "outcome": outcome.model_dump(mode="json")}, RECENT)
                 await self.store.save_account(fresh)
             return await self.publish(cmd.command, cmd.matricule, step, cmd.command_id, None, outcome)
 
@@ -213,7 +214,7 @@ class ActivationService:
             return "the helpdesk command is not signed by an authenticated operator"
         return None
 
-    async def _helpdesk(self, acc: dict[str, Any], cmd: Helpdesk) -> Step:
+    async def _helpdesk(self, acc: Account, cmd: Helpdesk) -> Step:
         if cmd.command == "unlock":
             for kind in ("login", "code"):
                 await self.store.put_attempt(kind, cmd.matricule, 0, None)
@@ -231,25 +232,24 @@ class ActivationService:
         return Step(True, "a new letter is on its way; the previous code no longer works", "start")
 
     def outcome(self, command: str, matricule: str, step: Step, command_id: str) -> ActivationOutcomeV1:
-        return ActivationOutcomeV1(event_id=str(uuid.uuid5(NS, f"outcome:{command_id}")), command_id=command_id,
+        return ActivationOutcomeV1(event_id=IDS.of("outcome", command_id), command_id=command_id,
                                    command=command, matricule=matricule, accepted=step.accepted, reason=step.reason,
                                    next_step=step.next_step, at=self.clock(), details=step.details)
 
     async def publish(self, command: str, matricule: str, step: Step, command_id: str | None,
-                      acc: dict[str, Any] | None, outcome: ActivationOutcomeV1 | None = None) -> ActivationOutcomeV1:
+                      acc: Account | None, outcome: ActivationOutcomeV1 | None = None) -> ActivationOutcomeV1:
         """The outcome (and `account-activated`) for operations; notices first. Never a secret."""
         outcome = outcome or self.outcome(command, matricule, step, command_id or f"http-{uuid.uuid4()}")
         command_id = outcome.command_id
         for i, notice in enumerate(step.notices):
             await self.notify(f"{command_id}:{i}", matricule, notice["channel"], notice["template_id"],
                               notice["parameters"], notice.get("destination"), notice.get("sealed"))
-        key = matricule.encode()
         if acc is not None and step.activated:
-            event = AccountActivatedV1(event_id=str(uuid.uuid5(NS, f"activated:{matricule}:{acc.get('generation')}")),
+            event = AccountActivatedV1(event_id=IDS.of("activated", matricule, str(acc.get("generation"))),
                                        matricule=matricule, minor=step.details.get("minor") == "true",
                                        luxtrust=bool(acc.get("luxtrust")), activated_at=outcome.at)
-            await self.out.activated(event.model_dump(mode="json"), key=key, headers={"event-id": event.event_id})
-        await self.out.outcome(outcome.model_dump(mode="json"), key=key, headers={"event-id": outcome.event_id})
+            await send(self.out.activated, event, matricule)
+        await send(self.out.outcome, outcome, matricule)
         log.info("activation step accepted" if step.accepted else "activation step refused", command=command,
                  reason=step.reason)
         return outcome

@@ -10,13 +10,42 @@ or a unique-insert claim (fast on FerretDB and MongoDB alike).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, cast
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+
+from services.kit.projection import insert_once
+
+from .domain import Account
 
 Doc = dict[str, Any]
+
+
+class Store(Protocol):
+    """What the service, the portal's steps and the challenges need from activation's data (the seam below the
+    service layer: `ActivationStore` on MongoDB, `tests.fakes.activation.FakeActivationStore` in memory)."""
+
+    async def counts(self) -> dict[str, int]: ...
+    async def account(self, matricule: str) -> Account | None: ...
+    async def create_account(self, doc: Account) -> bool: ...
+    async def save_account(self, doc: Account) -> None: ...
+    async def set_account(self, matricule: str, fields: Mapping[str, Any]) -> None: ...
+    async def person(self, matricule: str) -> Doc: ...
+    async def put_person(self, matricule: str, fields: Doc, first_seen: Doc) -> bool: ...
+    async def attempt(self, kind: str, matricule: str) -> Doc: ...
+    async def put_attempt(self, kind: str, matricule: str, failures: int, failed_at: datetime | None) -> None: ...
+    async def put_token(self, digest: str, matricule: str, kind: str, expires_at: datetime) -> None: ...
+    async def token(self, digest: str, kind: str, now: datetime) -> str | None: ...
+    async def drop_token(self, digest: str) -> None: ...
+    async def put_session(self, digest: str, matricule: str, now: datetime, expires_at: datetime) -> None: ...
+    async def session(self, digest: str) -> Doc | None: ...
+    async def touch_session(self, digest: str, expires_at: datetime) -> None: ...
+    async def revoke_sessions(self, digests: list[str]) -> None: ...
+    async def put_challenge(self, challenge_id: str, answer: str, expires_at: datetime) -> None: ...
+    async def challenge(self, challenge_id: str) -> Doc | None: ...
+    async def use_challenge(self, challenge_id: str) -> bool: ...
 
 
 class ActivationStore:
@@ -31,21 +60,17 @@ class ActivationStore:
         return {"activated": await self.accounts.count_documents({"active": True}),
                 "logged_in": len(await self.sessions.distinct("matricule"))}
 
-    async def account(self, matricule: str) -> Doc | None:
-        return await self.accounts.find_one({"_id": matricule})
+    async def account(self, matricule: str) -> Account | None:
+        return cast(Account | None, await self.accounts.find_one({"_id": matricule}))
 
-    async def create_account(self, doc: Doc) -> bool:
-        try:
-            await self.accounts.insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        return True
+    async def create_account(self, doc: Account) -> bool:
+        return await insert_once(self.accounts, dict(doc))
 
-    async def save_account(self, doc: Doc) -> None:
-        await self.accounts.replace_one({"_id": doc["_id"]}, doc)
+    async def save_account(self, doc: Account) -> None:
+        await self.accounts.replace_one({"_id": doc["_id"]}, dict(doc))
 
-    async def set_account(self, matricule: str, fields: Doc) -> None:
-        await self.accounts.update_one({"_id": matricule}, {"$set": fields})
+    async def set_account(self, matricule: str, fields: Mapping[str, Any]) -> None:
+        await self.accounts.update_one({"_id": matricule}, {"$set": dict(fields)})
 
     async def person(self, matricule: str) -> Doc:
         return await self.persons.find_one({"_id": matricule}) or {}
@@ -100,8 +125,4 @@ class ActivationStore:
 
     async def use_challenge(self, challenge_id: str) -> bool:
         """Single use: the first to claim it wins (a unique insert, atomic on MongoDB and FerretDB)."""
-        try:
-            await self.challenges_used.insert_one({"_id": challenge_id})
-        except DuplicateKeyError:
-            return False
-        return True
+        return await insert_once(self.challenges_used, {"_id": challenge_id})

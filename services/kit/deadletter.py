@@ -18,6 +18,7 @@ import asyncio
 import time
 import uuid
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +39,31 @@ def dead_letter_id(group: str, topic: str, partition: int, offset: int) -> str:
     return str(uuid.uuid5(NAMESPACE, "\x1f".join((group, topic, str(partition), str(offset)))))
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """The mesh's one retry policy (`DSP_MAX_ATTEMPTS`, `DSP_RETRY_BACKOFF_MAX_S`): a failing message is tried
+    `max_attempts` times in all, then dead-lettered; a dependency down is waited for, never counted. Used by
+    this middleware, by records' batch ingest (record by record) and by notify (a channel's refusals)."""
+
+    max_attempts: int = 3
+    backoff_max_s: float = 30.0
+
+    def gives_up(self, attempt: int) -> bool:
+        """Attempt number `attempt` (from 1) failed: no more tries."""
+        return attempt >= self.max_attempts
+
+    def backoff(self, failures: int) -> float:
+        return min(0.2 * 2.0**failures, self.backoff_max_s)
+
+    def dependency_backoff(self, waits: int) -> float:
+        return min(0.5 * 2.0 ** min(waits, 10), self.backoff_max_s)
+
+    @staticmethod
+    def why(attempts: int, exc: BaseException) -> str:
+        """The dead letter's reason after the last attempt."""
+        return f"processing failed {attempts} times: {type(exc).__name__}: {reason(exc)}"
+
+
 class DeadLetters:
     """Owns the DLQ producer and builds one middleware instance per message (FastStream's factory shape)."""
 
@@ -46,6 +72,7 @@ class DeadLetters:
         self.service, self.group_id, self.bootstrap = service, group_id, bootstrap
         self.kafka = kafka or {}  # the service's Kafka credentials (kit.kafka_auth.client_options)
         self.max_attempts, self.backoff_max_s = max_attempts, backoff_max_s
+        self.retry = RetryPolicy(max_attempts, backoff_max_s)
         self.producer: AIOKafkaProducer | None = None
         self._written: OrderedDict[str, None] = OrderedDict()
         self.sent = Counter("dsp_dead_letters", "Messages sent to a dead-letter topic",
@@ -133,7 +160,7 @@ class _DeadLetterScope(BaseMiddleware):
                 if isinstance(exc, TRANSIENT):
                     now = time.monotonic()
                     since = since if waits else now
-                    delay = min(0.5 * 2 ** min(waits, 10), owner.backoff_max_s)
+                    delay = owner.retry.dependency_backoff(waits)
                     if now - logged >= 60:  # one clear line when the wait starts, then once a minute
                         logged = now
                         log.warning("dependency unreachable; message kept, retrying with backoff",
@@ -143,12 +170,11 @@ class _DeadLetterScope(BaseMiddleware):
                     await asyncio.sleep(delay)
                     continue
                 failures += 1
-                if failures >= owner.max_attempts and record is not None:
-                    why = f"processing failed {failures} times: {type(exc).__name__}: {reason(exc)}"
-                    await self._dead_letter(record, why, exc, "failed")
+                if owner.retry.gives_up(failures) and record is not None:
+                    await self._dead_letter(record, owner.retry.why(failures, exc), exc, "failed")
                     return None
                 log.warning("processing failed, retrying", attempt=failures, error=type(exc).__name__)
-                await asyncio.sleep(min(0.2 * 2**failures, owner.backoff_max_s))
+                await asyncio.sleep(owner.retry.backoff(failures))
 
     async def _dead_letter(self, record: ConsumerRecord[Any, Any], why: str, exc: BaseException, kind: str) -> None:
         while True:  # the DLQ write is itself an effect: until it succeeds, the offset stays uncommitted

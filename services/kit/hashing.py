@@ -16,7 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)  # argon2id, OWASP's minimum
-_hasher = hasher
+_hasher = hasher  # the one argon2 wrapper of the mesh: every argon2 hash and verification goes through this module
 _dummy: list[str] = []  # an argon2 hash of a random value: a guess against nothing costs as much as a real one
 
 

@@ -23,11 +23,13 @@ from collections.abc import Mapping
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
 
+from schemas.fields import IDENTIFIER_PATTERN
+
 PRIVATE_KEY_VAR = "DSP_NOTIFY_SEAL_KEY"
 PUBLIC_KEY_VAR = "DSP_NOTIFY_PUBLIC_KEY"
 MAX_VALUES = 30
 MAX_VALUE_LENGTH = 500
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # schemas.fields.Identifier, as template parameters
+_NAME = re.compile(IDENTIFIER_PATTERN)  # schemas.fields.Identifier, as template parameters
 
 
 class SealError(ValueError):

@@ -58,7 +58,7 @@ def create_app(settings: NotifySettings, clock: Clock = utc_now) -> AsgiFastStre
     sms = SmsGateway(settings.sms_url, settings.sms_token.get_secret_value())
     service = NotifyService(store, Smtp(settings.smtp_host, settings.smtp_port, settings.mail_from), sms,
                             LetterPrinter(settings.letter_dir), events.publish, clock, rt.pseudonym,
-                            settings.max_attempts, settings.seal_key.get_secret_value())
+                            rt.dead_letters.retry, settings.seal_key.get_secret_value())
     register(rt, service, DocumentNotices(store, clock, rt.pseudonym))
     return make_app(rt, on_startup=[store.ensure_indexes], routes=NotifyApi(store, clock).routes(settings.door()),
                     on_shutdown=[sms.close])

@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 
 from schemas.notify import Channel, DeliveryV1, NotificationRequestV1
+from services.kit.deadletter import RetryPolicy
 from services.kit.errors import BadMessage
 from services.kit.sealing import SealError, request_binding, unseal
 
@@ -33,10 +34,10 @@ NS = uuid.UUID("7a0c2d55-1f0b-4a57-8d0e-5b8b6f3e2c91")
 class NotifyService:
     def __init__(self, store: NotifyStore, smtp: Smtp, sms: SmsGateway, printer: LetterPrinter,
                  publish: Callable[..., Awaitable[Any]], clock: Callable[[], datetime],
-                 pseudonym: Callable[[str], str], max_attempts: int, seal_key: str) -> None:
+                 pseudonym: Callable[[str], str], retry: RetryPolicy, seal_key: str) -> None:
         self.store = store
         self.smtp, self.sms, self.printer, self.publish = smtp, sms, printer, publish
-        self.clock, self.pseudonym, self.max_attempts = clock, pseudonym, max_attempts
+        self.clock, self.pseudonym, self.retry = clock, pseudonym, retry
         self._seal_key = seal_key
 
     def _unseal(self, req: NotificationRequestV1) -> tuple[dict[str, str], str | None]:
@@ -72,7 +73,7 @@ class NotifyService:
                 raise BadMessage(unopened)
             await self._deliver(req, now, secrets)
         except (Refused, templates.UnknownTemplate, BadMessage) as exc:
-            final = not isinstance(exc, Refused) or attempts >= self.max_attempts
+            final = not isinstance(exc, Refused) or self.retry.gives_up(attempts)
             event = self._event(req, "failed", attempts, str(exc)) if final else None
             await self.store.record(req.request_id, {
                 "attempts": attempts, "status": "failed" if final else "retrying", "reason": str(exc),

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from schemas.lab_result import LabResultKey, LabResultV1
 from schemas.records import DocumentAddedV1, DocumentChange
-from services.kit.deadletter import DeadLetters
+from services.kit.deadletter import DeadLetters, RetryPolicy
 from services.kit.errors import TRANSIENT, reason
 
 from . import domain
@@ -59,7 +59,8 @@ class Ingestor:
                  clock: Callable[[], datetime], pseudonym: Callable[[str], str], max_attempts: int = 3,
                  metrics: RecordsMetrics | None = None) -> None:
         self.store, self.dead_letters, self.clock, self.pseudonym = store, dead_letters, clock, pseudonym
-        self.send_event, self.send_lab_result, self.max_attempts = send_event, send_lab_result, max_attempts
+        self.send_event, self.send_lab_result = send_event, send_lab_result
+        self.retry = RetryPolicy(max_attempts)  # the middleware's policy, applied record by record
         self.metrics = metrics or RecordsMetrics(CollectorRegistry())
 
     async def handle(self, records: Sequence[Record]) -> None:
@@ -73,17 +74,19 @@ class Ingestor:
                 await self._one(record)
 
     async def _one(self, record: Record) -> None:
-        for attempt in range(1, self.max_attempts + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 await self._handle([record])
                 return
             except TRANSIENT:
                 raise
             except Exception as exc:  # noqa: BLE001
-                if attempt == self.max_attempts:
-                    why = f"processing failed {attempt} times: {type(exc).__name__}: {reason(exc)}"
-                    if await self.dead_letters.publish(record, why, exc, "failed"):
+                if self.retry.gives_up(attempt):
+                    if await self.dead_letters.publish(record, self.retry.why(attempt, exc), exc, "failed"):
                         self.metrics.count("failed")
+                    return
 
     async def _handle(self, records: Sequence[Record]) -> None:
         now = self.clock()

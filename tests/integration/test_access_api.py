@@ -324,7 +324,7 @@ async def test_an_activated_account_gets_one_sealed_presence_password_letter(
     binding = request_binding(letter["request_id"], "letter", patient, letter.get("destination"))
     password = unseal(TEST_NOTIFY_SEAL_KEY, letter["sealed_parameters"], bound_to=binding)["password"]
     stored = (await db["patients"].find_one({"_id": patient}))["presence_hash"]
-    assert presence.matches(stored, password) and password not in stored and password not in json.dumps(letter)
+    assert await presence.matches(stored, password) and password not in stored and password not in json.dumps(letter)
 
     again = await gw.producer.send_and_wait("activation.accounts.v1", event, key=patient.encode())  # redelivered
     partition = TopicPartition("activation.accounts.v1", again.partition)

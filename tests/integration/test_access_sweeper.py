@@ -11,9 +11,9 @@ from pymongo import AsyncMongoClient
 
 from schemas.access import AccessCommandV1
 from services.access import state as ev
-from services.access.audit_log import AuditLog
 from services.access.service import AccessService, Publishers
 from services.access.store import AccessStore, PatientDoc
+from services.access.store.audit_log import AuditLog
 from services.access.sweeper import Sweeper
 from services.access.view import AccessView
 

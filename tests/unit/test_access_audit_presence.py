@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
 
+from schemas.access import PRESENCE_ALPHABET, PresencePasswordText
 from services.access import audit, presence
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -53,8 +57,22 @@ def test_presence_passwords_are_unambiguous_hashed_and_forgiving_in_format() -> 
     assert len(codes) == 200
     assert all(len(c) == 9 and c[4] == "-" and set(c.replace("-", "")) <= set(presence.ALPHABET) for c in codes)
     code = next(iter(codes))
-    stored = presence.hash_password(code)
+    stored = asyncio.run(presence.hash_password(code))
     assert stored.startswith("$argon2") and code not in stored
-    assert presence.matches(stored, code.lower().replace("-", " "))
-    assert not presence.matches(stored, "AAAA-AAAA")
-    assert not presence.matches("not a hash", code)
+    assert asyncio.run(presence.matches(stored, code.lower().replace("-", " ")))
+    assert not asyncio.run(presence.matches(stored, "AAAA-AAAA"))
+    assert not asyncio.run(presence.matches("not a hash", code))
+    assert not asyncio.run(presence.matches(None, code))
+
+
+def test_the_contract_accepts_exactly_the_alphabet_presence_passwords_are_made_of() -> None:
+    shown = TypeAdapter(PresencePasswordText)
+    for code in {presence.generate() for _ in range(200)}:
+        assert shown.validate_python(code) == code
+    assert presence.ALPHABET == PRESENCE_ALPHABET and len(set(PRESENCE_ALPHABET)) == 31
+    for excluded in "01ILO":  # read aloud at a front desk: never generated, so never accepted
+        with pytest.raises(ValidationError):
+            shown.validate_python(f"{excluded}BCD-EFGH")
+    for malformed in ("ABCDEFGH", "abcd-efgh", "ABCD-EFG", "ABCD-EFGHJ"):
+        with pytest.raises(ValidationError):
+            shown.validate_python(malformed)

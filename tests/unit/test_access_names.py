@@ -79,10 +79,11 @@ def test_break_the_glass_names_the_professional_and_carries_the_justification_to
 
 
 def test_only_the_agency_issues_a_presence_password_without_the_patients_rights() -> None:
-    def issue(actor: ActorRef, known: bool = True, has_one: bool = False) -> commands.Plan:
+    def issue(actor: ActorRef, known: bool = True, has_one: bool = False, kept: str | None = "$argon2id$h"
+              ) -> commands.Plan:
         cmd = PresencePasswordCommand(command="generate-presence-password", command_id="c2", patient=ADULT,
                                       actor=actor, delivery="letter")
-        facts = commands.Facts(patient_known=known, has_presence_password=has_one)
+        facts = commands.Facts(patient_known=known, has_presence_password=has_one, new_presence_hash=kept)
         return commands.plan(cmd, PatientAccess(), facts, T0)
 
     assert issue(ActorRef(kind="operator", id=domain.AGENCY_ACTOR)).accepted
@@ -95,6 +96,10 @@ def test_only_the_agency_issues_a_presence_password_without_the_patients_rights(
     late = issue(ActorRef(kind="operator", id=domain.AGENCY_ACTOR), has_one=True)
     assert not late.accepted and late.reason.startswith("the patient already has a presence password")
     assert issue(ActorRef(kind="patient", id=ADULT), has_one=True).accepted  # the patient may always make a new one
+    assert issue(ActorRef(kind="patient", id=ADULT)).presence_hash == "$argon2id$h"
+    for actor in (ActorRef(kind="patient", id=ADULT), ActorRef(kind="operator", id=domain.AGENCY_ACTOR)):
+        forged = issue(actor, kept=None)  # on the topic without access's API having kept a hash: refused
+        assert not forged.accepted and forged.reason == "a presence password is generated through access's API only"
 
 
 def test_the_justification_is_part_of_the_hash_chain_and_old_entries_keep_their_hash() -> None:

@@ -61,7 +61,8 @@ def test_document_templates_render_in_every_language(template: str, locale: Loca
     assert subject and "Hémogramme" in body and "{" not in body
 
 
-@given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2999, 1, 1)), st.text(max_size=60))
+@given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2999, 1, 1)),
+       st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9._:-]{0,59}\Z"))  # a notice's id is a request id (MessageId)
 def test_a_cursor_gives_back_the_position_to_the_millisecond(at: datetime, notice_id: str) -> None:
     stored = at.replace(microsecond=at.microsecond // 1000 * 1000, tzinfo=UTC)  # BSON dates: milliseconds
     assert position(cursor_after({"received_at": stored, "_id": notice_id})) == (stored, notice_id)

@@ -18,8 +18,8 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
-from . import audit
-from .audit import AuditEntry
+from .. import audit
+from ..audit import AuditEntry
 
 log = structlog.get_logger("dsp.access.audit")
 FIELDS = ("patient", "seq", "at", "actor_kind", "actor_id", "action", "document", "allowed", "reason", "prev_hash",

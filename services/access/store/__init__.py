@@ -1,4 +1,5 @@
-"""access's MongoDB collections. One document per patient holds the whole access state and a version:
+"""access's MongoDB collections (this package is the only door to them; `audit_log.py` keeps the audit trail's
+hash chain). One document per patient holds the whole access state and a version:
 writes are version-guarded, so two replicas (or the sweeper and a command) never overwrite each other."""
 
 from __future__ import annotations
@@ -7,14 +8,16 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
-from .decisions import Grant, GrantKind, PatientAccess
-from .domain import ProfessionalCard
+from services.kit.commands import recent_outcome
+from services.kit.projection import insert_once, upsert
+
+from ..decisions import Grant, GrantKind, PatientAccess
+from ..domain import ProfessionalCard
 
 RECENT_COMMANDS = 50  # outcomes kept per patient to answer a redelivered command identically
 
@@ -29,7 +32,7 @@ class PatientDoc:
     recent: list[dict[str, Any]] = field(default_factory=list)  # {"command_id", "outcome", "effects"}
 
     def applied(self, command_id: str) -> dict[str, Any] | None:
-        return next((r for r in self.recent if r["command_id"] == command_id), None)
+        return recent_outcome(self.recent, command_id)
 
 
 def encode_access(a: PatientAccess) -> dict[str, Any]:
@@ -64,6 +67,40 @@ def decode_doc(raw: dict[str, Any]) -> PatientDoc:
                       raw.get("consents", []), raw.get("recent", []))
 
 
+class Store(Protocol):
+    """What access's service, view, sweeper and APIs need from its data (the seam below the service layer:
+    `AccessStore` on MongoDB, `tests.fakes.access.FakeAccessStore` in memory)."""
+
+    async def ensure_indexes(self) -> None: ...
+    async def load(self, patient: str) -> PatientDoc: ...
+    async def save(self, doc: PatientDoc, now: datetime) -> bool: ...
+    def versions(self, since: datetime | None = None) -> AsyncIterator[tuple[str, int, PatientAccess, datetime]]: ...
+    async def version(self, patient: str) -> tuple[int, PatientAccess] | None: ...
+    async def put_professional(self, professional_id: str, fields: dict[str, Any], at: datetime) -> bool: ...
+    async def put_person(self, matricule: str, fields: dict[str, Any], at: datetime) -> bool: ...
+    async def claim_first_access(self, marker: str, at: datetime) -> bool: ...
+    async def release_first_access(self, marker: str) -> None: ...
+    async def due_ends(self, now: datetime, limit: int) -> list[dict[str, Any]]: ...
+    async def end_requested(self, end_id: str, at: datetime) -> None: ...
+    async def person(self, matricule: str) -> dict[str, Any] | None: ...
+    async def persons_by_id(self, matricules: set[str]) -> dict[str, dict[str, Any]]: ...
+    def professional_cards(self) -> AsyncIterator[ProfessionalCard]: ...
+    async def professional_card(self, professional_id: str) -> ProfessionalCard | None: ...
+    async def schedule_end(self, patient: str, kind: str, subject: str, ends_at: datetime) -> None: ...
+    async def presence_failures_since(self, professional: str, patient: str, since: datetime) -> int: ...
+    async def presence_failed(self, professional: str, patient: str, at: datetime) -> None: ...
+    async def grant_counts(self, now: datetime) -> dict[str, int]: ...
+    async def effects_done(self, command_id: str) -> bool: ...
+    async def mark_effects_done(self, command_id: str, at: datetime) -> None: ...
+    async def first_refusal(self, command_id: str, outcome: dict[str, Any]) -> dict[str, Any]: ...
+    async def put_pending_presence(self, command_id: str, password_hash: str, sealed: dict[str, str],
+                                   at: datetime, patient: str) -> bool: ...
+    async def pending_presence(self, command_id: str) -> dict[str, Any] | None: ...
+    async def forget_sealed_presence(self, command_id: str) -> None: ...
+    async def put_redemption(self, command_id: str, patient: str, professional: str, at: datetime) -> None: ...
+    async def redemption(self, command_id: str) -> dict[str, Any] | None: ...
+
+
 class AccessStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self.patients = db["patients"]
@@ -93,9 +130,7 @@ class AccessStore:
         fields = {"version": doc.version + 1, "access": encode_access(doc.access), "presence_hash": doc.presence_hash,
                   "consents": doc.consents, "recent": doc.recent[-RECENT_COMMANDS:], "updated_at": now}
         if doc.version == 0:
-            try:
-                await self.patients.insert_one({"_id": doc.patient, **fields})
-            except DuplicateKeyError:
+            if not await insert_once(self.patients, {"_id": doc.patient, **fields}):
                 return False
         else:
             result = await self.patients.update_one({"_id": doc.patient, "version": doc.version}, {"$set": fields})
@@ -103,6 +138,37 @@ class AccessStore:
                 return False
         doc.version += 1
         return True
+
+    async def versions(self, since: datetime | None = None) -> AsyncIterator[tuple[str, int, PatientAccess, datetime]]:
+        """Every patient's stored access state (changed since `since`, if given), for the in-memory view."""
+        query = {} if since is None else {"updated_at": {"$gte": since}}
+        async for raw in self.patients.find(query, {"version": 1, "access": 1, "updated_at": 1}):
+            yield raw["_id"], raw["version"], decode_access(raw["access"]), raw["updated_at"]
+
+    async def version(self, patient: str) -> tuple[int, PatientAccess] | None:
+        raw = await self.patients.find_one({"_id": patient}, {"version": 1, "access": 1})
+        return (raw["version"], decode_access(raw["access"])) if raw else None
+
+    async def put_professional(self, professional_id: str, fields: dict[str, Any], at: datetime) -> bool:
+        """The directory's facts about a professional; True if access did not know them yet."""
+        return await upsert(self.professionals, professional_id, fields, {"listed_at": at})
+
+    async def put_person(self, matricule: str, fields: dict[str, Any], at: datetime) -> bool:
+        return await upsert(self.persons, matricule, fields, {"registered_at": at})
+
+    async def claim_first_access(self, marker: str, at: datetime) -> bool:
+        """A unique insert: True for the first caller only (the patient is told of a first access once)."""
+        return await insert_once(self.first_access, {"_id": marker, "at": at})
+
+    async def release_first_access(self, marker: str) -> None:
+        await self.first_access.delete_one({"_id": marker})
+
+    async def due_ends(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Grant ends the sweeper has not asked for yet whose time is up: {_id, patient, kind, subject, ends_at}."""
+        return [raw async for raw in self.expiries.find({"state": "pending", "ends_at": {"$lte": now}}, limit=limit)]
+
+    async def end_requested(self, end_id: str, at: datetime) -> None:
+        await self.expiries.update_one({"_id": end_id}, {"$set": {"state": "requested", "requested_at": at}})
 
     async def person(self, matricule: str) -> dict[str, Any] | None:
         return await self.persons.find_one({"_id": matricule})
@@ -115,9 +181,11 @@ class AccessStore:
     async def professional_cards(self) -> AsyncIterator[ProfessionalCard]:
         """Every professional the directory listed, active or not (to name them in old grants and entries)."""
         async for raw in self.professionals.find({}):
-            yield ProfessionalCard(raw["_id"], raw.get("given_name", ""), raw.get("family_name", ""),
-                                   raw.get("profession", ""), raw.get("specialty"), raw.get("practice_id"),
-                                   raw.get("active", True) is not False)
+            yield _card(raw)
+
+    async def professional_card(self, professional_id: str) -> ProfessionalCard | None:
+        raw = await self.professionals.find_one({"_id": professional_id})
+        return _card(raw) if raw else None
 
     async def schedule_end(self, patient: str, kind: str, subject: str, ends_at: datetime) -> None:
         key = f"{patient}|{kind}|{subject}|{ends_at.isoformat()}"
@@ -144,30 +212,21 @@ class AccessStore:
         return await self.done.find_one({"_id": command_id}, {"_id": 1}) is not None
 
     async def mark_effects_done(self, command_id: str, at: datetime) -> None:
-        try:
-            await self.done.insert_one({"_id": command_id, "at": at})
-        except DuplicateKeyError:
-            pass
+        await insert_once(self.done, {"_id": command_id, "at": at})
 
     async def first_refusal(self, command_id: str, outcome: dict[str, Any]) -> dict[str, Any]:
         """The outcome stored first for this command (a unique insert): the same one for every redelivery."""
-        try:
-            await self.refusals.insert_one({"_id": command_id, "outcome": outcome})
-        except DuplicateKeyError:
-            found = await self.refusals.find_one({"_id": command_id})
-            return dict(found["outcome"]) if found else outcome
-        return outcome
+        if await insert_once(self.refusals, {"_id": command_id, "outcome": outcome}):
+            return outcome
+        found = await self.refusals.find_one({"_id": command_id})
+        return dict(found["outcome"]) if found else outcome
 
     async def put_pending_presence(self, command_id: str, password_hash: str, sealed: dict[str, str],
                                    at: datetime, patient: str) -> bool:
         """Keep a new password's hash (and its sealed letter) under the command that will apply it; False if that
         command already has one (the first stands: a redelivery never replaces the password)."""
-        try:
-            await self.presence_pending.insert_one({"_id": command_id, "hash": password_hash, "sealed": sealed,
-                                                    "at": at, "patient": patient})
-        except DuplicateKeyError:
-            return False
-        return True
+        return await insert_once(self.presence_pending, {"_id": command_id, "hash": password_hash, "sealed": sealed,
+                                                         "at": at, "patient": patient})
 
     async def pending_presence(self, command_id: str) -> dict[str, Any] | None:
         return await self.presence_pending.find_one({"_id": command_id})
@@ -182,3 +241,9 @@ class AccessStore:
 
     async def redemption(self, command_id: str) -> dict[str, Any] | None:
         return await self.presence_redemptions.find_one({"_id": command_id})
+
+
+def _card(raw: dict[str, Any]) -> ProfessionalCard:
+    return ProfessionalCard(raw["_id"], raw.get("given_name", ""), raw.get("family_name", ""),
+                            raw.get("profession", ""), raw.get("specialty"), raw.get("practice_id"),
+                            raw.get("active", True) is not False)

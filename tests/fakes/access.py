@@ -1,0 +1,185 @@
+"""access's store and audit trail in memory (the `services.access.store.Store` and `services.access.audit.AuditTrail`
+protocols). The patient state goes through the store's own codec, as it would through MongoDB."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from services.access import audit
+from services.access.audit import AuditEntry
+from services.access.decisions import PatientAccess
+from services.access.domain import ProfessionalCard
+from services.access.store import RECENT_COMMANDS, PatientDoc, decode_access, decode_doc, encode_access
+
+Doc = dict[str, Any]
+
+
+class FakeAccessStore:
+    def __init__(self) -> None:
+        self.patients: dict[str, Doc] = {}
+        self.persons: dict[str, Doc] = {}
+        self.professionals: dict[str, Doc] = {}
+        self.expiries: dict[str, Doc] = {}
+        self.first_access: dict[str, datetime] = {}
+        self.presence_failures: list[tuple[str, datetime]] = []
+        self.done: set[str] = set()
+        self.refusals: dict[str, Doc] = {}
+        self.presence_pending: dict[str, Doc] = {}
+        self.presence_redemptions: dict[str, Doc] = {}
+
+    async def ensure_indexes(self) -> None:
+        return None
+
+    async def load(self, patient: str) -> PatientDoc:
+        raw = self.patients.get(patient)
+        return decode_doc(copy.deepcopy(raw)) if raw else PatientDoc(patient)
+
+    async def save(self, doc: PatientDoc, now: datetime) -> bool:
+        stored = self.patients.get(doc.patient)
+        if (stored["version"] if stored else 0) != doc.version:
+            return False
+        self.patients[doc.patient] = copy.deepcopy({
+            "_id": doc.patient, "version": doc.version + 1, "access": encode_access(doc.access),
+            "presence_hash": doc.presence_hash, "consents": doc.consents, "recent": doc.recent[-RECENT_COMMANDS:],
+            "updated_at": now})
+        doc.version += 1
+        return True
+
+    async def versions(self, since: datetime | None = None) -> AsyncIterator[tuple[str, int, PatientAccess, datetime]]:
+        for raw in list(self.patients.values()):
+            if since is None or raw["updated_at"] >= since:
+                yield raw["_id"], raw["version"], decode_access(raw["access"]), raw["updated_at"]
+
+    async def version(self, patient: str) -> tuple[int, PatientAccess] | None:
+        raw = self.patients.get(patient)
+        return (raw["version"], decode_access(raw["access"])) if raw else None
+
+    async def put_professional(self, professional_id: str, fields: Doc, at: datetime) -> bool:
+        created = professional_id not in self.professionals
+        self.professionals.setdefault(professional_id, {"_id": professional_id, "listed_at": at}).update(fields)
+        return created
+
+    async def put_person(self, matricule: str, fields: Doc, at: datetime) -> bool:
+        created = matricule not in self.persons
+        self.persons.setdefault(matricule, {"_id": matricule, "registered_at": at}).update(fields)
+        return created
+
+    async def claim_first_access(self, marker: str, at: datetime) -> bool:
+        return self.first_access.setdefault(marker, at) is at
+
+    async def release_first_access(self, marker: str) -> None:
+        self.first_access.pop(marker, None)
+
+    async def due_ends(self, now: datetime, limit: int) -> list[Doc]:
+        due = [dict(e) for e in self.expiries.values() if e["state"] == "pending" and e["ends_at"] <= now]
+        return due[:limit]
+
+    async def end_requested(self, end_id: str, at: datetime) -> None:
+        self.expiries[end_id].update(state="requested", requested_at=at)
+
+    async def person(self, matricule: str) -> Doc | None:
+        found = self.persons.get(matricule)
+        return dict(found) if found else None
+
+    async def persons_by_id(self, matricules: set[str]) -> dict[str, Doc]:
+        return {m: dict(self.persons[m]) for m in matricules if m in self.persons}
+
+    async def professional_cards(self) -> AsyncIterator[ProfessionalCard]:
+        for raw in self.professionals.values():
+            yield self._card(raw)
+
+    async def professional_card(self, professional_id: str) -> ProfessionalCard | None:
+        raw = self.professionals.get(professional_id)
+        return self._card(raw) if raw else None
+
+    @staticmethod
+    def _card(raw: dict[str, Any]) -> ProfessionalCard:
+        return ProfessionalCard(raw["_id"], raw.get("given_name", ""), raw.get("family_name", ""),
+                                raw.get("profession", ""), raw.get("specialty"), raw.get("practice_id"),
+                                raw.get("active", True) is not False)
+
+    async def schedule_end(self, patient: str, kind: str, subject: str, ends_at: datetime) -> None:
+        key = f"{patient}|{kind}|{subject}|{ends_at.isoformat()}"
+        self.expiries.setdefault(key, {"_id": key, "patient": patient, "kind": kind, "subject": subject,
+                                       "ends_at": ends_at, "state": "pending"})
+
+    async def presence_failures_since(self, professional: str, patient: str, since: datetime) -> int:
+        return sum(1 for key, at in self.presence_failures if key == f"{professional}|{patient}" and at > since)
+
+    async def presence_failed(self, professional: str, patient: str, at: datetime) -> None:
+        self.presence_failures.append((f"{professional}|{patient}", at))
+
+    async def grant_counts(self, now: datetime) -> dict[str, int]:
+        pending = [e for e in self.expiries.values() if e["state"] == "pending" and e["ends_at"] > now]
+        return {"active": len(pending), "expiring_24h": sum(1 for e in pending
+                                                            if e["ends_at"] <= now + timedelta(hours=24)),
+                "expired": sum(1 for e in self.expiries.values() if e["state"] in ("requested", "done"))}
+
+    async def effects_done(self, command_id: str) -> bool:
+        return command_id in self.done
+
+    async def mark_effects_done(self, command_id: str, at: datetime) -> None:
+        self.done.add(command_id)
+
+    async def first_refusal(self, command_id: str, outcome: Doc) -> Doc:
+        return dict(self.refusals.setdefault(command_id, copy.deepcopy(outcome)))
+
+    async def put_pending_presence(self, command_id: str, password_hash: str, sealed: dict[str, str],
+                                   at: datetime, patient: str) -> bool:
+        if command_id in self.presence_pending:
+            return False
+        self.presence_pending[command_id] = {"_id": command_id, "hash": password_hash, "sealed": dict(sealed),
+                                             "at": at, "patient": patient}
+        return True
+
+    async def pending_presence(self, command_id: str) -> Doc | None:
+        found = self.presence_pending.get(command_id)
+        return copy.deepcopy(found) if found else None
+
+    async def forget_sealed_presence(self, command_id: str) -> None:
+        if command_id in self.presence_pending:
+            self.presence_pending[command_id]["sealed"] = {}
+
+    async def put_redemption(self, command_id: str, patient: str, professional: str, at: datetime) -> None:
+        assert command_id not in self.presence_redemptions, "a unique index"
+        self.presence_redemptions[command_id] = {"_id": command_id, "patient": patient, "professional": professional,
+                                                 "at": at}
+
+    async def redemption(self, command_id: str) -> Doc | None:
+        found = self.presence_redemptions.get(command_id)
+        return dict(found) if found else None
+
+
+class FakeAuditTrail:
+    """The hash chain in memory: the pure `audit.append`, once per (patient, ref)."""
+
+    def __init__(self) -> None:
+        self.chains: dict[str, list[AuditEntry]] = {}
+        self.refs: dict[tuple[str, str], AuditEntry] = {}
+
+    async def load_heads(self) -> int:
+        return len(self.chains)
+
+    async def append(self, patient: str, at: datetime, actor_kind: str, actor_id: str, action: str,
+                     document: str | None, allowed: bool, reason: str, ref: str | None = None,
+                     via: str = "", justification: str = "") -> AuditEntry:
+        if ref is not None and (patient, ref) in self.refs:
+            return self.refs[(patient, ref)]
+        chain = self.chains.setdefault(patient, [])
+        entry = audit.append(chain[-1] if chain else None, patient, at, actor_kind, actor_id, action, document,
+                             allowed, reason, via=via, justification=justification)
+        chain.append(entry)
+        if ref is not None:
+            self.refs[(patient, ref)] = entry
+        return entry
+
+    async def page(self, patient: str, before_seq: int | None, limit: int) -> list[AuditEntry]:
+        chain = [e for e in self.chains.get(patient, []) if before_seq is None or e.seq < before_seq]
+        return list(reversed(chain))[:limit]
+
+    async def verify(self, patient: str) -> tuple[int, int | None, AuditEntry | None]:
+        chain = self.chains.get(patient, [])
+        return len(chain), audit.verify(chain), chain[-1] if chain else None

@@ -1,0 +1,99 @@
+"""activation's store in memory (the `services.activation.store.Store` protocol)."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from typing import Any
+
+Doc = dict[str, Any]
+
+
+class FakeActivationStore:
+    def __init__(self) -> None:
+        self.accounts: dict[str, Doc] = {}
+        self.persons: dict[str, Doc] = {}
+        self.attempts: dict[str, Doc] = {}
+        self.tokens: dict[str, Doc] = {}
+        self.sessions: dict[str, Doc] = {}
+        self.challenges: dict[str, Doc] = {}
+        self.challenges_used: set[str] = set()
+
+    async def counts(self) -> dict[str, int]:
+        return {"activated": sum(1 for a in self.accounts.values() if a.get("active")),
+                "logged_in": len({s["matricule"] for s in self.sessions.values()})}
+
+    async def account(self, matricule: str) -> Doc | None:
+        found = self.accounts.get(matricule)
+        return copy.deepcopy(found) if found is not None else None
+
+    async def create_account(self, doc: Doc) -> bool:
+        if doc["_id"] in self.accounts:
+            return False
+        self.accounts[doc["_id"]] = copy.deepcopy(doc)
+        return True
+
+    async def save_account(self, doc: Doc) -> None:
+        if doc["_id"] in self.accounts:  # replace_one without upsert
+            self.accounts[doc["_id"]] = copy.deepcopy(doc)
+
+    async def set_account(self, matricule: str, fields: Doc) -> None:
+        if matricule in self.accounts:
+            self.accounts[matricule].update(copy.deepcopy(fields))
+
+    async def person(self, matricule: str) -> Doc:
+        return copy.deepcopy(self.persons.get(matricule, {}))
+
+    async def put_person(self, matricule: str, fields: Doc, first_seen: Doc) -> bool:
+        created = matricule not in self.persons
+        self.persons.setdefault(matricule, {"_id": matricule, **first_seen}).update(copy.deepcopy(fields))
+        return created
+
+    async def attempt(self, kind: str, matricule: str) -> Doc:
+        return dict(self.attempts.get(f"{kind}:{matricule}", {"failures": 0, "failed_at": None}))
+
+    async def put_attempt(self, kind: str, matricule: str, failures: int, failed_at: datetime | None) -> None:
+        self.attempts[f"{kind}:{matricule}"] = {"failures": failures, "failed_at": failed_at}
+
+    async def put_token(self, digest: str, matricule: str, kind: str, expires_at: datetime) -> None:
+        assert digest not in self.tokens, "a unique index"
+        self.tokens[digest] = {"_id": digest, "matricule": matricule, "kind": kind, "expires_at": expires_at}
+
+    async def token(self, digest: str, kind: str, now: datetime) -> str | None:
+        found = self.tokens.get(digest)
+        if not found or found["kind"] != kind or now >= found["expires_at"]:
+            return None
+        return str(found["matricule"])
+
+    async def drop_token(self, digest: str) -> None:
+        self.tokens.pop(digest, None)
+
+    async def put_session(self, digest: str, matricule: str, now: datetime, expires_at: datetime) -> None:
+        self.sessions[digest] = {"_id": digest, "matricule": matricule, "created_at": now,
+                                 "expires_at": expires_at, "revoked": False}
+
+    async def session(self, digest: str) -> Doc | None:
+        found = self.sessions.get(digest)
+        return dict(found) if found is not None else None
+
+    async def touch_session(self, digest: str, expires_at: datetime) -> None:
+        if digest in self.sessions:
+            self.sessions[digest]["expires_at"] = expires_at
+
+    async def revoke_sessions(self, digests: list[str]) -> None:
+        for digest in digests:
+            if digest in self.sessions:
+                self.sessions[digest]["revoked"] = True
+
+    async def put_challenge(self, challenge_id: str, answer: str, expires_at: datetime) -> None:
+        self.challenges[challenge_id] = {"_id": challenge_id, "answer": answer, "expires_at": expires_at}
+
+    async def challenge(self, challenge_id: str) -> Doc | None:
+        found = self.challenges.get(challenge_id)
+        return dict(found) if found is not None else None
+
+    async def use_challenge(self, challenge_id: str) -> bool:
+        if challenge_id in self.challenges_used:
+            return False
+        self.challenges_used.add(challenge_id)
+        return True

@@ -1,0 +1,156 @@
+"""activation's flow through its real service layer over an in-memory store and recording publishers (issue 14):
+letter -> start -> password -> channel -> one-time code -> LuxTrust skipped -> active; login; wrong guesses
+counted; a redelivered helpdesk command answered from the account's outcome log. No broker, no database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from schemas.activation import (
+    ActivationCommandV1,
+    LoginCodeRequest,
+    LoginRequest,
+    StartRequest,
+    StepRequest,
+)
+from schemas.registry import PersonRegisteredV1
+from services.activation import domain, rules
+from services.activation.challenges import Challenges
+from services.activation.portal import PortalSteps
+from services.activation.service import ActivationService, Publishers
+from services.kit.http import Door
+from services.kit.sealing import request_binding, unseal
+from tests.fakes.activation import FakeActivationStore
+from tests.fakes.publish import Sent
+from tests.inprocess import FakeClock
+from tests.support import TEST_NOTIFY_PUBLIC_KEY, TEST_NOTIFY_SEAL_KEY, make_matricule, person
+
+KEY = b"k" * 32
+M = make_matricule(date(1985, 4, 2), 21)
+PASSWORD = "Moselle-Riesling-1987"
+
+
+class Captcha:
+    def make(self) -> tuple[str, bytes]:
+        return "KX7PA", b"png"
+
+
+class NoLuxTrust:
+    async def verify(self, assertion: str, matricule: str) -> bool:
+        return False
+
+
+class World:
+    def __init__(self) -> None:
+        self.clock = FakeClock(datetime(2026, 11, 22, 9, 0, tzinfo=UTC))
+        self.store, self.notify, self.outcome, self.activated = FakeActivationStore(), Sent(), Sent(), Sent()
+        self.challenges = Challenges(self.store, KEY, self.clock, Captcha())
+        self.service = ActivationService(self.store, Publishers(self.outcome, self.activated, self.notify),
+                                         self.clock, KEY, frozenset({"password1234"}), NoLuxTrust(),
+                                         self.challenges, TEST_NOTIFY_PUBLIC_KEY, Door(frozenset(), None))
+        self.steps = PortalSteps(self.service)
+
+    def run(self, coro: Any) -> Any:
+        return asyncio.run(coro)
+
+    async def captcha(self) -> dict[str, str]:
+        return {"captcha_id": (await self.challenges.new_captcha())["captcha_id"], "captcha_answer": "kx7pa"}
+
+    def last_secret(self, template: str) -> dict[str, str]:
+        """What only notify can read: the sealed parameters of the last `template` request."""
+        body = next(b for b in reversed(self.notify.bodies) if b["template_id"] == template)
+        binding = request_binding(body["request_id"], body["channel"], body["recipient"], body.get("destination"))
+        return unseal(TEST_NOTIFY_SEAL_KEY, body["sealed_parameters"], bound_to=binding)
+
+    async def register(self) -> None:
+        fields = domain.person_fields(PersonRegisteredV1.model_validate(person(M, mobile="+352621123456")))
+        await self.store.put_person(M, fields, {"registered_at": self.clock()})
+        await self.service.letter(M, fields)
+
+    async def start(self, code: str) -> Any:
+        return await self.steps.start(StartRequest(matricule=M, activation_code=code, terms_version="2026-01",
+                                                   challenge=await self.captcha()))
+
+    async def activate(self) -> str:
+        await self.register()
+        started = await self.start(self.last_secret("activation-code")["code"])
+        assert started.step.accepted and started.token, started.step.reason
+
+        async def step(command: str, **fields: Any) -> Any:
+            answer = await self.steps.step(StepRequest(flow_token=started.token, command=command, **fields))
+            assert answer.step.accepted, (command, answer.step.reason)
+            return answer
+
+        await step("set-password", password=PASSWORD)
+        await step("choose-channel", channel="sms")
+        await step("verify-otp", code=self.last_secret("one-time-code")["code"])
+        await step("skip-luxtrust")
+        confirmed = await step("confirm")
+        return str(confirmed.device_token)
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    yield World()
+
+
+def test_a_letter_leads_to_an_active_account_and_one_activated_event(world: World) -> None:
+    device = world.run(world.activate())
+    account = world.store.accounts[M]
+    assert account["active"] and account["state"] == "active" and account["code_used"]
+    assert PASSWORD not in str(account) and device
+    assert [e["matricule"] for e in world.activated.bodies] == [M]
+    assert [o["command"] for o in world.outcome.bodies] == ["start", "set-password", "choose-channel", "verify-otp",
+                                                           "skip-luxtrust", "confirm"]
+    assert all(o["accepted"] for o in world.outcome.bodies)
+    letter = world.notify.bodies[0]
+    assert letter["template_id"] == "activation-code" and "code" not in letter["parameters"]  # sealed, never clear
+    assert rules.activation_code(KEY, M, 1) not in str(world.notify.bodies)
+
+
+def test_a_wrong_letter_code_is_counted_and_the_code_is_single_use(world: World) -> None:
+    async def go() -> None:
+        await world.register()
+        wrong = await world.start("AAAA-BBBB-CCCC")
+        assert not wrong.step.accepted and wrong.step.reason.startswith("this matricule and activation code")
+        assert (await world.store.attempt("code", M))["failures"] == 1
+        await world.activate()  # a new letter is not needed: the right code still works
+        again = await world.start(rules.activation_code(KEY, M, 1))
+        assert not again.step.accepted  # used
+
+    world.run(go())
+
+
+def test_login_sends_a_code_and_the_code_opens_a_session(world: World) -> None:
+    async def go() -> None:
+        await world.activate()
+        wrong = await world.steps.login(LoginRequest(matricule=M, password="Not-The-Password-1"))
+        assert not wrong.step.accepted and wrong.step.reason == "wrong matricule or password"
+        login = await world.steps.login(LoginRequest(matricule=M, password=PASSWORD))
+        assert login.step.accepted and login.token and login.step.next_step == "login-verify-otp"
+        code = world.last_secret("one-time-code")["code"]
+        opened = await world.steps.login_code(LoginCodeRequest(login_token=login.token, code=code))
+        assert opened.step.accepted and opened.token
+        assert await world.service.session(opened.token) is not None
+        assert (await world.store.attempt("login", M))["failures"] == 0  # a success clears the count
+
+    world.run(go())
+
+
+def test_a_helpdesk_command_without_an_operators_signature_is_refused_once_and_replayed(world: World) -> None:
+    async def go() -> None:
+        await world.register()
+        cmd = ActivationCommandV1.model_validate({"command": "reissue-code", "command_id": "hd-1", "matricule": M,
+                                                  "operator": "ops-1", "operator_assertion": "x" * 20}).root
+        first = await world.service.helpdesk(cmd)
+        assert not first.accepted and first.reason.startswith("no service keys configured")
+        again = await world.service.helpdesk(cmd)  # redelivered: the stored outcome, sent again
+        assert again == first and [o["event_id"] for o in world.outcome.bodies] == [first.event_id] * 2
+        assert world.store.accounts[M]["generation"] == 1  # no second letter
+
+    world.run(go())
