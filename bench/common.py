@@ -63,6 +63,20 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
 
 
+def bench_line(name: str, **figures: Any) -> str:
+    """The last line of every benchmark: `BENCH {json}` — its name, figures, and the machine it ran on."""
+    import json
+    import platform
+
+    machine = {"cores": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()}
+    return "BENCH " + json.dumps({"name": name, **figures, "machine": machine}, default=str)
+
+
+def rounded(values: list[float], digits: int = 2) -> dict[str, float]:
+    """p50 and p99 of `values`, rounded, for a BENCH line."""
+    return {"p50": round(percentile(values, 50), digits), "p99": round(percentile(values, 99), digits)}
+
+
 def report(name: str, rate: float, latencies_ms: list[float]) -> str:
     return (f"{name:<26} {rate:>10,.0f} results/s   p50 {percentile(latencies_ms, 50):>8.1f} ms   "
             f"p99 {percentile(latencies_ms, 99):>8.1f} ms   (n={len(latencies_ms)})")

@@ -14,7 +14,7 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 
-from bench.common import percentile
+from bench.common import bench_line, percentile, rounded
 from services.access import state as ev
 from services.access.decisions import Action, Actor, GrantKind, PatientAccess, decide
 
@@ -88,6 +88,9 @@ def main() -> None:
           f"({allowed / len(qs):.0%} allowed)")
     print(f"paced at {args.rate:.0f}/s for {args.seconds:.0f}s: p50 {percentile(latencies, 50) * 1000:.1f} us   "
           f"p99 {percentile(latencies, 99) * 1000:.1f} us   (n={len(latencies)}; goal p99 < 5 ms)")
+    print(bench_line("access-decide", patients=args.patients, grants=args.grants, decisions_per_s=round(rate),
+                     baseline_per_s=round(baseline), ratio=round(rate / baseline, 3), paced_per_s=args.rate,
+                     latency_us=rounded([v * 1000 for v in latencies], 1)))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from pymongo import AsyncMongoClient
 from stdnum import luhn, verhoeff
 
 from bench.access.__main__ import T0, build, queries
-from bench.common import Endpoints, infrastructure, percentile
+from bench.common import Endpoints, bench_line, infrastructure, percentile, rounded
 from infra.procs import free_port
 from services.access.store import encode_access
 from services.kit.servicetokens import Signer, new_key
@@ -167,6 +167,10 @@ async def run(args: argparse.Namespace, ends: Endpoints) -> None:
               f"p99 {percentile(lat, 99):>7.2f} ms   (n={len(lat)})")
     print(f"ratio (p99 baseline / p99 decisions): {percentile(b_lat, 99) / percentile(d_lat, 99):.2f}   "
           f"goal: p99 < 5 ms at {args.rate:.0f}/s")
+    print(bench_line("access-http", patients=args.patients, grants=args.grants, offered_per_s=args.rate,
+                     decisions_per_s=round(d_rate), baseline_per_s=round(b_rate),
+                     ratio_p99=round(percentile(b_lat, 99) / percentile(d_lat, 99), 3),
+                     decisions_latency_ms=rounded(d_lat), baseline_latency_ms=rounded(b_lat)))
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pymongo import AsyncMongoClient
 
-from bench.common import Endpoints, infrastructure, kafka_options, report
+from bench.common import Endpoints, bench_line, infrastructure, kafka_options, report, rounded
 from demo.laboratory import PATIENTS, lab_result, person
 from infra.procs import free_port
 from services.records.domain import document_id
@@ -207,6 +207,10 @@ def main() -> None:
     print(report("raw baseline (insert_many)", base_rate, base_lat))
     print(report("records worker", rec_rate, rec_lat))
     print(f"ratio records / baseline: {rec_rate / base_rate:.2f}   (goal >= 0.8)")
+    print(bench_line("ingest", results=args.count, records_per_s=round(rec_rate, 1),
+                     baseline_per_s=round(base_rate, 1), ratio=round(rec_rate / base_rate, 3),
+                     live_rate_per_s=args.live_rate, records_latency_ms=rounded(rec_lat),
+                     baseline_latency_ms=rounded(base_lat)))
 
 
 if __name__ == "__main__":
