@@ -113,9 +113,23 @@ class Gateway:
         return status, json.loads(text) if text.startswith(("{", "[")) else text
 
 
+_GIVEN: set[str] = set()  # matricules already given out in this test session
+
+
+def fresh_matricule(born: date, seed: int) -> str:
+    """A matricule born on `born` that no earlier test of this session got: the serial has only 1,000 values, so
+    two tests' random seeds meet now and then (seen: one test's audit trail held another's entries)."""
+    for step in range(1000):
+        matricule = make_matricule(born, (seed + step) % 1000)
+        if matricule not in _GIVEN:
+            _GIVEN.add(matricule)
+            return matricule
+    raise RuntimeError(f"every serial of {born} is taken in this session")
+
+
 async def register_people(producer: AIOKafkaProducer, unique: str, *births: date) -> list[str]:
     """Registry persons with fresh matricules (one per birth date), published as the registry would."""
-    people = [make_matricule(born, (int(unique[:4], 16) + i * 7) % 1000) for i, born in enumerate(births)]
+    people = [fresh_matricule(born, int(unique[:4], 16) + i * 7) for i, born in enumerate(births)]
     for m in people:
         await producer.send_and_wait("registry.persons.v1", encode(person(m, f"reg-{unique}-{m}")), key=m.encode())
     return people

@@ -23,7 +23,7 @@ from services.access.commands import majority
 from services.kit.paging import encode_cursor
 from services.kit.sealing import request_binding, unseal
 from tests.inprocess import FakeClock, InProcessWorker
-from tests.integration.access_support import Gateway, TopicReader, access_worker
+from tests.integration.access_support import Gateway, TopicReader, access_worker, fresh_matricule
 from tests.support import TEST_NOTIFY_SEAL_KEY, encode, eventually, kafka_options, make_matricule, person
 
 ADULT, ELDER, CHILD_1, CHILD_2 = date(1980, 5, 17), date(1950, 1, 9), date(2015, 6, 1), date(2017, 2, 3)
@@ -76,7 +76,7 @@ class Registry:
 
     async def person(self, born: date, given: str, family: str, guardians: tuple[str, ...] = ()) -> str:
         self.count += 1
-        m = make_matricule(born, (int(self.unique[:4], 16) + self.count * 7) % 1000)
+        m = fresh_matricule(born, int(self.unique[:4], 16) + self.count * 7)
         body = person(m, f"reg-{self.unique}-{m}", given_name=given, family_name=family, guardians=list(guardians))
         await self.gw.producer.send_and_wait("registry.persons.v1", encode(body), key=m.encode())
         await eventually(lambda: self.db["persons"].find_one({"_id": m, "family_name": family}))
