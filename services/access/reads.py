@@ -8,9 +8,9 @@ the outcome of `verify-audit-trail`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -42,6 +42,7 @@ from .service import AccessService, ms
 from .store import PatientDoc
 
 Answer = tuple[int, Any]
+T = TypeVar("T")
 LEGACY = ("patient", "seq", "at", "actor_kind", "actor_id", "action", "document", "allowed", "reason", "via")
 
 
@@ -147,19 +148,17 @@ class AccessReads:
             after = key_position(body.cursor, "patients-of")
         except BadCursor as exc:
             return bad_cursor(exc)
-        found = []
-        for patient in sorted(p for p in self.view.by_professional.get(pro, ()) if after is None or p > after):
+        def readable(patient: str) -> tuple[str, str, Any] | None:
             state = self.view.state(patient)
             decision = decide(state, Actor("professional", pro), Action.READ, patient, now)
-            if state is not None and decision.allowed and decision.grant is not None:
-                found.append((patient, decision.reason, state.grants[(decision.grant, pro)]))
-                if len(found) > body.limit:
-                    break
-        page = found[:body.limit]
+            if state is None or not decision.allowed or decision.grant is None:
+                return None
+            return patient, decision.reason, state.grants[(decision.grant, pro)]
+        page, more = _keyset(self.view.by_professional.get(pro, ()), after, body.limit, readable)
         people = await self.names.person_names(p for p, _, _ in page)
         items = [PatientOfV1(patient=p, name=people.get(p), grant=reason, since=g.granted_at, ends_at=g.ends_at)
                  for p, reason, g in page]
-        next_cursor = encode_cursor("patients-of", page[-1][0]) if len(found) > body.limit else None
+        next_cursor = encode_cursor("patients-of", page[-1][0]) if more else None
         return ok(PatientsOfPage(professional=self.names.professional(pro), items=items, next_cursor=next_cursor,
                                  patients=items))
 
@@ -171,22 +170,33 @@ class AccessReads:
             after = key_position(body.cursor, "assisted")
         except BadCursor as exc:
             return bad_cursor(exc)
-        found = []
-        for patient in sorted(p for p in self.view.by_assistant.get(user, ()) if after is None or p > after):
+        def assisted(patient: str) -> tuple[str, Any] | None:
             state = self.view.state(patient)
-            if state is not None and decide(state, Actor("patient", user), Action.MANAGE, patient, now).allowed:
-                found.append((patient, state))
-                if len(found) > body.limit:
-                    break
-        page = found[:body.limit]
+            allowed = state is not None and decide(state, Actor("patient", user), Action.MANAGE, patient, now).allowed
+            return (patient, state) if allowed else None
+        page, more = _keyset(self.view.by_assistant.get(user, ()), after, body.limit, assisted)
         people = await self.names.people(p for p, _ in page)
         items = [AssistedV1(patient=p, name=domain.person_name(people.get(p)),
                             kind=domain.assistant_kind(not is_adult(p, now), user,
                                                        (people.get(p) or {}).get("guardians", [])),
                             since=state.assistant_since.get(user), ends_at=state.assistants.get(user))
                  for p, state in page]
-        next_cursor = encode_cursor("assisted", page[-1][0]) if len(found) > body.limit else None
+        next_cursor = encode_cursor("assisted", page[-1][0]) if more else None
         return ok(AssistedPage(items=items, next_cursor=next_cursor))
+
+
+def _keyset(keys: Iterable[str], after: str | None, limit: int,
+            keep: Callable[[str], T | None]) -> tuple[list[T], bool]:
+    """Up to `limit` items made by `keep` from the sorted `keys` after `after` (None: left out), and whether
+    there are more (one more is looked for, never all of them)."""
+    found: list[T] = []
+    for key in sorted(k for k in keys if after is None or k > after):
+        item = keep(key)
+        if item is not None:
+            found.append(item)
+            if len(found) > limit:
+                break
+    return found[:limit], len(found) > limit
 
 
 def _legacy(entry: AuditEntry) -> dict[str, Any]:
