@@ -310,6 +310,7 @@ class AccessStateV1(BaseModel):
     """`POST /v1/access-state`: who may read the DSP and how, blocks, assistants, consents."""
 
     patient: Matricule = Field(description="Whose DSP")
+    patient_name: str | None = Field(default=None, description="The patient's name, as the registry gives it")
     version: int = Field(ge=0, description="The stored state's version")
     grants: list[GrantV1] = Field(description="Trusted circle, presence-password and emergency grants, named")
     referring_gp: ProfessionalRef | None = Field(description="The referring GP (one of the trusted circle)")

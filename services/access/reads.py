@@ -104,7 +104,7 @@ class AccessReads:
         guardians = (people.get(doc.patient) or {}).get("guardians", [])
         minor = not is_adult(doc.patient, ms(self.clock()))
         return AccessStateV1(
-            patient=doc.patient, version=doc.version,
+            patient=doc.patient, patient_name=domain.person_name(people.get(doc.patient)), version=doc.version,
             grants=[GrantV1(**names.professional(g.professional_id).model_dump(), kind=g.kind.value,
                             granted_at=g.granted_at, ends_at=g.ends_at) for g in access.grants.values()],
             referring_gp=names.professional(access.referring_gp) if access.referring_gp else None,

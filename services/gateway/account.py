@@ -77,11 +77,11 @@ class PasswordChange(BaseModel):
 
 
 def _cookie(response: Response, name: str, value: str, secure: bool, max_age: int = 1800) -> None:
-    response.set_cookie(name, value, httponly=True, samesite="strict", secure=secure, max_age=max_age, path="/v1")
+    response.set_cookie(name, value, httponly=True, samesite="strict", secure=secure, max_age=max_age, path="/")
 
 
 def _forget(response: Response, name: str, secure: bool) -> None:
-    response.delete_cookie(name, path="/v1", secure=secure, httponly=True, samesite="strict")
+    response.delete_cookie(name, path="/", secure=secure, httponly=True, samesite="strict")
 
 
 class Stepped(NamedTuple):

@@ -27,6 +27,7 @@ from services.kit.mongo import make_client
 from services.kit.runtime import Clock, utc_now
 from services.kit.servicetokens import ServiceAuth
 from services.kit.settings import ServiceSettings
+from services.portal import app as portal
 
 from . import account, notices, patient, pro_documents, problems, professional, records
 from .bus import Bus
@@ -74,6 +75,9 @@ class GatewaySettings(ServiceSettings):
     def _proxies(cls, value: str) -> str:
         parse_proxies(value)  # a ValueError names the bad entry
         return value
+    portal_key: SecretStr | None = Field(default=None, validation_alias="DSP_GATEWAY_PORTAL_KEY",
+                                         description="Seals the web portal's 'DSP acted on' cookie (32+ characters; "
+                                                     "the same on every gateway replica); unset: a key per process")
     secure_cookies: bool = Field(default=True, validation_alias="DSP_GATEWAY_SECURE_COOKIES",
                                  description="Mark cookies Secure and send HSTS (behind TLS); false only for a "
                                              "portal served locally over plain HTTP")
@@ -132,7 +136,8 @@ def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
         response: Response | None = await limiter.refusal(request)
         if response is None:
             response = await call_next(request)
-        response.headers.update(SECURITY_HEADERS)
+        for name, value in SECURITY_HEADERS.items():  # a portal page's own CSP and cache rule stay
+            response.headers.setdefault(name, value)
         route = request.scope.get("route")
         requests.labels(getattr(route, "path", "unmatched"), f"{response.status_code // 100}xx").inc()
         if request.url.path == "/docs":  # the interactive API page loads Swagger UI's script and styles
@@ -142,6 +147,8 @@ def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
         return response
 
     problems.install(app)
+    portal.install(app, settings.secure_cookies, settings.portal_key.get_secret_value().encode()
+                   if settings.portal_key else None)  # the web pages at the root, over this API
 
     @app.get("/health/live", include_in_schema=False)
     async def live() -> dict[str, Any]:

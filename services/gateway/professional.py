@@ -158,7 +158,7 @@ Professional = Annotated[str, Depends(professional)]
 
 def _set_cookie(response: Response, request: Request, value: str, max_age: int) -> None:
     response.set_cookie(COOKIE, value, httponly=True, samesite="strict", secure=ctx(request).secure,
-                        max_age=max_age, path="/v1")
+                        max_age=max_age, path="/")
 
 
 @router.post("/login", summary="Log in with the professional identity provider's assertion (used once)",
@@ -191,7 +191,7 @@ async def login(body: Assertion, request: Request, response: Response, backgroun
 async def logout(request: Request, response: Response, pro: Professional,
                  dsp_pro: ProCookie = None) -> Acknowledged:
     await _store(request).revoke(dsp_pro)
-    response.delete_cookie(COOKIE, httponly=True, samesite="strict", secure=ctx(request).secure, path="/v1")
+    response.delete_cookie(COOKIE, httponly=True, samesite="strict", secure=ctx(request).secure, path="/")
     log.info("professional logged out", professional_id=pro)
     return Acknowledged(reason="logged out")
 

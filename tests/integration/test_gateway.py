@@ -52,7 +52,10 @@ from tests.support import ROOT, Worker, encode, eventually, kafka_options, lab_r
 
 
 @pytest.fixture(scope="module")
-def portal(infra: Any, run_id: str, records: Worker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def portal(infra: Any, run_id: str, records: Worker, tmp_path_factory: pytest.TempPathFactory,
+           request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The world of a module: activation, access, notify and the gateway in-process, with mail and SMS sinks (a
+    module's `GATEWAY_ENV` adds to the gateway's settings)."""
     prefix, tmp = f"{run_id}gw", tmp_path_factory.mktemp("gateway-world")
     smtp, ports = SmtpSink(free_port(), tmp / "maildir").start(), {n: free_port() for n in ("act", "acc", "not", "gw",
                                                                                            "sms")}
@@ -76,7 +79,8 @@ def portal(infra: Any, run_id: str, records: Worker, tmp_path_factory: pytest.Te
             "DSP_GATEWAY_RECORDS_URL": f"http://127.0.0.1:{records.port}",
             "DSP_GATEWAY_NOTIFY_URL": f"http://127.0.0.1:{ports['not']}", "DSP_GATEWAY_PRO_IDP_KEY": idp_key,
             "DSP_GATEWAY_RATE_LIMIT_PER_MINUTE": "40", "DSP_GATEWAY_SECURE_COOKIES": "false",
-            "DSP_GATEWAY_TRUSTED_PROXIES": "127.0.0.1"})),  # as behind a reverse proxy on the same host
+            "DSP_GATEWAY_TRUSTED_PROXIES": "127.0.0.1",  # as behind a reverse proxy on the same host
+            **getattr(request.module, "GATEWAY_ENV", {})})),
             ports["gw"]),
     ]
     sms = subprocess.Popen([sys.executable, "-m", "infra.sinks", "sms", "--port", str(ports["sms"]), "--file",

@@ -1,0 +1,41 @@
+"""The portal's start page and login in a real Chromium: every language, axe-core clean, a wrong password said in
+the reader's language at the form, a form without its CSRF token refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.browser import Person, chromium
+from tests.integration import test_gateway
+
+portal = test_gateway.portal  # the same world (workers, sinks) as the gateway's tests, this module's own
+
+
+@pytest.fixture(scope="module")
+def person(portal: dict[str, Any]) -> Iterator[Person]:
+    with chromium() as driver:
+        yield Person(driver, portal["url"])
+
+
+def test_the_start_page_speaks_three_languages_and_refuses_a_wrong_password(person: Person) -> None:
+    person.open("/")
+    person.sees("Connexion")  # French by default (the browser asks for fr-LU)
+    person.assert_accessible()
+    person.type("matricule", "1990021412345").type("password", "not-the-password-1").press("login")
+    assert person.element("page-error").text
+    for lang, word in (("de", "Bei Ihrer DSP anmelden"), ("en", "Log in to your DSP"), ("fr", "Connexion")):
+        person.language(lang).sees(word)
+        person.assert_accessible()
+
+
+def test_a_form_without_its_csrf_token_is_refused(portal: dict[str, Any]) -> None:
+    with httpx.Client(base_url=portal["url"]) as web:
+        page = web.get("/login")
+        assert page.status_code == 200 and "no-store" in page.headers["cache-control"]
+        assert "'unsafe-inline'" not in page.headers["content-security-policy"]
+        forged = web.post("/login", data={"matricule": "1990021412345", "password": "x"})
+        assert forged.status_code == 403
