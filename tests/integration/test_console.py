@@ -25,6 +25,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pymongo import AsyncMongoClient
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -117,6 +118,30 @@ def number(browser: webdriver.Chrome, element_id: str) -> int | None:
     return int(text) if text.isdigit() else None
 
 
+SHOWN = ("status", "operator", "lab-results", "workers", "dlq", "dlq-topic", "letters", "payload-mode", "payload",
+         "replayed")
+
+
+async def until(browser: webdriver.Chrome, condition: Any, what: str, within_s: float = 60) -> Any:
+    """`condition`'s value once the page satisfies it (tables re-rendered meanwhile are read again); if it does not
+    within `within_s`, the test fails naming what it waited for and what the page showed then."""
+    wait = WebDriverWait(browser, within_s, poll_frequency=0.3,
+                         ignored_exceptions=(StaleElementReferenceException,))
+    try:
+        return await asyncio.to_thread(wait.until, condition)
+    except TimeoutException:
+        shown = {i: [e.text for e in browser.find_elements(By.ID, i)] for i in SHOWN}
+        pytest.fail(f"not within {within_s} s: {what}; at {browser.current_url} the page showed {shown}")
+
+
+def clicked(css: str) -> Any:
+    """A condition that clicks the element (found again if the page re-rendered it between finding and clicking)."""
+    def click(browser: webdriver.Chrome) -> bool:
+        browser.find_element(By.CSS_SELECTOR, css).click()
+        return True
+    return click
+
+
 async def bad_hiv_result(producer: AIOKafkaProducer, bootstrap: str, lab: str) -> Any:
     """A result the records worker dead-letters (an unknown status), with a matricule and an HIV result inside;
     its dead letter."""
@@ -164,41 +189,42 @@ async def attempt(console: str, name: str, password: str) -> httpx.Response:
 async def test_an_operator_logs_in_sees_the_live_dashboard_and_replays_a_dead_letter(
         console: str, browser: webdriver.Chrome, producer: AIOKafkaProducer, unique: str, infra: Any,
         audit: Any, operators: dict[str, str]) -> None:
-    wait = WebDriverWait(browser, 60, poll_frequency=0.3)
     browser.get(console)
     assert browser.current_url.endswith("/login")  # no session: the login page
     browser.find_element(By.ID, "name").send_keys("alice")
     browser.find_element(By.ID, "password").send_keys(operators["alice"])
     browser.find_element(By.ID, "login").click()
-    await asyncio.to_thread(wait.until, lambda b: number(b, "lab-results") is not None)  # server-sent events flow
+    [before] = await until(browser, lambda b: [n] if (n := number(b, "lab-results")) is not None else None,
+                           "records' count of lab results on the dashboard")  # server-sent events flow
     assert browser.find_element(By.ID, "operator").text == "alice"
-    before = number(browser, "lab-results") or 0
     assert "ready" in browser.find_element(By.ID, "workers").text
 
     lab = f"LAB-{unique}"
     for i in range(5):
         await producer.send_and_wait("lab.results.v1", encode(lab_result(lab, report=f"R{i}", message_id=f"m{i}")),
                                      key=f"{lab}:R{i}".encode())
-    await asyncio.to_thread(wait.until, lambda b: (number(b, "lab-results") or 0) >= before + 5)
+    await until(browser, lambda b: (number(b, "lab-results") or 0) >= before + 5, f"{before} + 5 lab results")
 
     letter = await bad_hiv_result(producer, infra.bootstrap, lab)
-    await asyncio.to_thread(wait.until, lambda b: "lab.results.v1.dlq" in b.find_element(By.ID, "dlq").text)
-    browser.find_element(By.CSS_SELECTOR, 'button.inspect[data-topic="lab.results.v1.dlq"]').click()
-    mine = f'[data-partition="{letter.partition}"][data-offset="{letter.offset}"]'
-    await asyncio.to_thread(wait.until, lambda b: b.find_elements(By.CSS_SELECTOR, f"button.payload{mine}"))
+    await until(browser, lambda b: "lab.results.v1.dlq" in b.find_element(By.ID, "dlq").text, "the DLQ's depth")
+    # the depth table is re-rendered by every event: a button gone stale before the click is found again
+    await until(browser, clicked('button.inspect[data-topic="lab.results.v1.dlq"]'), "the DLQ's inspect button")
+    mine = f'[data-topic="{letter.topic}"][data-partition="{letter.partition}"][data-offset="{letter.offset}"]'
+    await until(browser, lambda b: b.find_elements(By.CSS_SELECTOR, f"button.payload{mine}"),
+                f"the dead letter {letter.partition}/{letter.offset} listed")
     browser.find_element(By.CSS_SELECTOR, f"button.payload{mine}").click()
-    await asyncio.to_thread(wait.until, lambda b: "masked" == b.find_element(By.ID, "payload-mode").text)
+    await until(browser, lambda b: "masked" == b.find_element(By.ID, "payload-mode").text, "the masked payload")
     masked = browser.find_element(By.ID, "payload").text
     assert "HIV 1+2 Ab" in masked and "•••" in masked
     assert MATRICULE not in masked and "Positif" not in masked and "13.9" not in masked
     browser.find_element(By.ID, "unmask").click()
-    await asyncio.to_thread(wait.until, lambda b: "unmasked" == b.find_element(By.ID, "payload-mode").text)
+    await until(browser, lambda b: "unmasked" == b.find_element(By.ID, "payload-mode").text, "the payload unmasked")
     unmasked = browser.find_element(By.ID, "payload").text
     assert MATRICULE in unmasked and "Positif" in unmasked
 
     browser.find_element(By.CSS_SELECTOR, f"button.replay{mine}").click()
-    await asyncio.to_thread(wait.until, lambda b: "replayed lab.results.v1.dlq" in
-                            b.find_element(By.ID, "replayed").text)
+    await until(browser, lambda b: "replayed lab.results.v1.dlq" in b.find_element(By.ID, "replayed").text,
+                "the replay's confirmation")
     assert browser.find_element(By.ID, "replayed").text.endswith("by alice")
 
     views = await audit.find({"action": "payload-view", "dlq": letter.topic, "partition": letter.partition,
@@ -217,14 +243,14 @@ async def test_an_operator_logs_in_sees_the_live_dashboard_and_replays_a_dead_le
     assert refused == []  # Plotly, the page's script and styles all load under a CSP without 'unsafe-inline'
 
     browser.find_element(By.CSS_SELECTOR, f"button.payload{mine}").click()  # the screenshot shows it masked
-    await asyncio.to_thread(wait.until, lambda b: "masked" == b.find_element(By.ID, "payload-mode").text)
+    await until(browser, lambda b: "masked" == b.find_element(By.ID, "payload-mode").text, "the payload masked again")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = Path(ARTIFACTS / "console.png")
     assert browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000  # noqa: ASYNC240 - one local file, after the test
 
     browser.find_element(By.ID, "logout").click()
-    await asyncio.to_thread(wait.until, lambda b: b.current_url.endswith("/login"))
+    await until(browser, lambda b: b.current_url.endswith("/login"), "the login page after logging out")
     assert (await audit.find_one({"action": "logout", "operator": "alice"})) is not None
 
 

@@ -104,7 +104,9 @@ async def test_a_patient_and_her_professionals_walk_every_screen(portal: dict[st
     patient, friend = make_matricule(date(1971, 4, 2), serial), make_matricule(date(1969, 8, 30), serial)
     minor = make_matricule(date(2015, 2, 3), serial)
     lab, gp, er = f"LAB-{unique}", f"GP-{unique}", f"ER-{unique}"
-    await _professional(producer, gp, "Luc", "Kremer", "Médecine générale")
+    kremer = f"Kremer-{unique}"  # the directory is the session's: other tests list their own Luc Kremers
+    gp_name = f"Luc {kremer}"
+    await _professional(producer, gp, "Luc", kremer, "Médecine générale")
     await _professional(producer, er, "Nora", "Schmit", "Médecine d'urgence")
     for who, given, family in ((friend, "Paul", "Reding"), (minor, "Léa", "Reding")):
         await _publish(producer, "registry.persons.v1", who, {
@@ -165,8 +167,12 @@ async def test_a_patient_and_her_professionals_walk_every_screen(portal: dict[st
         problem_of(await web.get("/v1/me/documents/no-such-document"), 404, "not-found")
 
         # trusted circle, referring GP, emergency access, consents: named in the access state
-        found = await me.get("/v1/professionals", params={"q": "Krem"})
-        assert gp in [p["professional_id"] for p in found["items"]]
+        async def listed() -> dict[str, Any] | None:  # a prefix of her family name, in another case
+            page: dict[str, Any] = await me.get("/v1/professionals", params={"q": kremer[:-3].lower()})
+            return page if page["items"] else None
+        found = await me.until(listed)
+        assert [(p["professional_id"], p["name"]) for p in found["items"]] == [(gp, gp_name)]
+        assert found["next_cursor"] is None
         await me.command(command="add-to-circle", professional_id=gp, period_days=90)
         await me.command(command="set-referring-gp", professional_id=gp)
         await me.command(command="set-emergency-access", refused=True)
@@ -174,8 +180,8 @@ async def test_a_patient_and_her_professionals_walk_every_screen(portal: dict[st
         await me.command(command="record-consent", consent="organ-donation", value=True)
         state = await me.get("/v1/me/access")
         assert [(g["kind"], g["name"], g["specialty"]) for g in state["grants"]] == [
-            ("trusted-circle", "Luc Kremer", "Médecine générale")]
-        assert state["referring_gp"]["name"] == "Luc Kremer" and state["emergency_refused"] is False
+            ("trusted-circle", gp_name, "Médecine générale")]
+        assert state["referring_gp"]["name"] == gp_name and state["emergency_refused"] is False
         assert [(c["consent"], c["value"]) for c in state["consents"]] == [("organ-donation", True)]
 
         # an assistant, as the leaflet adds one: the number, the name shown, then confirm
@@ -211,7 +217,7 @@ async def test_a_patient_and_her_professionals_walk_every_screen(portal: dict[st
         try:
             mine = await doctor.get("/v1/pro/patients")
             assert [(p["patient"], p["name"]) for p in mine["items"]] == [(patient, "Claire Hansen")]
-            assert mine["professional"]["name"] == "Luc Kremer"
+            assert mine["professional"]["name"] == gp_name
 
             async def lipids_hidden() -> list[dict[str, Any]] | None:
                 page: dict[str, Any] = await doctor.post("/v1/pro/documents", {"patient": patient, "limit": 1})
@@ -247,7 +253,7 @@ async def test_a_patient_and_her_professionals_walk_every_screen(portal: dict[st
         glass = next(e for e in trail if e["action"] == "break-the-glass")
         assert (glass["who"]["name"], glass["justification"], glass["allowed"]) == ("Nora Schmit", why, True)
         reads = [e for e in trail if e["action"] == "read" and e["document_id"] == blood]
-        assert {e["who"]["name"] for e in reads} == {"Luc Kremer", "Nora Schmit"}
+        assert {e["who"]["name"] for e in reads} == {gp_name, "Nora Schmit"}
         assert {e["document_title"] for e in reads} == {"Hémogramme (corrigé)"}
         denied = next(e for e in trail if e["document_id"] == lipids and not e["allowed"])
         assert denied["document_title"] == "Bilan lipidique" and denied["reason"] == "document blocked by the patient"

@@ -108,3 +108,6 @@ source.addEventListener("ended", () => { source.close(); loggedOut(); });
 source.addEventListener("error", () => {
   if (source.readyState === EventSource.CLOSED) document.getElementById("status").textContent = "disconnected; reload the page";
 });
+// logging out ends the session: the stream is closed first, or its "ended" event may redirect the page to
+// /login?ended=true ("your session has ended") before the logout's own redirect to /login arrives
+document.getElementById("logout").form.addEventListener("submit", () => source.close());
