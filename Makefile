@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export UV_PROJECT_ENVIRONMENT ?= $(HOME)/.cache/dsp-mesh/venv
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: run test down status infra lint schemas bench-ingest bench-access bench-login chaos uv deps browser
+.PHONY: run test down status infra lint schemas inbox pro-assertion bench-ingest bench-access bench-login chaos uv deps browser
 
 uv:
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
@@ -37,6 +37,12 @@ browser:  ## Debian's chromium + chromedriver for the console's browser test (in
 
 test: deps browser lint  ## everything CI runs
 	$(UV) run --frozen pytest
+
+inbox: deps  ## the demo patient's activation letter (with its code) and the one-time codes e-mailed to her
+	@$(UV) run --frozen python -m demo.inbox
+
+pro-assertion: deps  ## a fresh identity-provider assertion for a demo professional, to paste at /pro/login (PRO=PRO-1000)
+	@$(UV) run --frozen python -m demo.idp $(or $(PRO),PRO-1000)
 
 bench-ingest: deps  ## records' ingest rate and latency vs a raw aiokafka + insert_many baseline (COUNT=50000)
 	$(UV) run --frozen python -m bench.ingest --count $(or $(COUNT),50000)

@@ -44,6 +44,8 @@ def matricule(birth: date, serial: int) -> str:
 
 
 PATIENTS = [matricule(date(1950 + 7 * i, 1 + i % 12, 1 + (3 * i) % 28), 100 + i) for i in range(8)]
+DEMO_PERSON = PATIENTS[6]  # Anne Muller, born 1992: the person `make run` invites to walk the portal
+CHILDREN = [(matricule(date(2016, 5, 12), 310), "Léa"), (matricule(date(2019, 9, 3), 311), "Tom")]  # hers
 
 
 def person(m: str, i: int) -> dict[str, Any]:
@@ -52,6 +54,39 @@ def person(m: str, i: int) -> dict[str, Any]:
             "postal_address": {"line1": f"{10 + i} rue de l'Alzette", "postal_code": "L-4011",
                                "locality": "Esch-sur-Alzette"},
             "email": f"patient{i}@example.lu"}
+
+
+def child(m: str, given: str) -> dict[str, Any]:
+    """A minor of the demo person's, who is their legal guardian (so she can switch to their DSPs)."""
+    parent = person(DEMO_PERSON, PATIENTS.index(DEMO_PERSON))
+    return {**parent, "message_id": f"reg-{m[-6:]}", "matricule": m, "given_name": given,
+            "birth_date": f"{m[:4]}-{m[4:6]}-{m[6:8]}", "guardians": [DEMO_PERSON]}
+
+
+def first_results(now: datetime) -> list[tuple[bytes, bytes]]:
+    """What the demo person finds at once: a blood count with a high value, a lipid panel later corrected, and
+    one result for each child."""
+    out = []
+    for n, (panel, patient, days, factor) in enumerate([
+            ("Hémogramme", DEMO_PERSON, 20, 1.3), ("Bilan lipidique", DEMO_PERSON, 9, 1.0),
+            ("Glycémie", CHILDREN[0][0], 5, 1.0), ("Fonction rénale", CHILDREN[1][0], 3, 1.0)]):
+        at = now - timedelta(days=days)
+        observations = [{"loinc": loinc, "display": display, "value": round(typical * (factor if i == 0 else 1), 1),
+                         "unit": unit, "reference_low": low, "reference_high": high,
+                         "interpretation": "H" if typical * (factor if i == 0 else 1) > high else "N"}
+                        for i, (loinc, display, typical, unit, low, high) in enumerate(PANELS[panel])]
+        body = {"message_id": f"demo-first-{n}-{patient}", "laboratory_id": LABS[n % 3], "report_id": f"DEMO-{n}",
+                "status": "final", "patient_matricule": patient, "prescriber_id": "PRO-1000",
+                "collected_at": (at - timedelta(hours=6)).isoformat(), "reported_at": at.isoformat(),
+                "title": panel, "observations": observations}
+        out.append((f"{body['laboratory_id']}:DEMO-{n}".encode(), json.dumps(body, ensure_ascii=False).encode()))
+        if panel == "Bilan lipidique":  # the laboratory corrects a value a day later
+            fixed = json.loads(json.dumps(body))
+            fixed.update(message_id=f"demo-first-{n}-{patient}-corrected", status="corrected",
+                         reported_at=(at + timedelta(days=1)).isoformat())
+            fixed["observations"][0].update(value=5.6, interpretation="H")
+            out.append((out[-1][0], json.dumps(fixed, ensure_ascii=False).encode()))
+    return out
 
 
 def professional(i: int) -> dict[str, Any]:
@@ -107,6 +142,8 @@ async def main(count: int, interval: float, env: Mapping[str, str]) -> None:
     try:
         for i, m in enumerate(PATIENTS):
             await registry.send_and_wait("registry.persons.v1", json.dumps(person(m, i)).encode(), key=m.encode())
+        for m, given in CHILDREN:
+            await registry.send_and_wait("registry.persons.v1", json.dumps(child(m, given)).encode(), key=m.encode())
     finally:
         await registry.stop()
     directory = await _producer(env, "directory")
@@ -119,6 +156,8 @@ async def main(count: int, interval: float, env: Mapping[str, str]) -> None:
     producer = await _producer(env, "laboratory")
     rng = random.Random()  # noqa: S311 - demo data, not security
     try:
+        for key, value in first_results(datetime.now(UTC)):  # the same message ids at every start: stored once
+            await producer.send_and_wait("lab.results.v1", value, key=key)
         sent = 0
         while count == 0 or sent < count:
             key, value = lab_result(rng, datetime.now(UTC))

@@ -240,6 +240,13 @@ def run(infra: LocalInfra) -> int:
         print(f"[mesh] console login: http://127.0.0.1:{CONSOLE_PORT}/login as {CONSOLE_OPERATOR!r} (replayer), "
               f"password in {password}; more operators: python -m services.console add-operator NAME "
               "--role viewer|replayer")
+    portal = f"http://127.0.0.1:{GATEWAY_PORT}"
+    print(f"[mesh] web portal (myDSP): {portal}/  — French; Deutsch and English in its header")
+    print(f"[mesh]   walk it as the demo patient Anne Muller: `make inbox` shows her matricule, her activation letter "
+          f"(a PDF) with its code, and the one-time codes e-mailed to her; activate at {portal}/activate, then log "
+          "in; her two children's DSPs are under 'Autres dossiers patient'")
+    print(f"[mesh]   as a health professional: {portal}/pro/login with the assertion `make pro-assertion` prints "
+          "(the demo identity provider; PRO=PRO-1001 for the other doctor)")
     print(f"[mesh] Kafka {infra.kafka.bootstrap}   MongoDB protocol (FerretDB) {infra.ferret.uri}  databases dsp_*, "
           f"one user per service (passwords in {infra.ferret.users_dir})")
     print(f"[mesh] demo laboratory publishing to lab.results.v1; log: {run_dir / 'demo-laboratory.log'}")

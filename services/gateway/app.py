@@ -3,9 +3,9 @@
 Commands go to Kafka and the gateway waits for their outcome (a refusal is a 4xx with the reason); reads come
 from the services' internal HTTP APIs, each the only door to its own data (activation's sessions and captcha,
 access's decisions, state, audit trail and directory, records' documents, notify's notifications), called with a
-service token. The gateway's own database holds only its own data (rate limits, professional sessions). A
-dependency that does not answer in time is a 503, never a hang. Every route has a response model, every error
-is an RFC 9457 problem (`problems.py`), both in the OpenAPI document.
+service token. The gateway's own database holds only its own data (rate limits, professional sessions, each
+person's portal preferences). A dependency that does not answer in time is a 503, never a hang. Every route has a
+response model, every error is an RFC 9457 problem (`problems.py`), both in the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ from services.kit.servicetokens import ServiceAuth
 from services.kit.settings import ServiceSettings
 from services.portal import app as portal
 
-from . import account, notices, patient, pro_documents, problems, professional, records
+from . import account, notices, patient, preferences, pro_documents, problems, professional, records
 from .bus import Bus
 from .limits import EdgeLimiter, parse_proxies
+from .store.preferences import PreferenceStore
 from .store.sessions import ProStore
 
 SECURITY_HEADERS = {
@@ -42,6 +43,7 @@ SECURITY_HEADERS = {
 
 
 UPLOAD_BODY = [("POST", "/v1/me/documents", 8 * 1024 * 1024)]  # base64 JSON of a file up to uploads.MAX_BYTES
+UPLOAD_BODY.append(("POST", "/documents/upload", 6 * 1024 * 1024))  # the portal page's multipart form, same file
 
 
 class GatewaySettings(ServiceSettings):
@@ -119,6 +121,7 @@ def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
     app.include_router(records.router)
     app.include_router(notices.router)
     app.include_router(notices.search_router)
+    app.include_router(preferences.router)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
@@ -126,6 +129,7 @@ def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
     key = settings.pro_idp_key.get_secret_value().encode() if settings.pro_idp_key else None
     app.state.pro_idp_key, app.state.clock = key, clock
     app.state.pro_sessions = ProStore(mongo[settings.mongo_db], clock)  # professionals' assertions, sessions
+    app.state.preferences = PreferenceStore(mongo[settings.mongo_db], clock)  # each person's portal language
     limiter = EdgeLimiter(mongo[settings.mongo_db]["rate_limits"], settings.rate_limit_per_minute,
                           settings.session_rate_limit_per_minute, parse_proxies(settings.trusted_proxies))
     app.add_middleware(problems.TrustedHosts, allowed_hosts=sorted(settings.hosts))  # no DNS rebinding

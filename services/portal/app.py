@@ -29,12 +29,12 @@ Current = Annotated[Page, Depends(page)]
 
 def install(app: FastAPI, secure: bool, key: bytes | None) -> None:
     """`key`: seals the cookie naming the DSP acted on (None: a random key, good for one process only)."""
-    from .routes import account, documents, pro, settings
+    from .routes import account, activation, documents, pro, settings
 
     app.state.portal_secure = secure
     app.state.portal_box = SecretBox(hashlib.sha256(b"dsp-portal-acting\x1f" + key).digest() if key
                                      else nacl.utils.random(SecretBox.KEY_SIZE))
-    for module in (account, documents, settings, pro):
+    for module in (account, activation, documents, settings, pro):
         app.include_router(module.router)
 
     @app.get("/static/{name}", include_in_schema=False)
@@ -57,5 +57,22 @@ def install(app: FastAPI, secure: bool, key: bytes | None) -> None:
         return p.render("error.html", 403, message=p._("This form has expired or comes from another site. "
                                                         "Go back, reload the page and send it again."))
 
+    api_refusal = app.exception_handlers.get(HTTPException)  # the API's problem+json answers (problems.install)
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        """A portal address that does not exist (404) or a page opened the wrong way (405): a page, not JSON."""
+        portal_path = not request.url.path.startswith(("/v1/", "/health/", "/metrics", "/openapi", "/docs"))
+        if portal_path and isinstance(exc, HTTPException) and exc.status_code in (404, 405):
+            p = page(request)
+            if exc.status_code == 405 and request.method == "GET":  # a form's address reloaded: back to its page
+                parts = request.url.path.strip("/").split("/")
+                return p.redirect(f"/{parts[0]}" if len(parts) > 1 else "/")
+            return p.render("error.html", exc.status_code, message=p._("This page does not exist."))
+        if api_refusal is None:
+            raise exc
+        answer: Response = await api_refusal(request, exc)  # type: ignore[misc]
+        return answer
+
     app.add_exception_handler(Problem, problem)
     app.add_exception_handler(Forbidden, forbidden)
+    app.add_exception_handler(HTTPException, refused)

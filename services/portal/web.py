@@ -71,6 +71,21 @@ class Page:
             self.cookie("dsp_acting", "", 0)
         self.acting = self.api.acting = matricule
 
+    def pro_patient(self) -> str | None:
+        """The patient a professional works on (chosen with a POST, never in a URL), None: none chosen."""
+        if not hasattr(self, "_pro_patient"):
+            self._pro_patient = self._unseal(self.request.cookies.get("dsp_pro_patient"))
+        return self._pro_patient
+
+    def set_pro_patient(self, matricule: str | None) -> None:
+        """From the next page on, the professional works on this patient (None: none); sealed as `act_for`."""
+        if matricule:
+            sealed = base64.urlsafe_b64encode(self.box.encrypt(matricule.encode())).decode()
+            self.cookie("dsp_pro_patient", sealed, 8 * 3600)
+        else:
+            self.cookie("dsp_pro_patient", "", 0)
+        self._pro_patient = matricule
+
     def _(self, message: str) -> str:
         return i18n.translations(self.lang).gettext(message)
 
@@ -95,6 +110,10 @@ class Page:
         env = environment(self.lang)
         body = env.get_template(template).render(page=self, csrf=self.csrf, path=self.request.url.path, **values)
         return self._finish(HTMLResponse(body, status))
+
+    def send(self, response: Response) -> Response:
+        """Any other answer (e.g. a file download) with the cookies and headers of a personal page."""
+        return self._finish(response)
 
     def redirect(self, to: str) -> Response:
         return self._finish(RedirectResponse(to, 303))

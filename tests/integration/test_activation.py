@@ -36,8 +36,16 @@ CODE = re.compile(r"\b[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}\b")
 
 
 class FixedCaptcha:
+    """Always the same answer, in a real captcha image (the portal's pages show it)."""
+
+    image = b""
+
     def make(self) -> tuple[str, bytes]:
-        return "KX7PA", b"\x89PNG fixed"
+        if not FixedCaptcha.image:
+            from captcha.image import ImageCaptcha
+
+            FixedCaptcha.image = ImageCaptcha(width=200, height=70).generate("KX7PA").getvalue()
+        return "KX7PA", FixedCaptcha.image
 
 
 class FakeLuxTrust:

@@ -464,6 +464,7 @@ async def _call(web: httpx.AsyncClient, method: str, path: str, doc: str, dr: st
     bodies: dict[str, Any] = {
         "/v1/me/access/commands": {"command": "add-to-circle", "professional_id": dr},
         "/v1/me/presence-password": {},
+        "/v1/me/preferences": {"language": "de"},
         "/v1/me/notifications/read": {"all": True},
         "/v1/me/assistants/lookup": {"matricule": "1893120105732"},
         "/v1/me/documents": {"title": "Scan", "content_type": "application/pdf",
@@ -472,4 +473,6 @@ async def _call(web: httpx.AsyncClient, method: str, path: str, doc: str, dr: st
     params = {"start": "2026-11-01T00:00:00+00:00", "end": "2026-12-01T00:00:00+00:00"} if "timeline" in path else {}
     if method == "GET":
         return await web.get(url, params=params, headers=headers)
+    if method == "PUT":
+        return await web.put(url, json=bodies.get(path, {}), headers=headers)
     return await web.post(url, json=bodies.get(path, {}), headers=headers)

@@ -43,3 +43,17 @@ def test_placeholders_survive_translation(lang: str) -> None:
 
     for source, target in _translated(lang).items():
         assert set(re.findall(r"\{\w+\}", source)) == set(re.findall(r"\{\w+\}", target)), (lang, source, target)
+
+
+@pytest.mark.parametrize("lang", ["fr", "de"])
+def test_each_sentence_has_one_translation(lang: str) -> None:
+    """A sentence lives in one catalog of a language: two files translating it differently would make the page's
+    wording depend on the order the catalogs are merged in."""
+    owners: dict[str, list[str]] = {}
+    for po in sorted((PORTAL / "locales" / lang / "LC_MESSAGES").glob("*.po")):
+        with po.open("rb") as f:
+            for message in read_po(f, locale=lang):
+                if message.id:
+                    owners.setdefault(str(message.id), []).append(po.name)
+    shared = {m: files for m, files in owners.items() if len(files) > 1}
+    assert not shared, f"sentences in more than one {lang} catalog (keep each in one): {shared}"
