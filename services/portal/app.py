@@ -29,12 +29,26 @@ Current = Annotated[Page, Depends(page)]
 
 def install(app: FastAPI, secure: bool, key: bytes | None) -> None:
     """`key`: seals the cookie naming the DSP acted on (None: a random key, good for one process only)."""
-    from .routes import account, activation, documents, pro, settings
+    from .routes import (
+        account,
+        activation,
+        assistants,
+        choices,
+        documents,
+        journal,
+        passwords,
+        pro,
+        pro_records,
+        professionals,
+        upload,
+    )
 
     app.state.portal_secure = secure
     app.state.portal_box = SecretBox(hashlib.sha256(b"dsp-portal-acting\x1f" + key).digest() if key
                                      else nacl.utils.random(SecretBox.KEY_SIZE))
-    for module in (account, activation, documents, settings, pro):
+    # the routers are tried in this order: upload's /documents/upload must come before /documents/{document_id}
+    for module in (account, activation, journal, upload, documents, professionals, choices, assistants, passwords,
+                   pro, pro_records):
         app.include_router(module.router)
 
     @app.get("/static/{name}", include_in_schema=False)
