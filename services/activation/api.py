@@ -21,8 +21,9 @@ from schemas.activation import (
 from services.kit.http import Door
 
 from .challenges import Challenges
+from .logins import Answer
 from .portal import PortalSteps
-from .service import ActivationService, Answer
+from .service import ActivationService
 
 GATEWAY = ("gateway",)
 CONSOLE = ("console",)

@@ -19,7 +19,8 @@ from services.kit.hashing import digest, same_digest
 from . import rules
 from .domain import Account
 from .flow import Step, no
-from .service import ActivationService, Answer
+from .logins import Answer
+from .service import ActivationService
 
 FORGOT = "if this matricule has an account, a new letter is on its way by post"
 

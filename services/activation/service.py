@@ -1,5 +1,6 @@
 """Applying activation's inputs. Registry persons get a letter with a code; the portal's steps (over HTTP) run
-a Flow step on the person's account, one at a time per matricule; helpdesk commands come from Kafka.
+a Flow step on the person's account, one at a time per matricule; helpdesk commands come from Kafka
+(`helpdesk.py`); the tokens browsers are given are made and checked in `logins.py`.
 
 Guessable secrets (the letter's code, the password, one-time codes) are guarded the same way: failures are
 counted per matricule — known or not, so answers do not tell them apart — and from the 3rd on, an attempt
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,30 +20,24 @@ from typing import Any
 
 import structlog
 
-from schemas.activation import (
-    AccountActivatedV1,
-    ActivationOutcomeV1,
-    ChallengeAnswer,
-    Helpdesk,
-    StepAnswer,
-)
+from schemas.activation import AccountActivatedV1, ActivationOutcomeV1, ChallengeAnswer, Helpdesk
 from schemas.notify import NotificationRequestV1
-from services.kit.commands import Ids, Publish, recent_outcome, remember, send
-from services.kit.hashing import digest, hash_secret
+from services.kit.commands import Ids, Publish, send
+from services.kit.hashing import hash_secret
 from services.kit.http import Door
 from services.kit.sealing import sealed_request_fields
-from services.kit.servicetokens import Refused
 
 from . import rules
 from .challenges import Challenges
 from .domain import Account
 from .flow import Flow, LuxTrust, Step, no
+from .helpdesk import HelpdeskCommands
+from .logins import Answer, BrowserTokens
 from .store import Store
 
 log = structlog.get_logger("dsp.activation")
 NS = uuid.UUID("3c1f7f0e-2b7d-4a8e-9f61-0d2b5c9e4a10")  # ids namespace (letter files are named from it)
 IDS = Ids(NS)
-RECENT, DEVICES, SESSIONS = 30, 10, 20
 
 
 @dataclass
@@ -53,23 +47,7 @@ class Publishers:
     notify: Publish
 
 
-@dataclass
-class Answer:
-    """A Step as the portal gets it, with what only HTTP may carry (tokens)."""
-
-    step: Step
-    challenge_required: bool = False
-    retry_after_s: int | None = None
-    token: str | None = None
-    device_token: str | None = None
-
-    def public(self) -> StepAnswer:
-        return StepAnswer(accepted=self.step.accepted, reason=self.step.reason, next_step=self.step.next_step,
-                          details=self.step.details, challenge_required=self.challenge_required,
-                          retry_after_s=self.retry_after_s, token=self.token, device_token=self.device_token)
-
-
-class ActivationService:
+class ActivationService(BrowserTokens):
     def __init__(self, store: Store, out: Publishers, clock: Callable[[], datetime], code_key: bytes,
                  common_passwords: frozenset[str], luxtrust: LuxTrust, challenges: Challenges,
                  notify_key: str | None, door: Door) -> None:
@@ -152,84 +130,9 @@ class ActivationService:
         if email:
             await self.notify(f"{ref}:email", matricule, "email", template, params, email)
 
-    # tokens given to browsers (digests kept)
-    async def new_token(self, matricule: str, kind: str, validity: Any) -> tuple[str, str]:
-        token = secrets.token_urlsafe(32)
-        await self.store.put_token(digest(token), matricule, kind, self.clock() + validity)
-        return token, digest(token)
-
-    def new_device(self, acc: Account) -> str:
-        device = secrets.token_urlsafe(32)
-        acc["devices"] = [*acc.get("devices", []), digest(device)][-DEVICES:]
-        return device
-
-    async def open_session(self, acc: Account) -> tuple[str, datetime]:
-        token, now = secrets.token_urlsafe(32), self.clock()
-        expires = now + rules.SESSION_IDLE
-        await self.store.put_session(digest(token), acc["_id"], now, expires)
-        acc["sessions"] = [*acc.get("sessions", []), digest(token)][-SESSIONS:]
-        return token, expires
-
-    async def session(self, token: str, touch: bool = True) -> dict[str, Any] | None:
-        now = self.clock()
-        found = await self.store.session(digest(token))
-        if not found or found["revoked"] or now >= found["expires_at"]:
-            return None
-        if touch:
-            found["expires_at"] = now + rules.SESSION_IDLE
-            await self.store.touch_session(found["_id"], found["expires_at"])
-        return found
-
-    # helpdesk (Kafka)
     async def helpdesk(self, cmd: Helpdesk) -> ActivationOutcomeV1:
-        async with self.lock(cmd.matricule):
-            acc = await self.store.account(cmd.matricule)
-            done = recent_outcome((acc or {}).get("recent", []), cmd.command_id)
-            if done is not None:
-                outcome = ActivationOutcomeV1.model_validate(done["outcome"])
-                await send(self.out.outcome, outcome, cmd.matricule)
-                return outcome
-            refusal = self._unauthenticated(cmd)
-            step = (no(refusal) if refusal else await self._helpdesk(acc, cmd) if acc else
-                    no("no activation letter was sent to this matricule"))
-            outcome = self.outcome(cmd.command, cmd.matricule, step, cmd.command_id)
-            if acc:  # stored before it is sent: a redelivery re-sends this one
-                fresh = await self.store.account(cmd.matricule) or acc
-                fresh["recent"] = remember(fresh.get("recent", []), {
-                    "command_id": cmd.command_id, "outcome": outcome.model_dump(mode="json")}, RECENT)
-                await self.store.save_account(fresh)
-            return await self.publish(cmd.command, cmd.matricule, step, cmd.command_id, None, outcome)
-
-    def _unauthenticated(self, cmd: Helpdesk) -> str | None:
-        """Why a helpdesk command is not from an operator the console authenticated, or None."""
-        if self.door.verifier is None:
-            return "no service keys configured: helpdesk commands cannot be verified"
-        try:
-            claims = self.door.verifier.claims(cmd.operator_assertion, ("console",))
-        except Refused as exc:
-            log.warning("helpdesk command refused: not signed by the console", reason=exc.reason)
-            return "the helpdesk command is not signed by an authenticated operator"
-        if (claims.get("sub"), claims.get("cmd"), claims.get("matricule")) != (cmd.operator, cmd.command_id,
-                                                                              cmd.matricule):
-            return "the helpdesk command is not signed by an authenticated operator"
-        return None
-
-    async def _helpdesk(self, acc: Account, cmd: Helpdesk) -> Step:
-        if cmd.command == "unlock":
-            for kind in ("login", "code"):
-                await self.store.put_attempt(kind, cmd.matricule, 0, None)
-            await self.store.set_account(cmd.matricule, {"otp_failures": 0, "otp_failed_at": None})
-            return Step(True, "failure counts cleared")
-        person = await self.store.person(cmd.matricule)
-        if not person:
-            return no("the person is not in the registry")
-        done = next((r["generation"] for r in acc.get("reissues", []) if r["command_id"] == cmd.command_id), None)
-        generation = done or acc.get("generation", 1) + 1
-        if done is None:  # remembered before the letter: a redelivery re-sends the same letter, not another one
-            reissues = [*acc.get("reissues", []), {"command_id": cmd.command_id, "generation": generation}][-RECENT:]
-            await self.store.set_account(cmd.matricule, {"reissues": reissues})
-        await self.letter(cmd.matricule, person, generation)
-        return Step(True, "a new letter is on its way; the previous code no longer works", "start")
+        """A helpdesk command from Kafka (`helpdesk.py`)."""
+        return await HelpdeskCommands(self).apply(cmd)
 
     def outcome(self, command: str, matricule: str, step: Step, command_id: str) -> ActivationOutcomeV1:
         return ActivationOutcomeV1(event_id=IDS.of("outcome", command_id), command_id=command_id,

@@ -1,0 +1,46 @@
+"""The planner's shared types: the facts the worker gathers for a command (`Facts`, with `AuditCheck` for an audit
+trail's verification), the plan that comes out (`Plan`: accepted or not, why, the events, notices and details)
+and `refuse`, the plan of a refused command. Every family of commands plans with these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import state as ev
+
+
+@dataclass(frozen=True)
+class AuditCheck:
+    """How the patient's audit chain verified (asked for a `verify-audit-trail` command only)."""
+
+    entries: int
+    first_broken: int | None = None
+    head_seq: int | None = None
+    head_hash: str = ""
+
+
+@dataclass(frozen=True)
+class Facts:
+    patient_known: bool
+    professional_known: bool = False  # the professional the command names, or the acting professional
+    assistant_known: bool = False
+    has_presence_password: bool = False
+    professional_display: str = ""  # how notices name that professional: name (profession, specialty)
+    new_presence_hash: str | None = None  # the hash access's API (or the agency) kept for this command and patient
+    presence_checked: bool = False  # access's API checked the typed password for this command, patient, professional
+    audit: AuditCheck | None = None
+
+
+@dataclass
+class Plan:
+    accepted: bool
+    reason: str
+    events: list[ev.AccessEvent] = field(default_factory=list)
+    notices: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # in-app notices to the patient
+    details: dict[str, str] = field(default_factory=dict)
+    presence_hash: str | None = None  # the patient's new presence password (its hash)
+    consent: dict[str, object] | None = None  # the consent to record
+
+
+def refuse(reason: str) -> Plan:
+    return Plan(False, reason)

@@ -1,0 +1,166 @@
+"""`AccessStore`, access's `Store` on MongoDB: its collections (patients, persons, professionals, grant ends,
+first accesses, presence failures and passwords, commands' refusals and effects) and a method per question."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.kit.projection import insert_once, upsert
+
+from ..decisions import PatientAccess
+from ..domain import ProfessionalCard
+from .protocol import RECENT_COMMANDS, PatientDoc, decode_access, decode_doc, encode_access
+
+
+class AccessStore:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self.patients = db["patients"]
+        self.persons = db["persons"]
+        self.professionals = db["professionals"]
+        self.expiries = db["expiries"]  # grant ends the sweeper acts on
+        self.audit = db["audit"]
+        self.first_access = db["first_access"]
+        self.presence_failures = db["presence_failures"]
+        self.done = db["effects_done"]  # command ids whose effects (audit, notices, events) all went out
+        self.refusals = db["refusals"]  # outcomes of commands about unknown patients (no state to keep them in)
+        self.presence_pending = db["presence_pending"]  # new presence-password hashes, by internal command id
+        self.presence_redemptions = db["presence_redemptions"]  # passwords the API checked, by command id
+
+    async def ensure_indexes(self) -> None:
+        await self.expiries.create_index([("state", ASCENDING), ("ends_at", ASCENDING)])
+        await self.audit.create_index([("patient", ASCENDING), ("seq", DESCENDING)], unique=True)
+        await self.presence_failures.create_index([("key", ASCENDING), ("at", ASCENDING)])
+        await self.patients.create_index([("updated_at", ASCENDING)])
+
+    async def load(self, patient: str) -> PatientDoc:
+        raw = await self.patients.find_one({"_id": patient})
+        return decode_doc(raw) if raw else PatientDoc(patient)
+
+    async def save(self, doc: PatientDoc, now: datetime) -> bool:
+        """Write `doc` as version + 1 if nobody else wrote since it was loaded; False on a conflict."""
+        fields = {"version": doc.version + 1, "access": encode_access(doc.access), "presence_hash": doc.presence_hash,
+                  "consents": doc.consents, "recent": doc.recent[-RECENT_COMMANDS:], "updated_at": now}
+        if doc.version == 0:
+            if not await insert_once(self.patients, {"_id": doc.patient, **fields}):
+                return False
+        else:
+            result = await self.patients.update_one({"_id": doc.patient, "version": doc.version}, {"$set": fields})
+            if result.matched_count == 0:
+                return False
+        doc.version += 1
+        return True
+
+    async def versions(self, since: datetime | None = None) -> AsyncIterator[tuple[str, int, PatientAccess, datetime]]:
+        """Every patient's stored access state (changed since `since`, if given), for the in-memory view."""
+        query = {} if since is None else {"updated_at": {"$gte": since}}
+        async for raw in self.patients.find(query, {"version": 1, "access": 1, "updated_at": 1}):
+            yield raw["_id"], raw["version"], decode_access(raw["access"]), raw["updated_at"]
+
+    async def version(self, patient: str) -> tuple[int, PatientAccess] | None:
+        raw = await self.patients.find_one({"_id": patient}, {"version": 1, "access": 1})
+        return (raw["version"], decode_access(raw["access"])) if raw else None
+
+    async def put_professional(self, professional_id: str, fields: dict[str, Any], at: datetime) -> bool:
+        """The directory's facts about a professional; True if access did not know them yet."""
+        return await upsert(self.professionals, professional_id, fields, {"listed_at": at})
+
+    async def put_person(self, matricule: str, fields: dict[str, Any], at: datetime) -> bool:
+        return await upsert(self.persons, matricule, fields, {"registered_at": at})
+
+    async def claim_first_access(self, marker: str, at: datetime) -> bool:
+        """A unique insert: True for the first caller only (the patient is told of a first access once)."""
+        return await insert_once(self.first_access, {"_id": marker, "at": at})
+
+    async def release_first_access(self, marker: str) -> None:
+        await self.first_access.delete_one({"_id": marker})
+
+    async def due_ends(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Grant ends the sweeper has not asked for yet whose time is up: {_id, patient, kind, subject, ends_at}."""
+        return [raw async for raw in self.expiries.find({"state": "pending", "ends_at": {"$lte": now}}, limit=limit)]
+
+    async def end_requested(self, end_id: str, at: datetime) -> None:
+        await self.expiries.update_one({"_id": end_id}, {"$set": {"state": "requested", "requested_at": at}})
+
+    async def person(self, matricule: str) -> dict[str, Any] | None:
+        return await self.persons.find_one({"_id": matricule})
+
+    async def persons_by_id(self, matricules: set[str]) -> dict[str, dict[str, Any]]:
+        """Access's copy of these registry persons, by `_id` lookups (FerretDB scans for anything else)."""
+        found = await asyncio.gather(*(self.person(m) for m in sorted(matricules)))
+        return {raw["_id"]: raw for raw in found if raw is not None}
+
+    async def professional_cards(self) -> AsyncIterator[ProfessionalCard]:
+        """Every professional the directory listed, active or not (to name them in old grants and entries)."""
+        async for raw in self.professionals.find({}):
+            yield _card(raw)
+
+    async def professional_card(self, professional_id: str) -> ProfessionalCard | None:
+        raw = await self.professionals.find_one({"_id": professional_id})
+        return _card(raw) if raw else None
+
+    async def schedule_end(self, patient: str, kind: str, subject: str, ends_at: datetime) -> None:
+        key = f"{patient}|{kind}|{subject}|{ends_at.isoformat()}"
+        await self.expiries.update_one({"_id": key}, {"$setOnInsert": {
+            "patient": patient, "kind": kind, "subject": subject, "ends_at": ends_at, "state": "pending"}},
+            upsert=True)
+
+    async def presence_failures_since(self, professional: str, patient: str, since: datetime) -> int:
+        return await self.presence_failures.count_documents({"key": f"{professional}|{patient}",
+                                                             "at": {"$gt": since}})
+
+    async def presence_failed(self, professional: str, patient: str, at: datetime) -> None:
+        await self.presence_failures.insert_one({"key": f"{professional}|{patient}", "at": at})
+
+    async def grant_counts(self, now: datetime) -> dict[str, int]:
+        """For the operations console: time-limited grants running, ending within 24 hours, ended."""
+        count = self.expiries.count_documents
+        return {"active": await count({"state": "pending", "ends_at": {"$gt": now}}),
+                "expiring_24h": await count({"state": "pending",
+                                             "ends_at": {"$gt": now, "$lte": now + timedelta(hours=24)}}),
+                "expired": await count({"state": {"$in": ["requested", "done"]}})}
+
+    async def effects_done(self, command_id: str) -> bool:
+        return await self.done.find_one({"_id": command_id}, {"_id": 1}) is not None
+
+    async def mark_effects_done(self, command_id: str, at: datetime) -> None:
+        await insert_once(self.done, {"_id": command_id, "at": at})
+
+    async def first_refusal(self, command_id: str, outcome: dict[str, Any]) -> dict[str, Any]:
+        """The outcome stored first for this command (a unique insert): the same one for every redelivery."""
+        if await insert_once(self.refusals, {"_id": command_id, "outcome": outcome}):
+            return outcome
+        found = await self.refusals.find_one({"_id": command_id})
+        return dict(found["outcome"]) if found else outcome
+
+    async def put_pending_presence(self, command_id: str, password_hash: str, sealed: dict[str, str],
+                                   at: datetime, patient: str) -> bool:
+        """Keep a new password's hash (and its sealed letter) under the command that will apply it; False if that
+        command already has one (the first stands: a redelivery never replaces the password)."""
+        return await insert_once(self.presence_pending, {"_id": command_id, "hash": password_hash, "sealed": sealed,
+                                                         "at": at, "patient": patient})
+
+    async def pending_presence(self, command_id: str) -> dict[str, Any] | None:
+        return await self.presence_pending.find_one({"_id": command_id})
+
+    async def forget_sealed_presence(self, command_id: str) -> None:
+        """Once the letter was requested, the sealed copy (openable by notify alone) is not kept either."""
+        await self.presence_pending.update_one({"_id": command_id}, {"$set": {"sealed": {}}})
+
+    async def put_redemption(self, command_id: str, patient: str, professional: str, at: datetime) -> None:
+        await self.presence_redemptions.insert_one({"_id": command_id, "patient": patient,
+                                                    "professional": professional, "at": at})
+
+    async def redemption(self, command_id: str) -> dict[str, Any] | None:
+        return await self.presence_redemptions.find_one({"_id": command_id})
+
+
+def _card(raw: dict[str, Any]) -> ProfessionalCard:
+    return ProfessionalCard(raw["_id"], raw.get("given_name", ""), raw.get("family_name", ""),
+                            raw.get("profession", ""), raw.get("specialty"), raw.get("practice_id"),
+                            raw.get("active", True) is not False)
