@@ -54,9 +54,10 @@ class _Command(BaseModel):
 
 
 class CircleCommand(_Command):
-    """Add a professional to the trusted circle (one by one, never practice-wide), or remove them."""
+    """Add a professional to the trusted circle (one by one, never practice-wide), or remove them; make a circle
+    member the referring GP, or clear that mark (the professional stays in the circle)."""
 
-    command: Literal["add-to-circle", "remove-from-circle", "set-referring-gp"]
+    command: Literal["add-to-circle", "remove-from-circle", "set-referring-gp", "unset-referring-gp"]
     professional_id: ProfessionalId = Field(description="The professional (directory id)")
     period_days: int | None = Field(default=None, ge=0, le=365,
                                     description="Access period when adding (0-365 days); none: no end")

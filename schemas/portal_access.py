@@ -21,9 +21,10 @@ from . import access
 from .fields import Matricule, UtcDateTime
 from .portal import Details
 
-PATIENT_COMMANDS = ("add-to-circle", "remove-from-circle", "set-referring-gp", "block-professional",
-                    "unblock-professional", "set-access-period", "revoke-grant", "set-emergency-access",
-                    "add-assistant", "remove-assistant", "confirm-assistant", "record-consent", "verify-audit-trail")
+PATIENT_COMMANDS = ("add-to-circle", "remove-from-circle", "set-referring-gp", "unset-referring-gp",
+                    "block-professional", "unblock-professional", "set-access-period", "revoke-grant",
+                    "set-emergency-access", "add-assistant", "remove-assistant", "confirm-assistant", "record-consent",
+                    "verify-audit-trail")
 SET_BY_THE_GATEWAY = ("command_id", "patient", "actor")
 
 

@@ -81,6 +81,12 @@ class ReferringGpSet:
 
 
 @dataclass(frozen=True)
+class ReferringGpUnset:
+    professional_id: str  # the referring GP, who stays in the circle
+    at: datetime
+
+
+@dataclass(frozen=True)
 class AssistantLinked:
     matricule: str
     at: datetime
@@ -95,7 +101,7 @@ class AssistantUnlinked:
 
 AccessEvent = (CircleMemberAdded | CircleMemberRemoved | AccessPeriodSet | ProfessionalBlocked
                | PresencePasswordRedeemed | EmergencyAccessUsed | EmergencyAccessSettingChanged | GrantRevoked
-               | DocumentBlocked | ReferringGpSet | AssistantLinked | AssistantUnlinked)
+               | DocumentBlocked | ReferringGpSet | ReferringGpUnset | AssistantLinked | AssistantUnlinked)
 
 
 def _period_end(at: datetime, days: int | None) -> datetime | None:
@@ -137,6 +143,9 @@ def apply(state: PatientAccess, event: AccessEvent) -> PatientAccess:
         case ReferringGpSet(pro, _):
             if (GrantKind.CIRCLE, pro) in state.grants:
                 state.referring_gp = pro
+        case ReferringGpUnset(pro, _):
+            if state.referring_gp == pro:
+                state.referring_gp = None
         case AssistantLinked(matricule, at, ends_at):
             if matricule not in state.assistants:  # a confirmation keeps the link's start
                 state.assistant_since[matricule] = at

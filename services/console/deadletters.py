@@ -8,10 +8,12 @@ app) audits every payload view and replay with the authenticated operator before
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaTimeoutError
 
 from schemas.topics import TOPICS
 
@@ -19,6 +21,7 @@ from .masking import mask_digits, mask_key, preview
 
 log = structlog.get_logger("dsp.console")
 DLQ_TOPICS = {f"{t.name}.dlq": t.name for t in TOPICS}
+FETCH_WITHIN_S = 15.0  # how long `one` waits for a dead letter that is there before answering 503
 
 
 class NotFound(LookupError):
@@ -83,7 +86,9 @@ class DeadLetters:
         return [_summary(r) for r in found[:limit]]
 
     async def one(self, topic: str, partition: int, offset: int) -> Any:
-        """The record at (`topic`, `partition`, `offset`) of a dead-letter topic, else NotFound."""
+        """The record at (`topic`, `partition`, `offset`) of a dead-letter topic, else NotFound. One that is there
+        (inside the partition's offsets) but slow to come, as from a loaded broker, is waited for up to
+        FETCH_WITHIN_S, then a KafkaTimeoutError (answered 503 "try again"), never a 404."""
         if topic not in DLQ_TOPICS or self.producer is None:
             raise NotFound(f"not a dead-letter topic: {topic}")
         if partition not in (await self.producer.partitions_for(topic) or set()):
@@ -93,14 +98,20 @@ class DeadLetters:
         try:
             tp = TopicPartition(topic, partition)
             consumer.assign([tp])
+            start, end = (await consumer.beginning_offsets([tp]))[tp], (await consumer.end_offsets([tp]))[tp]
+            if not start <= offset < end:
+                raise NotFound("no such dead letter")
             consumer.seek(tp, offset)
-            batch = await consumer.getmany(tp, timeout_ms=3000, max_records=1)
-            records = batch.get(tp, [])
+            deadline = time.monotonic() + FETCH_WITHIN_S
+            while time.monotonic() < deadline:
+                records = (await consumer.getmany(tp, timeout_ms=500, max_records=1)).get(tp, [])
+                if records:
+                    if records[0].offset != offset:  # nothing at that offset any more (compacted away)
+                        raise NotFound("no such dead letter")
+                    return records[0]
         finally:
             await consumer.stop()
-        if not records or records[0].offset != offset:
-            raise NotFound("no such dead letter")
-        return records[0]
+        raise KafkaTimeoutError(f"the dead letter was not fetched within {FETCH_WITHIN_S:.0f} s")
 
     async def send(self, topic: str, key: str, body: dict[str, Any]) -> None:
         """A command from the console (helpdesk), acknowledged by every replica of the topic."""

@@ -40,6 +40,17 @@ class Problem(Exception):
         return int(value) if value else None
 
 
+def _checked(reply: httpx.Response) -> httpx.Response:
+    """The reply, or its problem raised (`Problem`)."""
+    if reply.status_code < 400:
+        return reply
+    try:
+        body = reply.json()
+    except ValueError:
+        body = {}
+    raise Problem(reply.status_code, str(body.get("reason") or body.get("title") or "error"), body)
+
+
 class Api:
     """One page request's client to the portal API (`acting`: the matricule of a DSP the person assists)."""
 
@@ -72,17 +83,15 @@ class Api:
                     self.cookies.pop(name, None)
         return reply
 
+    async def file(self, method: str, path: str, *, json: Any = None,
+                   params: dict[str, Any] | None = None) -> httpx.Response:
+        """The answer itself (a file's bytes and headers), or `Problem` for a 4xx/5xx."""
+        return _checked(await self.raw(method, path, json=json, params=params))
+
     async def call(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
                    own: bool = False) -> Any:
         """The answer's JSON, or `Problem` for a 4xx/5xx (`own`: as the person logged in, not the DSP acted on)."""
-        reply = await self.raw(method, path, json=json, params=params, own=own)
-        if reply.status_code >= 400:
-            try:
-                body = reply.json()
-            except ValueError:
-                body = {}
-            raise Problem(reply.status_code, str(body.get("reason") or body.get("title") or "error"), body)
-        return reply.json()
+        return _checked(await self.raw(method, path, json=json, params=params, own=own)).json()
 
     async def get(self, path: str, **params: Any) -> Any:
         return await self.call("GET", path, params={k: v for k, v in params.items() if v not in (None, "")})

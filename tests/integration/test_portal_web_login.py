@@ -39,3 +39,26 @@ def test_a_form_without_its_csrf_token_is_refused(portal: dict[str, Any]) -> Non
         assert "'unsafe-inline'" not in page.headers["content-security-policy"]
         forged = web.post("/login", data={"matricule": "1990021412345", "password": "x"})
         assert forged.status_code == 403
+
+
+def test_the_portal_refuses_what_a_stranger_forges(portal: dict[str, Any]) -> None:
+    """An open redirect through the language switcher, a forged 'DSP acted on' cookie, a portal address that does
+    not exist, a form address reloaded: none gets anywhere, and each answer is a page, not the API's JSON."""
+    with httpx.Client(base_url=portal["url"]) as web:
+        page = web.get("/login")
+        token = page.cookies["dsp_csrf"]
+        for target in ("//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"):
+            moved = web.post("/language", data={"csrf": token, "lang": "en", "next": target},
+                             headers={"Origin": portal["url"]})
+            assert moved.status_code == 303 and moved.headers["location"] == "/", (target, moved.headers)
+        cross = web.post("/language", data={"csrf": token, "lang": "en", "next": "/"},
+                         headers={"Origin": "https://evil.example"})
+        assert cross.status_code == 403  # the right token, but sent from another site
+        web.cookies.set("dsp_acting", "bm90LXNlYWxlZA==")  # not sealed by this gateway: ignored, no 500
+        assert web.get("/login").status_code == 200
+        missing = web.get("/no-such-page")
+        assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+        assert "'unsafe-inline'" not in missing.headers["content-security-policy"]
+        reloaded = web.get("/activate/password")  # a form's address opened again
+        assert reloaded.status_code == 303 and reloaded.headers["location"] == "/activate"
+        assert web.get("/v1/no-such-route").headers["content-type"] == "application/problem+json"

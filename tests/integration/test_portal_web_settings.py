@@ -113,6 +113,10 @@ async def test_a_patient_manages_her_professionals_access_consents_assistants_an
         person.press("gp-1")
         assert doctor in person.element("referring-gp").text
         person.choose("days-1", "30").press("period-1").sees("Die Zugriffsdauer wurde geändert.")
+        person.press("unset-gp").sees("Sie haben keinen Hausarzt des Vertrauens mehr")  # she stays in the circle
+        assert doctor not in person.element("referring-gp").text and doctor in person.element("circle").text
+        person.press("gp-1")
+        assert doctor in person.element("referring-gp").text
         person.screenshot("professionals")
         person.language("en").assert_accessible()
         person.sees("Trusted medical circle", "Referring GP")

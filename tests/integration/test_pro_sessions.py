@@ -134,7 +134,7 @@ async def test_logout_ends_the_session_on_the_server(desk: dict[str, Any], liste
             "+00:00", "Z")
         token = logged.cookies["dsp_pro"]
         cookie = logged.headers["set-cookie"].lower()
-        assert {"httponly", "samesite=strict", "path=/v1"} <= {p.strip() for p in cookie.split(";")}
+        assert {"httponly", "samesite=strict", "path=/"} <= {p.strip() for p in cookie.split(";")}
         assert "secure" not in cookie  # DSP_GATEWAY_SECURE_COOKIES=false (loopback)
         mine = await web.get("/v1/pro/patients")
         assert mine.status_code == 200, mine.text
@@ -151,7 +151,7 @@ async def test_logout_ends_the_session_on_the_server(desk: dict[str, Any], liste
 
         out = await web.post("/v1/pro/logout")
         assert out.status_code == 200 and "dsp_pro" not in web.cookies and out.json() == {"reason": "logged out"}
-        assert 'dsp_pro=""' in out.headers["set-cookie"] and "path=/v1" in out.headers["set-cookie"].lower()
+        assert 'dsp_pro=""' in out.headers["set-cookie"] and "path=/;" in out.headers["set-cookie"].lower() + ";"
     async with httpx.AsyncClient(base_url=desk["url"], timeout=30, headers={"cookie": f"dsp_pro={token}"}) as kept:
         assert await _reason(await kept.get("/v1/pro/patients")) == (
             401, "this professional session has ended; log in again")  # the same cookie, after logout

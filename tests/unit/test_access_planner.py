@@ -73,6 +73,13 @@ def test_the_trusted_circle() -> None:
     assert plan(command("remove-from-circle", professional_id=PRO), member()).events == [
         ev.CircleMemberRemoved(PRO, T0)]
     assert plan(command("set-referring-gp", professional_id=PRO), member()).events == [ev.ReferringGpSet(PRO, T0)]
+    unset = command("unset-referring-gp", professional_id=PRO)
+    assert refused(plan(unset, member()), "the professional is not the referring GP")
+    gp = with_events(ev.CircleMemberAdded(PRO, T0, None), ev.ReferringGpSet(PRO, T0))
+    cleared = plan(unset, gp)
+    assert cleared.events == [ev.ReferringGpUnset(PRO, T0)]
+    after = with_events(ev.CircleMemberAdded(PRO, T0, None), ev.ReferringGpSet(PRO, T0), ev.ReferringGpUnset(PRO, T0))
+    assert after.referring_gp is None and (GrantKind.CIRCLE, PRO) in after.grants  # still in the circle
     period = plan(command("set-access-period", professional_id=PRO, days=7), member())
     assert (period.reason, period.events) == ("access period set to 7 days", [ev.AccessPeriodSet(PRO, T0, 7)])
     assert refused(plan(command("set-access-period", professional_id=PRO), member()),

@@ -30,6 +30,11 @@ def _professional_command(cmd: CircleCommand | ProfessionalCommand, access: Pati
             return Plan(True, "removed from the trusted circle", [ev.CircleMemberRemoved(pro, now)])
         case "set-referring-gp":
             return Plan(True, "referring GP set", [ev.ReferringGpSet(pro, now)])
+        case "unset-referring-gp":
+            if access.referring_gp != pro:
+                return refuse("the professional is not the referring GP")
+            return Plan(True, "referring GP cleared; the professional stays in the trusted circle",
+                        [ev.ReferringGpUnset(pro, now)])
         case "set-access-period":
             days: int | None = getattr(cmd, "days", None)
             if days is None:

@@ -20,6 +20,7 @@ DONE = {  # ?done=<code> → the notice shown (non-personal codes only)
     "added": _("The professional was added to your trusted circle."),
     "removed": _("The professional was removed from your trusted circle."),
     "gp": _("Your referring GP is set."),
+    "gp-unset": _("You no longer have a referring GP; the professional stays in your trusted circle."),
     "period": _("The access period was changed."),
     "revoked": _("The access was revoked."),
     "blocked-pro": _("The professional is blocked: they cannot read your DSP."),

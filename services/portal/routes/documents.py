@@ -77,14 +77,8 @@ async def document_file(p: Current, document_id: str,
                         version: int | None = Query(default=None, ge=1, le=10_000)) -> Response:
     if not re.match(DOCUMENT_ID, document_id):
         raise Problem(404, "no such document")
-    reply = await p.api.raw("GET", f"/v1/me/documents/{document_id}/file",
-                            params={"version": version} if version else None)
-    if reply.status_code >= 400:
-        try:
-            body = reply.json()
-        except ValueError:
-            body = {}
-        raise Problem(reply.status_code, str(body.get("reason") or body.get("title") or "error"), body)
+    reply = await p.api.file("GET", f"/v1/me/documents/{document_id}/file",
+                             params={"version": version} if version else None)
     headers = {"Content-Disposition": reply.headers.get("content-disposition") or "attachment",
                "X-Content-Type-Options": "nosniff"}
     return p.send(Response(reply.content, media_type=reply.headers.get("content-type"), headers=headers))

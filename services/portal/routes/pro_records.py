@@ -88,15 +88,11 @@ async def document_file(document_id: str, p: Current, version: int | None = None
     body: dict[str, Any] = {"patient": matricule, "document_id": document_id}
     if version:
         body["version"] = version
-    reply = await p.api.raw("POST", "/v1/pro/documents/file", json=body)
-    if reply.status_code >= 400:
-        try:
-            problem = reply.json()
-        except ValueError:
-            problem = {}
-        refused = Problem(reply.status_code, str(problem.get("reason") or problem.get("title") or "error"), problem)
+    try:
+        reply = await p.api.file("POST", "/v1/pro/documents/file", json=body)
+    except Problem as refused:
         if refused.status not in (403, 404):
-            raise refused
+            raise
         page = await _patients(p)
         return p.render("pro_document.html", refused.status, user=_user(p, page), patient=_chosen(page, matricule),
                         doc=None, error=p.refusal(refused))

@@ -85,6 +85,11 @@ async def referring_gp(p: Current) -> Response:
     return await _professional_change(p, "set-referring-gp", "gp")
 
 
+@router.post("/professionals/unset-referring-gp")
+async def unset_referring_gp(p: Current) -> Response:
+    return await _professional_change(p, "unset-referring-gp", "gp-unset")
+
+
 @router.post("/professionals/period")
 async def access_period(p: Current) -> Response:
     return await _professional_change(p, "set-access-period", "period")
