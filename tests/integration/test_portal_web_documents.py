@@ -84,7 +84,8 @@ async def test_a_patient_reads_searches_uploads_and_traces_her_documents(
 
         # home: the greeting, the notifications, the search form, the latest documents
         await _reload_until(person, "/home", "Hémogramme (corrigé)")
-        person.sees("Bonjour, Claire", "Derniers documents", "Rechercher un document")
+        await _reload_until(person, "/home", "Bonjour, Claire")  # her name: once access has read the registry
+        person.sees("Derniers documents", "Rechercher un document")
         assert person.element("unread-count").text
         person.screenshot("home")
         _every_language(person, {"de": "Neueste Dokumente", "en": "Latest documents"})
