@@ -39,7 +39,7 @@ test: deps browser lint  ## everything CI runs
 	$(UV) run --frozen pytest
 
 inbox: deps  ## the demo patient's activation letter (with its code) and the one-time codes e-mailed to her
-	@$(UV) run --frozen python -m demo.inbox
+	@$(UV) run --frozen python -m demo.inbox $(if $(CHILD),--child $(CHILD))
 
 pro-assertion: deps  ## a fresh identity-provider assertion for a demo professional, to paste at /pro/login (PRO=PRO-1000)
 	@$(UV) run --frozen python -m demo.idp $(or $(PRO),PRO-1000)

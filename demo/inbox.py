@@ -1,7 +1,9 @@
 """The demo person's letterbox and mailbox under `make run`, as she would read them: the activation letter (a PDF
 in the letters folder, with its code) and the one-time codes e-mailed to her.
 
-python -m demo.inbox [--person N] — N: the demo registry's person (default: the one `make run` invites, Anne Muller)
+python -m demo.inbox [--person N | --child K] — N: the demo registry's person (default: the one `make run` invites,
+Anne Muller); K: her child 0 (Léa) or 1 (Tom), whose letters come to the same address: a parent activates the child's
+account with it, then adds herself as the child's DSP assistant (Accompagnateurs) to reach it from her own login.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
-from demo.laboratory import DEMO_PERSON, PATIENTS, person
+from demo.laboratory import CHILDREN, DEMO_PERSON, PATIENTS, child, person
 from infra.local import default_state_dir
 
 CODE = re.compile(r"\b[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}\b")
@@ -40,8 +42,9 @@ def one_time_codes(maildir: Path, to: str) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--person", type=int, default=PATIENTS.index(DEMO_PERSON))
+    parser.add_argument("--child", type=int, choices=range(len(CHILDREN)), default=None)
     args = parser.parse_args()
-    who = person(PATIENTS[args.person], args.person)
+    who = person(PATIENTS[args.person], args.person) if args.child is None else child(*CHILDREN[args.child])
     state = default_state_dir()
     print(f"{who['given_name']} {who['family_name']}, matricule {who['matricule']} (born {who['birth_date']}), "
           f"e-mail {who['email']}")

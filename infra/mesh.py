@@ -244,7 +244,8 @@ def run(infra: LocalInfra) -> int:
     print(f"[mesh] web portal (myDSP): {portal}/  — French; Deutsch and English in its header")
     print(f"[mesh]   walk it as the demo patient Anne Muller: `make inbox` shows her matricule, her activation letter "
           f"(a PDF) with its code, and the one-time codes e-mailed to her; activate at {portal}/activate, then log "
-          "in; her two children's DSPs are under 'Autres dossiers patient'")
+          "in; her children's letters: `make inbox CHILD=0` / `CHILD=1` (activate, add yourself as their DSP "
+          "assistant, then 'Autres dossiers patient')")
     print(f"[mesh]   as a health professional: {portal}/pro/login with the assertion `make pro-assertion` prints "
           "(the demo identity provider; PRO=PRO-1001 for the other doctor)")
     print(f"[mesh] Kafka {infra.kafka.bootstrap}   MongoDB protocol (FerretDB) {infra.ferret.uri}  databases dsp_*, "
