@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi.responses import Response
+
+from .. import web
 from ..api import Problem
 from ..web import Page
 
@@ -50,3 +53,11 @@ async def _command(p: Page, **body: Any) -> str | None:
             raise
         return p.refusal(refused)
     return None
+
+
+async def settings_page(p: Page, template: str, status: int = 200, **values: Any) -> Response:
+    """A settings screen: the person logged in and the access state of the DSP acted on, the fields' errors (none
+    by default) and what the route adds."""
+    user, state = await web.patient(p)
+    values.setdefault("fields", {})
+    return p.render(template, status, user=user, state=state, **values)

@@ -14,7 +14,7 @@ from .. import web
 from ..api import Problem
 from ..app import Current
 from ..web import Page, field
-from ._forms import _command, _notice
+from ._forms import _command, _notice, settings_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -22,9 +22,7 @@ router = APIRouter(include_in_schema=False)
 # --- DSP assistants -------------------------------------------------------------------------------------------------
 
 async def _assistants(p: Page, status: int = 200, **values: Any) -> Response:
-    user, state = await web.patient(p)
-    values.setdefault("fields", {})
-    return p.render("assistants.html", status, user=user, state=state, **values)
+    return await settings_page(p, "assistants.html", status, **values)
 
 
 @router.get("/assistants")

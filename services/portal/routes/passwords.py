@@ -13,15 +13,13 @@ from .. import web
 from ..api import Problem
 from ..app import Current
 from ..web import Page, field
-from ._forms import _notice
+from ._forms import _notice, settings_page
 
 router = APIRouter(include_in_schema=False)
 
 
 async def _passwords(p: Page, status: int = 200, **values: Any) -> Response:
-    user, state = await web.patient(p)
-    values.setdefault("fields", {})
-    return p.render("passwords.html", status, user=user, state=state, **values)
+    return await settings_page(p, "passwords.html", status, **values)
 
 
 @router.get("/passwords")
