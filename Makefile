@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export UV_PROJECT_ENVIRONMENT ?= $(HOME)/.cache/dsp-mesh/venv
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: run test down status infra lint schemas inbox pro-assertion bench-ingest bench-access bench-login chaos uv deps browser
+.PHONY: run test down status infra lint schemas inbox pro-assertion bench-ingest bench-access bench-login bench-search chaos uv deps browser
 
 uv:
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
@@ -46,6 +46,9 @@ pro-assertion: deps  ## a fresh identity-provider assertion for a demo professio
 
 bench-ingest: deps  ## records' ingest rate and latency vs a raw aiokafka + insert_many baseline (COUNT=50000)
 	$(UV) run --frozen python -m bench.ingest --count $(or $(COUNT),50000)
+
+bench-search: deps  ## a patient's keyword search over HTTP, 200 000 documents over 20 000 patients, vs a raw _id lookup
+	$(UV) run --frozen python -m bench.search
 
 bench-login: deps  ## complete logins (password + one-time code) per second on a real activation worker (RATE=40)
 	$(UV) run --frozen python -m bench.login --rate $(or $(RATE),40)

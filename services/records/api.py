@@ -35,6 +35,7 @@ from services.kit.paging import BadCursor, decode_cursor, encode_cursor
 
 from . import views
 from .domain import tokens
+from .listing import Listing
 from .store import RecordsStore
 
 GATEWAY, CONSOLE = ("gateway",), ("console",)
@@ -77,37 +78,32 @@ class RecordsApi:
                 ("/v1/commands/status", door.endpoint(self.command_status, GATEWAY)),
                 ("/v1/stats", door.endpoint(self.stats, CONSOLE))]
 
-    async def _page(self, query: dict[str, Any], field: str, descending: bool, cursor: str | None,
-                    limit: int) -> Answer:
-        order = f"{field}:{'desc' if descending else 'asc'}"
+    async def _page(self, patient: str, listing: Listing, cursor: str | None, limit: int) -> Answer:
+        order = f"{listing.field}:{'desc' if listing.descending else 'asc'}"
         try:
             after = _after(cursor, order)
         except BadCursor as exc:
             return _bad_cursor(exc)
-        found = await self.store.page(query, field, descending, after, limit + 1)
+        found = listing.page(await self.store.patient_index(patient), after, limit + 1)
         items, more = found[:limit], len(found) > limit
-        next_cursor = encode_cursor(order, _ms(items[-1][field]), items[-1]["_id"]) if more else None
+        next_cursor = encode_cursor(order, _ms(items[-1][listing.field]), items[-1]["_id"]) if more else None
         return _ok(DocumentPage(items=[views.summary(d) for d in items], next_cursor=next_cursor))
 
     async def documents(self, raw: bytes) -> Answer:
         body = DocumentsQuery.model_validate_json(raw)
-        query = self.store.visible(body.patient, body.viewer == "professional", body.include_withdrawn)
-        if body.q is not None:
-            words = tokens(body.q)
-            if not words:  # nothing searchable (one letter, punctuation): nothing found
-                return _ok(DocumentPage(items=[], next_cursor=None))
-            query["tokens"] = {"$all": words}
-        return await self._page(query, body.sort, True, body.cursor, body.limit)
+        words = tokens(body.q) if body.q is not None else []
+        if body.q is not None and not words:  # nothing searchable (one letter, punctuation): nothing found
+            return _ok(DocumentPage(items=[], next_cursor=None))
+        return await self._page(body.patient, Listing(body.sort, True, body.viewer == "professional",
+                                                      body.include_withdrawn, tuple(words)), body.cursor, body.limit)
 
     async def timeline(self, raw: bytes) -> Answer:
         body = TimelineQuery.model_validate_json(raw)
-        query = {**self.store.visible(body.patient, body.viewer == "professional"),
-                 "document_date": {"$gte": body.start, "$lt": body.end}}
-        return await self._page(query, "document_date", False, body.cursor, body.limit)
+        return await self._page(body.patient, Listing("document_date", False, body.viewer == "professional",
+                                                      start=body.start, end=body.end), body.cursor, body.limit)
 
     async def _document(self, body: DocumentQuery) -> dict[str, Any] | None:
-        query = self.store.visible(body.patient, body.viewer == "professional", include_withdrawn=True)
-        return await self.store.document(query, body.document_id)
+        return await self.store.document(body.patient, body.document_id, body.viewer == "professional")
 
     async def detail(self, raw: bytes) -> Answer:
         doc = await self._document(DocumentQuery.model_validate_json(raw))

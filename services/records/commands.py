@@ -72,20 +72,14 @@ class CommandService:
                                 title=cmd.title, author="patient", document_date=doc["document_date"],
                                 change=DocumentChange.ADDED, version=1)
         # the event is fixed with the document, in the same write: a redelivered command re-sends those bytes
-        await self.store.documents.update_one(
-            {"_id": doc_id}, {"$setOnInsert": {**doc, "blocked": False, "event": event.model_dump_json()}},
-            upsert=True)
-        stored = await self.store.documents.find_one({"_id": doc_id}, {"event": 1})
-        text = (stored or {}).get("event") or event.model_dump_json()  # stored before events were kept
+        text = await self.store.add_upload(doc, event.model_dump_json())
         await self._send(self.send_event, event.event_id, text, cmd.patient_matricule)
         log.info("patient document uploaded", document_id=doc_id, size=len(data))
         return doc_id
 
     async def set_blocked(self, cmd: SetDocumentBlocked) -> None:
         blocked = cmd.command == "block-document"
-        found = await self.store.documents.update_one(
-            {"_id": cmd.document_id, "patient_matricule": cmd.patient_matricule}, {"$set": {"blocked": blocked}})
-        if found.matched_count == 0:
+        if not await self.store.set_blocked(cmd.patient_matricule, cmd.document_id, blocked):
             raise domain.Rejected("no such document in this patient's DSP")
         event = DocumentVisibilityChangedV1(event_id=domain.event_id(cmd.document_id, cmd.command_id),
                                             document_id=cmd.document_id, patient_matricule=cmd.patient_matricule,

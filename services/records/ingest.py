@@ -146,6 +146,7 @@ class Ingestor:
             folds.update({doc_id: self._fold(current[doc_id], by_doc[doc_id], now) for doc_id in existing})
             await self.store.save_documents([doc for doc_id, (doc, _, added) in folds.items()
                                              if doc_id in existing and added])
+        await self.store.index_documents([doc for doc, _, _ in folds.values()])  # always: repairs a crash before it
         stored_at = self.clock().timestamp()
         for p in accepted:
             self.metrics.latency.observe(max(0.0, stored_at - p.record.timestamp / 1000))

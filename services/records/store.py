@@ -1,25 +1,27 @@
 """records' MongoDB collections. Documents are written field by field ($set), so a patient's block flag
-and a laboratory's new version never overwrite each other; every write is idempotent. The read API's queries are
-here too: a page is the documents after a cursor's (sort value, id), so paging never skips nor repeats one."""
+and a laboratory's new version never overwrite each other; every write is idempotent. Every read on the hot path
+is by `_id`: a patient's list, search and timeline read the patient's index document (`listing`), written after
+the documents it lists (a redelivery writes it again, so a crash in between is repaired)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from gridfs.asynchronous import AsyncGridFSBucket
 from gridfs.errors import FileExists, NoFile
-from pymongo import ASCENDING, DESCENDING, InsertOne, UpdateOne
+from pymongo import ASCENDING, InsertOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from . import listing
+
 DUPLICATE_KEY = 11000
-LIST_FIELDS = {"versions": 0, "current.observations": 0, "current.event": 0, "event": 0, "tokens": 0}
 
 
 class RecordsStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self.documents = db["documents"]
+        self.index = db["patient_index"]  # _id: a matricule (see listing)
         self.lab_messages = db["lab_messages"]
         self.persons = db["persons"]
         self.parked = db["parked"]
@@ -29,15 +31,35 @@ class RecordsStore:
         self.file_meta = db["files.files"]
 
     async def ensure_indexes(self) -> None:
-        await self.documents.create_index([("patient_matricule", ASCENDING), ("document_date", DESCENDING)],
-                                          name="patient_timeline")
-        await self.documents.create_index([("patient_matricule", ASCENDING), ("reported_at", DESCENDING)],
-                                          name="patient_latest")
-        await self.documents.create_index([("patient_matricule", ASCENDING), ("tokens", ASCENDING)],
-                                          name="patient_keywords")
-        await self.documents.create_index([("laboratory_id", ASCENDING), ("report_id", ASCENDING)],
-                                          name="lab_report")
         await self.parked.create_index([("patient_matricule", ASCENDING)], name="parked_by_patient")
+        if await self.documents.estimated_document_count() and not await self.index.estimated_document_count():
+            await self.rebuild_index()  # documents stored before the index existed: one scan, once
+
+    async def rebuild_index(self) -> None:
+        docs = [d async for d in self.documents.find({}, {"versions": 0, "event": 0})]
+        for start in range(0, len(docs), 500):
+            await self.index_documents(docs[start:start + 500])
+        blocked = [UpdateOne({"_id": d["patient_matricule"]}, {"$set": {f"blocked.{d['_id']}": True}})
+                   for d in docs if d.get("blocked")]
+        if blocked:
+            await self.index.bulk_write(blocked, ordered=False)
+
+    async def index_documents(self, docs: list[dict[str, Any]]) -> None:
+        """Each document's entry in its patient's index, one upsert per patient; a document a correction moved to
+        another patient leaves the index of each patient its versions named."""
+        fields: dict[str, dict[str, Any]] = {}
+        left: dict[str, dict[str, str]] = {}
+        for d in docs:
+            fields.setdefault(d["patient_matricule"], {})[f"docs.{d['_id']}"] = listing.entry(d)
+            for former in {v["patient_matricule"] for v in d.get("versions") or []} - {d["patient_matricule"]}:
+                left.setdefault(former, {})[f"docs.{d['_id']}"] = ""
+        ops = [UpdateOne({"_id": p}, {"$set": f}, upsert=True) for p, f in fields.items()]
+        ops += [UpdateOne({"_id": p}, {"$unset": f}) for p, f in left.items()]
+        if ops:
+            await self.index.bulk_write(ops, ordered=False)
+
+    async def patient_index(self, patient: str) -> dict[str, Any] | None:
+        return await self.index.find_one({"_id": patient})
 
     async def load(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         return {d["_id"]: d async for d in self.documents.find({"_id": {"$in": ids}})}
@@ -72,31 +94,30 @@ class RecordsStore:
         except (FileExists, DuplicateKeyError):
             pass  # stored before a crash: the same bytes under the same deterministic id
 
-    @staticmethod
-    def visible(patient: str, professional: bool, include_withdrawn: bool = False) -> dict[str, Any]:
-        """A patient's documents that a viewer sees: a professional never a blocked one."""
-        query: dict[str, Any] = {"patient_matricule": patient}
-        if professional:
-            query["blocked"] = False
-        if not include_withdrawn:
-            query["status"] = "active"
-        return query
 
-    async def page(self, query: dict[str, Any], field: str, descending: bool, after: tuple[datetime, str] | None,
-                   limit: int) -> list[dict[str, Any]]:
-        """Up to `limit` documents matching `query`, sorted by `field` then id, after the position `after`."""
-        if after is not None:
-            at, doc_id = after
-            beyond = {field: {"$lt" if descending else "$gt": at}}
-            query = {**query, "$or": [beyond, {field: at, "_id": {"$gt": doc_id}}]}
-        sort = [(field, DESCENDING if descending else ASCENDING), ("_id", ASCENDING)]
-        return [d async for d in self.documents.find(query, LIST_FIELDS).sort(sort).limit(limit)]
-
-    async def document(self, query: dict[str, Any], doc_id: str) -> dict[str, Any] | None:
-        """The document `doc_id` if it matches `query`'s plain equalities (looked up by `_id` alone, the one filter
-        FerretDB hands to its index; the owner and visibility are checked here)."""
+    async def document(self, patient: str, doc_id: str, professional: bool) -> dict[str, Any] | None:
+        """The patient's document `doc_id` (looked up by `_id`; the owner and, for a professional, the block flag
+        checked here)."""
         found = await self.documents.find_one({"_id": doc_id}, {"tokens": 0, "event": 0})
-        return found if found is not None and all(found.get(k) == v for k, v in query.items()) else None
+        if found is None or found.get("patient_matricule") != patient or (professional and found.get("blocked")):
+            return None
+        return found
+
+    async def add_upload(self, doc: dict[str, Any], event: str) -> str:
+        """A patient's upload, its event fixed in the same write (first write wins); the event's stored bytes."""
+        await self.documents.update_one({"_id": doc["_id"]}, {"$setOnInsert": {**doc, "blocked": False,
+                                                                              "event": event}}, upsert=True)
+        stored = await self.documents.find_one({"_id": doc["_id"]}, {"event": 1})
+        await self.index_documents([doc])
+        return str((stored or {}).get("event") or event)  # stored before events were kept: rebuilt
+
+    async def set_blocked(self, patient: str, doc_id: str, blocked: bool) -> bool:
+        """Block or unblock the patient's document, in it and in the patient's index; False: no such document."""
+        found = await self.documents.update_one({"_id": doc_id, "patient_matricule": patient},
+                                                {"$set": {"blocked": blocked}})
+        if found.matched_count:
+            await self.index.update_one({"_id": patient}, {"$set": {f"blocked.{doc_id}": blocked}}, upsert=True)
+        return bool(found.matched_count)
 
     async def file_size(self, file_id: str) -> int | None:
         found = await self.file_meta.find_one({"_id": file_id}, {"length": 1})

@@ -13,11 +13,12 @@ from schemas.records_api import DocumentDetail, DocumentFileInfo, DocumentSummar
 
 
 def summary(doc: dict[str, Any]) -> DocumentSummary:
+    """A stored document's summary, or a list entry's (`listing.entry`)."""
     return DocumentSummary(
         id=doc["_id"], document_type=doc["document_type"], title=doc["title"], author=doc["author"],
         document_date=doc["document_date"], reported_at=doc["reported_at"], status=doc["status"],
         blocked=bool(doc.get("blocked")), version_count=doc.get("version_count", 1),
-        has_file=bool((doc.get("current") or {}).get("attachment")))
+        has_file=bool(doc["has_file"] if "has_file" in doc else (doc.get("current") or {}).get("attachment")))
 
 
 def stored_versions(doc: dict[str, Any]) -> list[dict[str, Any]]:

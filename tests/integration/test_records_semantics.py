@@ -139,6 +139,34 @@ async def test_cancelled_withdraws_and_a_correction_before_its_original_wins(
     assert {d["id"] for d in await reads.all(patient, include_withdrawn=True)} == {early["_id"], gone["_id"]}
 
 
+async def test_lists_follow_a_document_to_the_patient_its_correction_names_and_survive_a_lost_index(
+        records: Worker, producer: AIOKafkaProducer, mongo: Any, run_id: str, unique: str, patient: str,
+        docs: Any, reads: Reads) -> None:
+    other = make_matricule(date(1965, 5, 5), random.randrange(1000))
+    for matricule in (patient, other):
+        await register(producer, mongo, run_id, matricule)
+    lab = f"LAB-{unique}"
+    await send(producer, lab_result(lab, report="R", message_id="m1", patient_matricule=patient, title="Glycémie"))
+    doc = await eventually(lambda: docs.find_one({"laboratory_id": lab}))
+    await eventually(lambda: _count(reads, patient, 1))
+    # the laboratory named the wrong patient: its correction names the right one
+    await send(producer, lab_result(lab, report="R", message_id="m2", status="corrected", patient_matricule=other,
+                                    reported_at="2026-11-20T16:00:00+01:00", title="Glycémie"))
+    await eventually(lambda: _count(reads, other, 1))
+    assert await reads.all(patient) == [] and await reads.search(patient, "glycemie") == []
+    assert [d["id"] for d in await reads.search(other, "glycémie")] == [doc["_id"]]
+
+    index = mongo[f"{run_id}_records"]["patient_index"]
+    await index.delete_one({"_id": other})  # as if the worker died between the document's write and its index's
+    await send(producer, lab_result(lab, report="R", message_id="m2", status="corrected", patient_matricule=other,
+                                    reported_at="2026-11-20T16:00:00+01:00", title="Glycémie"))  # redelivered
+    await eventually(lambda: _count(reads, other, 1))
+
+    await index.delete_many({})  # documents stored before the index existed: rebuilt once, at start
+    await RecordsStore(mongo[f"{run_id}_records"]).ensure_indexes()
+    assert [d["id"] for d in await reads.all(other)] == [doc["_id"]] and await reads.all(patient) == []
+
+
 async def test_unknown_patient_is_parked_then_released_when_registered(
         records: Worker, producer: AIOKafkaProducer, mongo: Any, run_id: str, unique: str, patient: str,
         docs: Any) -> None:

@@ -1,0 +1,170 @@
+"""python -m bench.search [--docs 200000] [--patients 20000] [--searches 2000] [--burst 20] [--before 1]
+
+A patient's keyword search, as the portal asks for it: `POST /v1/documents {patient, q}` on a real records
+worker (over HTTP, with the gateway's service token), in a database holding --docs lab results over --patients
+patients (stored directly, as the worker stores them: documents and each patient's index document).
+
+- sequential: --searches searches one after the other (each one's latency alone), words from the patient's
+  own documents or not (a search finding nothing costs the same);
+- burst: the same searches with --burst in flight at once (a Monday morning);
+- raw baseline, same run, same database: `find_one({_id: matricule})` on the index collection — the one
+  lookup a search needs, without HTTP, auth, parsing, filtering or answer;
+- before: --before searches (default 1) as the secondary-field query the index replaced (FerretDB scans).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pymongo import AsyncMongoClient
+
+from bench.common import Endpoints, bench_line, infrastructure, percentile, rounded
+from bench.ingest.__main__ import RecordsWorker
+from demo.laboratory import lab_result, matricule
+from schemas.lab_result import LabResultV1
+from services.kit.servicetokens import Signer, new_key
+from services.records import domain, listing
+
+T0 = datetime(2026, 11, 30, tzinfo=UTC)
+GATEWAY_KEY, GATEWAY_PUBLIC = new_key()
+SIGNER = Signer("gateway", GATEWAY_KEY)
+WORDS = ["hemoglobine", "glycemie", "cholesterol", "bilan lipidique", "hemogramme", "creatinine", "scanner",
+         "ferritine", "tsh", "bionext"]
+
+
+def patients(n: int) -> list[str]:
+    return [matricule(date(1950, 1, 1) + timedelta(days=i // 1000), i % 1000) for i in range(n)]
+
+
+def documents(count: int, people: list[str], rng: random.Random) -> list[dict[str, Any]]:
+    """`count` stored lab results (one version each, like most), dated over five years."""
+    docs = []
+    for i in range(count):
+        at = T0 - timedelta(days=rng.randrange(5 * 365), minutes=rng.randrange(1440))
+        _, value = lab_result(rng, at, mistakes=0.0)
+        body = {**json.loads(value), "patient_matricule": people[i % len(people)]}
+        result = LabResultV1.model_validate(body)
+        doc, _ = domain.apply(None, result.laboratory_id, result.report_id, domain.to_version(result, at, at))
+        docs.append({**doc, "blocked": False})
+    return docs
+
+
+async def seed(ends: Endpoints, prefix: str, docs: list[dict[str, Any]]) -> None:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(ends.mongo_uri, tz_aware=True)
+    db = client[f"{prefix}_records"]
+    for start in range(0, len(docs), 1000):
+        await db["documents"].insert_many(docs[start:start + 1000], ordered=False)
+    index: dict[str, dict[str, Any]] = {}
+    for d in docs:
+        index.setdefault(d["patient_matricule"], {"_id": d["patient_matricule"], "docs": {}})["docs"][d["_id"]] = \
+            listing.entry(d)
+    rows = list(index.values())
+    for start in range(0, len(rows), 1000):
+        await db["patient_index"].insert_many(rows[start:start + 1000], ordered=False)
+    await client.close()
+
+
+async def timed(calls: list[Any], concurrency: int) -> tuple[float, list[float]]:
+    """Run the calls `concurrency` at a time; (calls per second, latency of each in ms)."""
+    latencies: list[float] = []
+    queue = list(reversed(calls))
+
+    async def worker() -> None:
+        while queue:
+            call = queue.pop()
+            started = time.perf_counter()
+            await call()
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return len(calls) / (time.perf_counter() - started), latencies
+
+
+async def run(args: argparse.Namespace, ends: Endpoints, log: Path) -> dict[str, Any]:
+    rng = random.Random(11)
+    people = patients(args.patients)
+    started = time.perf_counter()
+    docs = documents(args.docs, people, rng)
+    worker = RecordsWorker(ends, log)
+    worker.env["DSP_SERVICE_PUBLIC_KEYS"] = f"gateway={GATEWAY_PUBLIC}"
+    await seed(ends, worker.prefix, docs)
+    print(f"seeded {args.docs:,} documents over {args.patients:,} patients in {time.perf_counter() - started:.0f}s")
+    del docs
+    asks = [(rng.choice(people), rng.choice(WORDS)) for _ in range(args.searches)]
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(ends.mongo_uri, tz_aware=True)
+    db = client[f"{worker.prefix}_records"]
+    worker.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{worker.port}", timeout=120,
+                                     limits=httpx.Limits(max_connections=args.burst)) as http:
+            found = 0
+
+            def search(patient: str, q: str) -> Any:
+                async def call() -> None:
+                    nonlocal found
+                    answer = await http.post("/v1/documents", json={"patient": patient, "q": q, "viewer": "patient"},
+                                             headers={"Authorization": f"Bearer {SIGNER.token('records')}"})
+                    answer.raise_for_status()
+                    found += len(answer.json()["items"])
+                return call
+
+            def lookup(patient: str) -> Any:
+                async def call() -> None:
+                    await db["patient_index"].find_one({"_id": patient})
+                return call
+
+            await timed([search(p, q) for p, q in asks[:100]], 4)  # warm-up
+            seq_rate, seq = await timed([search(p, q) for p, q in asks], 1)
+            burst_rate, burst = await timed([search(p, q) for p, q in asks], args.burst)
+            base_rate, base = await timed([lookup(p) for p, _ in asks], 1)
+            before = []
+            for patient, q in asks[:args.before]:
+                t = time.perf_counter()
+                await db["documents"].find({"patient_matricule": patient, "status": "active",
+                                            "tokens": {"$all": domain.tokens(q)}}, {"versions": 0}).to_list(20)
+                before.append((time.perf_counter() - t) * 1000)
+    finally:
+        worker.stop()
+        await client.close()
+    return {"seq": (seq_rate, seq), "burst": (burst_rate, burst), "base": (base_rate, base), "before": before,
+            "found_per_search": found / (2 * len(asks))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=200_000)
+    parser.add_argument("--patients", type=int, default=20_000)
+    parser.add_argument("--searches", type=int, default=2_000)
+    parser.add_argument("--burst", type=int, default=20)
+    parser.add_argument("--before", type=int, default=1, help="searches run the old way (each scans everything)")
+    args = parser.parse_args()
+    log = Path(tempfile.gettempdir()) / "dsp-bench-search.log"
+    with infrastructure() as ends:
+        out = asyncio.run(run(args, ends, log))
+    print(f"\nbench/search: {args.docs:,} documents, {args.patients:,} patients, {args.searches:,} searches")
+    for name, key in (("raw baseline find_one(_id)", "base"), ("search, one at a time", "seq"),
+                      (f"search, {args.burst} in flight", "burst")):
+        rate, lat = out[key]
+        print(f"{name:<30} {rate:>8,.0f}/s   p50 {percentile(lat, 50):>7.2f} ms   p99 {percentile(lat, 99):>7.2f} ms")
+    print(f"before (secondary-field query, scanned): {', '.join(f'{t:,.0f} ms' for t in out['before'])}")
+    print(f"documents found per search: {out['found_per_search']:.2f}   goal: search p99 < 50 ms")
+    seq, base = out["seq"][1], out["base"][1]
+    print(bench_line("search", documents=args.docs, patients=args.patients, searches=args.searches,
+                     search_latency_ms=rounded(seq), burst=args.burst, burst_latency_ms=rounded(out["burst"][1]),
+                     burst_per_s=round(out["burst"][0]), baseline_latency_ms=rounded(base),
+                     ratio_p99=round(percentile(base, 99) / percentile(seq, 99), 3),
+                     before_scan_ms=[round(t) for t in out["before"]]))
+
+
+if __name__ == "__main__":
+    main()
