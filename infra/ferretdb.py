@@ -68,6 +68,14 @@ def install(cache_dir: Path) -> Path:
     return binary
 
 
+# SQLite in WAL mode (FerretDB's default) with synchronous=NORMAL: a commit is in the write-ahead log before it is
+# acknowledged, so a crash of FerretDB or of any worker loses nothing; only an OS crash or a power loss can lose
+# the commits since the last checkpoint — MongoDB's default (w:1, journal synced every 100 ms) and Kafka's (no
+# fsync, replication instead) make the same trade. FULL fsyncs every commit: each statement of a bulk update
+# 2.4x slower here (measured, 500 updates: ~100 ms vs ~240 ms). Production runs MongoDB (compose.yaml).
+SQLITE_PRAGMAS = "_pragma=synchronous(normal)"
+
+
 class FerretNode:
     def __init__(self, cache_dir: Path, state_dir: Path, port: int) -> None:
         self.cache_dir, self.port = cache_dir, port
@@ -144,7 +152,7 @@ class FerretNode:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "ferretdb-state").mkdir(parents=True, exist_ok=True)
         spawn("ferretdb", [
-            str(binary), "--handler=sqlite", f"--sqlite-url=file:{self.data_dir}/",
+            str(binary), "--handler=sqlite", f"--sqlite-url=file:{self.data_dir}/?{SQLITE_PRAGMAS}",
             f"--listen-addr=127.0.0.1:{self.port}", f"--state-dir={self.run_dir / 'ferretdb-state'}",
             "--debug-addr=-", "--telemetry=disable", "--log-level=warn",
             "--test-enable-new-auth", f"--setup-database={AUTH_DB}", f"--setup-username={ADMIN_USER}",

@@ -105,6 +105,25 @@ def test_id_in_is_pushed_down_and_exact(big: Collection[dict[str, Any]]) -> None
     assert big.find_one({"_id": {"$in": []}}) is None
 
 
+def test_id_prefix_range_is_pushed_down_and_exact(client: MongoClient[dict[str, Any]], db_name: str) -> None:
+    """`{_id: {$gte: "<owner>|", $lt: "<owner>}"}}` (how a collection keyed `<owner>|<item>` lists one owner's items)
+    reads the `_id` index; ids the JSON text orders differently (escaped or non-ASCII characters) still answer
+    exactly, and bounds the push-down cannot serve are left to the upstream scan."""
+    col = client[db_name]["owners"]
+    col.insert_many([{"_id": f"{owner:013d}|item{k:02d}", "v": "x" * 200} for owner in range(2_000) for k in range(5)])
+    odd = ["0000000000007|a\"b", "0000000000007 x", "0000000000007", "0000000000007|é", "0000000000007|\u2028",
+           "0000000000007}", "0000000000007|<&>", "0000000000007|\\"]
+    col.insert_many([{"_id": o} for o in odd])
+    lo, hi = "0000000000007|", "0000000000007}"
+    explain = col.database.command("explain", {"find": col.name, "filter": {"_id": {"$gte": lo, "$lt": hi}}})
+    assert explain["filterPushdown"] is True and "USING INDEX" in str(explain.get("queryPlanner")), explain
+    expected = sorted([f"0000000000007|item{k:02d}" for k in range(5)] + [o for o in odd if lo <= o < hi])
+    assert sorted(d["_id"] for d in col.find({"_id": {"$gte": lo, "$lt": hi}})) == expected
+    unsafe = {"_id": {"$gte": lo, "$lt": "0000000000007|é"}}  # a bound the push-down does not take: scanned
+    assert col.database.command("explain", {"find": col.name, "filter": unsafe})["filterPushdown"] is False
+    assert sorted(d["_id"] for d in col.find(unsafe)) == [i for i in expected if i < "0000000000007|é"]
+
+
 def test_object_id_lookups(client: MongoClient[dict[str, Any]], db_name: str) -> None:
     coll = client[db_name]["oids"]
     oids = [ObjectId() for _ in range(20)]

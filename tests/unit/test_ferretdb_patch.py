@@ -102,16 +102,17 @@ def test_the_patch_applies_to_the_upstream_shapes(tmp_path: Path) -> None:
 
     update = (root / ferretdb_patch.MSG_UPDATE_GO).read_text()
     assert "defer closer.Close()" not in update
-    # closed once per statement, after UpdateDocument and before its error check (so on both paths)
-    assert update.count("closer.Close()") == 1
-    assert (update.index('common.UpdateDocument(ctx, c, "update", iter, &u)') < update.index("closer.Close()")
-            < update.index("\t\tif err != nil {\n\t\t\treturn 0, 0, nil, lazyerrors.Error(err)\n\t\t}\n\t}"))
+    # each statement's matches are read and its iterator closed before UpdateDocument (so no read transaction is
+    # open when the update commits), on the error path too; the slice handed on is closed after it
+    assert update.count("closer.Close()") == 1 and update.count("matching.Close()") == 1
+    assert (update.index("docs, err := iterator.ConsumeValues(iter)") < update.index("closer.Close()")
+            < update.index('common.UpdateDocument(ctx, c, "update", matching, &u)') < update.index("matching.Close()"))
 
     collection = (root / ferretdb_patch.COLLECTION_GO).read_text()
     assert collection.count("switch v := v.(type) {") == 2
     assert collection.count("whereClause, args = prepareIDInClause(v)") == 2
     assert "filterPushdown = whereClause != \"\"" in collection
-    assert collection.count("func prepareIDInClause(") == 1
+    assert collection.count("func prepareIDInClause(") == 1 and collection.count("func prepareIDRangeClause(") == 1
     assert collection.rstrip().endswith("_ backends.Collection = (*collection)(nil)\n)")
 
 
