@@ -1,4 +1,5 @@
-"""The real Docker Compose and promtool, built once through the Go module proxy into the project cache.
+"""The real Docker Compose and promtool, and vegeta (the benchmarks' HTTP load generator), built once through the
+Go module proxy into the project cache.
 
 No Docker engine is needed to check the Docker host path: `compose config` renders and validates
 `compose.yaml` (interpolation, `${VAR:?}` errors, the compose-spec schema), and `promtool check config`
@@ -6,7 +7,7 @@ validates the Prometheus scrape file. Both are built like FerretDB (`infra.ferre
 of the module (the proxy serves it even where it does not serve the version list `go install` asks for,
 and Prometheus' go.mod has a `replace`, which `go install` refuses), a writable copy, `go build`.
 
-    python -m infra.tools compose promtool   # build what is missing, print the paths
+    python -m infra.tools compose promtool vegeta   # build what is missing, print the paths
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ COMPOSE = GoTool("docker-compose", "github.com/docker/compose/v2", "v2.40.3", ".
                  ldflags="-s -w -X github.com/docker/compose/v2/internal.Version=v2.40.3")
 PROMTOOL = GoTool("promtool", "github.com/prometheus/prometheus", "v0.305.0", "./cmd/promtool",  # Prometheus 3.5.0
                   ldflags="-s -w -X github.com/prometheus/common/version.Version=3.5.0")
-TOOLS = {"compose": COMPOSE, "promtool": PROMTOOL}
+VEGETA = GoTool("vegeta", "github.com/tsenart/vegeta/v12", "v12.13.0", ".",  # HTTP load generator (bench.access.http)
+                ldflags="-s -w -X main.Version=v12.13.0")
+TOOLS = {"compose": COMPOSE, "promtool": PROMTOOL, "vegeta": VEGETA}
 
 
 def install(tool: GoTool, cache: Path | None = None) -> Path:

@@ -4,21 +4,31 @@ Access decisions against the in-memory view the access worker keeps: --patients 
 --grants grants (circle members, presence passwords, emergency grants; some blocked professionals and
 documents). Reports decisions/s of decide() against a raw baseline measured in the same run (a bare
 dict lookup of the grant and a time comparison: the least any decision must do), and p50/p99 latency
-with decisions paced at --rate per second for --seconds.
+with decisions paced at --rate per second for --seconds. The view's memory is the process's resident set
+(VmRSS) grown while the view was built and indexed as the worker keeps it (`AccessView.put`), garbage collected.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+import bson
+from bson.codec_options import CodecOptions
 
 from bench.common import bench_line, percentile, rounded
 from services.access import state as ev
 from services.access.decisions import Action, Actor, GrantKind, PatientAccess, decide
+from services.access.store import Store, decode_access, encode_access
+from services.access.view import AccessView
 
 T0 = datetime(2026, 11, 22, tzinfo=UTC)
+CODEC: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True)
 
 
 def build(patients: int, grants: int, rng: random.Random) -> tuple[dict[str, PatientAccess], list[str]]:
@@ -35,6 +45,25 @@ def build(patients: int, grants: int, rng: random.Random) -> tuple[dict[str, Pat
             ev.apply(access, ev.ProfessionalBlocked(rng.choice(pros), at))
             ev.apply(access, ev.DocumentBlocked(f"doc-{rng.randrange(10)}", at))
     return view, pros
+
+
+def rss_mib() -> float:
+    """This process's resident set size (VmRSS), in MiB."""
+    line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+def loaded_mib(view: dict[str, PatientAccess]) -> float:
+    """The memory of `view` as the worker holds it: loaded from stored (BSON) documents — its own strings and
+    times, as pymongo decodes them — and indexed (`AccessView.put`); the process's RSS grown, garbage collected."""
+    stored = [bson.encode({"_id": p, "access": encode_access(a)}) for p, a in view.items()]
+    gc.collect()
+    before, worker = rss_mib(), AccessView(cast(Store, None))
+    for raw in stored:
+        doc = bson.decode(raw, CODEC)
+        worker.put(doc["_id"], 1, decode_access(doc["access"]))
+    gc.collect()
+    return rss_mib() - before
 
 
 def queries(view: dict[str, PatientAccess], pros: list[str], n: int, rng: random.Random) -> list[tuple[str, str, str]]:
@@ -59,6 +88,9 @@ def main() -> None:
     started = time.perf_counter()
     view, pros = build(args.patients, args.grants, rng)
     print(f"view built: {args.patients} patients, {args.grants} grants in {time.perf_counter() - started:.1f}s")
+    view_mib = loaded_mib(view)
+    print(f"view loaded as the worker loads it: resident memory {view_mib:,.0f} MiB "
+          f"({view_mib * 2**20 / args.grants:,.0f} bytes a grant; goal < 1 GiB for 1,000,000 grants)")
     qs = queries(view, pros, 200_000, rng)
     now = T0 + timedelta(days=31)
 
@@ -88,7 +120,8 @@ def main() -> None:
           f"({allowed / len(qs):.0%} allowed)")
     print(f"paced at {args.rate:.0f}/s for {args.seconds:.0f}s: p50 {percentile(latencies, 50) * 1000:.1f} us   "
           f"p99 {percentile(latencies, 99) * 1000:.1f} us   (n={len(latencies)}; goal p99 < 5 ms)")
-    print(bench_line("access-decide", patients=args.patients, grants=args.grants, decisions_per_s=round(rate),
+    print(bench_line("access-decide", patients=args.patients, grants=args.grants, view_rss_mib=round(view_mib),
+                     decisions_per_s=round(rate),
                      baseline_per_s=round(baseline), ratio=round(rate / baseline, 3), paced_per_s=args.rate,
                      latency_us=rounded([v * 1000 for v in latencies], 1)))
 

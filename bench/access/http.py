@@ -2,9 +2,12 @@
 
 Decisions as the gateway asks for them: `POST /v1/decisions` on a real access worker (its view loaded from a
 MongoDB snapshot of --patients patients holding --grants grants; every professional's decision audited in
-the hash chain before the answer). Requests are sent open-loop at --rate per second for --seconds (latency is
-measured from each request's scheduled time, so queueing counts). The raw baseline, in the same run, is the
-same worker answering `GET /health/live` at the same rate: HTTP and the event loop, no decision, no audit.
+the hash chain before the answer). Requests are sent open-loop at --rate per second for --seconds by vegeta, a
+native load generator (`bench.access.vegeta`, built on first use), so sending them does not eat the worker's CPU;
+latency is measured from each request's scheduled time, so queueing counts. The raw baseline, in the same run, is
+the same worker answering `GET /health/live` at the same rate: HTTP and the event loop, no decision, no audit.
+The time split comes from the worker's own `/metrics` (`services.access.timing`): door (Host, content type, service
+token), parse, decide, audit (waiting until the entry is stored); HTTP is the client's mean minus the endpoint's.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import os
 import random
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,9 +31,12 @@ import httpx
 from pymongo import AsyncMongoClient
 from stdnum import luhn, verhoeff
 
+from bench.access import vegeta
 from bench.access.__main__ import T0, build, queries
+from bench.access.phases import cpu_s, split
 from bench.common import Endpoints, bench_line, infrastructure, percentile, rounded
 from infra.procs import free_port
+from infra.tools import VEGETA
 from services.access.store import encode_access
 from services.kit.servicetokens import Signer, new_key
 
@@ -47,7 +54,8 @@ async def seed(ends: Endpoints, prefix: str, patients: int, grants: int) -> list
     view = {matricule(i): access for i, access in enumerate(built.values())}
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(ends.mongo_uri, tz_aware=True)
     db = client[f"{prefix}_access"]
-    docs = [{"_id": p, "version": 1, "access": encode_access(a), "updated_at": T0} for p, a in view.items()]
+    docs = [{"_id": p, "version": 1, "access": encode_access(a), "updated_at": T0 - timedelta(seconds=i)}  # as if
+            for i, (p, a) in enumerate(view.items())]  # changed one by one, not all in the catch-up's last 30 s
     for i in range(0, len(docs), 1000):
         await db["patients"].insert_many(docs[i:i + 1000])
     await db["professionals"].insert_many([{"_id": p, "active": True} for p in pros])
@@ -68,58 +76,23 @@ def start_worker(ends: Endpoints, prefix: str, port: int, log: Path) -> subproce
                             stderr=subprocess.STDOUT)
 
 
-class Pool:
-    """A minimal keep-alive HTTP/1.1 client: a general-purpose client (httpx) costs more CPU per request than
-    the endpoint under test, and shares the same two cores with it."""
-
-    def __init__(self, port: int, size: int) -> None:
-        self.port, self.size = port, size
-        self.idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
-
-    async def open(self) -> None:
-        for _ in range(self.size):
-            self.idle.put_nowait(await asyncio.open_connection("127.0.0.1", self.port))
-
-    async def close(self) -> None:
-        while not self.idle.empty():
-            self.idle.get_nowait()[1].close()
-
-    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
-        reader, writer = await self.idle.get()
-        try:
-            writer.write(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                         f"Authorization: Bearer {SIGNER.token('access')}\r\n"
-                         f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-            status = int((await reader.readline()).split()[1])
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            return status, await reader.readexactly(length)
-        finally:
-            self.idle.put_nowait((reader, writer))
-
-
-async def paced(pool: Pool, rate: float, seconds: float, request: Any) -> tuple[float, list[float]]:
-    """Open loop: request i is due at start + i/rate; its latency runs from then to its answer."""
-    latencies: list[float] = []
-    count, start = int(rate * seconds), time.perf_counter()
-
-    async def one(i: int, due: float) -> None:
-        status, body = await request(pool, i)
-        if status != 200:
-            raise RuntimeError(f"HTTP {status}: {body[:200]!r}")
-        latencies.append((time.perf_counter() - due) * 1000)
-
-    tasks = []
-    for i in range(count):
-        due = start + i / rate
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(i, due)))
-    await asyncio.gather(*tasks)
-    return count / (time.perf_counter() - start), latencies
+async def load(client: httpx.AsyncClient, port: int, pid: int, qs: list[tuple[str, str, str]],
+               args: argparse.Namespace, tmp: Path) -> tuple[vegeta.Run, vegeta.Run, dict[str, dict[str, float]]]:
+    """Warm-up, the baseline, then the decisions, each sent by vegeta; the worker's split of the decisions."""
+    url, token = f"http://127.0.0.1:{port}", SIGNER.token("access")  # valid 2 min; one run is shorter
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    decisions = [vegeta.Target("POST", f"{url}/v1/decisions", headers, json.dumps(
+        {"actor": {"kind": "professional", "id": pro}, "action": "read", "patient": patient,
+         "document": doc}).encode()) for patient, pro, doc in qs]
+    live = [vegeta.Target("GET", f"{url}/health/live", {})]
+    await asyncio.to_thread(vegeta.binary)  # built (first time only) before the clock starts
+    await asyncio.to_thread(vegeta.attack, decisions, 200, 1, tmp, "warm-up")
+    baseline = await asyncio.to_thread(vegeta.attack, live, args.rate, args.seconds, tmp, "baseline")
+    before, cpu = (await client.get("/metrics")).text, cpu_s(pid)
+    served = await asyncio.to_thread(vegeta.attack, decisions, args.rate, args.seconds, tmp, "decisions")
+    phases = split(before, (await client.get("/metrics")).text)
+    phases["worker_cpu_per_decision"] = {"mean": round((cpu_s(pid) - cpu) / served.sent * 1000, 3)}
+    return baseline, served, phases
 
 
 async def run(args: argparse.Namespace, ends: Endpoints) -> None:
@@ -142,35 +115,37 @@ async def run(args: argparse.Namespace, ends: Endpoints) -> None:
                     if worker.poll() is not None:
                         raise SystemExit((Path(tmp) / "access.log").read_text()[-2000:])
                     await asyncio.sleep(0.2)
-            print(f"access worker ready (view loaded from the snapshot) in {time.perf_counter() - started:.1f}s")
-
-            bodies = [json.dumps({"actor": {"kind": "professional", "id": pro}, "action": "read", "patient": patient,
-                                  "document": doc}).encode() for patient, pro, doc in qs]
-
-            async def live(p: Pool, i: int) -> tuple[int, bytes]:
-                return await p.request("GET", "/health/live")
-
-            async def decide(p: Pool, i: int) -> tuple[int, bytes]:
-                return await p.request("POST", "/v1/decisions", bodies[i % len(bodies)])
-
-            pool = Pool(port, 64)
-            await pool.open()
-            await paced(pool, 200, 1, decide)  # warm-up
-            b_rate, b_lat = await paced(pool, args.rate, args.seconds, live)
-            d_rate, d_lat = await paced(pool, args.rate, args.seconds, decide)
-            await pool.close()
+                print(f"access worker ready (view loaded from the snapshot) in {time.perf_counter() - started:.1f}s")
+                print(f"load generator: vegeta {VEGETA.version}; the worker's pid: {worker.pid}", flush=True)
+                baseline, served, phases = await load(client, port, worker.pid, qs, args, Path(tmp))
         finally:
             worker.terminate()
             worker.wait(timeout=30)
-    for name, rate, lat in (("baseline GET /health/live", b_rate, b_lat), ("POST /v1/decisions", d_rate, d_lat)):
-        print(f"{name:<26} {rate:>8,.0f} req/s offered {args.rate:.0f}/s   p50 {percentile(lat, 50):>7.2f} ms   "
-              f"p99 {percentile(lat, 99):>7.2f} ms   (n={len(lat)})")
+    report(args, baseline, served, phases)
+
+
+def report(args: argparse.Namespace, baseline: vegeta.Run, served: vegeta.Run,
+           phases: dict[str, dict[str, float]]) -> None:
+    b_lat, d_lat = baseline.latencies_ms, served.latencies_ms
+    for name, run_, lat in (("baseline GET /health/live", baseline, b_lat), ("POST /v1/decisions", served, d_lat)):
+        print(f"{name:<26} {run_.served_per_s:>8,.0f} req/s offered {args.rate:.0f}/s   "
+              f"p50 {percentile(lat, 50):>7.2f} ms   p99 {percentile(lat, 99):>7.2f} ms   (n={len(lat)} of "
+              f"{run_.sent}{', no answer: ' + str(run_.errors) if run_.errors else ''})")
+    http_ms = statistics.fmean(d_lat) - phases["total"]["mean"]
+    print("time split, mean (p99 bucket) ms: " + "   ".join(
+        f"{phase} {v['mean']:.3f}" + (f" (<= {v['p99_le']:g})" if "p99_le" in v else "")
+        for phase, v in phases.items()) +
+        f"   http (client mean - total) {http_ms:.3f}")
     print(f"ratio (p99 baseline / p99 decisions): {percentile(b_lat, 99) / percentile(d_lat, 99):.2f}   "
           f"goal: p99 < 5 ms at {args.rate:.0f}/s")
-    print(bench_line("access-http", patients=args.patients, grants=args.grants, offered_per_s=args.rate,
-                     decisions_per_s=round(d_rate), baseline_per_s=round(b_rate),
+    print(bench_line("access-http", generator=f"vegeta {VEGETA.version}", patients=args.patients,
+                     grants=args.grants, offered_per_s=args.rate, decisions_per_s=round(served.served_per_s),
+                     baseline_per_s=round(baseline.served_per_s),
                      ratio_p99=round(percentile(b_lat, 99) / percentile(d_lat, 99), 3),
-                     decisions_latency_ms=rounded(d_lat), baseline_latency_ms=rounded(b_lat)))
+                     decisions_latency_ms=rounded(d_lat), baseline_latency_ms=rounded(b_lat),
+                     decisions_unanswered=sum(served.errors.values()),
+                     baseline_unanswered=sum(baseline.errors.values()),
+                     split_ms={**phases, "http": {"mean": round(http_ms, 3)}}))
 
 
 def main() -> None:

@@ -21,13 +21,14 @@ from services.kit.servicetokens import calling_service
 
 from .decisions import Action, Actor
 from .service import AccessService, ms
+from .timing import Phases
 
 log = structlog.get_logger("dsp.access.api")
 
 
 class AccessApi:
-    def __init__(self, service: AccessService, clock: Callable[[], datetime]) -> None:
-        self.service, self.clock = service, clock
+    def __init__(self, service: AccessService, clock: Callable[[], datetime], phases: Phases | None = None) -> None:
+        self.service, self.clock, self.phases = service, clock, phases or Phases(None)
         self.view, self.audit, self.store = service.view, service.audit, service.store
         self._seen: set[tuple[str, str]] = set()  # (patient, professional) already told about
         self._tasks: set[asyncio.Task[None]] = set()
@@ -35,7 +36,7 @@ class AccessApi:
     def routes(self, door: Door) -> list[tuple[str, Any]]:
         """Each behind the door: only the gateway calls them (a service token, JSON, a known Host)."""
         gateway = ("gateway",)
-        return [("/v1/decisions", door.endpoint(self.decide, gateway)),
+        return [("/v1/decisions", self.phases.timed(door.endpoint(self.decide, gateway))),
                 ("/v1/stats", door.endpoint(self.stats, ("console",)))]
 
     async def stats(self, raw: bytes) -> tuple[int, Any]:
@@ -43,14 +44,18 @@ class AccessApi:
         return 200, {"grants": await self.store.grant_counts(self.clock())}
 
     async def decide(self, raw: bytes) -> tuple[int, Any]:
+        lap = self.phases.entered()
         body = DecisionRequest.model_validate_json(raw)
+        lap = self.phases.lap("parse", lap)
         now, actor = ms(self.clock()), Actor(body.actor.kind, body.actor.id)
         decision = await self.view.decide(actor, Action(body.action), body.patient, now, body.document)
+        lap = self.phases.lap("decide", lap)
         seq = None
         if actor.kind != "patient" or actor.id != body.patient:  # the owner's own reads are not audited
             entry = await self.audit.append(body.patient, now, actor.kind, actor.id, body.action, body.document,
                                             decision.allowed, decision.reason, via=calling_service.get() or "")
             seq = entry.seq
+            self.phases.lap("audit", lap)
         if decision.allowed and actor.kind == "professional":
             await self._first_access(body.patient, actor.id)
         return 200, DecisionV1(allowed=decision.allowed, reason=decision.reason,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import ClassVar
 
 from faststream.asgi import AsgiFastStream
@@ -25,6 +26,8 @@ from .service import AccessService, Publishers
 from .store import AccessStore
 from .store.audit_log import AuditLog
 from .sweeper import Sweeper
+from .timing import Phases
+from .tokens import RememberingVerifier
 from .view import AccessView
 
 
@@ -59,6 +62,8 @@ def create_app(settings: AccessSettings, clock: Clock = utc_now) -> AsgiFastStre
     sweeper = Sweeper(store, view, out.command, clock)
     register(rt, service, AgencyPresence(service, clock, settings.notify_public_key))
     door = settings.door()
+    if door.verifier is not None:
+        door = replace(door, verifier=RememberingVerifier(door.verifier))
     stop, tasks = asyncio.Event(), []
 
     async def start_sweeper() -> None:
@@ -69,7 +74,7 @@ def create_app(settings: AccessSettings, clock: Clock = utc_now) -> AsgiFastStre
         await asyncio.gather(*tasks, return_exceptions=True)
 
     return make_app(rt, on_startup=[store.ensure_indexes, view.load, audit_log.load_heads],
-                    routes=[*AccessApi(service, clock).routes(door),
+                    routes=[*AccessApi(service, clock, Phases(rt.registry)).routes(door),
                             *AccessReads(service, Names(store, view), clock).routes(door),
                             *DirectoryApi(service, clock).routes(door),
                             *PresenceApi(service, clock, settings.notify_public_key).routes(door)],

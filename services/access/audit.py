@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -36,16 +36,18 @@ class AuditEntry:
     justification: str = ""  # break the glass: the professional's reason, for the patient; hashed when set
 
     def body(self) -> bytes:
-        fields = asdict(self)
-        fields.pop("hash")
+        data = {name: getattr(self, name) for name in _BODY}  # what asdict() gave, without its deep copies
         for optional in ("via", "justification"):
-            if not fields[optional]:
-                fields.pop(optional)  # entries written before the field existed keep their hash
-        fields["at"] = self.at.isoformat()
-        return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+            if not data[optional]:
+                data.pop(optional)  # entries written before the field existed keep their hash
+        data["at"] = self.at.isoformat()
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
     def sealed(self) -> AuditEntry:
         return replace(self, hash=hashlib.sha256(self.prev_hash.encode() + self.body()).hexdigest())
+
+
+_BODY = tuple(f.name for f in fields(AuditEntry) if f.name != "hash")
 
 
 def append(last: AuditEntry | None, patient: str, at: datetime, actor_kind: str, actor_id: str, action: str,

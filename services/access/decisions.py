@@ -31,7 +31,7 @@ class GrantKind(StrEnum):
     EMERGENCY = "emergency"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a million of them in the view, about 100 bytes less each
 class Grant:
     kind: GrantKind
     professional_id: str

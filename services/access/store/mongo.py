@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -15,17 +15,21 @@ from services.kit.projection import insert_once, upsert
 
 from ..decisions import PatientAccess
 from ..domain import ProfessionalCard
+from . import changes
+from .claims import UniqueInserts
 from .protocol import RECENT_COMMANDS, PatientDoc, decode_access, decode_doc, encode_access
 
 
 class AccessStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self.patients = db["patients"]
+        self.changes = db["changes"]  # which patient changed when, read by `_id` range (store.changes)
         self.persons = db["persons"]
         self.professionals = db["professionals"]
         self.expiries = db["expiries"]  # grant ends the sweeper acts on
         self.audit = db["audit"]
         self.first_access = db["first_access"]
+        self._first_claims = UniqueInserts(self.first_access)  # one per new patient-professional pair: grouped
         self.presence_failures = db["presence_failures"]
         self.done = db["effects_done"]  # command ids whose effects (audit, notices, events) all went out
         self.refusals = db["refusals"]  # outcomes of commands about unknown patients (no state to keep them in)
@@ -44,6 +48,7 @@ class AccessStore:
 
     async def save(self, doc: PatientDoc, now: datetime) -> bool:
         """Write `doc` as version + 1 if nobody else wrote since it was loaded; False on a conflict."""
+        await insert_once(self.changes, changes.marker(doc.patient, now))  # first: no saved state without one
         fields = {"version": doc.version + 1, "access": encode_access(doc.access), "presence_hash": doc.presence_hash,
                   "consents": doc.consents, "recent": doc.recent[-RECENT_COMMANDS:], "updated_at": now}
         if doc.version == 0:
@@ -58,8 +63,15 @@ class AccessStore:
 
     async def versions(self, since: datetime | None = None) -> AsyncIterator[tuple[str, int, PatientAccess, datetime]]:
         """Every patient's stored access state (changed since `since`, if given), for the in-memory view."""
-        query = {} if since is None else {"updated_at": {"$gte": since}}
-        async for raw in self.patients.find(query, {"version": 1, "access": 1, "updated_at": 1}):
+        fields = {"version": 1, "access": 1, "updated_at": 1}
+        now = datetime.now(UTC)  # the wall clock: where to stop looking for markers
+        if since is None or now - since > changes.FULL_READ_AFTER:
+            query = {} if since is None else {"updated_at": {"$gte": since}}  # a scan of every state, on FerretDB
+            found: AsyncIterator[dict[str, Any]] = self.patients.find(query, fields)
+        else:
+            found = changes.by_ids(self.patients, await changes.changed_since(
+                self.changes, since, max(now, since) + changes.AHEAD), fields)
+        async for raw in found:
             yield raw["_id"], raw["version"], decode_access(raw["access"]), raw["updated_at"]
 
     async def version(self, patient: str) -> tuple[int, PatientAccess] | None:
@@ -75,7 +87,7 @@ class AccessStore:
 
     async def claim_first_access(self, marker: str, at: datetime) -> bool:
         """A unique insert: True for the first caller only (the patient is told of a first access once)."""
-        return await insert_once(self.first_access, {"_id": marker, "at": at})
+        return await self._first_claims.insert({"_id": marker, "at": at})
 
     async def release_first_access(self, marker: str) -> None:
         await self.first_access.delete_one({"_id": marker})
