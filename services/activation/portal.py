@@ -82,9 +82,9 @@ class PortalSteps:
             trusted = acc is not None and req.device_token is not None and digest(req.device_token) in acc.get(
                 "devices", [])
 
-            async def run() -> Step:
-                return await self.s._flow().login(acc, req.password, req.channel, await self.store.person(
-                    req.matricule))
+            async def run() -> Step:  # the registry's addresses serve only a channel asked for (read then
+                person = await self.store.person(req.matricule) if req.channel else {}  # whether known or not)
+                return await self.s._flow().login(acc, req.password, req.channel, person)
 
             answer = await self.s.guarded("login", req.matricule, req.challenge, trusted, run)
             if answer.step.accepted and acc is not None:

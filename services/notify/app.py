@@ -60,5 +60,4 @@ def create_app(settings: NotifySettings, clock: Clock = utc_now) -> AsgiFastStre
                             LetterPrinter(settings.letter_dir), events.publish, clock, rt.pseudonym,
                             rt.dead_letters.retry, settings.seal_key.get_secret_value())
     register(rt, service, DocumentNotices(store, clock, rt.pseudonym))
-    return make_app(rt, on_startup=[store.ensure_indexes], routes=NotifyApi(store, clock).routes(settings.door()),
-                    on_shutdown=[sms.close])
+    return make_app(rt, routes=NotifyApi(store, clock).routes(settings.door()), on_shutdown=[sms.close])

@@ -1,9 +1,10 @@
 """In-app notices for documents: one per new, corrected or (once shown) withdrawn document, from
 `records.document-added.v1`, in the patient's language when notify knows it (else French).
 
-The notice is stored ready to read (status delivered) under an id derived from the event id, in one insert: a
-redelivered event finds it there and adds nothing. An event that breaks a rule goes to the dead-letter topic
-with the reason; nothing about the document is logged but its id."""
+The notice is stored ready to read (status delivered) under an id derived from the event id, in one insert,
+then listed on the person's inbox: a redelivered event finds it there and adds nothing (it lists it again, as
+first stored: a no-op, or the repair of a crash between the two writes). An event that breaks a rule goes to
+the dead-letter topic with the reason; nothing about the document is logged but its id."""
 
 from __future__ import annotations
 

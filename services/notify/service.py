@@ -1,5 +1,6 @@
 """Delivering a notification request once: claim it in the outbox (unique request id), render the template,
-send it on its channel, record the delivery (never the codes), and say so on `notify.events.v1`.
+send it on its channel, record the delivery (never the codes) — an in-app one then goes on the person's
+list (the store's inbox, again on every redelivery) — and say so on `notify.events.v1`.
 
 Secret parameters come sealed to notify's key (`sealed_parameters`, see services/kit/sealing.py): they are
 opened here, merged over the plain parameters for rendering, and exist only in memory — the outbox keeps
@@ -63,6 +64,8 @@ class NotifyService:
         if existing is not None:
             if existing.get("status") in ("delivered", "failed"):
                 log.info("duplicate notification request ignored", request_id=req.request_id)
+                if existing.get("status") == "delivered" and existing.get("channel") == Channel.INAPP.value:
+                    await self.store.show(existing)  # listed again: a crash may have come before it was listed
                 if existing.get("event"):  # its event, as first stored: a crash may have come before it was sent
                     await self._send(existing["event"])
                 return
@@ -85,6 +88,8 @@ class NotifyService:
         event = self._event(req, "delivered", attempts)
         await self.store.record(req.request_id, {
             "status": "delivered", "delivered_at": self.clock(), "attempts": attempts, "event": event})
+        if req.channel is Channel.INAPP:  # on the person's list once delivered (as first received)
+            await self.store.show(entry)
         await self._send(event)
         log.info("notification delivered", request_id=req.request_id, channel=req.channel.value,
                  template_id=req.template_id, patient_ref=self.pseudonym(req.recipient))

@@ -1,41 +1,72 @@
-"""notify's MongoDB collections — the only module of notify that touches them.
+"""notify's MongoDB collections — the only module of notify that touches them. Every hot-path query is an `_id`
+lookup (or `{_id: {$in: [...]}}`) or a unique-insert claim: fast on FerretDB and MongoDB alike.
 
 `outbox`: one entry per notification request (its `_id`) and per document notice (`doc-<uuid>`), with its
-status; the in-app ones that were delivered are the person's notification list. `contacts`: where to reach each
-person (the registry's), and the language they last asked for."""
+status and, for in-app ones, the text shown. `inbox`: one document per person (`_id` = the recipient's
+matricule) listing their delivered in-app notices — `entries.<key>` = {id, at (delivered at), read_at once
+read}, `key` the notice id with '%', '.' and '$' percent-encoded — so that the list and its unread count are
+one `_id` read, then the page's texts one `$in` read of the outbox. `contacts`: where to reach each person (the
+registry's), and the language they last asked for.
+
+An entry is (re)written with field-level `$set` of its id and delivery time (never of `read_at`) after its
+outbox notice is stored, every time the notice is delivered or redelivered: a crash between the two writes is
+repaired by the redelivery, and a repeat changes nothing. FerretDB's updates are read-modify-write (not
+atomic): this process writes a person's inbox one write at a time (`_turn`); notify runs as one replica.
+New deployments only: notices stored before the inbox existed are not listed (no rebuild from the outbox)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.kit.projection import upsert
 
 CHANNELS = ("email", "sms", "letter", "inapp")
-NEWEST_FIRST = [("received_at", DESCENDING), ("_id", DESCENDING)]
+SHOWN = {"template_id": 1, "subject": 1, "body": 1}
+CHUNK = 500  # ids per `$in` (FerretDB pushes down at most 10,000)
 
 
-def inbox(recipient: str) -> dict[str, Any]:
-    """The notices a person's notification list shows: in-app, delivered."""
-    return {"recipient": recipient, "channel": "inapp", "status": "delivered"}
+def field_key(notice_id: str) -> str:
+    """A notice id as one field name: '.' would be a path and '$' an operator; '%' keeps the encoding one-to-one."""
+    return notice_id.replace("%", "%25").replace(".", "%2E").replace("$", "%24")
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _newest_first(entries: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    shown = [e for e in entries.values() if isinstance(e, dict) and "id" in e and "at" in e]
+    return sorted(shown, key=lambda e: (_aware(e["at"]), e["id"]), reverse=True)
 
 
 class NotifyStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
-        self.outbox, self.contacts = db["outbox"], db["contacts"]
+        self.outbox, self.contacts, self.inbox = db["outbox"], db["contacts"], db["inbox"]
+        self._turns: dict[str, tuple[asyncio.Lock, int]] = {}
 
-    async def ensure_indexes(self) -> None:
-        """The list (and its unread filter and count) is an index range, newest first: equality on recipient,
-        channel, status (and read), then the sort key, which is also the cursor."""
-        inbox_key = [("recipient", ASCENDING), ("channel", ASCENDING), ("status", ASCENDING)]
-        await self.outbox.create_index([*inbox_key, *NEWEST_FIRST], name="inbox")
-        await self.outbox.create_index([*inbox_key, ("read", ASCENDING), *NEWEST_FIRST], name="inbox_unread")
+    @asynccontextmanager
+    async def _turn(self, recipient: str) -> AsyncIterator[None]:
+        """One inbox write at a time per person in this process (bounded: only persons with a write under way)."""
+        lock, users = self._turns.get(recipient, (asyncio.Lock(), 0))
+        self._turns[recipient] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._turns[recipient]
+            if users <= 1:
+                del self._turns[recipient]
+            else:
+                self._turns[recipient] = (lock, users - 1)
 
-    # --- delivery (service.py)
+    # --- delivery (service.py, notices.py)
 
     async def claim(self, entry: dict[str, Any]) -> dict[str, Any] | None:
         """Insert `entry` under its `_id`; None if it is new, else the entry stored first."""
@@ -46,8 +77,21 @@ class NotifyStore:
         return None
 
     async def add_notice(self, entry: dict[str, Any]) -> bool:
-        """Store a ready notice under its `_id`; False if it already was (a redelivered event)."""
-        return await self.claim(entry) is None
+        """Store a ready notice under its `_id` and list it; False if it already was (a redelivered event), which
+        lists it again as first stored (repairing a crash between the two writes)."""
+        existing = await self.claim(entry)
+        await self.show(existing or entry)
+        return existing is None
+
+    async def show(self, notice: dict[str, Any]) -> None:
+        """List a delivered in-app outbox notice on its recipient's inbox (idempotent; keeps a read mark)."""
+        path = f"entries.{field_key(notice['_id'])}"
+        fields = {f"{path}.id": notice["_id"], f"{path}.at": notice["received_at"]}
+        async with self._turn(notice["recipient"]):
+            try:
+                await self.inbox.update_one({"_id": notice["recipient"]}, {"$set": fields}, upsert=True)
+            except DuplicateKeyError:  # another writer created the inbox first: now it is there
+                await self.inbox.update_one({"_id": notice["recipient"]}, {"$set": fields})
 
     async def record(self, entry_id: str, fields: dict[str, Any]) -> None:
         await self.outbox.update_one({"_id": entry_id}, {"$set": fields})
@@ -63,28 +107,41 @@ class NotifyStore:
 
     # --- the notification list (api.py)
 
+    async def _entries(self, recipient: str) -> list[dict[str, Any]]:
+        """The person's listed notices, newest first (delivered at, then id)."""
+        found = await self.inbox.find_one({"_id": recipient})
+        return _newest_first((found or {}).get("entries") or {})
+
     async def page(self, recipient: str, unread_only: bool, after: tuple[datetime, str] | None,
                    limit: int) -> list[dict[str, Any]]:
         """Up to `limit` notices newest first, strictly after the position `after` (received_at, _id)."""
-        query = inbox(recipient)
-        if unread_only:
-            query["read"] = False
+        entries = [e for e in await self._entries(recipient) if not (unread_only and "read_at" in e)]
         if after is not None:
-            at, last = after
-            query["$or"] = [{"received_at": {"$lt": at}}, {"received_at": at, "_id": {"$lt": last}}]
-        fields = {"template_id": 1, "subject": 1, "body": 1, "received_at": 1, "read": 1}
-        return [n async for n in self.outbox.find(query, fields).sort(NEWEST_FIRST).limit(limit)]
+            at, last = _aware(after[0]), after[1]
+            entries = [e for e in entries if (_aware(e["at"]), e["id"]) < (at, last)]
+        chosen = entries[:limit]
+        texts = {n["_id"]: n async for n in self.outbox.find({"_id": {"$in": [e["id"] for e in chosen]}}, SHOWN)
+                 } if chosen else {}
+        return [{**texts[e["id"]], "received_at": e["at"], "read": "read_at" in e} for e in chosen
+                if e["id"] in texts]
 
     async def unread(self, recipient: str) -> int:
-        return await self.outbox.count_documents({**inbox(recipient), "read": False})
+        return sum(1 for e in await self._entries(recipient) if "read_at" not in e)
 
     async def mark_read(self, recipient: str, ids: list[str] | None, at: datetime) -> int:
-        """Mark the person's unread notices `ids` (None: all) read; how many changed."""
-        query: dict[str, Any] = {**inbox(recipient), "read": False}
-        if ids is not None:
-            query["_id"] = {"$in": ids}
-        result = await self.outbox.update_many(query, {"$set": {"read": True, "read_at": at}})
-        return result.modified_count
+        """Mark the person's unread notices `ids` (None: all) read; how many changed. The outbox notices first,
+        then the inbox: a crash between leaves them unread in the list, and marking again completes it."""
+        async with self._turn(recipient):
+            wanted = None if ids is None else set(ids)
+            changed = [e["id"] for e in await self._entries(recipient)
+                       if "read_at" not in e and (wanted is None or e["id"] in wanted)]
+            for i in range(0, len(changed), CHUNK):
+                await self.outbox.update_many({"_id": {"$in": changed[i: i + CHUNK]}},
+                                              {"$set": {"read": True, "read_at": at}})
+            if changed:
+                await self.inbox.update_one({"_id": recipient}, {"$set": {
+                    f"entries.{field_key(notice_id)}.read_at": at for notice_id in changed}})
+        return len(changed)
 
     # --- the console's counts (api.py)
 
