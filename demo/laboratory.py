@@ -16,7 +16,7 @@ import json
 import os
 import random
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -95,7 +95,8 @@ def professional(i: int) -> dict[str, Any]:
             "specialty": ["Médecine générale", "Cardiologie"][i % 2], "practice_id": "CAB-ESCH-1"}
 
 
-def lab_result(rng: random.Random, now: datetime, mistakes: float = 0.05) -> tuple[bytes, bytes]:
+def lab_result(rng: random.Random, now: datetime, mistakes: float = 0.05,
+               patients: Sequence[str] = PATIENTS) -> tuple[bytes, bytes]:
     lab, panel = rng.choice(LABS), rng.choice(list(PANELS))
     report = f"R-{uuid.uuid4().hex[:10]}"
     observations = []
@@ -106,7 +107,7 @@ def lab_result(rng: random.Random, now: datetime, mistakes: float = 0.05) -> tup
                              "reference_low": low, "reference_high": high, "interpretation": flag})
     body: dict[str, Any] = {
         "message_id": str(uuid.uuid4()), "laboratory_id": lab, "report_id": report, "status": "final",
-        "patient_matricule": rng.choice(PATIENTS), "prescriber_id": "PRO-1000",
+        "patient_matricule": rng.choice(patients), "prescriber_id": "PRO-1000",
         "collected_at": (now - timedelta(hours=6)).isoformat(), "reported_at": now.isoformat(),
         "title": panel, "observations": observations,
     }

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +28,11 @@ from pymongo import AsyncMongoClient
 
 from bench.common import Endpoints, bench_line, infrastructure, percentile, rounded
 from bench.ingest.__main__ import RecordsWorker
-from demo.laboratory import lab_result, matricule
-from schemas.lab_result import LabResultV1
+from bench.seeding import documents, seed
+from demo.laboratory import matricule
 from services.kit.servicetokens import Signer, new_key
-from services.records import domain, listing
+from services.records import domain
 
-T0 = datetime(2026, 11, 30, tzinfo=UTC)
 GATEWAY_KEY, GATEWAY_PUBLIC = new_key()
 SIGNER = Signer("gateway", GATEWAY_KEY)
 WORDS = ["hemoglobine", "glycemie", "cholesterol", "bilan lipidique", "hemogramme", "creatinine", "scanner",
@@ -43,34 +41,6 @@ WORDS = ["hemoglobine", "glycemie", "cholesterol", "bilan lipidique", "hemogramm
 
 def patients(n: int) -> list[str]:
     return [matricule(date(1950, 1, 1) + timedelta(days=i // 1000), i % 1000) for i in range(n)]
-
-
-def documents(count: int, people: list[str], rng: random.Random) -> list[dict[str, Any]]:
-    """`count` stored lab results (one version each, like most), dated over five years."""
-    docs = []
-    for i in range(count):
-        at = T0 - timedelta(days=rng.randrange(5 * 365), minutes=rng.randrange(1440))
-        _, value = lab_result(rng, at, mistakes=0.0)
-        body = {**json.loads(value), "patient_matricule": people[i % len(people)]}
-        result = LabResultV1.model_validate(body)
-        doc, _ = domain.apply(None, result.laboratory_id, result.report_id, domain.to_version(result, at, at))
-        docs.append({**doc, "blocked": False})
-    return docs
-
-
-async def seed(ends: Endpoints, prefix: str, docs: list[dict[str, Any]]) -> None:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(ends.mongo_uri, tz_aware=True)
-    db = client[f"{prefix}_records"]
-    for start in range(0, len(docs), 1000):
-        await db["documents"].insert_many(docs[start:start + 1000], ordered=False)
-    index: dict[str, dict[str, Any]] = {}
-    for d in docs:
-        index.setdefault(d["patient_matricule"], {"_id": d["patient_matricule"], "docs": {}})["docs"][d["_id"]] = \
-            listing.entry(d)
-    rows = list(index.values())
-    for start in range(0, len(rows), 1000):
-        await db["patient_index"].insert_many(rows[start:start + 1000], ordered=False)
-    await client.close()
 
 
 async def timed(calls: list[Any], concurrency: int) -> tuple[float, list[float]]:
@@ -97,7 +67,7 @@ async def run(args: argparse.Namespace, ends: Endpoints, log: Path) -> dict[str,
     docs = documents(args.docs, people, rng)
     worker = RecordsWorker(ends, log)
     worker.env["DSP_SERVICE_PUBLIC_KEYS"] = f"gateway={GATEWAY_PUBLIC}"
-    await seed(ends, worker.prefix, docs)
+    await seed(ends.mongo_uri, worker.prefix, docs)
     print(f"seeded {args.docs:,} documents over {args.patients:,} patients in {time.perf_counter() - started:.0f}s")
     del docs
     asks = [(rng.choice(people), rng.choice(WORDS)) for _ in range(args.searches)]

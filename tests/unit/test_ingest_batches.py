@@ -23,6 +23,7 @@ class MemoryStore:
     def __init__(self, poison_report: str | None = None, down: bool = False, fail_writes: int = 0) -> None:
         self.docs: dict[str, dict[str, Any]] = {}
         self.messages: dict[str, str] = {}
+        self.indexed: set[str] = set()
         self.poison = domain.document_id("LAB1", poison_report) if poison_report else None
         self.down = down
         self.fail_writes = fail_writes  # the database goes away after the claims, before the documents
@@ -54,6 +55,9 @@ class MemoryStore:
 
     async def save_documents(self, docs: list[dict[str, Any]]) -> None:
         self.docs.update({d["_id"]: d for d in docs})
+
+    async def index_documents(self, docs: list[dict[str, Any]]) -> None:
+        self.indexed.update(d["_id"] for d in docs)
 
     async def put_file(self, *args: Any) -> None: ...
 

@@ -1,0 +1,49 @@
+"""Databases that already hold results, stored directly as records stores them (documents and each patient's
+index document), for the benchmarks that must not start from an empty database."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import AsyncMongoClient
+
+from demo.laboratory import lab_result
+from schemas.lab_result import LabResultV1
+from services.records import domain, listing
+
+T0 = datetime(2026, 11, 30, tzinfo=UTC)
+
+
+def documents(count: int, people: list[str], rng: random.Random) -> list[dict[str, Any]]:
+    """`count` stored lab results (one version each, like most), dated over five years."""
+    docs = []
+    for i in range(count):
+        at = T0 - timedelta(days=rng.randrange(5 * 365), minutes=rng.randrange(1440))
+        _, value = lab_result(rng, at, mistakes=0.0)
+        body = {**json.loads(value), "patient_matricule": people[i % len(people)]}
+        result = LabResultV1.model_validate(body)
+        doc, _ = domain.apply(None, result.laboratory_id, result.report_id, domain.to_version(result, at, at))
+        docs.append({**doc, "blocked": False})
+    return docs
+
+
+async def seed(mongo_uri: str, prefix: str, docs: list[dict[str, Any]]) -> None:
+    """The documents, their laboratories' message ids (claimed) and each patient's index, in `<prefix>_records`."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_uri, tz_aware=True)
+    db = client[f"{prefix}_records"]
+    for start in range(0, len(docs), 1000):
+        batch = docs[start:start + 1000]
+        await db["documents"].insert_many(batch, ordered=False)
+        await db["lab_messages"].insert_many([{"_id": f"{d['laboratory_id']}\x1f{d['current']['message_id']}",
+                                               "document_id": d["_id"]} for d in batch], ordered=False)
+    index: dict[str, dict[str, Any]] = {}
+    for d in docs:
+        index.setdefault(d["patient_matricule"], {"_id": d["patient_matricule"], "docs": {}})["docs"][d["_id"]] = \
+            listing.entry(d)
+    rows = list(index.values())
+    for start in range(0, len(rows), 1000):
+        await db["patient_index"].insert_many(rows[start:start + 1000], ordered=False)
+    await client.close()
