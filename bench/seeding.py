@@ -39,11 +39,7 @@ async def seed(mongo_uri: str, prefix: str, docs: list[dict[str, Any]]) -> None:
         await db["documents"].insert_many(batch, ordered=False)
         await db["lab_messages"].insert_many([{"_id": f"{d['laboratory_id']}\x1f{d['current']['message_id']}",
                                                "document_id": d["_id"]} for d in batch], ordered=False)
-    index: dict[str, dict[str, Any]] = {}
-    for d in docs:
-        index.setdefault(d["patient_matricule"], {"_id": d["patient_matricule"], "docs": {}})["docs"][d["_id"]] = \
-            listing.entry(d)
-    rows = list(index.values())
-    for start in range(0, len(rows), 1000):
-        await db["patient_index"].insert_many(rows[start:start + 1000], ordered=False)
+        await db["patient_documents"].insert_many([{"_id": listing.key(d["patient_matricule"], d["_id"]),
+                                                    **listing.entry(d), "blocked": False} for d in batch],
+                                                  ordered=False)
     await client.close()

@@ -1,10 +1,12 @@
-"""A patient's document list, kept in one index document per patient. Pure: no I/O.
+"""A patient's document list, kept as one small entry per document keyed `<matricule>|<document id>`. Pure: no I/O.
 
 FerretDB answers a lookup by `_id` from its primary key and scans every document for any other filter (MongoDB
-would use a secondary index; both answer an `_id` lookup at once). So the list, the search and the timeline
-read one document, `_id` = the matricule: `docs` holds each document's summary and search words (written by
-ingestion and uploads), `blocked` each document's block flag (written by the patient's commands only — the two
-writers set disjoint fields, so a new version never undoes a block). A page is filtered, sorted and cut here.
+would use a secondary index). So the list, the search and the timeline read the patient's entries by an `_id`
+prefix range (the `_id` index on MongoDB; on FerretDB too, `infra.ferretdb_patch` push-down 4), and ingestion
+writes them by insert (an entry is new with its document; only a correction updates one). An entry holds the
+document's summary and search words (written by ingestion and uploads) and its block flag (written by the
+patient's commands only — the two writers set disjoint fields, so a new version never undoes a block). A page
+is filtered, sorted and cut here.
 """
 
 from __future__ import annotations
@@ -16,6 +18,15 @@ from typing import Any
 
 ENTRY_FIELDS = ("document_type", "title", "author", "document_date", "reported_at", "status", "version_count",
                 "tokens")
+
+
+def key(patient: str, doc_id: str) -> str:
+    return f"{patient}|{doc_id}"
+
+
+def prefix_range(patient: str) -> dict[str, str]:
+    """The `_id` condition of one patient's entries ('}' follows '|')."""
+    return {"$gte": f"{patient}|", "$lt": f"{patient}}}"}
 
 
 def entry(doc: dict[str, Any]) -> dict[str, Any]:
@@ -43,7 +54,7 @@ class Listing:
                 and all(w in item.get("tokens", ()) for w in self.words)
                 and (self.start is None or date >= self.start) and (self.end is None or date < self.end))
 
-    def page(self, index: dict[str, Any] | None, after: tuple[datetime, str] | None,
+    def page(self, index: list[dict[str, Any]], after: tuple[datetime, str] | None,
              limit: int) -> list[dict[str, Any]]:
         """Up to `limit` entries (with `_id` and `blocked`) sorted by the field then id, after the position
         `after` (the field's value and the id of the last one shown): paging never skips nor repeats one."""
@@ -60,9 +71,8 @@ class Listing:
         return value < at if self.descending else value > at
 
 
-def items(index: dict[str, Any] | None) -> Iterable[dict[str, Any]]:
-    if index is None:
-        return []
-    blocked = index.get("blocked") or {}
-    return [{**found, "_id": doc_id, "blocked": bool(blocked.get(doc_id))}
-            for doc_id, found in (index.get("docs") or {}).items()]
+def items(index: list[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+    """The stored entries as the list shows them: `_id` the document's id; an entry only a block flag made (its
+    document's entry not written yet: a crash in between, repaired by the redelivery) is left out."""
+    return [{**found, "_id": found["_id"].split("|", 1)[1], "blocked": bool(found.get("blocked"))}
+            for found in index if "document_date" in found]

@@ -21,7 +21,7 @@ DUPLICATE_KEY = 11000
 class RecordsStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self.documents = db["documents"]
-        self.index = db["patient_index"]  # _id: a matricule (see listing)
+        self.index = db["patient_documents"]  # _id: <matricule>|<document id> (see listing)
         self.lab_messages = db["lab_messages"]
         self.persons = db["persons"]
         self.parked = db["parked"]
@@ -32,34 +32,37 @@ class RecordsStore:
 
     async def ensure_indexes(self) -> None:
         await self.parked.create_index([("patient_matricule", ASCENDING)], name="parked_by_patient")
-        if await self.documents.estimated_document_count() and not await self.index.estimated_document_count():
-            await self.rebuild_index()  # documents stored before the index existed: one scan, once
+        # documents stored before the index existed: one scan, once (an empty filter with a limit reads one row;
+        # a count would decode every document on FerretDB)
+        if await self.documents.find_one({}, {"_id": 1}) and not await self.index.find_one({}, {"_id": 1}):
+            await self.rebuild_index()
 
     async def rebuild_index(self) -> None:
         docs = [d async for d in self.documents.find({}, {"versions": 0, "event": 0})]
         for start in range(0, len(docs), 500):
             await self.index_documents(docs[start:start + 500])
-        blocked = [UpdateOne({"_id": d["patient_matricule"]}, {"$set": {f"blocked.{d['_id']}": True}})
-                   for d in docs if d.get("blocked")]
-        if blocked:
-            await self.index.bulk_write(blocked, ordered=False)
+        for d in docs:
+            if d.get("blocked"):
+                await self.index.update_one({"_id": listing.key(d["patient_matricule"], d["_id"])},
+                                            {"$set": {"blocked": True}})
 
     async def index_documents(self, docs: list[dict[str, Any]]) -> None:
-        """Each document's entry in its patient's index, one upsert per patient; a document a correction moved to
-        another patient leaves the index of each patient its versions named."""
-        fields: dict[str, dict[str, Any]] = {}
-        left: dict[str, dict[str, str]] = {}
-        for d in docs:
-            fields.setdefault(d["patient_matricule"], {})[f"docs.{d['_id']}"] = listing.entry(d)
-            for former in {v["patient_matricule"] for v in d.get("versions") or []} - {d["patient_matricule"]}:
-                left.setdefault(former, {})[f"docs.{d['_id']}"] = ""
-        ops = [UpdateOne({"_id": p}, {"$set": f}, upsert=True) for p, f in fields.items()]
-        ops += [UpdateOne({"_id": p}, {"$unset": f}) for p, f in left.items()]
-        if ops:
-            await self.index.bulk_write(ops, ordered=False)
+        """Each document's entry in its patient's list: inserted (new documents, the hot path), else updated
+        (corrections, redeliveries); a document a correction moved to another patient leaves the list of each
+        patient its versions named."""
+        entries = {listing.key(d["patient_matricule"], d["_id"]): listing.entry(d) for d in docs}
+        existing = await insert_new(self.index, [{"_id": k, **e, "blocked": False} for k, e in entries.items()])
+        if existing:
+            await self.index.bulk_write([UpdateOne({"_id": k}, {"$set": entries[k]}) for k in sorted(existing)],
+                                        ordered=False)
+        left = sorted({listing.key(v["patient_matricule"], d["_id"]) for d in docs for v in d.get("versions") or []
+                       if v["patient_matricule"] != d["patient_matricule"]})
+        if left:
+            await self.index.delete_many({"_id": {"$in": left}})
 
-    async def patient_index(self, patient: str) -> dict[str, Any] | None:
-        return await self.index.find_one({"_id": patient})
+    async def patient_index(self, patient: str) -> list[dict[str, Any]]:
+        """The patient's list entries: an `_id` prefix range (answered from the `_id` index)."""
+        return [e async for e in self.index.find({"_id": listing.prefix_range(patient)})]
 
     async def load(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         return {d["_id"]: d async for d in self.documents.find({"_id": {"$in": ids}})}
@@ -116,7 +119,8 @@ class RecordsStore:
         found = await self.documents.update_one({"_id": doc_id, "patient_matricule": patient},
                                                 {"$set": {"blocked": blocked}})
         if found.matched_count:
-            await self.index.update_one({"_id": patient}, {"$set": {f"blocked.{doc_id}": blocked}}, upsert=True)
+            await self.index.update_one({"_id": listing.key(patient, doc_id)}, {"$set": {"blocked": blocked}},
+                                        upsert=True)
         return bool(found.matched_count)
 
     async def file_size(self, file_id: str) -> int | None:

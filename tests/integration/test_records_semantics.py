@@ -12,7 +12,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
-from services.records import domain
+from services.records import domain, listing
 from services.records.api import RecordsApi
 from services.records.store import RecordsStore
 from tests.support import Worker, encode, eventually, header, lab_result, make_matricule, person, read_topic
@@ -156,8 +156,8 @@ async def test_lists_follow_a_document_to_the_patient_its_correction_names_and_s
     assert await reads.all(patient) == [] and await reads.search(patient, "glycemie") == []
     assert [d["id"] for d in await reads.search(other, "glycémie")] == [doc["_id"]]
 
-    index = mongo[f"{run_id}_records"]["patient_index"]
-    await index.delete_one({"_id": other})  # as if the worker died between the document's write and its index's
+    index = mongo[f"{run_id}_records"]["patient_documents"]
+    await index.delete_many({"_id": listing.prefix_range(other)})  # as if the worker died before writing it
     await send(producer, lab_result(lab, report="R", message_id="m2", status="corrected", patient_matricule=other,
                                     reported_at="2026-11-20T16:00:00+01:00", title="Glycémie"))  # redelivered
     await eventually(lambda: _count(reads, other, 1))
