@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+DUPLICATE_KEY = 11000
 
 
 async def upsert(collection: AsyncCollection[dict[str, Any]], doc_id: str, fields: dict[str, Any],
@@ -24,3 +26,18 @@ async def insert_once(collection: AsyncCollection[dict[str, Any]], doc: dict[str
     except DuplicateKeyError:
         return False
     return True
+
+
+async def insert_many_once(collection: AsyncCollection[dict[str, Any]], docs: list[dict[str, Any]]) -> set[int]:
+    """One unordered insert of `docs` (each a unique-`_id` claim): the indexes of those another writer stored
+    first, returned, not raised; any other write error is raised."""
+    if not docs:
+        return set()
+    try:
+        await collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(err.get("code") != DUPLICATE_KEY for err in errors):
+            raise
+        return {err["index"] for err in errors}
+    return set()

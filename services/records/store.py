@@ -9,13 +9,13 @@ from typing import Any
 
 from gridfs.asynchronous import AsyncGridFSBucket
 from gridfs.errors import FileExists, NoFile
-from pymongo import ASCENDING, InsertOne, UpdateOne
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
+
+from services.kit.projection import insert_many_once
 
 from . import listing
-
-DUPLICATE_KEY = 11000
 
 
 class RecordsStore:
@@ -174,13 +174,4 @@ class RecordsStore:
 
 async def insert_new(collection: Any, docs: list[dict[str, Any]]) -> set[str]:
     """One unordered insert; the _ids that were already there are returned, not raised (idempotent writes)."""
-    if not docs:
-        return set()
-    try:
-        await collection.bulk_write([InsertOne(d) for d in docs], ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details["writeErrors"]
-        if any(e["code"] != DUPLICATE_KEY for e in errors):
-            raise
-        return {docs[e["index"]]["_id"] for e in errors}
-    return set()
+    return {docs[i]["_id"] for i in await insert_many_once(collection, docs)}

@@ -16,7 +16,8 @@ from typing import Any
 import structlog
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError
+
+from services.kit.projection import insert_many_once
 
 from .. import audit
 from ..audit import AuditEntry
@@ -26,7 +27,6 @@ FIELDS = ("patient", "seq", "at", "actor_kind", "actor_id", "action", "document"
           "hash", "via", "justification")
 BATCH = 500
 PAGE_LOOKUPS = 50  # concurrent _id lookups while reading a page of the trail
-DUPLICATE_KEY = 11000
 
 
 def _entry(raw: dict[str, Any]) -> AuditEntry:
@@ -109,14 +109,7 @@ class AuditLog:
         entries = [audit.append(self._heads[item.args[0]], *item.args) for item in batch]
         docs = [{"_id": _doc_id(e.patient, e.seq), "ref": item.ref, **{k: getattr(e, k) for k in FIELDS}}
                 for e, item in zip(entries, batch, strict=True)]
-        failed: set[int] = set()
-        try:
-            await self.collection.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(err.get("code") != DUPLICATE_KEY for err in errors):
-                raise
-            failed = {err["index"] for err in errors}
+        failed = await insert_many_once(self.collection, docs)
         for i, (entry, item) in enumerate(zip(entries, batch, strict=True)):
             if i in failed:  # another replica appended to this chain first: reload its head, try again
                 await self._head(entry.patient, reload=True)

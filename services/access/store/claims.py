@@ -13,10 +13,10 @@ from collections import deque
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError
+
+from services.kit.projection import insert_many_once
 
 BATCH = 1000
-DUPLICATE_KEY = 11000
 
 
 class UniqueInserts:
@@ -56,11 +56,4 @@ class UniqueInserts:
 
     async def _write(self, docs: list[dict[str, Any]]) -> set[int]:
         """The indexes of `docs` another writer had stored first."""
-        try:
-            await self.collection.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(err.get("code") != DUPLICATE_KEY for err in errors):
-                raise
-            return {err["index"] for err in errors}
-        return set()
+        return await insert_many_once(self.collection, docs)
