@@ -9,7 +9,6 @@ failures. Outcomes (without secrets) go to `activation.events.v1` for operations
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import uuid
@@ -26,6 +25,7 @@ from services.kit.commands import Ids, Publish, send
 from services.kit.hashing import hash_secret
 from services.kit.http import Door
 from services.kit.sealing import sealed_request_fields
+from services.kit.turns import Turns
 
 from . import rules
 from .challenges import Challenges
@@ -53,16 +53,11 @@ class ActivationService(BrowserTokens):
                  notify_key: str | None, door: Door) -> None:
         self.store, self.out, self.clock, self.key, self.notify_key = store, out, clock, code_key, notify_key
         self.common, self.luxtrust, self.challenges, self.door = common_passwords, luxtrust, challenges, door
-        self._locks: dict[str, asyncio.Lock] = {}
+        self.lock = Turns()  # one step at a time per matricule in this replica
         self.otp_key = hmac.new(code_key, b"dsp-activation-one-time-codes", hashlib.sha256).digest()
 
     def _flow(self) -> Flow:
         return Flow(self.common, self.luxtrust, self.clock(), self.otp_key)
-
-    def lock(self, matricule: str) -> asyncio.Lock:
-        if len(self._locks) > 10_000:
-            self._locks = {k: v for k, v in self._locks.items() if v.locked()}
-        return self._locks.setdefault(matricule, asyncio.Lock())
 
     # letters
     async def letter(self, matricule: str, person: dict[str, Any], generation: int = 1) -> None:

@@ -16,14 +16,11 @@ no TTL index); all time comes from `clock`."""
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import math
 import re
 import secrets
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +31,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.kit.hashing import digest, hash_secret, matches
 from services.kit.runtime import Clock, utc_now
+from services.kit.turns import Turns
 
 log = structlog.get_logger("dsp.console.auth")
 
@@ -209,21 +207,7 @@ class LoginThrottle:
     def __init__(self, db: AsyncDatabase[dict[str, Any]], clock: Clock = utc_now) -> None:
         self.failures, self.clock = db["login_failures"], clock
         self._purged: datetime | None = None
-        self._turns: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def turn(self, name: str) -> AsyncIterator[None]:
-        lock, users = self._turns.get(name, (asyncio.Lock(), 0))
-        self._turns[name] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._turns[name]
-            if users <= 1:
-                del self._turns[name]  # bounded: only names with an attempt in progress
-            else:
-                self._turns[name] = (lock, users - 1)
+        self.turn = Turns()  # bounded: only names with an attempt in progress
 
     async def wait_s(self, name: str) -> int:
         """Seconds before an attempt for `name` is answered (0: now)."""

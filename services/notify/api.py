@@ -23,18 +23,14 @@ from schemas.notify import (
 from services.kit.http import Door
 from services.kit.paging import BadCursor, decode_cursor, encode_cursor
 
-from .store import NotifyStore
+from .store import NotifyStore, aware
 
 EPOCH, MS = datetime(1970, 1, 1, tzinfo=UTC), timedelta(milliseconds=1)
 
 
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
 def cursor_after(notice: dict[str, Any]) -> str:
     """The cursor after this notice: its position (delivered at, in whole milliseconds as stored, and id)."""
-    return encode_cursor((_aware(notice["received_at"]) - EPOCH) // MS, notice["_id"])
+    return encode_cursor((aware(notice["received_at"]) - EPOCH) // MS, notice["_id"])
 
 
 def position(cursor: str) -> tuple[datetime, str]:
@@ -50,7 +46,7 @@ def position(cursor: str) -> tuple[datetime, str]:
 
 def notification(n: dict[str, Any]) -> NotificationV1:
     return NotificationV1(id=n["_id"], template=n.get("template_id") or "", subject=n.get("subject") or "",
-                          body=n.get("body") or "", at=_aware(n["received_at"]), read=bool(n.get("read", False)))
+                          body=n.get("body") or "", at=aware(n["received_at"]), read=bool(n.get("read", False)))
 
 
 class NotifyApi:

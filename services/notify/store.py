@@ -16,9 +16,6 @@ New deployments only: notices stored before the inbox existed are not listed (no
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +23,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.kit.projection import upsert
+from services.kit.turns import Turns
 
 CHANNELS = ("email", "sms", "letter", "inapp")
 SHOWN = {"template_id": 1, "subject": 1, "body": 1}
@@ -37,34 +35,20 @@ def field_key(notice_id: str) -> str:
     return notice_id.replace("%", "%25").replace(".", "%2E").replace("$", "%24")
 
 
-def _aware(at: datetime) -> datetime:
+def aware(at: datetime) -> datetime:
+    """A stored time as UTC (a client without tz_aware reads naive UTC)."""
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _newest_first(entries: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     shown = [e for e in entries.values() if isinstance(e, dict) and "id" in e and "at" in e]
-    return sorted(shown, key=lambda e: (_aware(e["at"]), e["id"]), reverse=True)
+    return sorted(shown, key=lambda e: (aware(e["at"]), e["id"]), reverse=True)
 
 
 class NotifyStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self.outbox, self.contacts, self.inbox = db["outbox"], db["contacts"], db["inbox"]
-        self._turns: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def _turn(self, recipient: str) -> AsyncIterator[None]:
-        """One inbox write at a time per person in this process (bounded: only persons with a write under way)."""
-        lock, users = self._turns.get(recipient, (asyncio.Lock(), 0))
-        self._turns[recipient] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._turns[recipient]
-            if users <= 1:
-                del self._turns[recipient]
-            else:
-                self._turns[recipient] = (lock, users - 1)
+        self._turn = Turns()  # one inbox write at a time per person in this process
 
     # --- delivery (service.py, notices.py)
 
@@ -117,8 +101,8 @@ class NotifyStore:
         """Up to `limit` notices newest first, strictly after the position `after` (received_at, _id)."""
         entries = [e for e in await self._entries(recipient) if not (unread_only and "read_at" in e)]
         if after is not None:
-            at, last = _aware(after[0]), after[1]
-            entries = [e for e in entries if (_aware(e["at"]), e["id"]) < (at, last)]
+            at, last = aware(after[0]), after[1]
+            entries = [e for e in entries if (aware(e["at"]), e["id"]) < (at, last)]
         chosen = entries[:limit]
         texts = {n["_id"]: n async for n in self.outbox.find({"_id": {"$in": [e["id"] for e in chosen]}}, SHOWN)
                  } if chosen else {}
