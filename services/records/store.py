@@ -1,7 +1,8 @@
 """records' MongoDB collections. Documents are written field by field ($set), so a patient's block flag
 and a laboratory's new version never overwrite each other; every write is idempotent. Every read on the hot path
-is by `_id`: a patient's list, search and timeline read the patient's index document (`listing`), written after
-the documents it lists (a redelivery writes it again, so a crash in between is repaired)."""
+is by `_id`: a patient's list, search and timeline read the patient's entries by an `_id` prefix range
+(`listing`), written after the documents they list (a redelivery writes them again, so a crash in between is
+repaired)."""
 
 from __future__ import annotations
 
@@ -41,17 +42,14 @@ class RecordsStore:
         docs = [d async for d in self.documents.find({}, {"versions": 0, "event": 0})]
         for start in range(0, len(docs), 500):
             await self.index_documents(docs[start:start + 500])
-        for d in docs:
-            if d.get("blocked"):
-                await self.index.update_one({"_id": listing.key(d["patient_matricule"], d["_id"])},
-                                            {"$set": {"blocked": True}})
 
     async def index_documents(self, docs: list[dict[str, Any]]) -> None:
-        """Each document's entry in its patient's list: inserted (new documents, the hot path), else updated
-        (corrections, redeliveries); a document a correction moved to another patient leaves the list of each
-        patient its versions named."""
+        """Each document's entry in its patient's list: inserted with the document's block flag (new documents,
+        the hot path), else updated without it (corrections, redeliveries: the flag is the patient's commands' to
+        set); a document a correction moved to another patient leaves the list of each patient its versions named."""
         entries = {listing.key(d["patient_matricule"], d["_id"]): listing.entry(d) for d in docs}
-        existing = await insert_new(self.index, [{"_id": k, **e, "blocked": False} for k, e in entries.items()])
+        blocked = {listing.key(d["patient_matricule"], d["_id"]): bool(d.get("blocked")) for d in docs}
+        existing = await insert_new(self.index, [{"_id": k, **e, "blocked": blocked[k]} for k, e in entries.items()])
         if existing:
             await self.index.bulk_write([UpdateOne({"_id": k}, {"$set": entries[k]}) for k in sorted(existing)],
                                         ordered=False)

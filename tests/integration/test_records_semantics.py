@@ -163,8 +163,10 @@ async def test_lists_follow_a_document_to_the_patient_its_correction_names_and_s
     await eventually(lambda: _count(reads, other, 1))
 
     await index.delete_many({})  # documents stored before the index existed: rebuilt once, at start
+    await docs.update_one({"_id": doc["_id"]}, {"$set": {"blocked": True}})  # blocked back then
     await RecordsStore(mongo[f"{run_id}_records"]).ensure_indexes()
     assert [d["id"] for d in await reads.all(other)] == [doc["_id"]] and await reads.all(patient) == []
+    assert (await reads.all(other))[0]["blocked"] is True and await reads.all(other, viewer="professional") == []
 
 
 async def test_unknown_patient_is_parked_then_released_when_registered(
