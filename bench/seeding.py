@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from demo.laboratory import lab_result
+from demo.laboratory import lab_result, matricule
 from schemas.lab_result import LabResultV1
 from services.records import domain, listing
 
 T0 = datetime(2026, 11, 30, tzinfo=UTC)
+
+
+def numbered_matricule(i: int, first_birth: date = date(1950, 1, 1)) -> str:
+    """A valid matricule per index, unique for every i: born `first_birth` + i // 1000 days, serial i % 1000."""
+    return matricule(first_birth + timedelta(days=i // 1000), i % 1000)
 
 
 def documents(count: int, people: list[str], rng: random.Random) -> list[dict[str, Any]]:

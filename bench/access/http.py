@@ -29,29 +29,22 @@ from typing import Any
 
 import httpx
 from pymongo import AsyncMongoClient
-from stdnum import luhn, verhoeff
 
 from bench.access import vegeta
 from bench.access.__main__ import T0, build, queries
 from bench.access.phases import cpu_s, split
 from bench.common import Endpoints, bench_line, infrastructure, percentile, rounded
+from bench.seeding import numbered_matricule
 from infra.procs import free_port
 from infra.tools import VEGETA
 from services.access.store import encode_access
 from services.kit.servicetokens import Signer, new_key
 
 
-def matricule(i: int) -> str:
-    """A valid matricule per index: birth date 1950-01-01 + i // 1000 days, serial i % 1000."""
-    born = (T0.date().replace(year=1950) + timedelta(days=i // 1000)).strftime("%Y%m%d")
-    base = f"{born}{i % 1000:03d}"
-    return base + luhn.calc_check_digit(base) + verhoeff.calc_check_digit(base)
-
-
 async def seed(ends: Endpoints, prefix: str, patients: int, grants: int) -> list[tuple[str, str, str]]:
     rng = random.Random(7)
     built, pros = build(patients, grants, rng)
-    view = {matricule(i): access for i, access in enumerate(built.values())}
+    view = {numbered_matricule(i, T0.date().replace(year=1950)): access for i, access in enumerate(built.values())}
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(ends.mongo_uri, tz_aware=True)
     db = client[f"{prefix}_access"]
     docs = [{"_id": p, "version": 1, "access": encode_access(a), "updated_at": T0 - timedelta(seconds=i)}  # as if

@@ -2,7 +2,7 @@
 
 A patient's keyword search, as the portal asks for it: `POST /v1/documents {patient, q}` on a real records
 worker (over HTTP, with the gateway's service token), in a database holding --docs lab results over --patients
-patients (stored directly, as the worker stores them: documents and each patient's index document).
+patients (stored directly, as the worker stores them: documents and their list entries).
 
 - sequential: --searches searches one after the other (each one's latency alone), words from the patient's
   own documents or not (a search finding nothing costs the same);
@@ -19,7 +19,6 @@ import asyncio
 import random
 import tempfile
 import time
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +27,7 @@ from pymongo import AsyncMongoClient
 
 from bench.common import Endpoints, bench_line, infrastructure, percentile, rounded
 from bench.ingest.__main__ import RecordsWorker
-from bench.seeding import documents, seed
-from demo.laboratory import matricule
+from bench.seeding import documents, numbered_matricule, seed
 from services.kit.servicetokens import Signer, new_key
 from services.records import domain, listing
 
@@ -37,10 +35,6 @@ GATEWAY_KEY, GATEWAY_PUBLIC = new_key()
 SIGNER = Signer("gateway", GATEWAY_KEY)
 WORDS = ["hemoglobine", "glycemie", "cholesterol", "bilan lipidique", "hemogramme", "creatinine", "scanner",
          "ferritine", "tsh", "bionext"]
-
-
-def patients(n: int) -> list[str]:
-    return [matricule(date(1950, 1, 1) + timedelta(days=i // 1000), i % 1000) for i in range(n)]
 
 
 async def timed(calls: list[Any], concurrency: int) -> tuple[float, list[float]]:
@@ -62,7 +56,7 @@ async def timed(calls: list[Any], concurrency: int) -> tuple[float, list[float]]
 
 async def run(args: argparse.Namespace, ends: Endpoints, log: Path) -> dict[str, Any]:
     rng = random.Random(11)
-    people = patients(args.patients)
+    people = [numbered_matricule(i) for i in range(args.patients)]
     started = time.perf_counter()
     docs = documents(args.docs, people, rng)
     worker = RecordsWorker(ends, log)
