@@ -79,9 +79,11 @@ class KafkaOutageLog(logging.Handler):
         r"|NodeNotReady|KafkaConnectionError|RequestTimedOut|KafkaTimeoutError|coordinator dead"
         r"|Coordinator ?(Request failed|NotAvailable)|NotCoordinator|Heartbeat send request failed"
         r"|Error sending \w+Request|Failed fetch (messages|offsets)|Got error produce response"
-        r"|Cannot send|Could not send|Connection (reset|lost|closed)|Broken pipe|Errno \d+", re.IGNORECASE)
-    AFTERMATH = re.compile(r"because it is rebalancing|will rejoin|UnknownMemberId|IllegalGeneration"
-                           r"|not started or not valid")
+        r"|Cannot send|Could not send|Connection (reset|lost|closed)|Broken pipe|Errno \d+"
+        # a broker shutting down answers heartbeats "not coordinator" before it closes its connections: the
+        # first sign of an outage as often as a coordinator moving (the probe tells the two apart)
+        r"|not started or not valid", re.IGNORECASE)
+    AFTERMATH = re.compile(r"because it is rebalancing|will rejoin|UnknownMemberId|IllegalGeneration")
     KEPT = 20
 
     def __init__(self, bootstrap: str, confirm_s: float = 0.5, probe_every_s: float = 1.0, grace_s: float = 20.0,

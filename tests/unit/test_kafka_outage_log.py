@@ -61,6 +61,20 @@ async def test_thousands_of_reconnect_errors_are_two_lines(guard: KafkaOutageLog
     assert out[1]["held_back"] == 1501
 
 
+async def test_a_broker_shutting_down_first_says_not_coordinator(
+        guard: KafkaOutageLog, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seen in CI: a stopping broker answered a heartbeat before it closed its connections; that warning came
+    before the outage was noticed and went out as a client line."""
+    configure()
+    monkeypatch.setattr(guard, "reachable", answering(False, False, True))
+    logging.getLogger("aiokafka.consumer.group_coordinator").warning(
+        "Heartbeat failed for group %s: coordinator (node %s) is either not started or not valid", "g", 1)
+    logging.getLogger("aiokafka").error("Unable connect to node with id 1: [Errno 111] Connection refused")
+    await guard.outage_over()
+    assert [str(e["event"]).split(";")[0] for e in lines(capsys.readouterr().out)] == [
+        "dependency unreachable", "dependency reachable"]
+
+
 def answering(*answers: bool) -> Any:
     replies = iter(answers)
 
