@@ -429,7 +429,7 @@ def check(plan: Plan, group: str, source: list[ConsumerRecord[bytes, bytes]], do
         latest = max(versions.values(), key=lambda m: m.i)
         want = ("withdrawn" if latest.kind == "cancellation" else "active", latest.message_id, latest.title,
                 len(versions))
-        got = (doc["status"], doc["current"]["message_id"], doc["title"], doc["version_count"])
+        got = (doc["status"], doc["versions"][-1]["message_id"], doc["title"], doc["version_count"])
         if want != got:
             changed += 1
             if changed <= 3:
@@ -587,7 +587,7 @@ async def scenario(infra: LocalInfra, count: int, rate: float, patients: int, fe
         source, events, dead = (await read_topic(kafka, TOPIC), await read_topic(kafka, EVENTS),
                                 await read_topic(kafka, DLQ))
         docs = [d async for d in db["documents"].find({}, {
-            "status": 1, "title": 1, "version_count": 1, "current.message_id": 1, "versions.message_id": 1,
+            "status": 1, "title": 1, "version_count": 1, "versions.message_id": 1,
             "versions.change": 1, "versions.event": 1})]
         parked = await db["parked"].count_documents({})
         figures = check(plan, worker.group, source, docs, events, dead, parked)

@@ -175,8 +175,8 @@ async def run_records(ends: Endpoints, args: argparse.Namespace, log: Path) -> d
         events_from = await end_offsets(ends.bootstrap, EVENTS)
         backlog = await publish(ends.bootstrap, args.count, patients=plan.patients)
         got = await event_times(ends.bootstrap, events_from, set(backlog), within_s=1800)
-        received = [d["current"]["received_at"].timestamp() async for d in db["documents"].find(
-            {"_id": {"$in": list(backlog)}}, {"current.received_at": 1})]
+        received = [v["received_at"].timestamp() async for d in db["documents"].find(
+            {"_id": {"$in": list(backlog)}}, {"versions.received_at": 1}) for v in d["versions"]]
         rate = len(got) / (max(got.values()) - min(received))
         events_from = await end_offsets(ends.bootstrap, EVENTS)
         sent = await publish(ends.bootstrap, args.live, args.live_rate, patients=plan.patients)

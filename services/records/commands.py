@@ -66,7 +66,8 @@ class CommandService:
                "patient_matricule": cmd.patient_matricule, "uploaded_by": cmd.uploaded_by, "title": cmd.title,
                "document_date": cmd.document_date or now, "reported_at": now, "status": "active",
                "current": {"attachment": {"file_id": doc_id, "content_type": cmd.content_type}, "size": len(data)},
-               "version_count": 1, "tokens": domain.tokens(cmd.title)}
+               "version_count": 1}
+        doc["tokens"] = domain.search_words(doc)
         event = DocumentAddedV1(event_id=domain.event_id(doc_id, cmd.command_id), document_id=doc_id,
                                 patient_matricule=cmd.patient_matricule, document_type="patient-upload",
                                 title=cmd.title, author="patient", document_date=doc["document_date"],

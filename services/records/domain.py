@@ -80,6 +80,12 @@ def tokens(*texts: str | None) -> list[str]:
     return sorted(set().union(*(_words(t) for t in texts if t)))
 
 
+def search_words(doc: dict[str, Any]) -> list[str]:
+    """What finds a document: its title, its laboratory and the names of its current values."""
+    current = doc.get("current") or {}
+    return tokens(doc["title"], doc.get("laboratory_id"), *(o["display"] for o in current.get("observations") or []))
+
+
 def to_version(result: LabResultV1, received_at: datetime, published_at: datetime | None) -> dict[str, Any]:
     attachment = None
     if result.attachment is not None:
@@ -114,8 +120,8 @@ def apply(doc: dict[str, Any] | None, lab: str, report: str,
         "document_date": current["collected_at"], "reported_at": current["reported_at"],
         "status": "withdrawn" if withdrawn else "active", "current": current, "versions": versions,
         "version_count": len(versions),
-        "tokens": tokens(current["title"], lab, *(o["display"] for o in current["observations"])),
     }
+    new["tokens"] = search_words(new)
     if doc is None:
         return new, DocumentChange.WITHDRAWN if withdrawn else DocumentChange.ADDED
     if current is version:

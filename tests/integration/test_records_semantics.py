@@ -12,6 +12,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
+from schemas.lab_result import LabResultV1
 from services.records import domain, listing
 from services.records.api import RecordsApi
 from services.records.store import RecordsStore
@@ -100,7 +101,7 @@ async def test_correction_supersedes_keeps_history_and_emits_deterministic_event
                            reported_at="2026-11-20T16:00:00+01:00", title="Hémogramme (corrigé)")
     await send(producer, corrected)
 
-    doc = await eventually(lambda: docs.find_one({"laboratory_id": lab, "current.message_id": "v2"}))
+    doc = await eventually(lambda: docs.find_one({"laboratory_id": lab, "versions.message_id": "v2"}))
     assert [v["message_id"] for v in doc["versions"]] == ["v1", "v2"] and doc["title"] == "Hémogramme (corrigé)"
     await eventually(lambda: _more(infra, patient, 2))
     events = await read_topic(infra.bootstrap, "records.document-added.v1", patient.encode(), count=1)
@@ -132,9 +133,9 @@ async def test_cancelled_withdraws_and_a_correction_before_its_original_wins(
 
     gone = await eventually(lambda: docs.find_one({"report_id": "GONE", "laboratory_id": lab, "status": "withdrawn"}))
     early = await eventually(lambda: docs.find_one({"report_id": "EARLY", "laboratory_id": lab, "version_count": 2}))
-    assert early["title"] == "Corrigé" and early["current"]["message_id"] == "c2"
+    assert early["title"] == "Corrigé" and early["versions"][-1]["message_id"] == "c2"
     assert [v["message_id"] for v in early["versions"]] == ["c1", "c2"]
-    assert gone["current"]["status"] == "cancelled"
+    assert gone["versions"][-1]["status"] == "cancelled"
     assert [d["id"] for d in await reads.all(patient)] == [early["_id"]]
     assert {d["id"] for d in await reads.all(patient, include_withdrawn=True)} == {early["_id"], gone["_id"]}
 
@@ -167,6 +168,33 @@ async def test_lists_follow_a_document_to_the_patient_its_correction_names_and_s
     await RecordsStore(mongo[f"{run_id}_records"]).ensure_indexes()
     assert [d["id"] for d in await reads.all(other)] == [doc["_id"]] and await reads.all(patient) == []
     assert (await reads.all(other))[0]["blocked"] is True and await reads.all(other, viewer="professional") == []
+    assert [d["id"] for d in await reads.search(other, "glycemie")] == [doc["_id"]]  # words made from the document
+
+
+async def test_a_document_stored_whole_before_is_read_and_corrected_like_a_new_one(
+        records: Worker, producer: AIOKafkaProducer, mongo: Any, run_id: str, unique: str, patient: str,
+        docs: Any, reads: Reads) -> None:
+    """Documents used to be stored with `current` (their last version, twice) and their search words; a
+    correction of one leaves it in today's shape, and reads see the correction."""
+    await register(producer, mongo, run_id, patient)
+    lab = f"LAB-{unique}"
+    first = LabResultV1.model_validate(lab_result(lab, report="OLD", message_id="o1", patient_matricule=patient))
+    at = datetime(2026, 11, 20, 8, tzinfo=UTC)
+    whole, _ = domain.apply(None, lab, "OLD", domain.to_version(first, at, at))
+    await docs.insert_one({**whole, "blocked": False})
+    assert "current" in whole and "tokens" in whole
+    assert (await reads.get(patient, whole["_id"]) or {})["observations"][0]["loinc"] == "718-7"
+
+    await send(producer, lab_result(lab, report="OLD", message_id="o2", status="corrected", patient_matricule=patient,
+                                    reported_at="2026-11-20T16:00:00+01:00", title="Hémogramme corrigé",
+                                    observations=[{"loinc": "1988-5", "display": "CRP", "value": 3.0,
+                                                   "unit": "mg/L"}]))
+    stored = await eventually(lambda: docs.find_one({"_id": whole["_id"], "version_count": 2}))
+    assert "current" not in stored and "tokens" not in stored
+    detail = await reads.get(patient, whole["_id"])
+    assert detail is not None and detail["title"] == "Hémogramme corrigé"
+    assert [o["loinc"] for o in detail["observations"]] == ["1988-5"]
+    assert [v["status"] for v in detail["versions"]] == ["final", "corrected"]
 
 
 async def test_unknown_patient_is_parked_then_released_when_registered(
@@ -181,7 +209,7 @@ async def test_unknown_patient_is_parked_then_released_when_registered(
     await producer.send_and_wait("registry.persons.v1", encode(person(patient)), key=patient.encode())
 
     doc = await eventually(lambda: docs.find_one({"laboratory_id": lab}))
-    assert doc["patient_matricule"] == patient and doc["current"]["message_id"] == "p1"
+    assert doc["patient_matricule"] == patient and doc["versions"][-1]["message_id"] == "p1"
     assert await eventually(lambda: _none(parked, patient))
 
 
@@ -290,7 +318,7 @@ async def test_fhir_bundle_is_stored_like_a_json_result_and_a_bad_one_comes_back
 
     doc = await eventually(lambda: docs.find_one({"laboratory_id": lab, "report_id": "F-1"}))
     assert doc["title"] == "Hémogramme et CRP" and doc["version_count"] == 1
-    assert [o["loinc"] for o in doc["current"]["observations"]] == ["718-7", "1988-5", "600-7"]
+    assert [o["loinc"] for o in doc["versions"][-1]["observations"]] == ["718-7", "1988-5", "600-7"]
     dead = await read_topic(infra.bootstrap, "lab.results.fhir.v1.dlq", f"{lab}:F-2".encode(), count=1,
                             group=f"{run_id}-records")
     assert header(dead[0], "dlq-reason") == "the bundle must hold exactly one Patient (found 0)"

@@ -23,15 +23,16 @@ async def test_published_result_is_stored(records: Worker, producer: AIOKafkaPro
     stored = await eventually(lambda: results(mongo, run_id).find_one({"laboratory_id": lab}))
 
     assert stored["report_id"] == "R1"
-    assert stored["status"] == "active" and stored["current"]["status"] == "final"
+    assert stored["status"] == "active" and stored["versions"][-1]["status"] == "final"
     assert stored["document_type"] == "lab-result" and stored["author"] == lab
     assert stored["patient_matricule"] == "1893120105732" and stored["blocked"] is False
     assert stored["title"] == "Hémogramme complet"
-    assert [o["loinc"] for o in stored["current"]["observations"]] == ["718-7", "6690-2", "600-7"]
-    assert stored["current"]["observations"][1] == {"loinc": "6690-2", "display": "Leucocytes", "value": 11.8,
-                                         "unit": "10*9/L", "reference_low": 4.0, "reference_high": 10.0,
-                                         "interpretation": "H"}
+    assert [o["loinc"] for o in stored["versions"][-1]["observations"]] == ["718-7", "6690-2", "600-7"]
+    assert stored["versions"][-1]["observations"][1] == {
+        "loinc": "6690-2", "display": "Leucocytes", "value": 11.8, "unit": "10*9/L", "reference_low": 4.0,
+        "reference_high": 10.0, "interpretation": "H"}
     assert stored["document_date"].isoformat() == "2026-11-20T07:05:00+00:00"
+    assert "current" not in stored and "tokens" not in stored  # the last version once; the words in the list
 
 
 async def test_same_message_twice_is_stored_once(records: Worker, producer: AIOKafkaProducer,
@@ -47,7 +48,7 @@ async def test_same_message_twice_is_stored_once(records: Worker, producer: AIOK
     await producer.send_and_wait("lab.results.v1", encode(later), key=f"{lab}:R1".encode())
 
     doc = await eventually(lambda: results(mongo, run_id).find_one({"laboratory_id": lab,
-                                                                    "current.message_id": "after"}))
+                                                                    "versions.message_id": "after"}))
     assert [v["message_id"] for v in doc["versions"]] == ["dup-1", "after"]  # dup-1 once
     assert await results(mongo, run_id).count_documents({"laboratory_id": lab}) == 1
 
@@ -85,7 +86,7 @@ async def test_bad_messages_go_to_the_dlq_with_distinct_reasons(
         assert header(record, "dlq-service") == "records"
         assert header(record, "dlq-consumer-group") == f"{run_id}-records"
     assert await eventually(lambda: results(mongo, run_id).find_one({"laboratory_id": lab,
-                                                                     "current.message_id": "good"}))
+                                                                     "versions.message_id": "good"}))
     assert await results(mongo, run_id).count_documents({"laboratory_id": lab}) == 1
     assert records.proc is not None and records.proc.poll() is None  # still running
     logs = records.logs()
