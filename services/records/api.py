@@ -34,7 +34,7 @@ from services.kit.http import Door
 from services.kit.paging import BadCursor, decode_cursor, encode_cursor
 
 from . import views
-from .domain import tokens
+from .domain import Document, tokens
 from .listing import Listing
 from .store import RecordsStore
 
@@ -102,7 +102,7 @@ class RecordsApi:
         return await self._page(body.patient, Listing("document_date", False, body.viewer == "professional",
                                                       start=body.start, end=body.end), body.cursor, body.limit)
 
-    async def _document(self, body: DocumentQuery) -> dict[str, Any] | None:
+    async def _document(self, body: DocumentQuery) -> Document | None:
         return await self.store.document(body.patient, body.document_id, body.viewer == "professional")
 
     async def detail(self, raw: bytes) -> Answer:
@@ -113,14 +113,14 @@ class RecordsApi:
         file = None
         if current is not None:
             file = DocumentFileInfo(content_type=current[1]["content_type"],
-                                    size=await self.store.file_size(current[1]["file_id"]))
+                                    size=await self.store.files.size(current[1]["file_id"]))
         return _ok(views.detail(doc, file))
 
     async def file(self, raw: bytes) -> Answer:
         body = FileQuery.model_validate_json(raw)
         doc = await self._document(body)
         found = views.attachment(doc, body.version) if doc is not None else None
-        data = await self.store.read_file(found[1]["file_id"]) if found is not None else None
+        data = await self.store.files.read(found[1]["file_id"]) if found is not None else None
         if found is None or data is None:
             return 404, {"detail": "no such document file in this DSP"}
         return _ok(DocumentFile(document_id=body.document_id, version=found[0], content_type=found[1]["content_type"],

@@ -62,7 +62,7 @@ class CommandService:
         doc_id = domain.upload_id(cmd.command_id)
         now = self.clock()
         await self.store.put_file(doc_id, data, cmd.content_type)
-        doc = {"_id": doc_id, "document_type": "patient-upload", "author": "patient",
+        doc: domain.Document = {"_id": doc_id, "document_type": "patient-upload", "author": "patient",
                "patient_matricule": cmd.patient_matricule, "uploaded_by": cmd.uploaded_by, "title": cmd.title,
                "document_date": cmd.document_date or now, "reported_at": now, "status": "active",
                "current": {"attachment": {"file_id": doc_id, "content_type": cmd.content_type}, "size": len(data)},

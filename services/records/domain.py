@@ -13,7 +13,7 @@ import re
 import unicodedata
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from schemas.lab_result import LabResultKey, LabResultStatus, LabResultV1
 from schemas.records import DocumentChange
@@ -23,6 +23,55 @@ MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
 FUTURE_SKEW = timedelta(minutes=5)
 STATUS_RANK = {"preliminary": 0, "final": 1, "corrected": 2, "cancelled": 3}
 MAGIC = {"application/pdf": (b"%PDF-",), "image/jpeg": (b"\xff\xd8\xff",), "image/png": (b"\x89PNG\r\n\x1a\n",)}
+
+
+class Attachment(TypedDict):
+    file_id: str  # in records' files (GridFS), by a deterministic id
+    content_type: str
+
+
+class Version(TypedDict, total=False):
+    """One message of a report, as applied (`to_version`); `change` and `event` are fixed when it is first
+    applied (ingest), so a redelivery re-sends the same event."""
+
+    message_id: str
+    status: str  # LabResultStatus
+    patient_matricule: str
+    prescriber_id: str | None
+    title: str
+    collected_at: datetime
+    reported_at: datetime
+    received_at: datetime
+    published_at: datetime | None
+    observations: list[dict[str, Any]]  # schemas.lab_result.Observation, as JSON
+    attachment: Attachment | None
+    change: str | None  # DocumentChange: what this version did to the patient's DSP (None: joined the history)
+    event: str  # the document-added event's JSON, as first sent
+    size: int  # an upload's: its file's size in bytes
+
+
+class Document(TypedDict, total=False):
+    """A DSP document as records keeps it (one per laboratory report or patient upload; `_id` from
+    `document_id` / `upload_id`). Typed, not validated: the store reads and writes it (`store.stored` leaves out
+    what it repeats), `apply` makes a lab result's."""
+
+    _id: str
+    document_type: str  # lab-result | patient-upload
+    laboratory_id: str
+    report_id: str
+    author: str
+    patient_matricule: str
+    title: str
+    document_date: datetime
+    reported_at: datetime
+    status: str  # active | withdrawn
+    current: Version  # a lab result's current version (the last of `versions`); an upload's file and its size
+    versions: list[Version]  # oldest first (`_order`), the current one last
+    version_count: int
+    tokens: list[str]  # search words (`search_words`)
+    blocked: bool  # by the patient, for professionals; set by the patient's commands only
+    uploaded_by: str
+    event: str  # an upload's event, fixed with it
 
 
 class Rejected(ValueError):
@@ -80,14 +129,15 @@ def tokens(*texts: str | None) -> list[str]:
     return sorted(set().union(*(_words(t) for t in texts if t)))
 
 
-def search_words(doc: dict[str, Any]) -> list[str]:
+def search_words(doc: Document) -> list[str]:
     """What finds a document: its title, its laboratory and the names of its current values."""
     current = doc.get("current") or {}
-    return tokens(doc["title"], doc.get("laboratory_id"), *(o["display"] for o in current.get("observations") or []))
+    displays = (str(o["display"]) for o in current.get("observations") or [])
+    return tokens(doc["title"], doc.get("laboratory_id"), *displays)
 
 
-def to_version(result: LabResultV1, received_at: datetime, published_at: datetime | None) -> dict[str, Any]:
-    attachment = None
+def to_version(result: LabResultV1, received_at: datetime, published_at: datetime | None) -> Version:
+    attachment: Attachment | None = None
     if result.attachment is not None:
         attachment = {"file_id": version_id(result.laboratory_id, result.message_id),
                       "content_type": result.attachment.content_type}
@@ -101,12 +151,11 @@ def to_version(result: LabResultV1, received_at: datetime, published_at: datetim
     }
 
 
-def _order(version: dict[str, Any]) -> tuple[datetime, int, str]:
+def _order(version: Version) -> tuple[datetime, int, str]:
     return version["reported_at"], STATUS_RANK[version["status"]], version["message_id"]
 
 
-def apply(doc: dict[str, Any] | None, lab: str, report: str,
-          version: dict[str, Any]) -> tuple[dict[str, Any], DocumentChange | None]:
+def apply(doc: Document | None, lab: str, report: str, version: Version) -> tuple[Document, DocumentChange | None]:
     """Add one version to a document (None: new document). Returns the document and what changed for the
     patient: added, corrected, withdrawn, or None (a duplicate, or an older version joining the history)."""
     if doc is not None and any(v["message_id"] == version["message_id"] for v in doc["versions"]):
@@ -114,7 +163,7 @@ def apply(doc: dict[str, Any] | None, lab: str, report: str,
     versions = sorted([*(doc["versions"] if doc else []), version], key=_order)
     current = versions[-1]
     withdrawn = current["status"] == LabResultStatus.CANCELLED.value
-    new = {
+    new: Document = {
         "_id": document_id(lab, report), "document_type": "lab-result", "laboratory_id": lab, "report_id": report,
         "author": lab, "patient_matricule": current["patient_matricule"], "title": current["title"],
         "document_date": current["collected_at"], "reported_at": current["reported_at"],

@@ -4,10 +4,8 @@ Every step is idempotent, so a batch that fails on a dependency is simply proces
 middleware waits and retries it); a batch that fails for another reason is split, and the record
 that keeps failing goes to the DLQ alone — a poison message never holds back its partition.
 
-Exactly once, as a consumer sees it: the event a message causes is fixed when the message is first applied,
-inside the document write itself (the version carries it), and a redelivery re-sends those stored bytes; so
-one event id is always one content, and one (document, version) always one event id. A batch's dead letters
-are written after its documents, so a batch waiting for the database writes them once, not per retry.
+What a batch's versions do to their documents, and the events they cause, is `folding` (pure). A batch's dead
+letters are written after its documents, so a batch waiting for the database writes them once, not per retry.
 """
 
 from __future__ import annotations
@@ -26,17 +24,21 @@ from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from schemas.lab_result import LabResultKey, LabResultV1
-from schemas.records import DocumentAddedV1, DocumentChange
 from services.kit.deadletter import DeadLetters, RetryPolicy
 from services.kit.errors import TRANSIENT, reason
 
 from . import domain
+from .folding import Arrival, fold
 from .metrics import RecordsMetrics
-from .store import RecordsStore
+from .store import Store
 
 log = structlog.get_logger("dsp.records")
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 Send = Callable[..., Awaitable[Any]]  # FastStream publisher.publish(..., no_confirm=True) -> future
+
+
+def arrivals(items: list[Parsed]) -> list[Arrival]:
+    return [Arrival(p.result, datetime.fromtimestamp(p.record.timestamp / 1000, UTC)) for p in items]
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class Parsed:
 
 
 class Ingestor:
-    def __init__(self, store: RecordsStore, dead_letters: DeadLetters, send_event: Send, send_lab_result: Send,
+    def __init__(self, store: Store, dead_letters: DeadLetters, send_event: Send, send_lab_result: Send,
                  clock: Callable[[], datetime], pseudonym: Callable[[str], str], max_attempts: int = 3,
                  metrics: RecordsMetrics | None = None) -> None:
         self.store, self.dead_letters, self.clock, self.pseudonym = store, dead_letters, clock, pseudonym
@@ -129,77 +131,34 @@ class Ingestor:
 
     async def _store(self, accepted: list[Parsed], now: datetime) -> None:
         """Optimistic: fold each document's versions as if it were new and insert them all at once; only the
-        documents that already existed (corrections, redeliveries) are loaded, folded again and updated.
-        Each new version carries the event it causes, fixed in the same (one-document) write; the events sent
-        are those stored bytes, so a redelivered message re-sends exactly what it sent the first time."""
+        documents that already existed (corrections, redeliveries) are loaded, folded again and updated."""
         by_doc: dict[str, list[Parsed]] = {}
         for p in accepted:  # in partition order
             by_doc.setdefault(p.doc_id, []).append(p)
-        folds = {doc_id: self._fold(None, items, now) for doc_id, items in by_doc.items()}
+        folds = {doc_id: fold(None, arrivals(items), now) for doc_id, items in by_doc.items()}
         for p in accepted:
             if p.result.attachment is not None and p.attachment is not None:  # before the document pointing to it
                 await self.store.put_file(domain.version_id(p.result.laboratory_id, p.result.message_id),
                                           p.attachment, p.result.attachment.content_type)
-        existing = await self.store.insert_new_documents([doc for doc, _, _ in folds.values()])
+        existing = await self.store.insert_new_documents([f.doc for f in folds.values()])
         if existing:
             current = await self.store.load(sorted(existing))
-            folds.update({doc_id: self._fold(current[doc_id], by_doc[doc_id], now) for doc_id in existing})
-            await self.store.save_documents([doc for doc_id, (doc, _, added) in folds.items()
-                                             if doc_id in existing and added])
-        await self.store.index_documents([doc for doc, _, _ in folds.values()])  # always: repairs a crash before it
+            folds.update({doc_id: fold(current[doc_id], arrivals(by_doc[doc_id]), now) for doc_id in existing})
+            await self.store.save_documents([f.doc for doc_id, f in folds.items() if doc_id in existing and f.added])
+        await self.store.index_documents([f.doc for f in folds.values()])  # always: repairs a crash before it
         stored_at = self.clock().timestamp()
         for p in accepted:
             self.metrics.latency.observe(max(0.0, stored_at - p.record.timestamp / 1000))
-        added = sum(n for _, _, n in folds.values())
+        added = sum(f.added for f in folds.values())
         self.metrics.count("stored", added)
         self.metrics.count("duplicate", len(accepted) - added)
-        events = {event_id: text for _, evs, _ in folds.values() for event_id, text in evs}  # once per batch
+        events = {event_id: text for f in folds.values() for event_id, text in f.events}  # once per batch
         await asyncio.gather(*[await self.send_event(
             text.encode(), key=json.loads(text)["patient_matricule"].encode(), correlation_id=event_id,
             headers={"event-id": event_id, "content-type": "application/json"}, no_confirm=True)
             for event_id, text in events.items()])
         if accepted:
             log.info("lab results stored", results=len(accepted), documents=len(folds), events=len(events))
-
-    def _fold(self, doc: dict[str, Any] | None, items: list[Parsed],
-              now: datetime) -> tuple[dict[str, Any], list[tuple[str, str]], int]:
-        """Apply a document's versions in order; the events to send (id, JSON text), and how many versions were
-        new. A version already stored sends its stored event again, byte for byte: it may not have gone out."""
-        events: list[tuple[str, str]] = []
-        added = 0
-        for p in items:
-            r = p.result
-            version = domain.to_version(r, now, datetime.fromtimestamp(p.record.timestamp / 1000, UTC))
-            new, change = domain.apply(doc, r.laboratory_id, r.report_id, version)
-            if new is not doc:  # a new current version, or an older one joining the history (no event)
-                version["change"] = change.value if change else None
-                if change is not None:  # fixed now, with the document as this message leaves it
-                    version["event"] = self._event(new, change, r.message_id)
-                doc, added = new, added + 1
-            assert doc is not None  # noqa: S101 - apply always returns a document
-            stored = next(v for v in doc["versions"] if v["message_id"] == r.message_id)
-            if stored.get("change"):
-                event = stored.get("event") or self._legacy_event(doc, stored)
-                events.append((domain.event_id(doc["_id"], r.message_id), event))
-        assert doc is not None  # noqa: S101
-        return doc, events, added
-
-    def _event(self, doc: dict[str, Any], change: DocumentChange, message_id: str) -> str:
-        # built from a document this worker has just validated: no second validation on the hot path
-        return DocumentAddedV1.model_construct(
-            event_id=domain.event_id(doc["_id"], message_id), document_id=doc["_id"],
-            patient_matricule=doc["patient_matricule"], document_type="lab-result", title=doc["title"],
-            author=doc["author"], document_date=doc["document_date"], change=change,
-            version=doc["version_count"]).model_dump_json()
-
-    def _legacy_event(self, doc: dict[str, Any], version: dict[str, Any]) -> str:
-        """A version stored before events were kept with it: rebuilt from that version alone (when it was
-        applied it was the current one), never from the document's current state."""
-        return DocumentAddedV1.model_construct(
-            event_id=domain.event_id(doc["_id"], version["message_id"]), document_id=doc["_id"],
-            patient_matricule=version["patient_matricule"], document_type="lab-result", title=version["title"],
-            author=doc["author"], document_date=version["collected_at"], change=DocumentChange(version["change"]),
-            version=1 + doc["versions"].index(version)).model_dump_json()
 
     async def _park(self, waiting: list[Parsed], now: datetime) -> None:
         """Results for a patient the registry has not announced yet wait, whole, until the person appears."""

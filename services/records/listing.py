@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .domain import Document
+
 ENTRY_FIELDS = ("document_type", "title", "author", "document_date", "reported_at", "status", "version_count",
                 "tokens")
 
@@ -29,9 +31,9 @@ def prefix_range(patient: str) -> dict[str, str]:
     return {"$gte": f"{patient}|", "$lt": f"{patient}}}"}
 
 
-def entry(doc: dict[str, Any]) -> dict[str, Any]:
+def entry(doc: Document) -> dict[str, Any]:
     """What the list shows of a stored document, and its search words."""
-    return {**{k: doc[k] for k in ENTRY_FIELDS if k in doc},
+    return {**{k: v for k, v in doc.items() if k in ENTRY_FIELDS},
             "has_file": bool((doc.get("current") or {}).get("attachment"))}
 
 

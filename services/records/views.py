@@ -6,13 +6,16 @@ the n-th of them, as in the events (`DocumentAddedV1.version`). An upload has on
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from schemas.lab_result import Observation
 from schemas.records_api import DocumentDetail, DocumentFileInfo, DocumentSummary, DocumentVersion
 
+from .domain import Attachment, Document, Version
 
-def summary(doc: dict[str, Any]) -> DocumentSummary:
+
+def summary(doc: Mapping[str, Any]) -> DocumentSummary:
     """A stored document's summary, or a list entry's (`listing.entry`)."""
     return DocumentSummary(
         id=doc["_id"], document_type=doc["document_type"], title=doc["title"], author=doc["author"],
@@ -21,17 +24,17 @@ def summary(doc: dict[str, Any]) -> DocumentSummary:
         has_file=bool(doc["has_file"] if "has_file" in doc else (doc.get("current") or {}).get("attachment")))
 
 
-def stored_versions(doc: dict[str, Any]) -> list[dict[str, Any]]:
+def stored_versions(doc: Document) -> list[Version]:
     """The stored versions, oldest first; an upload's only version is made from the document itself."""
     if doc.get("versions"):
         return list(doc["versions"])
     current = doc.get("current") or {}
-    return [{"status": "final", "change": "added", "title": doc["title"], "collected_at": None,
+    return [{"status": "final", "change": "added", "title": doc["title"],
              "reported_at": doc["reported_at"], "received_at": doc["reported_at"], "observations": [],
              "attachment": current.get("attachment")}]
 
 
-def attachment(doc: dict[str, Any], version: int | None) -> tuple[int, dict[str, Any]] | None:
+def attachment(doc: Document, version: int | None) -> tuple[int, Attachment] | None:
     """(version number, its stored attachment) of `version` (None: the current one), or None."""
     versions = stored_versions(doc)
     number = len(versions) if version is None else version
@@ -41,11 +44,11 @@ def attachment(doc: dict[str, Any], version: int | None) -> tuple[int, dict[str,
     return (number, found) if found else None
 
 
-def _observations(version: dict[str, Any]) -> list[Observation]:
+def _observations(version: Version) -> list[Observation]:
     return [Observation.model_validate(o) for o in version.get("observations") or []]
 
 
-def versions(doc: dict[str, Any]) -> list[DocumentVersion]:
+def versions(doc: Document) -> list[DocumentVersion]:
     found = stored_versions(doc)
     return [DocumentVersion(
         version=n, status=v["status"], current=n == len(found), change=v.get("change"), title=v["title"],
@@ -53,7 +56,7 @@ def versions(doc: dict[str, Any]) -> list[DocumentVersion]:
         observations=_observations(v), has_file=bool(v.get("attachment"))) for n, v in enumerate(found, 1)]
 
 
-def detail(doc: dict[str, Any], file: DocumentFileInfo | None) -> DocumentDetail:
+def detail(doc: Document, file: DocumentFileInfo | None) -> DocumentDetail:
     current = doc.get("current") or {}
     return DocumentDetail(
         **summary(doc).model_dump(), laboratory_id=doc.get("laboratory_id"),

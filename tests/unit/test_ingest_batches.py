@@ -14,52 +14,8 @@ from pymongo.errors import AutoReconnect
 
 from services.records import domain
 from services.records.ingest import Ingestor
+from tests.fakes.records import PATIENT, MemoryStore
 from tests.support import encode, lab_result
-
-PATIENT = "1893120105732"
-
-
-class MemoryStore:
-    def __init__(self, poison_report: str | None = None, down: bool = False, fail_writes: int = 0) -> None:
-        self.docs: dict[str, dict[str, Any]] = {}
-        self.messages: dict[str, str] = {}
-        self.indexed: set[str] = set()
-        self.poison = domain.document_id("LAB1", poison_report) if poison_report else None
-        self.down = down
-        self.fail_writes = fail_writes  # the database goes away after the claims, before the documents
-
-    async def known_persons(self, matricules: set[str]) -> set[str]:
-        if self.down:
-            raise AutoReconnect("database down")
-        return matricules & {PATIENT}
-
-    async def park(self, entries: list[dict[str, Any]]) -> None: ...
-
-    async def claim_messages(self, owners: dict[str, str]) -> dict[str, str]:
-        earlier = {k: self.messages[k] for k in owners if k in self.messages}
-        self.messages.update({k: v for k, v in owners.items() if k not in earlier})
-        return earlier
-
-    async def insert_new_documents(self, docs: list[dict[str, Any]]) -> set[str]:
-        if self.fail_writes:
-            self.fail_writes -= 1
-            raise AutoReconnect("database down")
-        if any(d["_id"] == self.poison for d in docs):
-            raise RuntimeError("this document cannot be written")
-        existing = {d["_id"] for d in docs if d["_id"] in self.docs}
-        self.docs.update({d["_id"]: d for d in docs if d["_id"] not in existing})
-        return existing
-
-    async def load(self, ids: list[str]) -> dict[str, dict[str, Any]]:
-        return {i: self.docs[i] for i in ids if i in self.docs}
-
-    async def save_documents(self, docs: list[dict[str, Any]]) -> None:
-        self.docs.update({d["_id"]: d for d in docs})
-
-    async def index_documents(self, docs: list[dict[str, Any]]) -> None:
-        self.indexed.update(d["_id"] for d in docs)
-
-    async def put_file(self, *args: Any) -> None: ...
 
 
 class DeadLetterRecorder:

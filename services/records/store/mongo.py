@@ -4,41 +4,24 @@ is by `_id`: a patient's list, search and timeline read the patient's entries by
 (`listing`), written after the documents they list (a redelivery writes them again, so a crash in between is
 repaired).
 
-A document is stored without what it repeats (`stored`, `loaded`): FerretDB's cost of a write grows with the fields
-and array items it holds (its JSON keeps a type for each), and 500 lab results as folded in memory took 170 ms to
-insert, 94 ms without `current` (the last of `versions`, stored twice) — their search words live in the list
-entries only."""
+A document is stored without what it repeats (`shape`); its files are in GridFS (`files`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from gridfs.asynchronous import AsyncGridFSBucket
-from gridfs.errors import FileExists, NoFile
 from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.kit.projection import insert_many_once
 
-from . import domain, listing
+from .. import domain, listing
+from ..domain import Document
+from .files import Files
+from .shape import DERIVED, loaded, stored
 
 KNOWN_MAX = 200_000  # registered persons remembered (~20 MiB at most)
-DERIVED = ("current", "tokens")  # what a stored lab result leaves out; `loaded` gives `current` back
-
-
-def stored(doc: dict[str, Any]) -> dict[str, Any]:
-    """A document as written: no search words, and no `current` where it is the last of `versions` (an upload
-    has no versions: its `current` holds its file)."""
-    left_out = DERIVED if doc.get("versions") else ("tokens",)
-    return {k: v for k, v in doc.items() if k not in left_out}
-
-
-def loaded(doc: dict[str, Any]) -> dict[str, Any]:
-    """A document as read: `current` is the last of its versions (the order `domain.apply` keeps)."""
-    if "current" not in doc and doc.get("versions"):
-        doc["current"] = doc["versions"][-1]
-    return doc
 
 
 class RecordsStore:
@@ -50,8 +33,7 @@ class RecordsStore:
         self.parked = db["parked"]
         self.outbox = db["outbox"]
         self.command_outcomes = db["command_outcomes"]
-        self.files = AsyncGridFSBucket(db, bucket_name="files")
-        self.file_meta = db["files.files"]
+        self.files = Files(db)
         self._known: set[str] = set()  # persons found: the registry never withdraws one from records
 
     async def ensure_indexes(self) -> None:
@@ -66,7 +48,7 @@ class RecordsStore:
         for start in range(0, len(docs), 500):
             await self.index_documents([{**d, "tokens": domain.search_words(d)} for d in docs[start:start + 500]])
 
-    async def index_documents(self, docs: list[dict[str, Any]]) -> None:
+    async def index_documents(self, docs: list[Document]) -> None:
         """Each document's entry in its patient's list: inserted with the document's block flag (new documents,
         the hot path), else updated without it (corrections, redeliveries: the flag is the patient's commands' to
         set); a document a correction moved to another patient leaves the list of each patient its versions named."""
@@ -85,10 +67,10 @@ class RecordsStore:
         """The patient's list entries: an `_id` prefix range (answered from the `_id` index)."""
         return [e async for e in self.index.find({"_id": listing.prefix_range(patient)})]
 
-    async def load(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+    async def load(self, ids: list[str]) -> dict[str, Document]:
         return {d["_id"]: loaded(d) async for d in self.documents.find({"_id": {"$in": ids}})}
 
-    async def save_documents(self, docs: list[dict[str, Any]]) -> None:
+    async def save_documents(self, docs: list[Document]) -> None:
         """Lab results folded again (`$unset`: a document stored before `stored` existed held both)."""
         ops = [UpdateOne({"_id": d["_id"]}, {"$set": {k: v for k, v in stored(d).items() if k != "_id"},
                                              "$unset": {field: "" for field in DERIVED},
@@ -96,7 +78,7 @@ class RecordsStore:
         if ops:
             await self.documents.bulk_write(ops, ordered=False)
 
-    async def insert_new_documents(self, docs: list[dict[str, Any]]) -> set[str]:
+    async def insert_new_documents(self, docs: list[Document]) -> set[str]:
         """Insert documents never seen before; returns the ids that already existed (to load and update)."""
         return await insert_new(self.documents, [{**stored(d), "blocked": False} for d in docs])
 
@@ -115,13 +97,9 @@ class RecordsStore:
         return str(stored["event"]) if stored else text
 
     async def put_file(self, file_id: str, data: bytes, content_type: str) -> None:
-        try:
-            await self.files.upload_from_stream_with_id(file_id, file_id, data, metadata={"content_type": content_type})
-        except (FileExists, DuplicateKeyError):
-            pass  # stored before a crash: the same bytes under the same deterministic id
+        await self.files.put(file_id, data, content_type)
 
-
-    async def document(self, patient: str, doc_id: str, professional: bool) -> dict[str, Any] | None:
+    async def document(self, patient: str, doc_id: str, professional: bool) -> Document | None:
         """The patient's document `doc_id` (looked up by `_id`; the owner and, for a professional, the block flag
         checked here)."""
         found = await self.documents.find_one({"_id": doc_id}, {"tokens": 0, "event": 0})
@@ -129,7 +107,7 @@ class RecordsStore:
             return None
         return loaded(found)
 
-    async def add_upload(self, doc: dict[str, Any], event: str) -> str:
+    async def add_upload(self, doc: Document, event: str) -> str:
         """A patient's upload, its event fixed in the same write (first write wins); the event's stored bytes."""
         await self.documents.update_one({"_id": doc["_id"]}, {"$setOnInsert": {**stored(doc), "blocked": False,
                                                                               "event": event}}, upsert=True)
@@ -145,17 +123,6 @@ class RecordsStore:
             await self.index.update_one({"_id": listing.key(patient, doc_id)}, {"$set": {"blocked": blocked}},
                                         upsert=True)
         return bool(found.matched_count)
-
-    async def file_size(self, file_id: str) -> int | None:
-        found = await self.file_meta.find_one({"_id": file_id}, {"length": 1})
-        return int(found["length"]) if found else None
-
-    async def read_file(self, file_id: str) -> bytes | None:
-        try:
-            stream = await self.files.open_download_stream(file_id)
-        except NoFile:
-            return None
-        return bytes(await stream.read())
 
     async def titles(self, patient: str, ids: list[str]) -> dict[str, str]:
         found = self.documents.find({"_id": {"$in": sorted(set(ids))}}, {"title": 1, "patient_matricule": 1})
