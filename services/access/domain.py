@@ -6,7 +6,7 @@ import unicodedata
 import uuid
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from schemas.activation import AccountActivatedV1
 from schemas.directory import ProfessionalListedV1
@@ -68,7 +68,28 @@ def search(cards: Iterable[ProfessionalCard], prefix: str, after: tuple[str, str
     return found[:limit]
 
 
-def professional_fields(pro: ProfessionalListedV1) -> dict[str, Any]:
+class KnownProfessional(TypedDict):
+    """What access keeps of the directory's entry for a professional (stored as the professional's document)."""
+
+    given_name: str
+    family_name: str
+    profession: str
+    specialty: str | None
+    practice_id: str | None
+    active: bool
+    last_message_id: str
+
+
+class KnownPerson(TypedDict):
+    """What access keeps of the registry's record of a person: no address, no contact."""
+
+    given_name: str
+    family_name: str
+    guardians: list[str]  # a minor's, who may act for them
+    last_message_id: str
+
+
+def professional_fields(pro: ProfessionalListedV1) -> KnownProfessional:
     """Directory facts access decisions need; access is per professional, never per practice."""
     return {
         "given_name": pro.given_name,
@@ -81,7 +102,7 @@ def professional_fields(pro: ProfessionalListedV1) -> dict[str, Any]:
     }
 
 
-def person_fields(person: PersonRegisteredV1) -> dict[str, Any]:
+def person_fields(person: PersonRegisteredV1) -> KnownPerson:
     """Registry facts access needs: who exists (patients, assistants), their name (nothing more of the registry:
     no address, no contact) and a minor's guardians."""
     return {"given_name": person.given_name, "family_name": person.family_name, "guardians": list(person.guardians),

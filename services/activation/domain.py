@@ -63,7 +63,21 @@ def is_minor(matricule: str, today: date) -> bool:
     return age_on(matricule_birth_date(matricule), today) < MAJORITY_AGE
 
 
-def person_fields(person: PersonRegisteredV1) -> dict[str, Any]:
+class KnownPerson(TypedDict):
+    """What activation keeps of the registry's record of a person: the letter's name and address, the channels a
+    one-time code may go to, a minor's guardians."""
+
+    given_name: str
+    family_name: str
+    birth_date: str  # ISO date
+    postal_address: dict[str, Any]  # schemas.registry.PostalAddress, as JSON
+    email: str | None
+    mobile: str | None
+    guardians: list[str]
+    last_message_id: str
+
+
+def person_fields(person: PersonRegisteredV1) -> KnownPerson:
     """The registry facts activation keeps about a person (the letter's address, the code channels)."""
     return {
         "given_name": person.given_name,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -60,7 +60,7 @@ class ActivationService(BrowserTokens):
         return Flow(self.common, self.luxtrust, self.clock(), self.otp_key)
 
     # letters
-    async def letter(self, matricule: str, person: dict[str, Any], generation: int = 1) -> None:
+    async def letter(self, matricule: str, person: Mapping[str, Any], generation: int = 1) -> None:
         """Issue the activation code of `generation` and request its letter (idempotent on both)."""
         now = self.clock()
         code = rules.activation_code(self.key, matricule, generation)

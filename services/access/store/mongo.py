@@ -4,7 +4,7 @@ first accesses, presence failures and passwords, commands' refusals and effects)
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -78,12 +78,12 @@ class AccessStore:
         raw = await self.patients.find_one({"_id": patient}, {"version": 1, "access": 1})
         return (raw["version"], decode_access(raw["access"])) if raw else None
 
-    async def put_professional(self, professional_id: str, fields: dict[str, Any], at: datetime) -> bool:
+    async def put_professional(self, professional_id: str, fields: Mapping[str, Any], at: datetime) -> bool:
         """The directory's facts about a professional; True if access did not know them yet."""
-        return await upsert(self.professionals, professional_id, fields, {"listed_at": at})
+        return await upsert(self.professionals, professional_id, dict(fields), {"listed_at": at})
 
-    async def put_person(self, matricule: str, fields: dict[str, Any], at: datetime) -> bool:
-        return await upsert(self.persons, matricule, fields, {"registered_at": at})
+    async def put_person(self, matricule: str, fields: Mapping[str, Any], at: datetime) -> bool:
+        return await upsert(self.persons, matricule, dict(fields), {"registered_at": at})
 
     async def claim_first_access(self, marker: str, at: datetime) -> bool:
         """A unique insert: True for the first caller only (the patient is told of a first access once)."""
