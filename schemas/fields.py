@@ -53,9 +53,12 @@ Identifier = Annotated[
     Field(description="Identifier: 1-64 characters of A-Z a-z 0-9 . _ - (no ':' — it separates key parts)"),
 ]
 
+MESSAGE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+"""Message and command ids (an identifier that may hold ':'); `MessageId` below checks it."""
+
 MessageId = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
+    StringConstraints(pattern=MESSAGE_ID_PATTERN),
     Field(description="Producer-unique message id: 1-128 characters of A-Z a-z 0-9 . _ : -"),
 ]
 

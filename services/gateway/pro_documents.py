@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from schemas.fields import Matricule
+from schemas.fields import IDENTIFIER_PATTERN, Matricule
 from schemas.portal_documents import DocumentDetail, DocumentPage, Order
 
 from .calls import read
@@ -47,7 +47,7 @@ class TimelineBody(BaseModel):
 class DocumentBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     patient: Matricule
-    document_id: str = Field(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    document_id: str = Field(max_length=64, pattern=IDENTIFIER_PATTERN)
     version: int | None = Field(default=None, ge=1, le=10_000, description="The file only: an earlier version's")
 
 

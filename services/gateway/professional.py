@@ -29,7 +29,7 @@ from fastapi import APIRouter, BackgroundTasks, Cookie, Depends, Query, Request,
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.access import AccessCommandV1
-from schemas.fields import Matricule
+from schemas.fields import IDENTIFIER_PATTERN, Matricule
 from schemas.portal import Acknowledged, ProLogin
 from schemas.portal_access import CommandResult, ProPatients
 from schemas.topics import ACCESS_COMMANDS
@@ -45,7 +45,7 @@ ASSERTION_MAX_S = 300
 CLOCK_SKEW_S = 30
 SESSION_S = int(IDLE.total_seconds())
 COOKIE = "dsp_pro"
-SUBJECT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # a directory id (schemas.fields.Identifier)
+SUBJECT = re.compile(IDENTIFIER_PATTERN)  # a directory id (schemas.fields.Identifier)
 JTI = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 NOT_VALID = "the assertion is not valid"
 

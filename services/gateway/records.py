@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from schemas.fields import IDENTIFIER_PATTERN, MESSAGE_ID_PATTERN
 from schemas.portal import Accepted
 from schemas.portal_documents import CommandOutcome, CommandState, DocumentDetail, DocumentPage, Order
 from schemas.records import RecordsCommandV1
@@ -26,7 +27,7 @@ from .patient import Acting, ActingFor, Context, Cursor, checked, ctx
 from .problems import Refusal, errors
 from .uploads import FILE_RESPONSE, download_headers
 
-DocumentId = Annotated[str, PathParam(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+DocumentId = Annotated[str, PathParam(max_length=64, pattern=IDENTIFIER_PATTERN)]
 STATES = {"pending": CommandState.PENDING, "applied": CommandState.APPLIED, "rejected": CommandState.REJECTED}
 router = APIRouter(prefix="/v1/me", tags=["patient"], responses=errors(400, 401, 403, 413, 422, 429, 503))
 
@@ -75,7 +76,7 @@ async def timeline(request: Request, start: AwareDatetime, end: AwareDatetime, w
 
 @router.get("/commands/{command_id}", summary="What became of an upload, block or unblock (poll it)",
             response_model=CommandOutcome)
-async def command_status(command_id: Annotated[str, PathParam(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")],
+async def command_status(command_id: Annotated[str, PathParam(pattern=MESSAGE_ID_PATTERN)],
                          request: Request, who: ActingFor) -> CommandOutcome:
     found = await read(ctx(request).records, "records", "/v1/commands/status",
                        {"patient": who.patient, "command_id": command_id}, keep=())

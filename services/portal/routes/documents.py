@@ -12,6 +12,8 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from schemas.fields import IDENTIFIER_PATTERN
+
 from ..api import Problem
 from ..app import Current
 from ..web import field, patient
@@ -20,7 +22,7 @@ from ._listing import _cursor, _labels
 
 router = APIRouter(include_in_schema=False)
 
-DOCUMENT_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+DOCUMENT_ID = re.compile(IDENTIFIER_PATTERN)  # schemas.fields.Identifier
 FLAGS = {"H": ("▲", _("High")), "HH": ("▲▲", _("Critically high")), "L": ("▼", _("Low")),
          "LL": ("▼▼", _("Critically low")), "A": ("!", _("Abnormal")), "N": ("", _("Normal"))}
 
@@ -75,7 +77,7 @@ async def search(p: Current) -> Response:
 @router.get("/documents/{document_id}/file")
 async def document_file(p: Current, document_id: str,
                         version: int | None = Query(default=None, ge=1, le=10_000)) -> Response:
-    if not re.match(DOCUMENT_ID, document_id):
+    if not DOCUMENT_ID.fullmatch(document_id):
         raise Problem(404, "no such document")
     reply = await p.api.file("GET", f"/v1/me/documents/{document_id}/file",
                              params={"version": version} if version else None)
@@ -86,7 +88,7 @@ async def document_file(p: Current, document_id: str,
 
 @router.get("/documents/{document_id}")
 async def document(p: Current, document_id: str) -> Response:
-    if not re.match(DOCUMENT_ID, document_id):
+    if not DOCUMENT_ID.fullmatch(document_id):
         raise Problem(404, "no such document")
     user, _state = await patient(p)
     detail = await p.api.get(f"/v1/me/documents/{document_id}")

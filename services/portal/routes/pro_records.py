@@ -11,13 +11,15 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from schemas.fields import IDENTIFIER_PATTERN
+
 from ..api import Problem
 from ..app import Current
 from ..web import Page, field
 from ._pro import _patients, _user
 
 router = APIRouter(include_in_schema=False)
-DOCUMENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+DOCUMENT_ID = re.compile(IDENTIFIER_PATTERN)  # schemas.fields.Identifier
 FILE_HEADERS = ("content-type", "content-disposition")
 
 

@@ -14,6 +14,8 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
+from schemas.fields import MESSAGE_ID_PATTERN
+
 from .. import i18n
 from ..api import Problem
 from ..app import Current
@@ -25,7 +27,7 @@ router = APIRouter(include_in_schema=False)
 MAX_BYTES = 5 * 1024 * 1024  # the API's limit (services.gateway.uploads.MAX_BYTES)
 KINDS = {"application/pdf": ("PDF", b"%PDF-"), "image/jpeg": ("JPEG", b"\xff\xd8\xff"),
          "image/png": ("PNG", b"\x89PNG\r\n\x1a\n")}
-COMMAND_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+COMMAND_ID = re.compile(MESSAGE_ID_PATTERN)  # schemas.fields.MessageId
 COMMANDS = {"pending": _("Your document is being stored. This takes a few seconds."),
             "applied": _("Your document is stored in your DSP."),
             "rejected": _("Your document was refused.")}
@@ -106,7 +108,7 @@ def _upload_refusal(p: Page, refused: Problem) -> str:
 
 @router.get("/documents/uploaded/{command_id}")
 async def uploaded(p: Current, command_id: str) -> Response:
-    if not re.match(COMMAND_ID, command_id):
+    if not COMMAND_ID.fullmatch(command_id):
         return p.redirect("/documents")
     user, _state = await patient(p)
     outcome = await p.api.get(f"/v1/me/commands/{command_id}")
