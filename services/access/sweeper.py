@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -27,12 +27,14 @@ from .view import AccessView
 
 log = structlog.get_logger("dsp.access.sweeper")
 SWEEPER = ActorRef(kind="operator", id="access-sweeper")
+PRUNE_EVERY = timedelta(hours=1)  # old change markers (store.changes) deleted
 
 
 class Sweeper:
     def __init__(self, store: Store, view: AccessView, send_command: Publish,
                  clock: Callable[[], datetime]) -> None:
         self.store, self.view, self.send_command, self.clock = store, view, send_command, clock
+        self.pruned_at: datetime | None = None
 
     async def sweep(self, batch: int = 500) -> int:
         """Ask for the end of every grant due by now; returns how many were asked for."""
@@ -47,12 +49,24 @@ class Sweeper:
             asked += 1
         return asked
 
+    async def prune(self) -> int:
+        """Once per `PRUNE_EVERY`: the change markers no catch-up reads any more."""
+        now = self.clock()
+        if self.pruned_at is not None and now - self.pruned_at < PRUNE_EVERY:
+            return 0
+        self.pruned_at = now
+        pruned = await self.store.prune_changes(now)
+        if pruned:
+            log.info("old change markers pruned", markers=pruned)
+        return pruned
+
     async def run(self, interval_s: float, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 if await self.sweep():
                     log.info("grant ends requested")
                 await self.view.catch_up(self.clock())
+                await self.prune()
             except Exception as exc:  # noqa: BLE001 - a failed sweep is retried next period, never fatal
                 log.warning("sweep failed; retrying next period", error=type(exc).__name__)
             try:

@@ -73,6 +73,9 @@ class FakeAccessStore:
     async def release_first_access(self, marker: str) -> None:
         self.first_access.pop(marker, None)
 
+    async def prune_changes(self, now: datetime) -> int:
+        return 0  # the fake keeps no change markers: its view is told of every save
+
     async def due_ends(self, now: datetime, limit: int) -> list[Doc]:
         due = [dict(e) for e in self.expiries.values() if e["state"] == "pending" and e["ends_at"] <= now]
         return due[:limit]

@@ -9,8 +9,10 @@ from typing import Any
 from pymongo import AsyncMongoClient
 
 from services.access import state as ev
-from services.access.store import AccessStore, PatientDoc
+from services.access.store import AccessStore, PatientDoc, changes
+from services.access.sweeper import Sweeper
 from services.access.view import AccessView
+from tests.fakes.publish import Sent
 
 PATIENTS = ["1893120105732", "1990010100015", "1985061200117"]
 
@@ -41,3 +43,21 @@ async def test_the_catch_up_reads_what_changed_since_its_last_pass(mongo: AsyncM
     assert view.patients[PATIENTS[0]][0] == 2 and ("trusted-circle", "PRO-9") in view.patients[PATIENTS[0]][1].grants
     assert await view.catch_up(now + timedelta(minutes=2)) == 1  # the last 30 s are read again (clock skew)
     assert await view.catch_up(now + timedelta(minutes=3)) == 0
+
+
+async def test_markers_no_catch_up_reads_are_pruned_once_an_hour(mongo: AsyncMongoClient[dict[str, Any]],
+                                                                 run_id: str) -> None:
+    store = AccessStore(mongo[f"{run_id}_prune"])
+    await store.ensure_indexes()
+    now = datetime.now(UTC).replace(microsecond=0)
+    for i, age in enumerate((changes.KEEP + timedelta(days=3), changes.KEEP + timedelta(minutes=2),
+                             changes.KEEP - timedelta(minutes=2), timedelta(seconds=5))):
+        doc = PatientDoc(PATIENTS[i % len(PATIENTS)] if i < 3 else "1970010100012")
+        ev.apply(doc.access, ev.CircleMemberAdded(f"PRO-{i}", now - age, None))
+        assert await store.save(doc, now - age)
+    sweeper = Sweeper(store, AccessView(store), Sent(), lambda: now)
+    assert await sweeper.prune() == 2  # the two older than KEEP
+    assert await sweeper.prune() == 0  # not again within the hour
+    left = [m["_id"] async for m in store.changes.find({})]
+    assert len(left) == 2 and all(m >= (now - changes.KEEP).strftime(changes.MINUTE) for m in left)
+    assert await AccessView(store).catch_up(now) == 1  # the recent save is still found

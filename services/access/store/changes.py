@@ -19,6 +19,7 @@ MINUTE = "%Y%m%d%H%M"
 FULL_READ_AFTER = timedelta(hours=6)  # a longer gap: reading every state once beats minute by minute
 AHEAD = timedelta(minutes=2)  # markers of a replica whose clock runs a little ahead of this one
 CHUNK = 1000  # ids per `$in` read
+KEEP = FULL_READ_AFTER + timedelta(hours=1)  # older markers are never read again: pruned
 
 
 def marker(patient: str, at: datetime) -> dict[str, Any]:
@@ -37,6 +38,13 @@ async def changed_since(changes: AsyncCollection[dict[str, Any]], since: datetim
                 patients.add(raw["patient"])
         minute += timedelta(minutes=1)
     return patients
+
+
+async def prune(changes: AsyncCollection[dict[str, Any]], now: datetime) -> int:
+    """Delete the markers older than `KEEP` (a catch-up after a longer gap reads every state instead); how many.
+    One filter on `_id` alone: FerretDB scans the markers for it, which stay few (hours of saved states)."""
+    cutoff = (now - KEEP).astimezone(UTC).strftime(MINUTE)
+    return (await changes.delete_many({"_id": {"$lt": f"{cutoff}|"}})).deleted_count
 
 
 async def by_ids(patients: AsyncCollection[dict[str, Any]], ids: set[str],

@@ -92,6 +92,9 @@ class AccessStore:
     async def release_first_access(self, marker: str) -> None:
         await self.first_access.delete_one({"_id": marker})
 
+    async def prune_changes(self, now: datetime) -> int:
+        return await changes.prune(self.changes, now)
+
     async def due_ends(self, now: datetime, limit: int) -> list[dict[str, Any]]:
         """Grant ends the sweeper has not asked for yet whose time is up: {_id, patient, kind, subject, ends_at}."""
         return [raw async for raw in self.expiries.find({"state": "pending", "ends_at": {"$lte": now}}, limit=limit)]
