@@ -24,6 +24,7 @@ from .service import AccessService, ms
 from .timing import Phases
 
 log = structlog.get_logger("dsp.access.api")
+SEEN_MAX = 200_000  # (patient, professional) pairs known to have been told of a first access (~40 MiB at most)
 
 
 class AccessApi:
@@ -66,6 +67,8 @@ class AccessApi:
         wait for Kafka. A notice that could not be sent leaves no marker, so the next decision tries again."""
         if (patient, professional) in self._seen:
             return
+        if len(self._seen) >= SEEN_MAX:  # memory bounded: a pair forgotten costs one claim, which says "told"
+            self._seen.clear()
         self._seen.add((patient, professional))
         task = asyncio.create_task(self._tell_first_access(patient, professional))
         self._tasks.add(task)

@@ -68,7 +68,10 @@ class FakeAccessStore:
         return created
 
     async def claim_first_access(self, marker: str, at: datetime) -> bool:
-        return self.first_access.setdefault(marker, at) is at
+        if marker in self.first_access:  # a unique insert: the first caller only (not "the same time again")
+            return False
+        self.first_access[marker] = at
+        return True
 
     async def release_first_access(self, marker: str) -> None:
         self.first_access.pop(marker, None)

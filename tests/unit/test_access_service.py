@@ -5,10 +5,12 @@ the same ones under the same ids. The sweeper asks for due ends. No broker, no d
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from schemas.access import AccessCommandV1, AccessOutcomeV1
+from services.access import api as access_api
 from services.access.domain import ProfessionalCard
 from services.access.service import AccessService, Publishers
 from services.access.sweeper import Sweeper
@@ -118,3 +120,26 @@ def test_a_professional_listed_a_moment_ago_is_known_before_this_replica_reads_t
     assert not asyncio.run(known("DR-NEVER-LISTED"))
     outcome = world.handle("add-to-circle", professional_id="DR-NEW", command_id="c-new")
     assert outcome.accepted, outcome.reason
+
+
+def test_a_first_access_is_told_once_even_after_the_pairs_seen_are_forgotten(monkeypatch: Any) -> None:
+    """The decision API remembers which (patient, professional) pairs were told of a first access, up to
+    `SEEN_MAX`; a pair it forgot asks the store's claim again, which says it was told."""
+    w = World()
+    second = "DR-2"
+    w.view.list_professional(ProfessionalCard(second, "Luc", "Weber", "Médecin", None, None, True))
+    for pro in (PRO, second):
+        w.handle("add-to-circle", command_id=f"c-{pro}", professional_id=pro, period_days=30)
+    monkeypatch.setattr(access_api, "SEEN_MAX", 1)
+    api = access_api.AccessApi(w.service, w.clock)
+
+    async def reads(*pros: str) -> None:
+        for pro in pros:
+            status, answer = await api.decide(json.dumps({"actor": {"kind": "professional", "id": pro},
+                                                          "action": "read", "patient": OWNER}).encode())
+            assert status == 200 and answer["allowed"] is True
+            await asyncio.gather(*api._tasks)
+
+    asyncio.run(reads(PRO, second, PRO, second))
+    told = [b for b in w.notify.bodies if b.get("template_id") == "first-access"]
+    assert len(told) == 2 and len(api._seen) == 1
