@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, date, datetime
 from typing import Annotated
@@ -25,16 +26,24 @@ def matricule_birth_date(value: str) -> date:
 
 def check_matricule(value: str) -> str:
     """13 digits YYYYMMDDNNNCV: a real birth date, C = Luhn and V = Verhoeff of the first 11 digits."""
+    wrong = _matricule_fault(value)
+    if wrong:
+        raise ValueError(wrong)
+    return value
+
+
+@functools.lru_cache(maxsize=65_536)  # a patient's matricule comes back with each result: checked once
+def _matricule_fault(value: str) -> str | None:
     if not re.fullmatch(r"\d{13}", value):
-        raise ValueError("matricule must be exactly 13 digits")
+        return "matricule must be exactly 13 digits"
     try:
         matricule_birth_date(value)
     except ValueError:
-        raise ValueError("matricule does not start with a valid birth date (YYYYMMDD)") from None
+        return "matricule does not start with a valid birth date (YYYYMMDD)"
     base = value[:11]
     if luhn.calc_check_digit(base) != value[11] or verhoeff.calc_check_digit(base) != value[12]:
-        raise ValueError("matricule check digits do not match (Luhn, Verhoeff)")
-    return value
+        return "matricule check digits do not match (Luhn, Verhoeff)"
+    return None
 
 
 Matricule = Annotated[

@@ -26,16 +26,23 @@ class Arrival:
 
 
 @dataclass(frozen=True)
+class Event:
+    event_id: str
+    text: str  # the document-added event's JSON, as first sent
+    patient: str  # its key: the patient the version named (the document's patient when the event was made)
+
+
+@dataclass(frozen=True)
 class Fold:
     doc: domain.Document
-    events: list[tuple[str, str]]  # (event id, JSON text) to send, in order
+    events: list[Event]  # to send, in order
     added: int  # versions new to the document
 
 
 def fold(doc: domain.Document | None, arrivals: Sequence[Arrival], now: datetime) -> Fold:
     """Apply a document's versions in order. A version already stored sends its stored event again, byte for byte:
     it may not have gone out."""
-    events: list[tuple[str, str]] = []
+    events: list[Event] = []
     added = 0
     for arrival in arrivals:
         r = arrival.result
@@ -49,7 +56,7 @@ def fold(doc: domain.Document | None, arrivals: Sequence[Arrival], now: datetime
         stored = next(v for v in new["versions"] if v["message_id"] == r.message_id)
         if stored.get("change"):
             text = stored.get("event") or legacy_event(new, stored)
-            events.append((domain.event_id(new["_id"], r.message_id), text))
+            events.append(Event(domain.event_id(new["_id"], r.message_id), text, stored["patient_matricule"]))
     if doc is None:
         raise ValueError("nothing to fold")
     return Fold(doc, events, added)

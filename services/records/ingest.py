@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,11 +47,11 @@ class Parsed:
     result: LabResultV1
     attachment: bytes | None  # decoded once, when it is checked
 
-    @property
+    @functools.cached_property  # asked several times per batch; a name-based UUID is a SHA-1 each time
     def doc_id(self) -> str:
         return domain.document_id(self.result.laboratory_id, self.result.report_id)
 
-    @property
+    @functools.cached_property
     def message_key(self) -> str:
         return f"{self.result.laboratory_id}\x1f{self.result.message_id}"
 
@@ -152,11 +152,11 @@ class Ingestor:
         added = sum(f.added for f in folds.values())
         self.metrics.count("stored", added)
         self.metrics.count("duplicate", len(accepted) - added)
-        events = {event_id: text for f in folds.values() for event_id, text in f.events}  # once per batch
+        events = {e.event_id: e for f in folds.values() for e in f.events}  # once per batch
         await asyncio.gather(*[await self.send_event(
-            text.encode(), key=json.loads(text)["patient_matricule"].encode(), correlation_id=event_id,
-            headers={"event-id": event_id, "content-type": "application/json"}, no_confirm=True)
-            for event_id, text in events.items()])
+            e.text.encode(), key=e.patient.encode(), correlation_id=e.event_id,
+            headers={"event-id": e.event_id, "content-type": "application/json"}, no_confirm=True)
+            for e in events.values()])
         if accepted:
             log.info("lab results stored", results=len(accepted), documents=len(folds), events=len(events))
 
