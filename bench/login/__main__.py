@@ -31,8 +31,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from pymongo import AsyncMongoClient
 
-from bench.access.http import matricule
 from bench.common import Endpoints, infrastructure, kafka_options, percentile
+from bench.seeding import numbered_matricule
 from infra.procs import free_port
 from services.kit.hashing import hasher
 from services.kit.sealing import new_keypair, request_binding, unseal
@@ -47,7 +47,7 @@ CLIENTS, CONNECTIONS = 25, 8
 
 async def seed(ends: Endpoints, prefix: str, accounts: int) -> list[str]:
     """Active accounts (an e-mail channel each), their passwords hashed with the worker's own parameters."""
-    people = [matricule(i) for i in range(accounts)]
+    people = [numbered_matricule(i) for i in range(accounts)]
     with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
         hashes = list(pool.map(lambda _: hasher.hash(PASSWORD), people))
     now = datetime.now(UTC)
