@@ -13,6 +13,7 @@ from pymongo import AsyncMongoClient
 from demo.laboratory import lab_result, matricule
 from schemas.lab_result import LabResultV1
 from services.records import domain, listing
+from services.records.store import stored
 
 T0 = datetime(2026, 11, 30, tzinfo=UTC)
 
@@ -41,7 +42,7 @@ async def seed(mongo_uri: str, prefix: str, docs: list[dict[str, Any]]) -> None:
     db = client[f"{prefix}_records"]
     for start in range(0, len(docs), 1000):
         batch = docs[start:start + 1000]
-        await db["documents"].insert_many(batch, ordered=False)
+        await db["documents"].insert_many([stored(d) for d in batch], ordered=False)
         await db["lab_messages"].insert_many([{"_id": f"{d['laboratory_id']}\x1f{d['current']['message_id']}",
                                                "document_id": d["_id"]} for d in batch], ordered=False)
         await db["patient_documents"].insert_many([{"_id": listing.key(d["patient_matricule"], d["_id"]),
