@@ -20,7 +20,7 @@ from schemas.fields import Matricule
 from schemas.topics import ACTIVATION_COMMANDS
 from services.kit.servicetokens import Signer
 
-from .auth import Audit, NotLoggedIn
+from .auth import Audit, NotLoggedIn, Session
 from .deadletters import DeadLetters, NotFound, payload
 from .probes import Probes
 from .web import Web
@@ -97,14 +97,18 @@ def operations_routes(web: Web, probes: Probes, dead: DeadLetters, audit: Audit,
         except NotFound as exc:
             raise HTTPException(404, str(exc)) from None
 
-    @router.post("/api/dlq/payload")
-    async def show_payload(request: Request) -> dict[str, Any]:
+    async def dead_letter(request: Request, model: type[_Body]) -> tuple[Session, Any, Any]:
+        """A replayer's request about one dead letter: (their session, the body, the record)."""
         session = await web.writer(request, "replayer")
-        body: PayloadView = await web.json_body(request, PayloadView)
+        body = await web.json_body(request, model)
         try:
-            record = await dead.one(body.topic, body.partition, body.offset)
+            return session, body, await dead.one(body.topic, body.partition, body.offset)
         except NotFound as exc:
             raise HTTPException(404, str(exc)) from None
+
+    @router.post("/api/dlq/payload")
+    async def show_payload(request: Request) -> dict[str, Any]:
+        session, body, record = await dead_letter(request, PayloadView)
         await audit.record("payload-view", session.operator.name, role=session.operator.role, dlq=body.topic,
                            partition=body.partition, offset=body.offset, unmasked=body.unmasked)
         counters["views"].labels(str(not body.unmasked).lower()).inc()
@@ -115,12 +119,7 @@ def operations_routes(web: Web, probes: Probes, dead: DeadLetters, audit: Audit,
 
     @router.post("/api/dlq/replay")
     async def replay(request: Request) -> dict[str, Any]:
-        session = await web.writer(request, "replayer")
-        body: Replay = await web.json_body(request, Replay)
-        try:
-            record = await dead.one(body.topic, body.partition, body.offset)
-        except NotFound as exc:
-            raise HTTPException(404, str(exc)) from None
+        session, body, record = await dead_letter(request, Replay)
         entry = await audit.record("replay", session.operator.name, role=session.operator.role, dlq=body.topic,
                                    partition=body.partition, offset=body.offset, state="requested")
         done = await dead.replay(record, session.operator.name)
