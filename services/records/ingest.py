@@ -130,22 +130,25 @@ class Ingestor:
             self.metrics.count("rejected")
 
     async def _store(self, accepted: list[Parsed], now: datetime) -> None:
-        """Optimistic: fold each document's versions as if it were new and insert them all at once; only the
-        documents that already existed (corrections, redeliveries) are loaded, folded again and updated."""
+        """The batch's documents already stored (corrections, redeliveries) are read first, by `_id`: the new ones
+        are then inserted at once without a duplicate among them (FerretDB inserts a batch holding one document
+        by document: 500 lab results with 75 stored took 160 ms instead of 86), the stored ones updated."""
         by_doc: dict[str, list[Parsed]] = {}
         for p in accepted:  # in partition order
             by_doc.setdefault(p.doc_id, []).append(p)
-        folds = {doc_id: fold(None, arrivals(items), now) for doc_id, items in by_doc.items()}
+        current = await self.store.load(sorted(by_doc))
+        folds = {doc_id: fold(current.get(doc_id), arrivals(items), now) for doc_id, items in by_doc.items()}
         for p in accepted:
             if p.result.attachment is not None and p.attachment is not None:  # before the document pointing to it
                 await self.store.put_file(domain.version_id(p.result.laboratory_id, p.result.message_id),
                                           p.attachment, p.result.attachment.content_type)
-        existing = await self.store.insert_new_documents([f.doc for f in folds.values()])
-        if existing:
-            current = await self.store.load(sorted(existing))
-            folds.update({doc_id: fold(current[doc_id], arrivals(by_doc[doc_id]), now) for doc_id in existing})
-            await self.store.save_documents([f.doc for doc_id, f in folds.items() if doc_id in existing and f.added])
-        await self.store.index_documents([f.doc for f in folds.values()])  # always: repairs a crash before it
+        raced = await self.store.insert_new_documents([f.doc for i, f in folds.items() if i not in current])
+        if raced:  # stored meanwhile by another consumer of the partition (a rebalance): fold onto theirs
+            current.update(await self.store.load(sorted(raced)))
+            folds.update({doc_id: fold(current[doc_id], arrivals(by_doc[doc_id]), now) for doc_id in raced})
+        await self.store.save_documents([f.doc for doc_id, f in folds.items() if doc_id in current and f.added])
+        # always, new or not: a redelivery repairs a crash between the document and its entry
+        await self.store.index_documents([f.doc for f in folds.values()], stored_before=set(current))
         stored_at = self.clock().timestamp()
         for p in accepted:
             self.metrics.latency.observe(max(0.0, stored_at - p.record.timestamp / 1000))

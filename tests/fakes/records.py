@@ -5,6 +5,7 @@ Knobs for the batch tests: a document that cannot be written, a database that is
 from __future__ import annotations
 
 import copy
+from collections.abc import Collection
 from typing import Any
 
 from pymongo.errors import AutoReconnect
@@ -53,7 +54,7 @@ class MemoryStore:
     async def save_documents(self, docs: list[Document]) -> None:
         self.docs.update({d["_id"]: copy.deepcopy(stored(d)) for d in docs})
 
-    async def index_documents(self, docs: list[Document]) -> None:
+    async def index_documents(self, docs: list[Document], stored_before: Collection[str] = ()) -> None:
         self.indexed.update(d["_id"] for d in docs)
 
     async def put_file(self, file_id: str, data: bytes, content_type: str) -> None:

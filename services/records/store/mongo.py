@@ -8,6 +8,7 @@ A document is stored without what it repeats (`shape`); its files are in GridFS 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from pymongo import ASCENDING, UpdateOne
@@ -48,16 +49,19 @@ class RecordsStore:
         for start in range(0, len(docs), 500):
             await self.index_documents([{**d, "tokens": domain.search_words(d)} for d in docs[start:start + 500]])
 
-    async def index_documents(self, docs: list[Document]) -> None:
+    async def index_documents(self, docs: list[Document], stored_before: Collection[str] = ()) -> None:
         """Each document's entry in its patient's list: inserted with the document's block flag (new documents,
-        the hot path), else updated without it (corrections, redeliveries: the flag is the patient's commands' to
-        set); a document a correction moved to another patient leaves the list of each patient its versions named."""
+        the hot path), else set without it (documents `stored_before`, whose entry is there unless a crash came
+        between the two writes: upserted; the flag is the patient's commands' to set); a document a correction
+        moved to another patient leaves the list of each patient its versions named."""
         entries = {listing.key(d["patient_matricule"], d["_id"]): listing.entry(d) for d in docs}
         blocked = {listing.key(d["patient_matricule"], d["_id"]): bool(d.get("blocked")) for d in docs}
-        existing = await insert_new(self.index, [{"_id": k, **e, "blocked": blocked[k]} for k, e in entries.items()])
-        if existing:
-            await self.index.bulk_write([UpdateOne({"_id": k}, {"$set": entries[k]}) for k in sorted(existing)],
-                                        ordered=False)
+        older = {listing.key(d["patient_matricule"], d["_id"]) for d in docs if d["_id"] in stored_before}
+        existing = await insert_new(self.index, [{"_id": k, **e, "blocked": blocked[k]} for k, e in entries.items()
+                                                 if k not in older])
+        if existing | older:
+            await self.index.bulk_write([UpdateOne({"_id": k}, {"$set": entries[k], "$setOnInsert": {
+                "blocked": blocked[k]}}, upsert=True) for k in sorted(existing | older)], ordered=False)
         left = sorted({listing.key(v["patient_matricule"], d["_id"]) for d in docs for v in d.get("versions") or []
                        if v["patient_matricule"] != d["patient_matricule"]})
         if left:
@@ -83,11 +87,15 @@ class RecordsStore:
         return await insert_new(self.documents, [{**stored(d), "blocked": False} for d in docs])
 
     async def claim_messages(self, owners: dict[str, str]) -> dict[str, str]:
-        """Record (laboratory, message id) -> document id; returns the earlier owner of each id already claimed."""
-        seen = await insert_new(self.lab_messages, [{"_id": k, "document_id": v} for k, v in owners.items()])
-        if not seen:
-            return {}
-        return {m["_id"]: m["document_id"] async for m in self.lab_messages.find({"_id": {"$in": sorted(seen)}})}
+        """Record (laboratory, message id) -> document id; returns the earlier owner of each id already claimed
+        (read first: a redelivery's claims are not inserted again, so the insert holds no duplicate)."""
+        earlier = await self._owners(sorted(owners))
+        raced = await insert_new(self.lab_messages, [{"_id": k, "document_id": v} for k, v in owners.items()
+                                                     if k not in earlier])
+        return {**earlier, **(await self._owners(sorted(raced)) if raced else {})}
+
+    async def _owners(self, keys: list[str]) -> dict[str, str]:
+        return {m["_id"]: m["document_id"] async for m in self.lab_messages.find({"_id": {"$in": keys}})}
 
     async def fix_event(self, event_id: str, text: str) -> str:
         """The event's bytes, fixed by the first attempt to send it (a unique-_id insert); later ones reuse them."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, Protocol
 
 from ..domain import Document
@@ -21,8 +22,8 @@ class Store(Protocol):
 
     async def save_documents(self, docs: list[Document]) -> None: ...
 
-    async def index_documents(self, docs: list[Document]) -> None:
-        """Each document's entry in its patient's list."""
+    async def index_documents(self, docs: list[Document], stored_before: Collection[str] = ()) -> None:
+        """Each document's entry in its patient's list (`stored_before`: the ids of those stored before)."""
 
     async def put_file(self, file_id: str, data: bytes, content_type: str) -> None: ...
 
