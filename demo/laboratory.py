@@ -45,6 +45,9 @@ def matricule(birth: date, serial: int) -> str:
 
 PATIENTS = [matricule(date(1950 + 7 * i, 1 + i % 12, 1 + (3 * i) % 28), 100 + i) for i in range(8)]
 DEMO_PERSON = PATIENTS[6]  # Anne Muller, born 1992: the person `make run` invites to walk the portal
+# the endless stream goes to the other patients: the demo person's home page (her five latest results) keeps
+# showing what the README promises however long her walk takes (a result for her every ~16 s buried them)
+STREAM_PATIENTS = [p for p in PATIENTS if p != DEMO_PERSON]
 CHILDREN = [(matricule(date(2016, 5, 12), 310), "Léa"), (matricule(date(2019, 9, 3), 311), "Tom")]  # hers
 
 
@@ -161,7 +164,7 @@ async def main(count: int, interval: float, env: Mapping[str, str]) -> None:
             await producer.send_and_wait("lab.results.v1", value, key=key)
         sent = 0
         while count == 0 or sent < count:
-            key, value = lab_result(rng, datetime.now(UTC))
+            key, value = lab_result(rng, datetime.now(UTC), patients=STREAM_PATIENTS)
             await producer.send_and_wait("lab.results.v1", value, key=key)
             sent += 1
             await asyncio.sleep(interval)
