@@ -1,7 +1,7 @@
 """records' store: the only package touching its collections (`mongo.RecordsStore`, behind `protocol.Store`)."""
 
-from .mongo import RecordsStore, insert_new
+from .mongo import RecordsStore
 from .protocol import Store
 from .shape import loaded, stored
 
-__all__ = ["RecordsStore", "Store", "insert_new", "loaded", "stored"]
+__all__ = ["RecordsStore", "Store", "loaded", "stored"]

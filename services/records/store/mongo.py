@@ -54,14 +54,15 @@ class RecordsStore:
         the hot path), else set without it (documents `stored_before`, whose entry is there unless a crash came
         between the two writes: upserted; the flag is the patient's commands' to set); a document a correction
         moved to another patient leaves the list of each patient its versions named."""
-        entries = {listing.key(d["patient_matricule"], d["_id"]): listing.entry(d) for d in docs}
-        blocked = {listing.key(d["patient_matricule"], d["_id"]): bool(d.get("blocked")) for d in docs}
-        older = {listing.key(d["patient_matricule"], d["_id"]) for d in docs if d["_id"] in stored_before}
-        existing = await insert_new(self.index, [{"_id": k, **e, "blocked": blocked[k]} for k, e in entries.items()
-                                                 if k not in older])
+        by_key = {listing.key(d["patient_matricule"], d["_id"]): d for d in docs}
+        entries = {k: listing.entry(d) for k, d in by_key.items()}
+        older = {k for k, d in by_key.items() if d["_id"] in stored_before}
+        existing = await insert_new(self.index, [{"_id": k, **e, "blocked": bool(by_key[k].get("blocked"))}
+                                                 for k, e in entries.items() if k not in older])
         if existing | older:
             await self.index.bulk_write([UpdateOne({"_id": k}, {"$set": entries[k], "$setOnInsert": {
-                "blocked": blocked[k]}}, upsert=True) for k in sorted(existing | older)], ordered=False)
+                "blocked": bool(by_key[k].get("blocked"))}}, upsert=True) for k in sorted(existing | older)],
+                ordered=False)
         left = sorted({listing.key(v["patient_matricule"], d["_id"]) for d in docs for v in d.get("versions") or []
                        if v["patient_matricule"] != d["patient_matricule"]})
         if left:
