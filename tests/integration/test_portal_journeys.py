@@ -222,12 +222,16 @@ async def test_a_patient_and_her_professionals_walk_every_screen(portal: dict[st
             async def lipids_hidden() -> list[dict[str, Any]] | None:
                 page: dict[str, Any] = await doctor.post("/v1/pro/documents", {"patient": patient, "limit": 1})
                 return page["items"] if page["next_cursor"] is None else None
-            shown = await doctor.until(lipids_hidden)  # access learns the block, records hides it
+            shown = await doctor.until(lipids_hidden)  # records hides it at once
             assert [d["id"] for d in shown] == [blood]
             detail = await doctor.post("/v1/pro/documents/detail", {"patient": patient, "document_id": blood})
             assert detail["observations"][0]["value"] == 11.2 and len(detail["versions"]) == 2
-            refused = await doctor.web.post("/v1/pro/documents/detail", json={"patient": patient,
-                                                                              "document_id": lipids})
+            async def access_refuses() -> httpx.Response | None:
+                reply = await doctor.web.post("/v1/pro/documents/detail", json={"patient": patient,
+                                                                                 "document_id": lipids})
+                assert reply.status_code in (403, 404), reply.text  # until access knows, records hides it
+                return reply if reply.status_code == 403 else None
+            refused = await doctor.until(access_refuses)  # access learns the block from records' event
             assert problem_of(refused, 403, "forbidden")["reason"] == "document blocked by the patient"
             refused = await doctor.web.post("/v1/pro/documents/file", json={"patient": patient, "document_id": lipids})
             assert problem_of(refused, 403, "forbidden")["reason"] == "document blocked by the patient"
