@@ -73,11 +73,7 @@ def install(cache_dir: Path) -> Path:
 # the commits since the last checkpoint — MongoDB's default (w:1, journal synced every 100 ms) and Kafka's (no
 # fsync, replication instead) make the same trade. FULL fsyncs every commit: each statement of a bulk update
 # 2.4x slower here (measured, 500 updates: ~100 ms vs ~240 ms). Production runs MongoDB (compose.yaml).
-# wal_autocheckpoint(4000): a commit copies the log back into the database only once the log passed 16 MB (SQLite's
-# default: 4 MB, which stalled that commit for up to 346 ms); the patched binary does it in the background every
-# 250 ms (`infra.ferretdb_patch`, 5), so the commits' checkpoint is left only the last frames, and it is what resets
-# the log under writes that never pause (a background checkpoint never catches up with them).
-SQLITE_PRAGMAS = "_pragma=synchronous(normal)&_pragma=wal_autocheckpoint(4000)"
+SQLITE_PRAGMAS = "_pragma=synchronous(normal)"
 # Go's collector ran at 16% of FerretDB's CPU under lab-result inserts (pprof): collecting at 4x the live heap
 # instead of 2x stored 20,000 documents in 3.0 s instead of 3.7 s (two runs each); the memory limit makes it
 # collect harder before the heap could ever outgrow what a 2-core, 24 GiB machine gives a database.

@@ -38,18 +38,6 @@ patched blindly.
    prefix, the query reads the rows whose indexed `_id` text starts with that prefix (`>= '"prefix'` and
    `< '"prefix' || U+10FFFF` on the index's own expression): a superset of the range, filtered exactly by the
    handler as in 3.
-
-5. Checkpoints stall the writer that triggers them (internal/backends/sqlite/metadata/pool/opendb.go).
-   SQLite copies its write-ahead log back into the database file ("checkpoint", with an fsync of each) inside the
-   commit that pushes the log past 1,000 pages, so that one commit — and every request waiting on it — takes the
-   whole copy: measured, 600 inserts of 50 audit entries each, p50 3.5-3.9 ms, p99 15 ms, maximum 17-346 ms.
-   Fix: every database opened from a file gets a goroutine that checkpoints it in the background (PASSIVE: it
-   never blocks a reader or a writer) every `checkpointInterval`, and FerretDB is started with
-   `wal_autocheckpoint(4000)` (`infra.ferretdb.SQLITE_PRAGMAS`) so commits checkpoint only past 16 MB of log.
-   Same run: p50 3.6-4.0 ms, p99 5.2-6.0 ms, maximum 6.5-7.7 ms; the log stayed at 1.6 MB. Writes that never
-   pause keep a background checkpoint from ever finishing (it copies the frames there when it starts), so the log
-   could not be reset: there a commit past 16 MB still checkpoints, with only the last frames left to copy.
-   Durability is unchanged (a commit is in the log before it is acknowledged, `synchronous(normal)`).
 """
 
 from __future__ import annotations
@@ -60,7 +48,7 @@ from pathlib import Path
 from .procs import InfraError
 
 # Part of the binary's name: change it whenever REPLACEMENTS change, so a cached binary is rebuilt.
-PATCH_ID = "dsp3"
+PATCH_ID = "dsp2"
 
 
 @dataclass(frozen=True)
@@ -84,7 +72,6 @@ def _go(text: str) -> str:
 METADATA_GO = "internal/backends/sqlite/metadata/metadata.go"
 MSG_UPDATE_GO = "internal/handler/msg_update.go"
 COLLECTION_GO = "internal/backends/sqlite/collection.go"
-OPENDB_GO = "internal/backends/sqlite/metadata/pool/opendb.go"
 
 REPLACEMENTS: tuple[Replacement, ...] = (
     Replacement(
@@ -262,72 +249,6 @@ var (
     _ backends.Collection = (*collection)(nil)
 )"""),
         why="push-down 3 and 4: the helpers building `WHERE <IDColumn> IN (...)` and the prefix range",
-    ),
-    Replacement(
-        OPENDB_GO,
-        old=_go("""import (
-    "context"
-    "database/sql"
-    "log/slog"
-"""),
-        new=_go("""import (
-    "context"
-    "database/sql"
-    "log/slog"
-    "strings"
-    "time"
-"""),
-        why="checkpoints 5: the background checkpointer's imports",
-    ),
-    Replacement(
-        OPENDB_GO,
-        old=_go("""    if err = db.Ping(); err != nil {
-        _ = db.Close()
-        return nil, lazyerrors.Error(err)
-    }
-"""),
-        new=_go("""    if err = db.Ping(); err != nil {
-        _ = db.Close()
-        return nil, lazyerrors.Error(err)
-    }
-
-    // dsp-mesh patch: the write-ahead log is checkpointed in the background, not by the commit that fills it.
-    if !memory {
-        go checkpointWAL(db, name, l)
-    }
-"""),
-        why="checkpoints 5: each file database gets its background checkpointer",
-    ),
-    Replacement(
-        OPENDB_GO,
-        old=_go("""    return fsql.WrapDB(db, name, l), nil
-}
-"""),
-        new=_go("""    return fsql.WrapDB(db, name, l), nil
-}
-
-// checkpointInterval is how often checkpointWAL copies the write-ahead log into the database (dsp-mesh patch).
-const checkpointInterval = 250 * time.Millisecond
-
-// checkpointWAL runs a PASSIVE checkpoint of db every checkpointInterval until db is closed (dsp-mesh patch):
-// with a high `wal_autocheckpoint`, commits seldom checkpoint, and then find little left to copy.
-// A PASSIVE checkpoint copies what no reader still needs and never blocks; SQLite resets the log at the next
-// write once it has all been copied. A checkpoint with nothing to copy returns at once.
-func checkpointWAL(db *sql.DB, name string, l *slog.Logger) {
-    for {
-        time.Sleep(checkpointInterval)
-
-        if _, err := db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
-            if strings.Contains(err.Error(), "database is closed") {
-                return
-            }
-
-            l.Warn("sqlite.metadata.pool: background WAL checkpoint failed", slog.String("db", name), logging.Error(err))
-        }
-    }
-}
-"""),
-        why="checkpoints 5: the checkpointer itself",
     ),
 )
 

@@ -148,23 +148,3 @@ def test_bulk_upsert_of_500_existing_documents_returns(client: MongoClient[dict[
     assert coll.count_documents({"v": 1}) == 500
     # The database still answers afterwards (upstream, it stayed stuck for good).
     assert coll.find_one({"_id": "b000"}) == {"_id": "b000", "v": 1}
-
-
-def test_the_write_ahead_log_is_checkpointed_in_the_background(infra: Infra, client: MongoClient[dict[str, Any]],
-                                                                db_name: str) -> None:
-    """Commits checkpoint only past 16 MB of log (`wal_autocheckpoint(4000)`), the patch's goroutine in between:
-    the log is still copied into the database file and reused, so 40 MB written leave a log far smaller."""
-    assert infra.local is not None
-    files = infra.local.ferret.data_dir
-    coll = client[db_name]["wal"]
-    for batch in range(40):
-        coll.insert_many([{"_id": f"w{batch:02d}-{i:02d}", "pad": "x" * 100_000} for i in range(10)])
-    database, log = files / f"{db_name}.sqlite", files / f"{db_name}.sqlite-wal"
-    deadline = time.monotonic() + 30
-    while database.stat().st_size < 40_000_000 and time.monotonic() < deadline:
-        time.sleep(0.1)  # the last checkpoint is at most a quarter of a second away
-    print(f"\n[ferretdb patch] after 40 MB of inserts: database {database.stat().st_size / 1e6:.1f} MB, "
-          f"log {log.stat().st_size / 1e6:.1f} MB")
-    assert database.stat().st_size >= 40_000_000  # everything was copied into the database
-    assert log.stat().st_size < 24_000_000  # and the log was reused, not grown by every commit
-    assert coll.count_documents({}) == 400

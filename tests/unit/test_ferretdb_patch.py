@@ -78,26 +78,8 @@ var (
 )
 """
 
-OPENDB = """import (
-	"context"
-	"database/sql"
-	"log/slog"
-
-	_ "modernc.org/sqlite" // register database/sql driver
-)
-
-func openDB(name, uri string, memory bool, l *slog.Logger, sp *state.Provider) (*fsql.DB, error) {
-	if err = db.Ping(); err != nil {
-		_ = db.Close()
-		return nil, lazyerrors.Error(err)
-	}
-
-	return fsql.WrapDB(db, name, l), nil
-}
-"""
-
 FILES = {ferretdb_patch.METADATA_GO: METADATA, ferretdb_patch.MSG_UPDATE_GO: MSG_UPDATE,
-         ferretdb_patch.COLLECTION_GO: COLLECTION, ferretdb_patch.OPENDB_GO: OPENDB}
+         ferretdb_patch.COLLECTION_GO: COLLECTION}
 
 
 def module_tree(root: Path, files: dict[str, str] = FILES) -> Path:
@@ -132,13 +114,6 @@ def test_the_patch_applies_to_the_upstream_shapes(tmp_path: Path) -> None:
     assert "filterPushdown = whereClause != \"\"" in collection
     assert collection.count("func prepareIDInClause(") == 1 and collection.count("func prepareIDRangeClause(") == 1
     assert collection.rstrip().endswith("_ backends.Collection = (*collection)(nil)\n)")
-
-    opendb = (root / ferretdb_patch.OPENDB_GO).read_text()
-    assert '\t"strings"\n\t"time"\n' in opendb
-    # started after the database answers, for file databases only, and checkpointing without blocking anyone
-    assert opendb.index("db.Ping()") < opendb.index("if !memory {\n\t\tgo checkpointWAL(db, name, l)")
-    assert opendb.count('"PRAGMA wal_checkpoint(PASSIVE)"') == 1 and "func checkpointWAL(" in opendb
-    assert "wal_autocheckpoint(4000)" in ferretdb.SQLITE_PRAGMAS  # commits leave most checkpoints to it
 
 
 def test_a_second_application_is_refused(tmp_path: Path) -> None:
