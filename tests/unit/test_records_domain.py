@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,6 +44,14 @@ def test_ids_are_deterministic_and_distinct() -> None:
     assert len({domain.document_id("LAB1", "R1"), domain.document_id("LAB1", "R2"),
                 domain.document_id("LAB2", "R1"), domain.version_id("LAB1", "R1")}) == 4
     assert domain.event_id("d", "m1") == domain.event_id("d", "m1") != domain.event_id("d", "m2")
+
+
+@given(st.lists(st.text(st.characters(exclude_categories=("Cs",))), min_size=1, max_size=4))
+def test_ids_are_the_standard_name_based_uuids(parts: list[str]) -> None:
+    """Every stored id and event id is uuid5(NAMESPACE, parts joined by U+001F): computed without the UUID class,
+    the same text as before (ids already stored and events already sent keep matching)."""
+    assert domain._id(*parts) == str(uuid.uuid5(domain.NAMESPACE, "\x1f".join(parts)))
+    assert uuid.UUID(domain._id(*parts)).version == 5
 
 
 def test_a_correction_supersedes_and_keeps_the_history() -> None:
