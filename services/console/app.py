@@ -29,12 +29,14 @@ from services.kit.mongo import make_client
 from services.kit.runtime import Clock, utc_now
 from services.kit.settings import ServiceSettings
 
-from .auth import Audit, LoginThrottle, Operators, Sessions
+from .audit import Audit
+from .auth import Operators, Sessions
 from .deadletters import DeadLetters
 from .guard import Guard, allowed_hosts
 from .operations import operations_routes
 from .probes import Probes
 from .sign_in import sign_in_routes
+from .throttle import LoginThrottle
 from .web import Web, errors
 
 log = structlog.get_logger("dsp.console")

@@ -1,15 +1,11 @@
-"""Console operators, their sessions, the login slow-down and the audit trail, in the console's own database
-`<prefix>_console`:
+"""Console operators and their sessions, in the console's own database `<prefix>_console` (the login slow-down
+is `throttle`, the operators' audit trail `audit`):
 
 - `operators`: `_id` = the operator's name, `role` (viewer | replayer), `password_hash` (argon2, through
   `services.kit.hashing`), `epoch` (a random value renewed with the password: sessions opened before a change end);
   created by `python -m services.console add-operator`, never through the web;
 - `sessions`: `_id` = the SHA-256 of a random token that only the browser holds (an HttpOnly cookie), so the
   database alone opens no session; the operator, the synchronizer CSRF token, 30 minutes idle, 8 hours at most;
-- `login_failures`: `_id` = a name that was typed; consecutive failures and the time before the next attempt is
-  answered. There is never a lock: after 3 failures each attempt waits 2, 4, 8 … at most 60 seconds (429 with
-  Retry-After), whoever types — a stranger can slow an operator down, never lock them out;
-- `audit`: every login, logout, payload view (masked or not) and replay, with the authenticated operator.
 
 Every lookup is by `_id` (the only query FerretDB answers fast, see INFRA.md); expiry is done here (FerretDB has
 no TTL index); all time comes from `clock`."""
@@ -17,10 +13,8 @@ no TTL index); all time comes from `clock`."""
 from __future__ import annotations
 
 import hmac
-import math
 import re
 import secrets
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,7 +25,6 @@ from pymongo.errors import DuplicateKeyError
 
 from services.kit.hashing import digest, hash_secret, matches
 from services.kit.runtime import Clock, utc_now
-from services.kit.turns import Turns
 
 log = structlog.get_logger("dsp.console.auth")
 
@@ -42,9 +35,6 @@ IDLE = timedelta(minutes=30)
 ABSOLUTE = timedelta(hours=8)
 SLIDE_EVERY = timedelta(minutes=1)  # the idle deadline is pushed back at most once a minute (one write)
 PURGE_EVERY = timedelta(minutes=10)
-FREE_FAILURES = 3  # failed logins for a name before its attempts are slowed down
-MAX_DELAY = timedelta(seconds=60)
-FORGET_FAILURES = timedelta(hours=1)  # a name's failure count starts again after an hour without one
 TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 
 
@@ -190,62 +180,3 @@ class Sessions:
             await self.sessions.delete_many({"expires": {"$lt": now}})
         except Exception as exc:  # noqa: BLE001 - a later purge does it; never fails a login
             log.warning("purging console sessions failed", error=type(exc).__name__)
-
-
-def delay_after(failures: int) -> timedelta:
-    """No wait for the first FREE_FAILURES failures, then 2, 4, 8 … seconds, at most MAX_DELAY."""
-    if failures < FREE_FAILURES:
-        return timedelta(0)
-    return min(MAX_DELAY, timedelta(seconds=2 ** min(failures - FREE_FAILURES + 1, 16)))  # no overflow after days
-
-
-class LoginThrottle:
-    """Per typed name (known or not, so that the answer tells nothing about which names exist). FerretDB's
-    read-modify-write is not atomic, so this replica also runs the attempts for one name one at a time (`turn`):
-    a burst of parallel guesses cannot all pass before the first failure is counted."""
-
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], clock: Clock = utc_now) -> None:
-        self.failures, self.clock = db["login_failures"], clock
-        self._purged: datetime | None = None
-        self.turn = Turns()  # bounded: only names with an attempt in progress
-
-    async def wait_s(self, name: str) -> int:
-        """Seconds before an attempt for `name` is answered (0: now)."""
-        doc = await self.failures.find_one({"_id": name})
-        if doc is None or doc.get("until") is None:
-            return 0
-        left = (doc["until"] - self.clock()).total_seconds()
-        return math.ceil(left) if left > 0 else 0
-
-    async def failed(self, name: str) -> int:
-        now = self.clock()
-        doc = await self.failures.find_one({"_id": name})
-        count = 1 if doc is None or now - doc["last"] > FORGET_FAILURES else int(doc["count"]) + 1
-        wait = delay_after(count)
-        await self.failures.replace_one({"_id": name}, {"_id": name, "count": count, "last": now,
-                                                        "until": now + wait if wait else None}, upsert=True)
-        if self._purged is None or now - self._purged >= PURGE_EVERY:  # names typed once, long ago
-            self._purged = now
-            try:
-                await self.failures.delete_many({"last": {"$lt": now - FORGET_FAILURES}})
-            except Exception as exc:  # noqa: BLE001 - a later purge does it
-                log.warning("purging login failures failed", error=type(exc).__name__)
-        return count
-
-    async def succeeded(self, name: str) -> None:
-        await self.failures.delete_one({"_id": name})
-
-
-class Audit:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], clock: Clock = utc_now) -> None:
-        self.entries, self.clock = db["audit"], clock
-
-    async def record(self, action: str, operator: str | None, **fields: Any) -> str:
-        """Written before the action's effect is shown or done: no audit, no payload and no replay."""
-        entry_id = uuid.uuid4().hex
-        await self.entries.insert_one({"_id": entry_id, "action": action, "operator": operator, "at": self.clock(),
-                                       **fields})
-        return entry_id
-
-    async def complete(self, entry_id: str, **fields: Any) -> None:
-        await self.entries.update_one({"_id": entry_id}, {"$set": fields})

@@ -20,7 +20,8 @@ from schemas.fields import Matricule
 from schemas.topics import ACTIVATION_COMMANDS
 from services.kit.servicetokens import Signer
 
-from .auth import Audit, NotLoggedIn, Session
+from .audit import Audit
+from .auth import NotLoggedIn, Session
 from .deadletters import DeadLetters, NotFound, payload
 from .probes import Probes
 from .web import Web

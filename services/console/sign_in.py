@@ -11,7 +11,9 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from prometheus_client import Counter
 
 from . import pages
-from .auth import NAME, Audit, LoginThrottle, NotLoggedIn, Operators
+from .audit import Audit
+from .auth import NAME, NotLoggedIn, Operators
+from .throttle import LoginThrottle
 from .web import Web
 
 log = structlog.get_logger("dsp.console")

@@ -15,10 +15,11 @@ import pytest
 
 from services.console import cli
 from services.console.app import ConsoleSettings, create_app
-from services.console.auth import MAX_DELAY, Operator, OperatorExists, delay_after
+from services.console.auth import Operator, OperatorExists
 from services.console.guard import allowed_hosts
 from services.console.masking import MASK, mask_key, preview
 from services.console.pages import plotly_css, plotly_map_style
+from services.console.throttle import MAX_DELAY, delay_after
 from tests.inprocess import settings_from
 from tests.support import lab_result
 
