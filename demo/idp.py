@@ -2,7 +2,7 @@
 
 python -m demo.idp PRO-1000 [--key KEY] [--ttl SECONDS]
 
-The assertion is the gateway's model of the eHealth identity provider's (`services.gateway.professional`):
+The assertion is the gateway's model of the eHealth identity provider's (`services.gateway.pro_assertion`):
 base64url JSON {"sub", "iat", "exp", "jti"} signed with HMAC-SHA256 under the key the gateway checks,
 `DSP_GATEWAY_PRO_IDP_KEY`. The key is `--key`, else that variable, else the one `make run` generated in its state
 folder (`$DSP_STATE_DIR/professional-idp.key`). It lives `--ttl` seconds (at most 300) and is used once. The
@@ -16,7 +16,7 @@ import sys
 import time
 
 from infra.local import default_state_dir
-from services.gateway.professional import ASSERTION_MAX_S, SUBJECT, sign
+from services.gateway.pro_assertion import ASSERTION_MAX_S, SUBJECT, sign
 
 
 def key_of(given: str | None) -> bytes:

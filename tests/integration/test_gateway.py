@@ -41,7 +41,7 @@ from services.activation.app import create_app as activation_app
 from services.activation.service import NS
 from services.gateway.app import GatewaySettings
 from services.gateway.app import create_app as gateway_app
-from services.gateway.professional import sign
+from services.gateway.pro_assertion import sign
 from services.kit.logging import Pseudonymizer
 from services.notify.app import NotifySettings
 from services.notify.app import create_app as notify_app

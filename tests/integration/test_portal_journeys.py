@@ -24,7 +24,7 @@ import httpx
 import schemathesis
 from aiokafka import AIOKafkaProducer
 
-from services.gateway.professional import sign
+from services.gateway.pro_assertion import sign
 from tests import sample_files
 from tests.integration import test_gateway
 from tests.integration.test_gateway import onboard, problem_of

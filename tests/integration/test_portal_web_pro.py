@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from services.gateway.professional import sign
+from services.gateway.pro_assertion import sign
 from tests import sample_files
 from tests.browser import Person, chromium
 from tests.integration import test_gateway

@@ -21,7 +21,7 @@ from services.access.app import AccessSettings
 from services.access.app import create_app as access_app
 from services.gateway.app import GatewaySettings
 from services.gateway.app import create_app as gateway_app
-from services.gateway.professional import sign
+from services.gateway.pro_assertion import sign
 from tests.inprocess import FakeClock, InProcessWorker, settings_from
 from tests.support import encode, eventually
 

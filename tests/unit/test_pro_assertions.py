@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.gateway.professional import (
+from services.gateway.pro_assertion import (
     ASSERTION_MAX_S,
     CLOCK_SKEW_S,
     AssertionRefused,
