@@ -16,7 +16,7 @@ from schemas.activation import STEPS
 from schemas.fields import Matricule
 from schemas.portal import AltchaChallenge, Captcha, StepResult
 
-from .patient import Context, Session, ctx, me
+from .context import Context, Session, ctx, me
 from .problems import Refusal, errors, field_errors, upstream
 
 router = APIRouter(prefix="/v1", tags=["account"], responses=errors(400, 413, 422, 429, 503))

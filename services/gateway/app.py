@@ -29,7 +29,7 @@ from services.kit.servicetokens import ServiceAuth
 from services.kit.settings import ServiceSettings
 from services.portal import app as portal
 
-from . import account, notices, patient, preferences, pro_documents, problems, professional, records
+from . import account, context, notices, patient, preferences, pro_documents, problems, professional, records
 from .bus import Bus
 from .limits import EdgeLimiter, parse_proxies
 from .store.preferences import PreferenceStore
@@ -101,10 +101,10 @@ def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
                 client(settings.access_url, "access") as access, \
                 client(settings.records_url, "records") as records_api, \
                 client(settings.notify_url, "notify") as notify:
-            app.state.ctx = patient.Context(
+            app.state.ctx = context.Context(
                 bus, activation, access, records_api, notify, settings.secure_cookies,
-                patient.RefusalLimit(limiter.strategy, RateLimitItemPerMinute(20, 10, namespace="act-for-refused")),
-                patient.RefusalLimit(limiter.strategy, RateLimitItemPerMinute(30, 10, namespace="person-lookup")))
+                context.RefusalLimit(limiter.strategy, RateLimitItemPerMinute(20, 10, namespace="act-for-refused")),
+                context.RefusalLimit(limiter.strategy, RateLimitItemPerMinute(30, 10, namespace="person-lookup")))
             yield
         await bus.stop()
         await mongo.close()

@@ -11,7 +11,7 @@ from schemas.portal_access import ProfessionalPage
 from schemas.portal_documents import MarkRead, MarkReadResult, NotificationPage
 
 from .calls import read
-from .patient import ActingFor, Cursor, Session, ctx, me
+from .context import ActingFor, Cursor, Session, ctx, me
 from .problems import errors
 
 router = APIRouter(prefix="/v1/me", tags=["patient"], responses=errors(400, 401, 403, 413, 422, 429, 503))

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
-from .patient import ActingFor
+from .context import ActingFor
 from .problems import Refusal, errors
 from .store.preferences import PreferenceStore, Unavailable
 

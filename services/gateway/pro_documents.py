@@ -14,7 +14,7 @@ from schemas.fields import IDENTIFIER_PATTERN, Matricule
 from schemas.portal_documents import DocumentDetail, DocumentPage, Order
 
 from .calls import read
-from .patient import Context, ctx
+from .context import Context, ctx
 from .problems import Refusal, errors
 from .professional import Professional
 from .records import served

@@ -24,7 +24,7 @@ from schemas.portal_access import CommandResult, ProPatients
 from schemas.topics import ACCESS_COMMANDS
 
 from .calls import read
-from .patient import Context, Cursor, _answer, checked, ctx
+from .context import Context, Cursor, answer, checked, ctx
 from .pro_assertion import AssertionRefused, check_assertion
 from .problems import Refusal, errors, upstream
 from .store.sessions import ABSOLUTE, IDLE, ProStore, SessionRefused
@@ -121,7 +121,7 @@ async def logout(request: Request, response: Response, pro: Professional,
 async def _command(c: Context, patient: str, pro: str, command: str, **fields: Any) -> CommandResult:
     body = checked(AccessCommandV1, {"command": command, "command_id": f"gw-{uuid.uuid4()}", "patient": patient,
                                      "actor": {"kind": "professional", "id": pro}, **fields})
-    return _answer(await c.bus.command(ACCESS_COMMANDS.name, patient, body))
+    return answer(await c.bus.command(ACCESS_COMMANDS.name, patient, body))
 
 
 @router.post("/presence-password", summary="Redeem the patient's presence password: 24 hours of access",
@@ -134,7 +134,7 @@ async def redeem(body: Redeem, request: Request, pro: Professional) -> CommandRe
             "command_id": command_id, "patient": body.patient, "professional_id": pro, "password": body.password})
         if reply.status_code != 202:
             raise upstream(reply, "access", keep=(403, 429))
-        return _answer(await c.bus.outcome(outcome))
+        return answer(await c.bus.outcome(outcome))
 
 
 @router.post("/break-the-glass", summary="Emergency access, with a justification; the patient is alerted")

@@ -23,7 +23,7 @@ from schemas.topics import RECORDS_COMMANDS
 
 from . import uploads
 from .calls import read
-from .patient import Acting, ActingFor, Context, Cursor, checked, ctx
+from .context import Acting, ActingFor, Context, Cursor, checked, ctx
 from .problems import Refusal, errors
 from .uploads import FILE_RESPONSE, download_headers
 
