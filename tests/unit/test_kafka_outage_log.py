@@ -14,7 +14,7 @@ import structlog
 from aiokafka.errors import KafkaConnectionError
 
 from services.kit import logging as kit_logging
-from services.kit.broker import KafkaOutageLog, quiet_kafka_outages
+from services.kit.outage_log import KafkaOutageLog, quiet_kafka_outages
 
 
 @pytest.fixture
