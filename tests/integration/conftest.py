@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
@@ -52,6 +54,19 @@ class Infra:
     def kafka(self) -> dict[str, Any]:
         """aiokafka arguments for a test's own client: as the super user `admin` on the secured local broker."""
         return kafka_options(self.bootstrap)
+
+
+@pytest.fixture(scope="package", autouse=True)
+def worker_logs_to_one_stream() -> Iterator[None]:
+    """Workers run in this process (`tests.inprocess`) log from their own threads. structlog's default logger prints
+    to whatever `sys.stdout` is at that moment — a capture object pytest swaps and closes around a test using
+    `capfd` — and one such print, racing that close, crashed the interpreter (a segmentation fault in a fresh-clone
+    run). Here their lines go to the process's own stdout object, never closed: still file descriptor 1, which
+    pytest (and `capfd`) capture at the descriptor level. The unit tests after this package get the default back."""
+    before = structlog.get_config()
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.__stdout__))
+    yield
+    structlog.configure(**before)
 
 
 def _docker_answers() -> bool:
