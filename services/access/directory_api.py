@@ -28,8 +28,8 @@ from services.kit.http import Door
 from services.kit.paging import BadCursor, decode_cursor, encode_cursor
 
 from . import domain
+from .answers import Answer, bad_cursor, ok
 from .commands import is_adult
-from .reads import Answer, bad_cursor, ok
 from .service import AccessService, ms
 
 NOT_FOUND: Answer = (404, {"detail": "no registered adult with this matricule"})

@@ -8,11 +8,9 @@ the outcome of `verify-audit-trail`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
-
-from pydantic import BaseModel
+from typing import Any
 
 from schemas.access import (
     AccessStateV1,
@@ -31,9 +29,10 @@ from schemas.access import (
 )
 from schemas.fields import rfc3339
 from services.kit.http import Door
-from services.kit.paging import BadCursor, decode_cursor, encode_cursor
+from services.kit.paging import BadCursor, encode_cursor
 
 from . import domain
+from .answers import Answer, bad_cursor, key_position, keyset, ok, seq_position
 from .audit import AuditEntry
 from .commands import is_adult
 from .decisions import Action, Actor, decide
@@ -41,35 +40,7 @@ from .names import Names
 from .service import AccessService, ms
 from .store import PatientDoc
 
-Answer = tuple[int, Any]
-T = TypeVar("T")
 LEGACY = ("patient", "seq", "at", "actor_kind", "actor_id", "action", "document", "allowed", "reason", "via")
-
-
-def ok(model: BaseModel) -> Answer:
-    return 200, model.model_dump(mode="json")
-
-
-def bad_cursor(exc: BadCursor) -> Answer:
-    return 422, {"detail": "invalid request", "errors": [{"loc": ["cursor"], "msg": str(exc)}]}
-
-
-def seq_position(cursor: str) -> int:
-    """The audit trail's position in `cursor` (the seq to page below); BadCursor for any other cursor."""
-    tag, seq = decode_cursor(cursor, 2)
-    if tag != "audit" or type(seq) is not int or seq < 1:
-        raise BadCursor("cursor is not one this API gave out")
-    return seq
-
-
-def key_position(cursor: str | None, tag: str) -> str | None:
-    """The last matricule of a page of list `tag` (None: the first page); BadCursor for any other cursor."""
-    if cursor is None:
-        return None
-    found_tag, key = decode_cursor(cursor, 2)
-    if found_tag != tag or type(key) is not str:
-        raise BadCursor("cursor is not one this API gave out")
-    return key
 
 
 class AccessReads:
@@ -154,7 +125,7 @@ class AccessReads:
             if state is None or not decision.allowed or decision.grant is None:
                 return None
             return patient, decision.reason, state.grants[(decision.grant, pro)]
-        page, more = _keyset(self.view.by_professional.get(pro, ()), after, body.limit, readable)
+        page, more = keyset(self.view.by_professional.get(pro, ()), after, body.limit, readable)
         people = await self.names.person_names(p for p, _, _ in page)
         items = [PatientOfV1(patient=p, name=people.get(p), grant=reason, since=g.granted_at, ends_at=g.ends_at)
                  for p, reason, g in page]
@@ -174,7 +145,7 @@ class AccessReads:
             state = self.view.state(patient)
             allowed = state is not None and decide(state, Actor("patient", user), Action.MANAGE, patient, now).allowed
             return (patient, state) if allowed else None
-        page, more = _keyset(self.view.by_assistant.get(user, ()), after, body.limit, assisted)
+        page, more = keyset(self.view.by_assistant.get(user, ()), after, body.limit, assisted)
         people = await self.names.people(p for p, _ in page)
         items = [AssistedV1(patient=p, name=domain.person_name(people.get(p)),
                             kind=domain.assistant_kind(not is_adult(p, now), user,
@@ -183,20 +154,6 @@ class AccessReads:
                  for p, state in page]
         next_cursor = encode_cursor("assisted", page[-1][0]) if more else None
         return ok(AssistedPage(items=items, next_cursor=next_cursor))
-
-
-def _keyset(keys: Iterable[str], after: str | None, limit: int,
-            keep: Callable[[str], T | None]) -> tuple[list[T], bool]:
-    """Up to `limit` items made by `keep` from the sorted `keys` after `after` (None: left out), and whether
-    there are more (one more is looked for, never all of them)."""
-    found: list[T] = []
-    for key in sorted(k for k in keys if after is None or k > after):
-        item = keep(key)
-        if item is not None:
-            found.append(item)
-            if len(found) > limit:
-                break
-    return found[:limit], len(found) > limit
 
 
 def _legacy(entry: AuditEntry) -> dict[str, Any]:
