@@ -6,7 +6,7 @@ Per worker: health, messages processed and mean processing time (from its Promet
 per group and partition and dead-letter depth per topic (Kafka's admin API); the activation funnel, grants,
 and notify's deliveries per channel (asked of each service). Dead letters: every operator sees where, when and
 why; a replayer also reads a dead letter's payload (masked unless they ask otherwise) and replays it — each payload
-view and replay audited with the authenticated operator (auth.py). Every write carries the session's CSRF token;
+view and replay audited with the authenticated operator (audit.py). Every write carries the session's CSRF token;
 every response the security headers and the Host check of guard.py."""
 
 from __future__ import annotations

@@ -21,6 +21,11 @@ def errors(exc: ValidationError | RequestValidationError) -> list[dict[str, Any]
     return [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"]} for e in found]  # never the input
 
 
+def media_type(request: Request) -> str:
+    """The request's Content-Type without its parameters (`; charset=...`), lower case."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
 class Web:
     def __init__(self, sessions: Sessions, secure: bool) -> None:
         self.sessions, self.secure = sessions, secure
@@ -61,7 +66,7 @@ class Web:
 
     @staticmethod
     async def json_body(request: Request, model: type[BaseModel]) -> Any:
-        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        if media_type(request) != "application/json":
             raise HTTPException(415, "send application/json")
         try:
             return model.model_validate_json(await request.body())
@@ -70,8 +75,7 @@ class Web:
 
     @staticmethod
     async def form(request: Request) -> dict[str, str]:
-        if request.headers.get("content-type", "").split(";")[0].strip().lower() != \
-                "application/x-www-form-urlencoded":
+        if media_type(request) != "application/x-www-form-urlencoded":
             raise HTTPException(415, "send the login form")
         try:
             fields = parse_qs((await request.body()).decode(), max_num_fields=10, strict_parsing=False)
