@@ -62,7 +62,7 @@ def db(mongo: AsyncMongoClient[dict[str, Any]], prefix: str) -> AsyncDatabase[di
 
 
 async def test_trusted_circle_referring_gp_periods_blocks_and_revocation(gw: Gateway, db: Any, unique: str,
-                                                                        clock: FakeClock) -> None:
+                                                                        clock: FakeClock, infra: Any) -> None:
     dr, colleague = f"DR-{unique}", f"COL-{unique}"
     [patient, stranger] = await people(gw, db, unique, ADULT, PARENT_BORN, pros=(dr, colleague))
     me = ("patient", patient)
@@ -88,10 +88,25 @@ async def test_trusted_circle_referring_gp_periods_blocks_and_revocation(gw: Gat
     assert (await gw.decide(me, patient, document=f"doc-{unique}"))["allowed"]
 
     assert (await gw.run(patient, "set-access-period", me, professional_id=dr, days=30))["accepted"]
-    clock.advance(days=30)
-    expired = await gw.decide(("professional", dr), patient)
-    assert (expired["allowed"], expired["reason"]) == (False, "the grant has expired")  # before any sweep
+    clock.advance(days=29)  # lengthened before it ends: 365 days from now, past the 30 first asked for
     assert (await gw.run(patient, "set-access-period", me, professional_id=dr, days=365))["accepted"]
+    clock.advance(days=2)
+    assert (await gw.decide(("professional", dr), patient))["allowed"]
+    assert (await gw.run(patient, "set-access-period", me, professional_id=dr, days=1))["accepted"]
+    ended = await TopicReader(infra.bootstrap, "access.grant-expired.v1").start()
+    try:
+        clock.advance(days=1)  # ended: denied at once (decide checks the end itself: unit-tested), then swept
+        expired = await gw.decide(("professional", dr), patient)
+        assert not expired["allowed"] and expired["reason"] in ("the grant has expired",
+                                                                "no grant for this professional")
+        event = await ended.wait(patient=patient, subject=dr)
+        assert event["grant"] == "trusted-circle"
+    finally:
+        await ended.stop()
+    assert (await gw.decide(("professional", dr), patient))["reason"] == "no grant for this professional"
+    late = await gw.run(patient, "set-access-period", me, professional_id=dr, days=365)
+    assert (late["accepted"], late["reason"]) == (False, "the professional is not in the trusted circle")
+    assert (await gw.run(patient, "add-to-circle", me, professional_id=dr))["accepted"]
     assert (await gw.decide(("professional", dr), patient))["allowed"]
     assert (await gw.run(patient, "block-professional", me, professional_id=dr))["accepted"]
     assert (await gw.decide(("professional", dr), patient))["reason"] == "professional blocked by the patient"
