@@ -1,4 +1,4 @@
-"""python -m bench.login [--accounts 600] [--rate 40] [--seconds 10]
+"""python -m bench.login [--accounts rate x seconds + 5] [--rate 40] [--seconds 25]
 
 Complete logins as the portal makes them, on a real activation worker: `POST /v1/login` (matricule and
 password: one argon2id verification) then `POST /v1/login/verify` with the one-time code — which activation
@@ -205,10 +205,12 @@ async def paced(items: list[str], rate: float, one: Any) -> tuple[float, list[fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--accounts", type=int, default=600)
+    parser.add_argument("--accounts", type=int, default=None, help="default: rate x seconds + 5")
     parser.add_argument("--rate", type=float, default=40.0)
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=25.0)
     args = parser.parse_args()
+    if args.accounts is None:
+        args.accounts = int(args.rate * args.seconds) + 5
     if args.accounts < args.rate * args.seconds + 5:
         parser.error("--accounts must cover rate x seconds + 5 (each account logs in once)")
     with infrastructure() as ends:

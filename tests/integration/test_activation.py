@@ -407,10 +407,12 @@ async def test_a_hash_made_with_older_parameters_is_replaced_at_the_next_login(
     assert (await me.step("verify-otp", code=await me.mailed_code(mail)))["accepted"]
     assert (await me.step("skip-luxtrust"))["accepted"] and (await me.step("confirm"))["accepted"]
     stored = (await accounts.find_one({"_id": me.m}))["password_hash"]
-    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")  # OWASP's minimum, not argon2-cffi's defaults
-    await accounts.update_one({"_id": me.m}, {"$set": {"password_hash": PasswordHasher().hash("Vianden-Bridge-2033")}})
-    assert (await me.login("Vianden-Bridge-2033", channel="email"))["accepted"]  # the old hash still verifies
-    assert (await accounts.find_one({"_id": me.m}))["password_hash"].startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert stored.startswith("$argon2id$v=19$m=7168,t=5,p=1$")  # an OWASP minimum, not argon2-cffi's defaults
+    for older in (PasswordHasher(), PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)):
+        # argon2-cffi's defaults, then the OWASP setting this mesh stored before
+        await accounts.update_one({"_id": me.m}, {"$set": {"password_hash": older.hash("Vianden-Bridge-2033")}})
+        assert (await me.login("Vianden-Bridge-2033", channel="email"))["accepted"]  # the old hash still verifies
+        assert (await accounts.find_one({"_id": me.m}))["password_hash"].startswith("$argon2id$v=19$m=7168,t=5,p=1$")
     otp = (await accounts.find_one({"_id": me.m}))["login_otp"]["hash"]
     assert len(otp) == 64 and not otp.startswith("$argon2")  # a one-time code: an HMAC under the server's key
 
