@@ -38,7 +38,7 @@ def infrastructure() -> Iterator[Endpoints]:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="dsp-bench-") as tmp:
         infra = LocalInfra(state_dir=Path(tmp), kafka_port=free_port(), controller_port=free_port(),
-                           mongo_port=free_port())
+                           mongo_port=free_port(), tied=True)
         try:
             infra.up()
             os.environ.update(admin_env(infra))  # the benchmark and the workers it starts: as Kafka's admin

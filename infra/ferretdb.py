@@ -81,8 +81,8 @@ GO_RUNTIME = {"GOGC": "400", "GOMEMLIMIT": "1GiB"}
 
 
 class FerretNode:
-    def __init__(self, cache_dir: Path, state_dir: Path, port: int) -> None:
-        self.cache_dir, self.port = cache_dir, port
+    def __init__(self, cache_dir: Path, state_dir: Path, port: int, tied: bool = False) -> None:
+        self.cache_dir, self.port, self.tied = cache_dir, port, tied
         self.run_dir = state_dir / "run"
         self.data_dir = state_dir / "ferretdb-data"
         self.pid_file = self.run_dir / "ferretdb.pid"
@@ -160,7 +160,8 @@ class FerretNode:
             f"--listen-addr=127.0.0.1:{self.port}", f"--state-dir={self.run_dir / 'ferretdb-state'}",
             "--debug-addr=-", "--telemetry=disable", "--log-level=warn",
             "--test-enable-new-auth", f"--setup-database={AUTH_DB}", f"--setup-username={ADMIN_USER}",
-        ], self.run_dir, env={**GO_RUNTIME, "FERRETDB_SETUP_PASSWORD": self.password(ADMIN_USER)})  # not in argv
+        ], self.run_dir, env={**GO_RUNTIME, "FERRETDB_SETUP_PASSWORD": self.password(ADMIN_USER)},  # not in argv
+            die_with_parent=self.tied)
         waited = wait_port(self.port, timeout, self.pid_file, self.log_file)
         self.ensure_users()
         return waited

@@ -73,8 +73,8 @@ def install(cache_dir: Path) -> Path:
 
 
 class KafkaNode:
-    def __init__(self, cache_dir: Path, state_dir: Path, port: int, controller_port: int) -> None:
-        self.cache_dir, self.port, self.controller_port = cache_dir, port, controller_port
+    def __init__(self, cache_dir: Path, state_dir: Path, port: int, controller_port: int, tied: bool = False) -> None:
+        self.cache_dir, self.port, self.controller_port, self.tied = cache_dir, port, controller_port, tied
         self.run_dir = state_dir / "run"
         self.data_dir = state_dir / "kafka-data"
         self.pid_file = self.run_dir / "kafka.pid"
@@ -175,7 +175,7 @@ class KafkaNode:
                                  f"{fmt.stderr.replace(self.password(ADMIN), '***')}")
         spawn("kafka", [java, "-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
                         "-Dorg.slf4j.simpleLogger.showDateTime=true",
-                        "-cp", classpath, "kafka.Kafka", str(config)], self.run_dir)
+                        "-cp", classpath, "kafka.Kafka", str(config)], self.run_dir, die_with_parent=self.tied)
         return wait_port(self.port, timeout, self.pid_file, self.log_file)
 
     def stop(self) -> bool:

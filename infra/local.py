@@ -28,12 +28,13 @@ class LocalInfra:
     kafka_port: int = int(os.environ.get("DSP_KAFKA_PORT", "19092"))
     controller_port: int = int(os.environ.get("DSP_KAFKA_CONTROLLER_PORT", "19093"))
     mongo_port: int = int(os.environ.get("DSP_MONGO_PORT", "27027"))
+    tied: bool = False  # the servers end with the process that started them (tests, benches), not `make run`'s
 
     def __post_init__(self) -> None:
         cache = cache_dir()
         cache.mkdir(parents=True, exist_ok=True)
-        self.kafka = KafkaNode(cache, self.state_dir, self.kafka_port, self.controller_port)
-        self.ferret = FerretNode(cache, self.state_dir, self.mongo_port)
+        self.kafka = KafkaNode(cache, self.state_dir, self.kafka_port, self.controller_port, self.tied)
+        self.ferret = FerretNode(cache, self.state_dir, self.mongo_port, self.tied)
 
     @property
     def env(self) -> dict[str, str]:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import random
 import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 class InfraError(RuntimeError):
@@ -79,16 +85,34 @@ def _zombie(pid: int) -> bool:
     return fields.get("State", "").strip().startswith("Z") and fields.get("Threads", "1").strip() == "1"
 
 
-def spawn(name: str, argv: list[str], run_dir: Path, env: dict[str, str] | None = None) -> int:
-    """Start `argv` in its own session, logging to <run_dir>/<name>.log; returns the pid."""
+def spawn(name: str, argv: list[str], run_dir: Path, env: dict[str, str] | None = None,
+          die_with_parent: bool = False) -> int:
+    """Start `argv` in its own session, logging to <run_dir>/<name>.log; returns the pid. `die_with_parent`:
+    the kernel sends it SIGTERM when this process ends, however it ends (a test run killed or crashed leaves no
+    broker or database behind); else it outlives its starter (`make infra`, `make run`)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     log = (run_dir / f"{name}.log").open("ab")
     proc = subprocess.Popen(  # noqa: S603 - argv is built by this package, never from input
         argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         start_new_session=True, env={**os.environ, **(env or {})},
+        preexec_fn=_ending_with(os.getpid()) if die_with_parent else None,  # only calls prctl: see _ending_with
     )
     (run_dir / f"{name}.pid").write_text(str(proc.pid))
     return proc.pid
+
+
+def _ending_with(parent: int) -> Callable[[], None] | None:
+    """What the child runs between fork and exec to end with `parent` (Linux's PR_SET_PDEATHSIG, kept across exec).
+    libc and its prctl are looked up here, before the fork: the child only calls them."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True).prctl
+
+    def tie() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent ended before the tie was made
+            os.kill(os.getpid(), signal.SIGTERM)
+    return tie
 
 
 def wait_port(port: int, timeout: float, pid_file: Path, log_file: Path) -> float:

@@ -95,7 +95,7 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
             yield found
     else:
         local = LocalInfra(state_dir=tmp_path_factory.mktemp("infra"), kafka_port=free_port(),
-                           controller_port=free_port(), mongo_port=free_port())
+                           controller_port=free_port(), mongo_port=free_port(), tied=True)
         try:
             local.up()
             KAFKA["node"] = local.kafka  # SASL/SCRAM + ACLs: the tests' clients as admin, workers as their service
