@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import signal
@@ -176,34 +177,48 @@ def stop_all(infra: LocalInfra) -> list[str]:
     return stopped + infra.down()
 
 
-async def _report(infra: LocalInfra, stopping: asyncio.Event) -> None:
-    """Every 10 s: lab results stored, dead-lettered, workers up — until `stopping` is set."""
+def _stopped_elsewhere(infra: LocalInfra) -> bool:
+    run_dir = infra.state_dir / "run"
+    return not any(read_pid(run_dir / f"{n}.pid") for n in PROCESSES) and not read_pid(infra.kafka.pid_file) \
+        and not read_pid(infra.ferret.pid_file)
+
+
+async def _report(infra: LocalInfra, stopping: asyncio.Event, every_s: int = 10) -> None:
+    """Every `every_s` s: lab results stored, dead-lettered, workers up — until `stopping` is set, or until the
+    mesh is found stopped from elsewhere (`make down`: looked for every second). A progress read waits 5 s at
+    most, and the Kafka client's own connection errors stay out of the terminal (a line says it instead)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
     from pymongo import AsyncMongoClient
 
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     run_dir = infra.state_dir / "run"
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(infra.ferret.admin_uri,
                                                                   serverSelectionTimeoutMS=2000)
     consumer = AIOKafkaConsumer(**infra.kafka.client_options())  # as admin: any topic's offsets
     await consumer.start()
     dlq = [TopicPartition("lab.results.v1.dlq", p) for p in range(6)]
+
+    async def progress() -> str:
+        stored = await client["dsp_records"]["documents"].count_documents({"document_type": "lab-result"})
+        dead = sum((await consumer.end_offsets(dlq)).values())
+        alive = sum(1 for n in WORKERS if read_pid(run_dir / f"{n}.pid"))
+        return f"[mesh] lab results stored: {stored}   dead-lettered: {dead}   workers up: {alive}/4"
+
     try:
+        tick = 0
         while not stopping.is_set():
             try:
-                await asyncio.wait_for(stopping.wait(), timeout=10)
+                await asyncio.wait_for(stopping.wait(), timeout=1)
                 break
             except TimeoutError:
-                pass
-            if not any(read_pid(run_dir / f"{n}.pid") for n in PROCESSES) and not read_pid(infra.kafka.pid_file) \
-                    and not read_pid(infra.ferret.pid_file):
+                tick += 1
+            if _stopped_elsewhere(infra):
                 print("[mesh] the mesh was stopped from elsewhere (make down): nothing left to supervise", flush=True)
                 break
+            if tick % every_s:
+                continue
             try:
-                stored = await client["dsp_records"]["documents"].count_documents({"document_type": "lab-result"})
-                dead = sum((await consumer.end_offsets(dlq)).values())
-                alive = sum(1 for n in WORKERS if read_pid(run_dir / f"{n}.pid"))
-                print(f"[mesh] lab results stored: {stored}   dead-lettered: {dead}   workers up: {alive}/4",
-                      flush=True)
+                print(await asyncio.wait_for(progress(), timeout=5), flush=True)
             except Exception as exc:  # noqa: BLE001 - a progress line is never worth stopping the mesh
                 print(f"[mesh] progress unavailable: {type(exc).__name__}", flush=True)
     finally:
@@ -261,5 +276,5 @@ def run(infra: LocalInfra) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not interrupt the clean stop
             signal.signal(sig, signal.SIG_IGN)
         print("\n[mesh] stopping ...", flush=True)
-        print(f"[mesh] stopped: {', '.join(stop_all(infra))}", flush=True)
+        print(f"[mesh] stopped: {', '.join(stop_all(infra)) or 'nothing was left running'}", flush=True)
     return 0
