@@ -304,3 +304,9 @@ def fhir_bundle(lab: str, report: str, message_id: str, matricule: str = "189312
     return {"resourceType": "Bundle", "type": "collection", "identifier": {"system": f"urn:lab:{lab}:msg",
                                                                           "value": message_id},
             "timestamp": "2026-11-20T14:31:00+01:00", "entry": entries}
+
+
+def rss_kib(pid: int) -> int:
+    """A process's resident memory (VmRSS), in KiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))

@@ -30,7 +30,7 @@ from pymongo import AsyncMongoClient
 
 from infra.procs import free_port
 from services.gateway.store.counters import MongoCounters
-from tests.support import Worker, make_matricule
+from tests.support import Worker, make_matricule, rss_kib
 
 LIMIT, SESSION_LIMIT = 10, 15
 MiB = 1024 * 1024
@@ -178,12 +178,6 @@ async def test_a_dependency_that_does_not_answer_is_a_503_problem(edge: dict[str
     assert reply.json()["reason"] == "a service did not answer in time; try again"
 
 
-def rss_kib(worker: Worker) -> int:
-    assert worker.proc is not None
-    status = Path(f"/proc/{worker.proc.pid}/status").read_text()
-    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
-
-
 async def send_huge(port: int, path: str, total: int, chunked: bool, source: str) -> tuple[int, str, int, float]:
     """POST `total` bytes (declared, or chunked) and read the answer while still sending:
     (status, body, bytes handed to the socket before the gateway answered or closed, seconds)."""
@@ -221,14 +215,15 @@ async def send_huge(port: int, path: str, total: int, chunked: bool, source: str
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 async def test_a_96_mib_body_is_refused_at_once_and_costs_no_memory(edge: dict[str, Any], chunked: bool) -> None:
     gateway = edge["a"]
-    before = rss_kib(gateway)
+    assert gateway.proc is not None
+    before = rss_kib(gateway.proc.pid)
     status, body, sent, seconds = await send_huge(gateway.port, "/v1/login", 96 * MiB, chunked,
                                                   "127.0.0.8" if chunked else "127.0.0.9")
     assert status == 413 and json.loads(body)["reason"] == "request body larger than 65536 bytes"
     assert json.loads(body)["type"] == "urn:dsp-mesh:problem:body-too-large"
     assert seconds < 10 and sent < 32 * MiB  # answered long before the 96 MiB were through
     await asyncio.sleep(0.5)
-    assert rss_kib(gateway) - before < 20 * 1024, (before, rss_kib(gateway))
+    assert rss_kib(gateway.proc.pid) - before < 20 * 1024, (before, rss_kib(gateway.proc.pid))
     assert gateway.http("/health/live")[0] == 200
 
 

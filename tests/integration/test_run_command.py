@@ -15,7 +15,7 @@ from selenium.webdriver.common.by import By
 
 from infra.procs import free_port, port_open
 from tests.browser import Person, chromium
-from tests.support import ROOT
+from tests.support import ROOT, rss_kib
 
 
 def console_login(port: int, name: str, password: str) -> int:
@@ -79,11 +79,6 @@ def _new_code(env: dict[str, str], old: str | None) -> str:
 SERVICES = ("records", "activation", "access", "notify", "gateway", "console")
 
 
-def rss_mib(pid_file: Path) -> float:
-    status = Path(f"/proc/{int(pid_file.read_text())}/status").read_text()
-    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))) / 1024
-
-
 def test_run_brings_up_the_mesh_stores_demo_results_and_stops_everything(tmp_path: Path) -> None:
     ports = {f"DSP_{n}_HTTP_PORT": str(free_port()) for n in ("RECORDS", "ACTIVATION", "ACCESS", "NOTIFY")}
     gateway, console = free_port(), free_port()
@@ -123,8 +118,8 @@ def test_run_brings_up_the_mesh_stores_demo_results_and_stops_everything(tmp_pat
         assert list((tmp_path / "letters").glob("*.pdf")), text
         assert f"web portal (myDSP): http://127.0.0.1:{gateway}/" in text and "make inbox" in text
         newcomer_reaches_her_dsp(f"http://127.0.0.1:{gateway}", env, started)
-        rss = {name: rss_mib(tmp_path / "run" / f"{name}.pid") for name in SERVICES}
-        assert max(rss.values()) < 150, rss  # each worker's resident memory, demo data in and a walk done
+        rss = {name: rss_kib(int((tmp_path / "run" / f"{name}.pid").read_text())) for name in SERVICES}
+        assert max(rss.values()) < 150 * 1024, rss  # each worker's resident memory, demo data in and a walk done
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=90)
