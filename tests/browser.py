@@ -63,6 +63,7 @@ def chromium(width: int = 1280, height: int = 1000) -> Iterator[webdriver.Chrome
                  "--disable-dev-shm-usage", "--lang=fr-LU"):
         options.add_argument(flag)
     options.add_experimental_option("prefs", {"intl.accept_languages": "fr-LU,fr"})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # CSP violations are reported there
     chrome = webdriver.Chrome(options=options, service=Service(driver))
     try:
         yield chrome

@@ -29,7 +29,7 @@ from services.kit.servicetokens import ServiceAuth
 from services.kit.settings import ServiceSettings
 from services.portal import app as portal
 
-from . import account, context, notices, patient, preferences, pro_documents, problems, professional, records
+from . import account, api_docs, context, notices, patient, preferences, pro_documents, problems, professional, records
 from .bus import Bus
 from .limits import EdgeLimiter, parse_proxies
 from .store.preferences import PreferenceStore
@@ -80,6 +80,9 @@ class GatewaySettings(ServiceSettings):
     portal_key: SecretStr | None = Field(default=None, validation_alias="DSP_GATEWAY_PORTAL_KEY",
                                          description="Seals the web portal's 'DSP acted on' cookie (32+ characters; "
                                                      "the same on every gateway replica); unset: a key per process")
+    api_docs: bool = Field(default=True, validation_alias="DSP_GATEWAY_API_DOCS",
+                           description="Serve the interactive API page at /docs (Swagger UI from the gateway's own "
+                                       "files, under a CSP); false in production: /openapi.json stays")
     secure_cookies: bool = Field(default=True, validation_alias="DSP_GATEWAY_SECURE_COOKIES",
                                  description="Mark cookies Secure and send HSTS (behind TLS); false only for a "
                                              "portal served locally over plain HTTP")
@@ -113,7 +116,8 @@ def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
     requests = Counter("dsp_gateway_requests", "Requests answered, by route and status class", ["route", "status"],
                        registry=registry)
     app = FastAPI(title="dsp-mesh portal API", version="1.0.0", lifespan=lifespan,
-                  description="The patient portal's API of the shared health record (DSP).")
+                  description="The patient portal's API of the shared health record (DSP).",
+                  docs_url=None, redoc_url=None)  # `/docs` from our own files, under a CSP (api_docs.py)
     app.include_router(account.router)
     app.include_router(patient.router)
     app.include_router(professional.router)
@@ -144,13 +148,13 @@ def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
             response.headers.setdefault(name, value)
         route = request.scope.get("route")
         requests.labels(getattr(route, "path", "unmatched"), f"{response.status_code // 100}xx").inc()
-        if request.url.path == "/docs":  # the interactive API page loads Swagger UI's script and styles
-            del response.headers["Content-Security-Policy"]
         if settings.secure_cookies:
             response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         return response
 
     problems.install(app)
+    if settings.api_docs:
+        api_docs.install(app)
     portal.install(app, settings.secure_cookies, settings.portal_key.get_secret_value().encode()
                    if settings.portal_key else None)  # the web pages at the root, over this API
 

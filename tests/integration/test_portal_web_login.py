@@ -62,3 +62,19 @@ def test_the_portal_refuses_what_a_stranger_forges(portal: dict[str, Any]) -> No
         reloaded = web.get("/activate/password")  # a form's address opened again
         assert reloaded.status_code == 303 and reloaded.headers["location"] == "/activate"
         assert web.get("/v1/no-such-route").headers["content-type"] == "application/problem+json"
+
+
+def test_the_api_page_runs_from_the_gateways_own_files_under_a_csp(portal: dict[str, Any]) -> None:
+    """`/docs` (Swagger UI) loads nothing from another origin and runs with no inline script: the page renders the
+    API's operations in a real browser, and the browser reports no Content Security Policy violation."""
+    with httpx.Client(base_url=portal["url"]) as web:
+        page = web.get("/docs")
+        csp = page.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+        assert "http" not in page.text.replace(portal["url"], "")  # every asset from this origin
+        assert web.get("/redoc").status_code == 404  # FastAPI's other page loaded a CDN: off
+    with chromium() as driver:
+        driver.get(portal["url"] + "/docs")
+        Person(driver, portal["url"]).sees("dsp-mesh portal API", "/v1/login")
+        refused = [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
+        assert refused == []

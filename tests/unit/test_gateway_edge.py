@@ -344,3 +344,19 @@ def test_files_are_served_as_attachments_with_a_safe_name() -> None:
     name = uploads.download_headers('a"; filename=evil.html\r\nX: é', "image/png")["Content-Disposition"]
     assert name == 'attachment; filename="a___filename_evil.html__X___.png"'
     assert uploads.download_headers("..", "image/jpeg")["Content-Disposition"] == 'attachment; filename="document.jpg"'
+
+
+async def test_the_api_page_is_served_from_the_gateway_and_can_be_turned_off() -> None:
+    app = gateway_app(settings_from(GatewaySettings, ENV))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
+        page = await client.get("/docs")
+        assert page.status_code == 200 and "script-src 'self';" in page.headers["content-security-policy"]
+        assert "<script>" not in page.text and "cdn" not in page.text
+        for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "docs-init.js", "favicon.png"):
+            assert (await client.get(f"/docs/assets/{asset}")).status_code == 200, asset
+        assert (await client.get("/docs/assets/..%2Fapi_docs.py")).status_code == 404
+        assert (await client.get("/redoc")).status_code == 404
+    off = gateway_app(settings_from(GatewaySettings, {**ENV, "DSP_GATEWAY_API_DOCS": "false"}))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=off), base_url="http://127.0.0.1") as client:
+        assert (await client.get("/docs")).status_code == 404
+        assert (await client.get("/openapi.json")).status_code == 200
