@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
@@ -262,7 +263,11 @@ class Worker:
 
 def fhir_bundle(lab: str, report: str, message_id: str, matricule: str = "1893120105732",
                 status: str = "final", **report_overrides: Any) -> dict[str, Any]:
-    """A FHIR R4 Bundle as a laboratory information system would send it."""
+    """A FHIR R4 Bundle as a laboratory information system would send it (valid for HAPI FHIR's validator:
+    tests/integration/test_hapi_validator.py)."""
+    def ref(name: str) -> str:  # entries' fullUrls: lowercase UUIDs, as FHIR asks
+        return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{lab}/{report}/{name}')}"
+
     observations = [
         {"resourceType": "Observation", "id": "hb", "status": "final",
          "code": {"coding": [{"system": "http://loinc.org", "code": "718-7", "display": "Hémoglobine"}]},
@@ -283,23 +288,23 @@ def fhir_bundle(lab: str, report: str, message_id: str, matricule: str = "189312
         "identifier": [{"system": f"urn:lab:{lab}:report", "value": report}],
         "code": {"coding": [{"system": "http://loinc.org", "code": "58410-2", "display": "CBC panel"}],
                  "text": "Hémogramme et CRP"},
-        "subject": {"reference": "urn:uuid:patient-1"},
+        "subject": {"reference": ref("patient")},
         "effectiveDateTime": "2026-11-20T08:05:00+01:00", "issued": "2026-11-20T14:30:00+01:00",
-        "performer": [{"reference": "urn:uuid:lab-1"}],
-        "result": [{"reference": f"urn:uuid:obs-{o['id']}"} for o in observations],
+        "performer": [{"reference": ref("lab")}],
+        "result": [{"reference": ref(f"obs-{o['id']}")} for o in observations],
         **report_overrides,
     }
     entries = [
-        {"fullUrl": "urn:uuid:rep-1", "resource": diagnostic},
-        {"fullUrl": "urn:uuid:patient-1", "resource": {
+        {"fullUrl": ref("report"), "resource": diagnostic},
+        {"fullUrl": ref("patient"), "resource": {
             "resourceType": "Patient",
             "identifier": [{"system": "urn:dsp-mesh:fhir:sid:matricule", "value": matricule}],
             "name": [{"family": "Weber", "given": ["Marie"]}],
             "birthDate": f"{matricule[:4]}-{matricule[4:6]}-{matricule[6:8]}"}},
-        {"fullUrl": "urn:uuid:lab-1", "resource": {
+        {"fullUrl": ref("lab"), "resource": {
             "resourceType": "Organization", "name": lab,
             "identifier": [{"system": "urn:dsp-mesh:fhir:sid:laboratory", "value": lab}]}},
-        *[{"fullUrl": f"urn:uuid:obs-{o['id']}", "resource": o} for o in observations],
+        *[{"fullUrl": ref(f"obs-{o['id']}"), "resource": o} for o in observations],
     ]
     return {"resourceType": "Bundle", "type": "collection", "identifier": {"system": f"urn:lab:{lab}:msg",
                                                                           "value": message_id},
