@@ -9,6 +9,9 @@ come in; hashing is in `secrets_.py`.
 - failed attempts (activation code, password, one-time code) never lock: from the 3rd failure on an account
   the next attempt needs a solved challenge and waits an increasing delay (1 s, 2 s, 4 s ... capped at 15
   minutes); a device the account logged in from before is not delayed; the owner is told of repeated failures;
+- sessions: 30 minutes idle, 12 hours at most from login however often they are used (`SESSION_MAX`); a
+  password change, a new letter's code, a re-activation and "log out everywhere" end every session of the
+  account (`domain.end_every_session`: the account's session generation moves on);
 - password (after NFKC, which `normalize_password` also applies before hashing and verifying): >= 8 visible
   characters, a letter, a digit, no invisible or control character, no leading or trailing space, not the
   matricule nor its first 11 digits, not the birth date in any usual form, not a common password;
@@ -33,6 +36,7 @@ OTP_VALIDITY = timedelta(minutes=5)
 MAX_OTP_TRIES = 5
 OTP_RESEND_AFTER = timedelta(seconds=60)
 SESSION_IDLE = timedelta(minutes=30)
+SESSION_MAX = timedelta(hours=12)  # from login, whatever the touches
 FLOW_VALIDITY = timedelta(hours=1)
 LOGIN_VALIDITY = timedelta(minutes=10)
 CHALLENGE_AFTER = 3  # failures after which every attempt needs a solved challenge and waits a delay
@@ -65,6 +69,16 @@ def wait_left(failures: int, last_failure: datetime | None, now: datetime, after
         return 0
     left = (last_failure + delay(failures, after) - now).total_seconds()
     return max(0, math.ceil(left))
+
+
+def session_ended(created_at: datetime, expires_at: datetime, now: datetime) -> bool:
+    """Idle too long (`expires_at`, moved on at each use), or opened more than `SESSION_MAX` ago."""
+    return now >= expires_at or now >= created_at + SESSION_MAX
+
+
+def session_expiry(created_at: datetime, now: datetime) -> datetime:
+    """When a session used at `now` ends if it is not used again: 30 minutes on, never past its 12 hours."""
+    return min(now + SESSION_IDLE, created_at + SESSION_MAX)
 
 
 def activation_code(key: bytes, matricule: str, generation: int) -> str:

@@ -6,7 +6,8 @@ or a unique-insert claim (fast on FerretDB and MongoDB alike).
 - `attempts`: failure counts of guessable secrets, per kind and matricule — also for matricules without an
   account, so answers and timing are the same for both;
 - `tokens`: SHA-256 of the flow and login tokens given to browsers -> the matricule;
-- `sessions`: SHA-256 of session tokens; `challenges` / `challenges_used`: captchas and ALTCHA challenges."""
+- `sessions`: SHA-256 of session tokens -> the matricule and the account's session generation it was opened
+  under (`domain.end_every_session`); `challenges` / `challenges_used`: captchas and ALTCHA challenges."""
 
 from __future__ import annotations
 
@@ -39,10 +40,13 @@ class Store(Protocol):
     async def put_token(self, digest: str, matricule: str, kind: str, expires_at: datetime) -> None: ...
     async def token(self, digest: str, kind: str, now: datetime) -> str | None: ...
     async def drop_token(self, digest: str) -> None: ...
-    async def put_session(self, digest: str, matricule: str, now: datetime, expires_at: datetime) -> None: ...
+    async def put_session(self, digest: str, matricule: str, now: datetime, expires_at: datetime,
+                          generation: int) -> None: ...
     async def session(self, digest: str) -> Doc | None: ...
+    async def session_generation(self, matricule: str) -> int | None: ...
     async def touch_session(self, digest: str, expires_at: datetime) -> None: ...
-    async def revoke_sessions(self, digests: list[str]) -> None: ...
+    async def move_session(self, digest: str, generation: int) -> None: ...
+    async def revoke_session(self, digest: str) -> None: ...
     async def put_challenge(self, challenge_id: str, answer: str, expires_at: datetime) -> None: ...
     async def challenge(self, challenge_id: str) -> Doc | None: ...
     async def use_challenge(self, challenge_id: str) -> bool: ...
@@ -102,19 +106,28 @@ class ActivationStore:
         await self.tokens.delete_one({"_id": digest})
 
     # sessions
-    async def put_session(self, digest: str, matricule: str, now: datetime, expires_at: datetime) -> None:
+    async def put_session(self, digest: str, matricule: str, now: datetime, expires_at: datetime,
+                          generation: int) -> None:
         await self.sessions.insert_one({"_id": digest, "matricule": matricule, "created_at": now,
-                                        "expires_at": expires_at, "revoked": False})
+                                        "expires_at": expires_at, "revoked": False, "generation": generation})
 
     async def session(self, digest: str) -> Doc | None:
         return await self.sessions.find_one({"_id": digest})
 
+    async def session_generation(self, matricule: str) -> int | None:
+        """The account's session generation (an `_id` read of that one field), or None without an account."""
+        found = await self.accounts.find_one({"_id": matricule}, {"session_generation": 1})
+        return None if found is None else int(found.get("session_generation", 0))
+
     async def touch_session(self, digest: str, expires_at: datetime) -> None:
         await self.sessions.update_one({"_id": digest}, {"$set": {"expires_at": expires_at}})
 
-    async def revoke_sessions(self, digests: list[str]) -> None:
-        for digest in digests:  # one `_id` update each: FerretDB scans for `$in`
-            await self.sessions.update_one({"_id": digest}, {"$set": {"revoked": True}})
+    async def move_session(self, digest: str, generation: int) -> None:
+        """Keep this session across an end of the others (the password change's own session)."""
+        await self.sessions.update_one({"_id": digest}, {"$set": {"generation": generation}})
+
+    async def revoke_session(self, digest: str) -> None:
+        await self.sessions.update_one({"_id": digest}, {"$set": {"revoked": True}})
 
     # challenges
     async def put_challenge(self, challenge_id: str, answer: str, expires_at: datetime) -> None:

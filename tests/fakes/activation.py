@@ -18,6 +18,7 @@ class FakeActivationStore:
         self.sessions: dict[str, Doc] = {}
         self.challenges: dict[str, Doc] = {}
         self.challenges_used: set[str] = set()
+        self.reads: list[tuple[str, str]] = []  # (collection, _id) of the session check's reads
 
     async def counts(self) -> dict[str, int]:
         return {"activated": sum(1 for a in self.accounts.values() if a.get("active")),
@@ -68,22 +69,33 @@ class FakeActivationStore:
     async def drop_token(self, digest: str) -> None:
         self.tokens.pop(digest, None)
 
-    async def put_session(self, digest: str, matricule: str, now: datetime, expires_at: datetime) -> None:
+    async def put_session(self, digest: str, matricule: str, now: datetime, expires_at: datetime,
+                          generation: int) -> None:
+        assert digest not in self.sessions, "a unique index"
         self.sessions[digest] = {"_id": digest, "matricule": matricule, "created_at": now,
-                                 "expires_at": expires_at, "revoked": False}
+                                 "expires_at": expires_at, "revoked": False, "generation": generation}
 
     async def session(self, digest: str) -> Doc | None:
+        self.reads.append(("sessions", digest))
         found = self.sessions.get(digest)
         return dict(found) if found is not None else None
+
+    async def session_generation(self, matricule: str) -> int | None:
+        self.reads.append(("accounts", matricule))
+        found = self.accounts.get(matricule)
+        return None if found is None else int(found.get("session_generation", 0))
 
     async def touch_session(self, digest: str, expires_at: datetime) -> None:
         if digest in self.sessions:
             self.sessions[digest]["expires_at"] = expires_at
 
-    async def revoke_sessions(self, digests: list[str]) -> None:
-        for digest in digests:
-            if digest in self.sessions:
-                self.sessions[digest]["revoked"] = True
+    async def move_session(self, digest: str, generation: int) -> None:
+        if digest in self.sessions:
+            self.sessions[digest]["generation"] = generation
+
+    async def revoke_session(self, digest: str) -> None:
+        if digest in self.sessions:
+            self.sessions[digest]["revoked"] = True
 
     async def put_challenge(self, challenge_id: str, answer: str, expires_at: datetime) -> None:
         self.challenges[challenge_id] = {"_id": challenge_id, "answer": answer, "expires_at": expires_at}
