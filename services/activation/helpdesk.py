@@ -13,7 +13,7 @@ from schemas.activation import ActivationOutcomeV1, Helpdesk
 from services.kit.commands import recent_outcome, remember, send
 from services.kit.servicetokens import Refused
 
-from . import domain
+from . import domain, rules
 from .domain import Account
 from .flow import Step, no
 
@@ -65,8 +65,8 @@ class HelpdeskCommands:
 
     async def _helpdesk(self, acc: Account, cmd: Helpdesk) -> Step:
         if cmd.command == "unlock":
-            for kind in ("login", "code"):
-                await self.store.put_attempt(kind, cmd.matricule, 0, None)
+            for kind in rules.GUARDS:
+                await self.s.reset_attempts(kind, cmd.matricule)
             await self.store.set_account(cmd.matricule, {"otp_failures": 0, "otp_failed_at": None})
             return Step(True, "failure counts cleared")
         person = await self.store.person(cmd.matricule)

@@ -36,7 +36,7 @@ class PortalSteps:
             async def run() -> Step:
                 return await self.s._flow().start(acc, req.activation_code, req.terms_version)
 
-            answer = await self.s.guarded("code", req.matricule, req.challenge, False, run, always_challenge=True)
+            answer = await self.s.guarded("code", req.matricule, req.challenge, False, run, req.client)
             if answer.step.accepted and acc is not None:
                 answer.token, acc["flow_hash"] = await self.s.new_token(req.matricule, "activation",
                                                                         rules.FLOW_VALIDITY)
@@ -86,7 +86,7 @@ class PortalSteps:
                 person = await self.store.person(req.matricule) if req.channel else {}  # whether known or not)
                 return await self.s._flow().login(acc, req.password, req.channel, person)
 
-            answer = await self.s.guarded("login", req.matricule, req.challenge, trusted, run)
+            answer = await self.s.guarded("login", req.matricule, req.challenge, trusted, run, req.client)
             if answer.step.accepted and acc is not None:
                 answer.token, acc["login_hash"] = await self.s.new_token(req.matricule, "login", rules.LOGIN_VALIDITY)
                 await self.store.save_account(acc)
@@ -159,7 +159,8 @@ class PortalSteps:
             async def run() -> Step:
                 return await self.s._flow().change_password(acc, req.password, req.new_password)
 
-            answer = await self.s.guarded("login", matricule, None, True, run)
+            # her own slow-down, never a challenge: no stranger's failed logins weigh on it
+            answer = await self.s.guarded("current-password", matricule, None, False, run)
             if answer.step.accepted:  # every other session ends (the flow moved the generation on); this one stays
                 await self.store.move_session(session["_id"], acc["session_generation"])
                 await self.store.save_account(acc)

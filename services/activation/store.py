@@ -3,8 +3,10 @@ or a unique-insert claim (fast on FerretDB and MongoDB alike).
 
 - `accounts`: one document per matricule (state of the activation, hashes, one-time codes, trusted devices);
 - `persons`: the registry's facts activation needs (names, address, contact);
-- `attempts`: failure counts of guessable secrets, per kind and matricule — also for matricules without an
-  account, so answers and timing are the same for both;
+- `attempts`: failure counts of guessable secrets, per kind and matricule (`<kind>:<matricule>`, with the
+  `epoch` a reset moves on) and per kind, matricule and client (`<kind>:<matricule>@<epoch>:<keyed hash of the
+  client's address>`: never the address) — also for matricules without an account, so answers and timing are
+  the same for both;
 - `tokens`: SHA-256 of the flow and login tokens given to browsers -> the matricule;
 - `sessions`: SHA-256 of session tokens -> the matricule and the account's session generation it was opened
   under (`domain.end_every_session`); `challenges` / `challenges_used`: captchas and ALTCHA challenges."""
@@ -35,8 +37,9 @@ class Store(Protocol):
     async def set_account(self, matricule: str, fields: Mapping[str, Any]) -> None: ...
     async def person(self, matricule: str) -> Doc: ...
     async def put_person(self, matricule: str, fields: Mapping[str, Any], first_seen: Doc) -> bool: ...
-    async def attempt(self, kind: str, matricule: str) -> Doc: ...
-    async def put_attempt(self, kind: str, matricule: str, failures: int, failed_at: datetime | None) -> None: ...
+    async def attempt(self, kind: str, matricule: str, client: str | None = None) -> Doc: ...
+    async def put_attempt(self, kind: str, matricule: str, failures: int, failed_at: datetime | None,
+                          client: str | None = None, epoch: int = 0) -> None: ...
     async def put_token(self, digest: str, matricule: str, kind: str, expires_at: datetime) -> None: ...
     async def token(self, digest: str, kind: str, now: datetime) -> str | None: ...
     async def drop_token(self, digest: str) -> None: ...
@@ -50,6 +53,10 @@ class Store(Protocol):
     async def put_challenge(self, challenge_id: str, answer: str, expires_at: datetime) -> None: ...
     async def challenge(self, challenge_id: str) -> Doc | None: ...
     async def use_challenge(self, challenge_id: str) -> bool: ...
+
+
+def attempt_id(kind: str, matricule: str, client: str | None) -> str:
+    return f"{kind}:{matricule}" if client is None else f"{kind}:{matricule}@{client}"
 
 
 class ActivationStore:
@@ -85,12 +92,16 @@ class ActivationStore:
         return result.upserted_id is not None
 
     # failure counts
-    async def attempt(self, kind: str, matricule: str) -> Doc:
-        return await self.attempts.find_one({"_id": f"{kind}:{matricule}"}) or {"failures": 0, "failed_at": None}
+    async def attempt(self, kind: str, matricule: str, client: str | None = None) -> Doc:
+        """The failures of `kind` on `matricule` (with the `epoch` of its resets), or of one `client` (an opaque
+        key, `ActivationService.client_key`) on it; none yet: 0."""
+        found = await self.attempts.find_one({"_id": attempt_id(kind, matricule, client)})
+        return found or {"failures": 0, "failed_at": None, "epoch": 0}
 
-    async def put_attempt(self, kind: str, matricule: str, failures: int, failed_at: datetime | None) -> None:
-        await self.attempts.replace_one({"_id": f"{kind}:{matricule}"}, {"failures": failures, "failed_at": failed_at},
-                                        upsert=True)
+    async def put_attempt(self, kind: str, matricule: str, failures: int, failed_at: datetime | None,
+                          client: str | None = None, epoch: int = 0) -> None:
+        await self.attempts.replace_one({"_id": attempt_id(kind, matricule, client)},
+                                        {"failures": failures, "failed_at": failed_at, "epoch": epoch}, upsert=True)
 
     # browser tokens (digests only)
     async def put_token(self, digest: str, matricule: str, kind: str, expires_at: datetime) -> None:

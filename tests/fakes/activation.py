@@ -6,6 +6,8 @@ import copy
 from datetime import datetime
 from typing import Any
 
+from services.activation.store import attempt_id
+
 Doc = dict[str, Any]
 
 
@@ -50,11 +52,14 @@ class FakeActivationStore:
         self.persons.setdefault(matricule, {"_id": matricule, **first_seen}).update(copy.deepcopy(fields))
         return created
 
-    async def attempt(self, kind: str, matricule: str) -> Doc:
-        return dict(self.attempts.get(f"{kind}:{matricule}", {"failures": 0, "failed_at": None}))
+    async def attempt(self, kind: str, matricule: str, client: str | None = None) -> Doc:
+        return dict(self.attempts.get(attempt_id(kind, matricule, client),
+                                      {"failures": 0, "failed_at": None, "epoch": 0}))
 
-    async def put_attempt(self, kind: str, matricule: str, failures: int, failed_at: datetime | None) -> None:
-        self.attempts[f"{kind}:{matricule}"] = {"failures": failures, "failed_at": failed_at}
+    async def put_attempt(self, kind: str, matricule: str, failures: int, failed_at: datetime | None,
+                          client: str | None = None, epoch: int = 0) -> None:
+        self.attempts[attempt_id(kind, matricule, client)] = {"failures": failures, "failed_at": failed_at,
+                                                               "epoch": epoch}
 
     async def put_token(self, digest: str, matricule: str, kind: str, expires_at: datetime) -> None:
         assert digest not in self.tokens, "a unique index"

@@ -31,11 +31,16 @@ from tests.unit.test_activation_flow import PASSWORD, M, World
 MANY = 25  # more than the 20 session digests the account kept before
 
 
+def verified_world() -> World:
+    """A World whose helpdesk commands are verified as activation verifies them: signed by the console."""
+    world = World()
+    world.service.door = Door(frozenset(), Verifier("activation", parse_public_keys(fixed_service_public_keys())))
+    return world
+
+
 @pytest.fixture
 def world() -> Iterator[World]:
-    world = World()  # helpdesk commands verified as activation verifies them: signed by the console
-    world.service.door = Door(frozenset(), Verifier("activation", parse_public_keys(fixed_service_public_keys())))
-    yield world
+    yield verified_world()
 
 
 async def log_in(world: World, password: str = PASSWORD) -> str:
