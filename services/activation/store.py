@@ -17,13 +17,16 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol, cast
 
+import structlog
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
 from services.kit.projection import insert_once
 
 from .domain import Account
 
 Doc = dict[str, Any]
+log = structlog.get_logger("dsp.activation")
 
 
 class Store(Protocol):
@@ -52,7 +55,8 @@ class Store(Protocol):
     async def revoke_session(self, digest: str) -> None: ...
     async def put_challenge(self, challenge_id: str, answer: str, expires_at: datetime) -> None: ...
     async def challenge(self, challenge_id: str) -> Doc | None: ...
-    async def use_challenge(self, challenge_id: str) -> bool: ...
+    async def use_challenge(self, challenge_id: str, expires_at: datetime) -> bool: ...
+    async def purge_challenges(self, now: datetime) -> int: ...
 
 
 def attempt_id(kind: str, matricule: str, client: str | None) -> str:
@@ -147,6 +151,18 @@ class ActivationStore:
     async def challenge(self, challenge_id: str) -> Doc | None:
         return await self.challenges.find_one({"_id": challenge_id})
 
-    async def use_challenge(self, challenge_id: str) -> bool:
-        """Single use: the first to claim it wins (a unique insert, atomic on MongoDB and FerretDB)."""
-        return await insert_once(self.challenges_used, {"_id": challenge_id})
+    async def use_challenge(self, challenge_id: str, expires_at: datetime) -> bool:
+        """Single use: the first to claim it wins (a unique insert, atomic on MongoDB and FerretDB); the mark
+        is kept as long as the challenge (`purge_challenges`)."""
+        return await insert_once(self.challenges_used, {"_id": challenge_id, "expires_at": expires_at})
+
+    async def purge_challenges(self, now: datetime) -> int:
+        """Delete expired challenges and used marks (FerretDB has no TTL index; a scan of a small collection, not
+        on a step's path); how many challenges went. A failure is logged, and the next purge tries again."""
+        try:
+            gone = await self.challenges.delete_many({"expires_at": {"$lte": now}})
+            await self.challenges_used.delete_many({"expires_at": {"$lte": now}})
+        except PyMongoError as exc:
+            log.warning("purging expired challenges failed", error=type(exc).__name__)
+            return 0
+        return gone.deleted_count

@@ -19,7 +19,8 @@ class FakeActivationStore:
         self.tokens: dict[str, Doc] = {}
         self.sessions: dict[str, Doc] = {}
         self.challenges: dict[str, Doc] = {}
-        self.challenges_used: set[str] = set()
+        self.challenges_used: dict[str, datetime] = {}  # used challenge -> when its mark may go
+        self.purges: list[datetime] = []
         self.reads: list[tuple[str, str]] = []  # (collection, _id) of the session check's reads
 
     async def counts(self) -> dict[str, int]:
@@ -109,8 +110,17 @@ class FakeActivationStore:
         found = self.challenges.get(challenge_id)
         return dict(found) if found is not None else None
 
-    async def use_challenge(self, challenge_id: str) -> bool:
+    async def use_challenge(self, challenge_id: str, expires_at: datetime) -> bool:
         if challenge_id in self.challenges_used:
             return False
-        self.challenges_used.add(challenge_id)
+        self.challenges_used[challenge_id] = expires_at
         return True
+
+    async def purge_challenges(self, now: datetime) -> int:
+        self.purges.append(now)
+        gone = [cid for cid, doc in self.challenges.items() if doc["expires_at"] <= now]
+        for cid in gone:
+            del self.challenges[cid]
+        for cid in [cid for cid, expires_at in self.challenges_used.items() if expires_at <= now]:
+            del self.challenges_used[cid]
+        return len(gone)
