@@ -45,7 +45,7 @@ SESSION_IDLE = timedelta(minutes=30)
 SESSION_MAX = timedelta(hours=12)  # from login, whatever the touches
 FLOW_VALIDITY = timedelta(hours=1)
 LOGIN_VALIDITY = timedelta(minutes=10)
-CHALLENGE_AFTER = 3  # failures after which every attempt needs a solved challenge and waits a delay
+CHALLENGE_AFTER = 3  # failures on a matricule: then a challenge; failures of one address on it: then a delay
 MAX_DELAY = timedelta(minutes=15)
 TELL_OWNER_AT = (3, 10, 25, 50, 100)  # failure counts at which the owner is told
 FORGOT_EVERY = timedelta(days=7)  # at most one forgotten-password letter a week
