@@ -20,6 +20,9 @@ Secret = Annotated[str, StringConstraints(min_length=32, max_length=128, pattern
 Typed = Annotated[str, StringConstraints(max_length=64)]
 Password = Annotated[str, StringConstraints(max_length=128)]
 Mobile = Annotated[str, StringConstraints(pattern=r"^\+[1-9]\d{6,14}$")]
+Client = Annotated[str, StringConstraints(max_length=64)]
+CLIENT = ("The client's address as the gateway sees it (its rate-limit key): the delay after failed attempts "
+          "counts per address, so a stranger's failures never delay the owner; activation keeps only a keyed hash")
 STEPS = ("set-password", "choose-channel", "resend-otp", "verify-otp", "link-luxtrust", "skip-luxtrust", "confirm")
 
 
@@ -44,6 +47,7 @@ class StartRequest(_Body):
     terms_version: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}$")] = Field(
         description="The terms of use (CGU) version accepted, e.g. 2026-01")
     challenge: ChallengeAnswer = Field(description="A solved captcha or ALTCHA challenge")
+    client: Client | None = Field(default=None, description=CLIENT)
 
 
 class StepRequest(_Body):
@@ -68,6 +72,7 @@ class LoginRequest(_Body):
     channel: Literal["email", "sms"] | None = Field(default=None, description="Where the code goes")
     challenge: ChallengeAnswer | None = Field(default=None, description="Needed after repeated failures")
     device_token: Secret | None = Field(default=None, description="This browser's device token, if it has one")
+    client: Client | None = Field(default=None, description=CLIENT)
 
 
 class LoginCodeRequest(_Body):

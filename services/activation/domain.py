@@ -49,9 +49,18 @@ class Account(TypedDict, total=False):
     flow_hash: str
     login_hash: str
     devices: list[str]  # digests of trusted browsers' device tokens
-    sessions: list[str]  # digests of open sessions
+    session_generation: int  # a session opened under a lower one has ended (absent: 0)
+    sessions: list[str]  # older documents only: the latest session digests, ignored, dropped at the next end
     recent: list[dict[str, Any]]  # the outcome log of helpdesk commands (kit.commands)
     reissues: list[dict[str, Any]]  # {"command_id", "generation"}: a redelivered reissue re-sends the same letter
+
+
+def end_every_session(acc: Account) -> int:
+    """Every session of the account ends, whatever their number and age: its session generation moves on, and the
+    session check refuses a session opened under a lower one. The new generation."""
+    acc["session_generation"] = acc.get("session_generation", 0) + 1
+    acc.pop("sessions", None)
+    return acc["session_generation"]
 
 
 def age_on(birth: date, today: date) -> int:

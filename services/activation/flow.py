@@ -52,6 +52,7 @@ class Flow:
         if not await matches(stored, rules.normalize_code(code)) or acc is None:
             return no(UNKNOWN_LETTER, failed=True)
         acc.update({"state": "code-verified", "terms_version": terms_version})
+        domain.end_every_session(acc)  # a new letter's code (a forgotten password): whoever held a session, no more
         return Step(True, "activation code accepted", "set-password",
                     {"minor": str(domain.is_minor(acc["_id"], self.now.date())).lower()})
 
@@ -129,6 +130,7 @@ class Flow:
             acc.update({"state": "luxtrust-done", "luxtrust": linked})
             return Step(True, "LuxTrust linked" if linked else "LuxTrust skipped", "confirm")
         acc.update({"state": "active", "active": True, "code_used": True, "activated_at": self.now})
+        domain.end_every_session(acc)  # a re-activation ends every session opened before (a first one has none)
         minor = domain.is_minor(acc["_id"], self.now.date())
         return Step(True, "account activated", None, {"minor": str(minor).lower()}, activated=True)
 
@@ -160,4 +162,5 @@ class Flow:
         if problem:
             return no(problem)
         acc["password_hash"] = await hash_secret(rules.normalize_password(new_password))
+        domain.end_every_session(acc)  # the caller keeps its own session (moved to the new generation)
         return Step(True, "password changed")

@@ -1,6 +1,7 @@
-"""The helpdesk's commands, from Kafka (`activation.commands.v1`): a new letter (`reissue-code`) or clearing an
-account's failure counts (`unlock`), each signed by the operator the console authenticated. A redelivered command
-is answered from the account's outcome log. `ActivationService.helpdesk` applies each through `HelpdeskCommands`."""
+"""The helpdesk's commands, from Kafka (`activation.commands.v1`): a new letter (`reissue-code`, which also ends
+every session of the account) or clearing an account's failure counts (`unlock`), each signed by the operator the
+console authenticated. A redelivered command is answered from the account's outcome log.
+`ActivationService.helpdesk` applies each through `HelpdeskCommands`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from schemas.activation import ActivationOutcomeV1, Helpdesk
 from services.kit.commands import recent_outcome, remember, send
 from services.kit.servicetokens import Refused
 
+from . import domain, rules
 from .domain import Account
 from .flow import Step, no
 
@@ -63,8 +65,8 @@ class HelpdeskCommands:
 
     async def _helpdesk(self, acc: Account, cmd: Helpdesk) -> Step:
         if cmd.command == "unlock":
-            for kind in ("login", "code"):
-                await self.store.put_attempt(kind, cmd.matricule, 0, None)
+            for kind in rules.GUARDS:
+                await self.s.reset_attempts(kind, cmd.matricule)
             await self.store.set_account(cmd.matricule, {"otp_failures": 0, "otp_failed_at": None})
             return Step(True, "failure counts cleared")
         person = await self.store.person(cmd.matricule)
@@ -75,5 +77,8 @@ class HelpdeskCommands:
         if done is None:  # remembered before the letter: a redelivery re-sends the same letter, not another one
             reissues = [*acc.get("reissues", []), {"command_id": cmd.command_id, "generation": generation}][-RECENT:]
             await self.store.set_account(cmd.matricule, {"reissues": reissues})
+        # a new letter ends every session (the old letter may have been stolen) — also when the reissue was
+        # remembered by a delivery that stopped before its outcome: ending them twice loses nothing
+        await self.store.set_account(cmd.matricule, {"session_generation": domain.end_every_session(acc)})
         await self.s.letter(cmd.matricule, person, generation)
         return Step(True, "a new letter is on its way; the previous code no longer works", "start")

@@ -18,7 +18,7 @@ from .domain import Account
 from .flow import Step
 from .store import Store
 
-DEVICES, SESSIONS = 10, 20  # device and session digests kept per account (the latest)
+DEVICES = 10  # device digests kept per account (the latest)
 
 
 @dataclass
@@ -54,18 +54,28 @@ class BrowserTokens:
         return device
 
     async def open_session(self, acc: Account) -> tuple[str, datetime]:
+        """A new session, under the account's current session generation (no list of sessions is kept: ending
+        them all is `domain.end_every_session`)."""
         token, now = secrets.token_urlsafe(32), self.clock()
-        expires = now + rules.SESSION_IDLE
-        await self.store.put_session(digest(token), acc["_id"], now, expires)
-        acc["sessions"] = [*acc.get("sessions", []), digest(token)][-SESSIONS:]
+        expires = rules.session_expiry(now, now)
+        await self.store.put_session(digest(token), acc["_id"], now, expires, acc.get("session_generation", 0))
+        acc.pop("sessions", None)  # the list older documents kept
         return token, expires
 
     async def session(self, token: str, touch: bool = True) -> dict[str, Any] | None:
+        """The open session of `token`, or None: unknown, ended by logout, idle for 30 minutes, opened more than
+        12 hours ago (`rules.SESSION_MAX`, on the injected clock, however often it was used), or opened before
+        every session of the account was ended (its generation below the account's `session_generation`).
+        Two `_id` reads only: the session by its token's digest, then the account's generation by matricule
+        (a projection of that one field). `touch` moves the idle end on, never past the 12 hours."""
         now = self.clock()
         found = await self.store.session(digest(token))
-        if not found or found["revoked"] or now >= found["expires_at"]:
+        if not found or found.get("revoked") or rules.session_ended(found["created_at"], found["expires_at"], now):
+            return None
+        current = await self.store.session_generation(found["matricule"])
+        if current is None or found.get("generation", 0) < current:
             return None
         if touch:
-            found["expires_at"] = now + rules.SESSION_IDLE
+            found["expires_at"] = rules.session_expiry(found["created_at"], now)
             await self.store.touch_session(found["_id"], found["expires_at"])
         return found

@@ -16,7 +16,7 @@ from schemas.activation import (
 )
 from services.kit.hashing import digest, same_digest
 
-from . import rules
+from . import domain, rules
 from .domain import Account
 from .flow import Step, no
 from .logins import Answer
@@ -36,7 +36,7 @@ class PortalSteps:
             async def run() -> Step:
                 return await self.s._flow().start(acc, req.activation_code, req.terms_version)
 
-            answer = await self.s.guarded("code", req.matricule, req.challenge, False, run, always_challenge=True)
+            answer = await self.s.guarded("code", req.matricule, req.challenge, False, run, req.client)
             if answer.step.accepted and acc is not None:
                 answer.token, acc["flow_hash"] = await self.s.new_token(req.matricule, "activation",
                                                                         rules.FLOW_VALIDITY)
@@ -86,7 +86,7 @@ class PortalSteps:
                 person = await self.store.person(req.matricule) if req.channel else {}  # whether known or not)
                 return await self.s._flow().login(acc, req.password, req.channel, person)
 
-            answer = await self.s.guarded("login", req.matricule, req.challenge, trusted, run)
+            answer = await self.s.guarded("login", req.matricule, req.challenge, trusted, run, req.client)
             if answer.step.accepted and acc is not None:
                 answer.token, acc["login_hash"] = await self.s.new_token(req.matricule, "login", rules.LOGIN_VALIDITY)
                 await self.store.save_account(acc)
@@ -138,12 +138,12 @@ class PortalSteps:
         if session is None:
             return Answer(no("not logged in (the session is unknown, expired or ended)"))
         async with self.s.lock(session["matricule"]):
-            acc = await self.store.account(session["matricule"]) or {}
-            ended = acc.get("sessions", []) if req.everywhere else [session["_id"]]
-            await self.store.revoke_sessions(list({*ended, session["_id"]}))
-            if req.everywhere:
-                acc["sessions"] = []
-                await self.store.save_account(acc)
+            if req.everywhere:  # every session of the account, whatever their number and age
+                acc = await self.store.account(session["matricule"])
+                if acc is not None:
+                    domain.end_every_session(acc)
+                    await self.store.save_account(acc)
+            await self.store.revoke_session(session["_id"])
             step = Step(True, "logged out everywhere" if req.everywhere else "logged out")
             await self.s.publish("logout", session["matricule"], step, None, None)
             return Answer(step)
@@ -159,11 +159,10 @@ class PortalSteps:
             async def run() -> Step:
                 return await self.s._flow().change_password(acc, req.password, req.new_password)
 
-            answer = await self.s.guarded("login", matricule, None, True, run)
-            if answer.step.accepted:
-                others = [d for d in acc.get("sessions", []) if d != session["_id"]]
-                await self.store.revoke_sessions(others)  # a changed password ends the other sessions
-                acc["sessions"] = [session["_id"]]
+            # her own slow-down, never a challenge: no stranger's failed logins weigh on it
+            answer = await self.s.guarded("current-password", matricule, None, False, run)
+            if answer.step.accepted:  # every other session ends (the flow moved the generation on); this one stays
+                await self.store.move_session(session["_id"], acc["session_generation"])
                 await self.store.save_account(acc)
             await self.s.publish("change-password", matricule, answer.step, None, None)
             return answer

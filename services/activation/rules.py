@@ -6,9 +6,16 @@ come in; hashing is in `secrets_.py`.
   and a re-issue (generation + 1) retires the old code; stored hashed; 90 days; 5 wrong tries lock it;
 - one-time code: 6 digits, 5 minutes, single use, 5 wrong tries per account across codes, resent at most once
   a minute;
-- failed attempts (activation code, password, one-time code) never lock: from the 3rd failure on an account
-  the next attempt needs a solved challenge and waits an increasing delay (1 s, 2 s, 4 s ... capped at 15
-  minutes); a device the account logged in from before is not delayed; the owner is told of repeated failures;
+- failed attempts (activation code, password, one-time code) never lock, and a stranger's failures never keep
+  the owner out (`GUARDS`, `gate`): from the 3rd failure on a matricule (anyone's) an attempt needs a solved
+  challenge (the letter's code always does) and the owner is told of repeated failures; the increasing delay
+  (1 s, 2 s, 4 s ... capped at 15 minutes) counts the failures of one client address on that matricule, so a
+  stranger's failures delay only the stranger; a device the account logged in from before is not delayed; the
+  logged-in owner's current password (a password change) needs no challenge and has its own delay per account,
+  which no login failure affects;
+- sessions: 30 minutes idle, 12 hours at most from login however often they are used (`SESSION_MAX`); a
+  password change, a new letter's code, a re-activation and "log out everywhere" end every session of the
+  account (`domain.end_every_session`: the account's session generation moves on);
 - password (after NFKC, which `normalize_password` also applies before hashing and verifying): >= 8 visible
   characters, a letter, a digit, no invisible or control character, no leading or trailing space, not the
   matricule nor its first 11 digits, not the birth date in any usual form, not a common password;
@@ -23,7 +30,9 @@ import math
 import re
 import secrets
 import unicodedata
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from schemas.fields import matricule_birth_date
 
@@ -33,9 +42,10 @@ OTP_VALIDITY = timedelta(minutes=5)
 MAX_OTP_TRIES = 5
 OTP_RESEND_AFTER = timedelta(seconds=60)
 SESSION_IDLE = timedelta(minutes=30)
+SESSION_MAX = timedelta(hours=12)  # from login, whatever the touches
 FLOW_VALIDITY = timedelta(hours=1)
 LOGIN_VALIDITY = timedelta(minutes=10)
-CHALLENGE_AFTER = 3  # failures after which every attempt needs a solved challenge and waits a delay
+CHALLENGE_AFTER = 3  # failures on a matricule: then a challenge; failures of one address on it: then a delay
 MAX_DELAY = timedelta(minutes=15)
 TELL_OWNER_AT = (3, 10, 25, 50, 100)  # failure counts at which the owner is told
 FORGOT_EVERY = timedelta(days=7)  # at most one forgotten-password letter a week
@@ -52,6 +62,47 @@ EXPECTED = {"code-verified": "set-password", "password-set": "choose-channel", "
             "secured": "link-luxtrust or skip-luxtrust", "luxtrust-done": "confirm"}
 
 
+@dataclass(frozen=True)
+class Guard:
+    """How one kind of guessable secret is guarded: when an attempt needs a solved challenge (`always`, from
+    the `CHALLENGE_AFTER`-th failure on the matricule, or `never`), whether the delay after failures counts the
+    failures of each client address (a stranger's failures then delay only the stranger) or of the account, and
+    whether the owner is told of repeated failures."""
+
+    challenge: Literal["always", "after-failures", "never"]
+    wait_per_client: bool
+    tell_owner: bool
+
+
+GUARDS = {
+    "code": Guard("always", wait_per_client=True, tell_owner=True),  # the letter's code, at start
+    "login": Guard("after-failures", wait_per_client=True, tell_owner=True),  # the password, at login
+    # the current password, asked of a logged-in owner changing it: only a session holder can fail it
+    "current-password": Guard("never", wait_per_client=False, tell_owner=False),
+}
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Before an attempt is evaluated: seconds it must still wait (0: none), and whether it needs a challenge."""
+
+    wait_s: int
+    challenge: bool
+
+
+def gate(guard: Guard, failures: int, waited: int, last_failure: datetime | None, now: datetime,
+         trusted: bool) -> Gate:
+    """`failures`: on the matricule, by anyone (the challenge); `waited`, `last_failure`: the failures counted for
+    the delay — this client address's on the matricule, or the account's (`Guard.wait_per_client`). A trusted
+    device (the account logged in from it before) never waits."""
+    wait = 0 if trusted else wait_left(waited, last_failure, now)
+    return Gate(wait, challenge_needed(guard, failures))
+
+
+def challenge_needed(guard: Guard, failures: int) -> bool:
+    return guard.challenge == "always" or (guard.challenge == "after-failures" and failures >= CHALLENGE_AFTER)
+
+
 def delay(failures: int, after: int = CHALLENGE_AFTER) -> timedelta:
     """How long after the last failure the next attempt waits: 0, then 1 s, 2 s, 4 s ... at most 15 minutes."""
     if failures < after:
@@ -65,6 +116,16 @@ def wait_left(failures: int, last_failure: datetime | None, now: datetime, after
         return 0
     left = (last_failure + delay(failures, after) - now).total_seconds()
     return max(0, math.ceil(left))
+
+
+def session_ended(created_at: datetime, expires_at: datetime, now: datetime) -> bool:
+    """Idle too long (`expires_at`, moved on at each use), or opened more than `SESSION_MAX` ago."""
+    return now >= expires_at or now >= created_at + SESSION_MAX
+
+
+def session_expiry(created_at: datetime, now: datetime) -> datetime:
+    """When a session used at `now` ends if it is not used again: 30 minutes on, never past its 12 hours."""
+    return min(now + SESSION_IDLE, created_at + SESSION_MAX)
 
 
 def activation_code(key: bytes, matricule: str, generation: int) -> str:

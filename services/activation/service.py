@@ -2,10 +2,15 @@
 a Flow step on the person's account, one at a time per matricule; helpdesk commands come from Kafka
 (`helpdesk.py`); the tokens browsers are given are made and checked in `logins.py`.
 
-Guessable secrets (the letter's code, the password, one-time codes) are guarded the same way: failures are
-counted per matricule — known or not, so answers do not tell them apart — and from the 3rd on, an attempt
-needs a solved challenge and waits an increasing delay; nothing ever locks. The owner is told of repeated
-failures. Outcomes (without secrets) go to `activation.events.v1` for operations."""
+Guessable secrets are guarded (`guarded`, the rule in `rules.gate`) so that nothing ever locks and a stranger
+never keeps the owner out. Failures of the letter's code and of the login password are counted per matricule —
+known or not, so answers do not tell them apart: from the 3rd on, an attempt needs a solved challenge and the
+owner is told of repeated failures; and they are counted per matricule and client address (the gateway's view of
+it, kept only as a keyed hash) for the increasing delay, so a stranger's failures delay only the stranger, and the
+owner — the right secret, a solved challenge, from her own address — gets in at once; a browser the account
+logged in from before is not delayed at all. The logged-in owner's current password (a password change) needs no
+challenge and has a delay of its own per account, which no login failure touches. One-time codes count per
+account across codes (`flow.py`). Outcomes (without secrets) go to `activation.events.v1` for operations."""
 
 from __future__ import annotations
 
@@ -55,6 +60,7 @@ class ActivationService(BrowserTokens):
         self.common, self.luxtrust, self.challenges, self.door = common_passwords, luxtrust, challenges, door
         self.lock = Turns()  # one step at a time per matricule in this replica
         self.otp_key = hmac.new(code_key, b"dsp-activation-one-time-codes", hashlib.sha256).digest()
+        self.client_hash_key = hmac.new(code_key, b"dsp-activation-client-addresses", hashlib.sha256).digest()
 
     def _flow(self) -> Flow:
         return Flow(self.common, self.luxtrust, self.clock(), self.otp_key)
@@ -73,7 +79,7 @@ class ActivationService(BrowserTokens):
                 return
             if acc.get("generation", 0) < generation:
                 await self.store.set_account(matricule, fields)
-                await self.store.put_attempt("code", matricule, 0, None)
+                await self.reset_attempts("code", matricule)
         address = person.get("postal_address", {})
         params = {"given_name": person["given_name"], "family_name": person["family_name"],
                   **{k: str(v) for k, v in address.items() if v}}
@@ -91,27 +97,49 @@ class ActivationService(BrowserTokens):
         await self.out.notify(request.model_dump(mode="json", exclude_none=True), key=request.request_id.encode())
 
     # guarding guessable secrets
+    def client_key(self, epoch: int, client: str | None) -> str:
+        """Where one client address's failures on a matricule are counted: the reset epoch and a keyed hash of
+        the address (never the address itself). No address given (a caller other than the gateway): one key."""
+        mac = hmac.new(self.client_hash_key, (client or "").encode(), hashlib.sha256).hexdigest()[:32]
+        return f"{epoch}:{mac}"
+
     async def guarded(self, kind: str, matricule: str, challenge: ChallengeAnswer | None, trusted: bool,
-                      run: Callable[[], Awaitable[Step]], always_challenge: bool = False) -> Answer:
-        now = self.clock()
-        attempt = await self.store.attempt(kind, matricule)
-        failures = attempt["failures"]
-        if failures >= rules.CHALLENGE_AFTER:
-            wait = 0 if trusted else rules.wait_left(failures, attempt["failed_at"], now)
-            if wait:
-                return Answer(no(f"too many failed attempts; try again in {wait} seconds"), True, wait)
-        if (always_challenge or failures >= rules.CHALLENGE_AFTER) and not await self.challenges.solved(challenge):
+                      run: Callable[[], Awaitable[Step]], client: str | None = None) -> Answer:
+        """Run `run` (one check of a guessable secret of `kind`) if `rules.gate` lets this attempt through,
+        counting its failure: per matricule (the challenge, the owner's notices) and, for the delay, per
+        matricule and `client` address (`rules.GUARDS`)."""
+        guard, now = rules.GUARDS[kind], self.clock()
+        counted = await self.store.attempt(kind, matricule)
+        failures, epoch = counted["failures"], counted.get("epoch", 0)
+        own_key = self.client_key(epoch, client) if guard.wait_per_client else None
+        own = await self.store.attempt(kind, matricule, own_key) if own_key is not None else counted
+        gate = rules.gate(guard, failures, own["failures"], own["failed_at"], now, trusted)
+        if gate.wait_s:
+            return Answer(no(f"too many failed attempts; try again in {gate.wait_s} seconds"), gate.challenge,
+                          gate.wait_s)
+        if gate.challenge and not await self.challenges.solved(challenge):
             return Answer(no("solve the challenge (copy the characters, or let the browser solve it) and try again"),
                           True)
         step = await run()
         if step.failed:
             failures += 1
-            await self.store.put_attempt(kind, matricule, failures, now)
-            if failures in rules.TELL_OWNER_AT:
+            await self.store.put_attempt(kind, matricule, failures, now, epoch=epoch)
+            if own_key is not None:
+                await self.store.put_attempt(kind, matricule, own["failures"] + 1, now, own_key)
+            if guard.tell_owner and failures in rules.TELL_OWNER_AT:
                 await self._tell_owner(kind, matricule, failures)
-        elif step.accepted and failures:
-            await self.store.put_attempt(kind, matricule, 0, None)
-        return Answer(step, always_challenge or failures >= rules.CHALLENGE_AFTER)
+        elif step.accepted:
+            if failures:
+                await self.store.put_attempt(kind, matricule, 0, None, epoch=epoch)
+            if own_key is not None and own["failures"]:
+                await self.store.put_attempt(kind, matricule, 0, None, own_key)
+        return Answer(step, rules.challenge_needed(guard, failures))
+
+    async def reset_attempts(self, kind: str, matricule: str) -> None:
+        """Clear the failures of `kind` on `matricule`, every client address's too (their keys carry the epoch
+        this moves on, so none is read again; no scan)."""
+        counted = await self.store.attempt(kind, matricule)
+        await self.store.put_attempt(kind, matricule, 0, None, epoch=counted.get("epoch", 0) + 1)
 
     async def _tell_owner(self, kind: str, matricule: str, failures: int) -> None:
         acc = await self.store.account(matricule)

@@ -3,10 +3,13 @@ or a unique-insert claim (fast on FerretDB and MongoDB alike).
 
 - `accounts`: one document per matricule (state of the activation, hashes, one-time codes, trusted devices);
 - `persons`: the registry's facts activation needs (names, address, contact);
-- `attempts`: failure counts of guessable secrets, per kind and matricule — also for matricules without an
-  account, so answers and timing are the same for both;
+- `attempts`: failure counts of guessable secrets, per kind and matricule (`<kind>:<matricule>`, with the
+  `epoch` a reset moves on) and per kind, matricule and client (`<kind>:<matricule>@<epoch>:<keyed hash of the
+  client's address>`: never the address) — also for matricules without an account, so answers and timing are
+  the same for both;
 - `tokens`: SHA-256 of the flow and login tokens given to browsers -> the matricule;
-- `sessions`: SHA-256 of session tokens; `challenges` / `challenges_used`: captchas and ALTCHA challenges."""
+- `sessions`: SHA-256 of session tokens -> the matricule and the account's session generation it was opened
+  under (`domain.end_every_session`); `challenges` / `challenges_used`: captchas and ALTCHA challenges."""
 
 from __future__ import annotations
 
@@ -14,13 +17,16 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol, cast
 
+import structlog
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
 from services.kit.projection import insert_once
 
 from .domain import Account
 
 Doc = dict[str, Any]
+log = structlog.get_logger("dsp.activation")
 
 
 class Store(Protocol):
@@ -34,18 +40,27 @@ class Store(Protocol):
     async def set_account(self, matricule: str, fields: Mapping[str, Any]) -> None: ...
     async def person(self, matricule: str) -> Doc: ...
     async def put_person(self, matricule: str, fields: Mapping[str, Any], first_seen: Doc) -> bool: ...
-    async def attempt(self, kind: str, matricule: str) -> Doc: ...
-    async def put_attempt(self, kind: str, matricule: str, failures: int, failed_at: datetime | None) -> None: ...
+    async def attempt(self, kind: str, matricule: str, client: str | None = None) -> Doc: ...
+    async def put_attempt(self, kind: str, matricule: str, failures: int, failed_at: datetime | None,
+                          client: str | None = None, epoch: int = 0) -> None: ...
     async def put_token(self, digest: str, matricule: str, kind: str, expires_at: datetime) -> None: ...
     async def token(self, digest: str, kind: str, now: datetime) -> str | None: ...
     async def drop_token(self, digest: str) -> None: ...
-    async def put_session(self, digest: str, matricule: str, now: datetime, expires_at: datetime) -> None: ...
+    async def put_session(self, digest: str, matricule: str, now: datetime, expires_at: datetime,
+                          generation: int) -> None: ...
     async def session(self, digest: str) -> Doc | None: ...
+    async def session_generation(self, matricule: str) -> int | None: ...
     async def touch_session(self, digest: str, expires_at: datetime) -> None: ...
-    async def revoke_sessions(self, digests: list[str]) -> None: ...
+    async def move_session(self, digest: str, generation: int) -> None: ...
+    async def revoke_session(self, digest: str) -> None: ...
     async def put_challenge(self, challenge_id: str, answer: str, expires_at: datetime) -> None: ...
     async def challenge(self, challenge_id: str) -> Doc | None: ...
-    async def use_challenge(self, challenge_id: str) -> bool: ...
+    async def use_challenge(self, challenge_id: str, expires_at: datetime) -> bool: ...
+    async def purge_challenges(self, now: datetime) -> int: ...
+
+
+def attempt_id(kind: str, matricule: str, client: str | None) -> str:
+    return f"{kind}:{matricule}" if client is None else f"{kind}:{matricule}@{client}"
 
 
 class ActivationStore:
@@ -81,12 +96,16 @@ class ActivationStore:
         return result.upserted_id is not None
 
     # failure counts
-    async def attempt(self, kind: str, matricule: str) -> Doc:
-        return await self.attempts.find_one({"_id": f"{kind}:{matricule}"}) or {"failures": 0, "failed_at": None}
+    async def attempt(self, kind: str, matricule: str, client: str | None = None) -> Doc:
+        """The failures of `kind` on `matricule` (with the `epoch` of its resets), or of one `client` (an opaque
+        key, `ActivationService.client_key`) on it; none yet: 0."""
+        found = await self.attempts.find_one({"_id": attempt_id(kind, matricule, client)})
+        return found or {"failures": 0, "failed_at": None, "epoch": 0}
 
-    async def put_attempt(self, kind: str, matricule: str, failures: int, failed_at: datetime | None) -> None:
-        await self.attempts.replace_one({"_id": f"{kind}:{matricule}"}, {"failures": failures, "failed_at": failed_at},
-                                        upsert=True)
+    async def put_attempt(self, kind: str, matricule: str, failures: int, failed_at: datetime | None,
+                          client: str | None = None, epoch: int = 0) -> None:
+        await self.attempts.replace_one({"_id": attempt_id(kind, matricule, client)},
+                                        {"failures": failures, "failed_at": failed_at, "epoch": epoch}, upsert=True)
 
     # browser tokens (digests only)
     async def put_token(self, digest: str, matricule: str, kind: str, expires_at: datetime) -> None:
@@ -102,19 +121,28 @@ class ActivationStore:
         await self.tokens.delete_one({"_id": digest})
 
     # sessions
-    async def put_session(self, digest: str, matricule: str, now: datetime, expires_at: datetime) -> None:
+    async def put_session(self, digest: str, matricule: str, now: datetime, expires_at: datetime,
+                          generation: int) -> None:
         await self.sessions.insert_one({"_id": digest, "matricule": matricule, "created_at": now,
-                                        "expires_at": expires_at, "revoked": False})
+                                        "expires_at": expires_at, "revoked": False, "generation": generation})
 
     async def session(self, digest: str) -> Doc | None:
         return await self.sessions.find_one({"_id": digest})
 
+    async def session_generation(self, matricule: str) -> int | None:
+        """The account's session generation (an `_id` read of that one field), or None without an account."""
+        found = await self.accounts.find_one({"_id": matricule}, {"session_generation": 1})
+        return None if found is None else int(found.get("session_generation", 0))
+
     async def touch_session(self, digest: str, expires_at: datetime) -> None:
         await self.sessions.update_one({"_id": digest}, {"$set": {"expires_at": expires_at}})
 
-    async def revoke_sessions(self, digests: list[str]) -> None:
-        for digest in digests:  # one `_id` update each: FerretDB scans for `$in`
-            await self.sessions.update_one({"_id": digest}, {"$set": {"revoked": True}})
+    async def move_session(self, digest: str, generation: int) -> None:
+        """Keep this session across an end of the others (the password change's own session)."""
+        await self.sessions.update_one({"_id": digest}, {"$set": {"generation": generation}})
+
+    async def revoke_session(self, digest: str) -> None:
+        await self.sessions.update_one({"_id": digest}, {"$set": {"revoked": True}})
 
     # challenges
     async def put_challenge(self, challenge_id: str, answer: str, expires_at: datetime) -> None:
@@ -123,6 +151,18 @@ class ActivationStore:
     async def challenge(self, challenge_id: str) -> Doc | None:
         return await self.challenges.find_one({"_id": challenge_id})
 
-    async def use_challenge(self, challenge_id: str) -> bool:
-        """Single use: the first to claim it wins (a unique insert, atomic on MongoDB and FerretDB)."""
-        return await insert_once(self.challenges_used, {"_id": challenge_id})
+    async def use_challenge(self, challenge_id: str, expires_at: datetime) -> bool:
+        """Single use: the first to claim it wins (a unique insert, atomic on MongoDB and FerretDB); the mark
+        is kept as long as the challenge (`purge_challenges`)."""
+        return await insert_once(self.challenges_used, {"_id": challenge_id, "expires_at": expires_at})
+
+    async def purge_challenges(self, now: datetime) -> int:
+        """Delete expired challenges and used marks (FerretDB has no TTL index; a scan of a small collection, not
+        on a step's path); how many challenges went. A failure is logged, and the next purge tries again."""
+        try:
+            gone = await self.challenges.delete_many({"expires_at": {"$lte": now}})
+            await self.challenges_used.delete_many({"expires_at": {"$lte": now}})
+        except PyMongoError as exc:
+            log.warning("purging expired challenges failed", error=type(exc).__name__)
+            return 0
+        return gone.deleted_count

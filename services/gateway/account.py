@@ -1,6 +1,7 @@
 """Account routes: the challenges, activation from the letter, login with a one-time code, logout, passwords.
 
-Every step that checks a secret is answered by activation over HTTP (nothing secret goes on Kafka). Browser
+Every step that checks a secret is answered by activation over HTTP (nothing secret goes on Kafka); login and
+the letter's code also carry the client's address (activation delays failed attempts per address). Browser
 tokens (activation flow, login, session, device) are activation's, opaque, in HttpOnly SameSite=Strict cookies;
 no personal data in cookies or URLs. A refused step is a problem with activation's reason (a 429 with
 `Retry-After` while attempts must wait)."""
@@ -54,6 +55,13 @@ async def _step(c: Context, path: str, payload: dict[str, Any]) -> Stepped:
     return Stepped(public, answer.get("token") or "", answer.get("device_token") or "")
 
 
+def _client(request: Request) -> str | None:
+    """The client's address as the rate limits saw it (`limits.EdgeLimiter`, trusted proxies honoured): activation
+    counts the delay after failed attempts per address, so a stranger's failures never delay the owner."""
+    address: str | None = getattr(request.state, "client_address", None)
+    return address
+
+
 async def _challenge(request: Request, path: str) -> Any:
     reply = await ctx(request).activation.post(path, json={})
     if reply.status_code != 200:
@@ -77,7 +85,7 @@ async def start(body: Start, request: Request, response: Response) -> StepResult
     c = ctx(request)
     answer = await _step(c, "/v1/activation/start", {
         "matricule": body.matricule, "activation_code": body.activation_code, "terms_version": body.terms_version,
-        "challenge": body.answer() or {}})
+        "challenge": body.answer() or {}, "client": _client(request)})
     _cookie(response, "dsp_flow", answer.token, c.secure, 3600)
     return answer.public
 
@@ -104,7 +112,7 @@ async def login(body: LoginBody, request: Request, response: Response,
     c = ctx(request)
     answer = await _step(c, "/v1/login", {"matricule": body.matricule, "password": body.password,
                                          "channel": body.channel, "challenge": body.answer(),
-                                         "device_token": dsp_device})
+                                         "device_token": dsp_device, "client": _client(request)})
     _cookie(response, "dsp_login", answer.token, c.secure, 600)
     return answer.public
 

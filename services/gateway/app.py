@@ -63,7 +63,8 @@ class GatewaySettings(ServiceSettings):
                                           description="Key shared with the professional identity provider; "
                                                       "unset: professional login is off")
     rate_limit_per_minute: int = Field(default=30, ge=1, validation_alias="DSP_GATEWAY_RATE_LIMIT_PER_MINUTE",
-                                       description="Login, one-time-code and presence-password calls per client")
+                                       description="Login, one-time-code and presence-password calls per client "
+                                                   "and endpoint; challenges (captcha and ALTCHA) per client")
     session_rate_limit_per_minute: int = Field(default=120, ge=1,
                                                validation_alias="DSP_GATEWAY_SESSION_RATE_LIMIT_PER_MINUTE",
                                                description="Requests per session under /v1/me/ and /v1/pro/ "

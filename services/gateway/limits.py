@@ -2,6 +2,8 @@
 
 - Per client address and endpoint on the endpoints that take something guessable (`SENSITIVE`: passwords,
   one-time codes, activation codes, presence passwords), `DSP_GATEWAY_RATE_LIMIT_PER_MINUTE`.
+- Per client address on the two that make a challenge (`CHALLENGES`, the captcha and the ALTCHA counted
+  together: each stores one in activation), the same number a minute.
 - Per session on everything a logged-in browser does under `/v1/me/`, `/v1/pro/` and the professional search
   (reads and searches above all), keyed by a hash of the `dsp_session` / `dsp_pro` cookie — the token itself is
   never stored — `DSP_GATEWAY_SESSION_RATE_LIMIT_PER_MINUTE`.
@@ -37,6 +39,7 @@ log = structlog.get_logger("dsp.gateway.limits")
 
 SENSITIVE = frozenset({"/v1/login", "/v1/login/verify", "/v1/activation/start", "/v1/activation/verify-otp",
                        "/v1/pro/login", "/v1/pro/presence-password"})
+CHALLENGES = frozenset({"/v1/activation/captcha", "/v1/activation/altcha"})
 SESSION_PREFIXES = (("/v1/pro/", "dsp_pro"), ("/v1/me/", "dsp_session"), ("/v1/professionals", "dsp_session"))
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -102,6 +105,9 @@ class EdgeLimiter:
         checks: list[tuple[RateLimitItemPerMinute, tuple[str, ...], str]] = []
         if path in SENSITIVE:
             checks.append((self.per_client, (path, address), "too many attempts from this address; wait a minute"))
+        elif path in CHALLENGES:
+            checks.append((self.per_client, ("challenges", address),
+                           "too many challenges asked from this address; wait a minute"))
         cookie = next((name for prefix, name in SESSION_PREFIXES if path.startswith(prefix)), None)
         token = request.cookies.get(cookie) if cookie else None
         if token:

@@ -2,8 +2,9 @@
 
 Each page request makes an `Api` holding the browser's own cookies (the API's opaque session, flow, login, device
 and professional cookies): the API decides everything — who is logged in, what may be read, every limit — exactly as
-for a JSON client, and the cookies it sets are passed back to the browser. The TCP peer is handed on, so the API's
-per-client limits count the person, not the portal. No database, no other service's module."""
+for a JSON client, and the cookies it sets are passed back to the browser. The TCP peer and any `X-Forwarded-For`
+are handed on, so the API's per-client limits (and activation's delay after failed logins) count the person, not
+the portal, behind a trusted reverse proxy too. No database, no other service's module."""
 
 from __future__ import annotations
 
@@ -69,6 +70,9 @@ class Api:
     async def raw(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
                   own: bool = False) -> httpx.Response:
         headers = {"X-DSP-Patient": self.acting} if self.acting and not own else {}
+        forwarded = self.request.headers.getlist("x-forwarded-for")
+        if forwarded:  # with the peer handed on, the API tells the client behind a trusted proxy as for any caller
+            headers["X-Forwarded-For"] = ", ".join(forwarded)
         cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         if cookie:
             headers["Cookie"] = cookie

@@ -6,6 +6,8 @@ import copy
 from datetime import datetime
 from typing import Any
 
+from services.activation.store import attempt_id
+
 Doc = dict[str, Any]
 
 
@@ -17,7 +19,9 @@ class FakeActivationStore:
         self.tokens: dict[str, Doc] = {}
         self.sessions: dict[str, Doc] = {}
         self.challenges: dict[str, Doc] = {}
-        self.challenges_used: set[str] = set()
+        self.challenges_used: dict[str, datetime] = {}  # used challenge -> when its mark may go
+        self.purges: list[datetime] = []
+        self.reads: list[tuple[str, str]] = []  # (collection, _id) of the session check's reads
 
     async def counts(self) -> dict[str, int]:
         return {"activated": sum(1 for a in self.accounts.values() if a.get("active")),
@@ -49,11 +53,14 @@ class FakeActivationStore:
         self.persons.setdefault(matricule, {"_id": matricule, **first_seen}).update(copy.deepcopy(fields))
         return created
 
-    async def attempt(self, kind: str, matricule: str) -> Doc:
-        return dict(self.attempts.get(f"{kind}:{matricule}", {"failures": 0, "failed_at": None}))
+    async def attempt(self, kind: str, matricule: str, client: str | None = None) -> Doc:
+        return dict(self.attempts.get(attempt_id(kind, matricule, client),
+                                      {"failures": 0, "failed_at": None, "epoch": 0}))
 
-    async def put_attempt(self, kind: str, matricule: str, failures: int, failed_at: datetime | None) -> None:
-        self.attempts[f"{kind}:{matricule}"] = {"failures": failures, "failed_at": failed_at}
+    async def put_attempt(self, kind: str, matricule: str, failures: int, failed_at: datetime | None,
+                          client: str | None = None, epoch: int = 0) -> None:
+        self.attempts[attempt_id(kind, matricule, client)] = {"failures": failures, "failed_at": failed_at,
+                                                               "epoch": epoch}
 
     async def put_token(self, digest: str, matricule: str, kind: str, expires_at: datetime) -> None:
         assert digest not in self.tokens, "a unique index"
@@ -68,22 +75,33 @@ class FakeActivationStore:
     async def drop_token(self, digest: str) -> None:
         self.tokens.pop(digest, None)
 
-    async def put_session(self, digest: str, matricule: str, now: datetime, expires_at: datetime) -> None:
+    async def put_session(self, digest: str, matricule: str, now: datetime, expires_at: datetime,
+                          generation: int) -> None:
+        assert digest not in self.sessions, "a unique index"
         self.sessions[digest] = {"_id": digest, "matricule": matricule, "created_at": now,
-                                 "expires_at": expires_at, "revoked": False}
+                                 "expires_at": expires_at, "revoked": False, "generation": generation}
 
     async def session(self, digest: str) -> Doc | None:
+        self.reads.append(("sessions", digest))
         found = self.sessions.get(digest)
         return dict(found) if found is not None else None
+
+    async def session_generation(self, matricule: str) -> int | None:
+        self.reads.append(("accounts", matricule))
+        found = self.accounts.get(matricule)
+        return None if found is None else int(found.get("session_generation", 0))
 
     async def touch_session(self, digest: str, expires_at: datetime) -> None:
         if digest in self.sessions:
             self.sessions[digest]["expires_at"] = expires_at
 
-    async def revoke_sessions(self, digests: list[str]) -> None:
-        for digest in digests:
-            if digest in self.sessions:
-                self.sessions[digest]["revoked"] = True
+    async def move_session(self, digest: str, generation: int) -> None:
+        if digest in self.sessions:
+            self.sessions[digest]["generation"] = generation
+
+    async def revoke_session(self, digest: str) -> None:
+        if digest in self.sessions:
+            self.sessions[digest]["revoked"] = True
 
     async def put_challenge(self, challenge_id: str, answer: str, expires_at: datetime) -> None:
         self.challenges[challenge_id] = {"_id": challenge_id, "answer": answer, "expires_at": expires_at}
@@ -92,8 +110,17 @@ class FakeActivationStore:
         found = self.challenges.get(challenge_id)
         return dict(found) if found is not None else None
 
-    async def use_challenge(self, challenge_id: str) -> bool:
+    async def use_challenge(self, challenge_id: str, expires_at: datetime) -> bool:
         if challenge_id in self.challenges_used:
             return False
-        self.challenges_used.add(challenge_id)
+        self.challenges_used[challenge_id] = expires_at
         return True
+
+    async def purge_challenges(self, now: datetime) -> int:
+        self.purges.append(now)
+        gone = [cid for cid, doc in self.challenges.items() if doc["expires_at"] <= now]
+        for cid in gone:
+            del self.challenges[cid]
+        for cid in [cid for cid, expires_at in self.challenges_used.items() if expires_at <= now]:
+            del self.challenges_used[cid]
+        return len(gone)

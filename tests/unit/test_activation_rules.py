@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -144,3 +144,39 @@ def test_steps_run_in_order_with_a_reason_otherwise() -> None:
     assert rules.mask_address("marie.weber@example.lu") == "m***@example.lu"
     assert rules.mask_address("+352621123456") == "+352******456"
     assert len({rules.new_otp() for _ in range(50)}) > 40 and all(len(rules.new_otp()) == 6 for _ in range(20))
+
+
+# ---- guarding guessable secrets: nobody locks anybody out (issue 24) -------------------------------------------
+
+T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+LOGIN, CODE_GUARD, CURRENT = rules.GUARDS["login"], rules.GUARDS["code"], rules.GUARDS["current-password"]
+
+
+def test_the_challenge_counts_the_matricule_and_the_delay_only_this_client() -> None:
+    assert rules.gate(LOGIN, 2, 2, T0, T0, False) == rules.Gate(0, False)  # 2 failures: neither yet
+    assert rules.gate(LOGIN, 3, 0, None, T0, False) == rules.Gate(0, True)  # others failed: a challenge, no wait
+    assert rules.gate(LOGIN, 500, 0, None, T0, False) == rules.Gate(0, True)  # however many strangers failed
+    assert rules.gate(LOGIN, 3, 3, T0, T0, False) == rules.Gate(1, True)  # this client failed 3 times: 1 s
+    assert rules.gate(LOGIN, 9, 6, T0, T0 + timedelta(seconds=3), False) == rules.Gate(5, True)  # 8 s after the 6th
+    assert rules.gate(LOGIN, 99, 60, T0, T0, False) == rules.Gate(900, True)  # capped at 15 minutes
+    assert rules.gate(LOGIN, 99, 60, T0, T0, True) == rules.Gate(0, True)  # a trusted device never waits
+    assert rules.gate(CODE_GUARD, 0, 0, None, T0, False) == rules.Gate(0, True)  # the letter's code: always one
+
+
+def test_the_current_password_needs_no_challenge_and_waits_on_its_own_count() -> None:
+    assert CURRENT.challenge == "never" and not CURRENT.wait_per_client and not CURRENT.tell_owner
+    assert rules.gate(CURRENT, 2, 2, T0, T0, False) == rules.Gate(0, False)
+    assert rules.gate(CURRENT, 3, 3, T0, T0, False) == rules.Gate(1, False)  # a delay, never a challenge
+    assert rules.gate(CURRENT, 40, 40, T0, T0, False) == rules.Gate(900, False)
+    assert LOGIN.wait_per_client and CODE_GUARD.wait_per_client and LOGIN.tell_owner and CODE_GUARD.tell_owner
+
+
+@given(st.integers(0, 10_000), st.integers(0, 10_000), st.integers(0, 3600), st.booleans())
+def test_a_client_without_failures_of_its_own_never_waits(others: int, theirs: int, ago_s: int,
+                                                          trusted: bool) -> None:
+    """Whatever strangers did (their failures are theirs; the matricule's count only asks for a challenge), an
+    address with no failure of its own goes ahead at once — and one that failed waits at most 15 minutes."""
+    now = T0 + timedelta(seconds=ago_s)
+    assert rules.gate(LOGIN, others, 0, None, now, trusted).wait_s == 0
+    assert rules.gate(LOGIN, others, 0, T0, now, trusted).wait_s == 0
+    assert 0 <= rules.gate(LOGIN, others, theirs, T0, now, trusted).wait_s <= 900
