@@ -111,8 +111,9 @@ def delay(failures: int, after: int = CHALLENGE_AFTER) -> timedelta:
 
 
 def wait_left(failures: int, last_failure: datetime | None, now: datetime, after: int = CHALLENGE_AFTER) -> int:
-    """Whole seconds the next attempt must still wait (0: it may go ahead)."""
-    if last_failure is None:
+    """Whole seconds the next attempt must still wait (0: it may go ahead). Below `after` failures there is no delay
+    at all, whenever the last failure was (a clock set back must not turn an early failure into a wait)."""
+    if last_failure is None or failures < after:
         return 0
     left = (last_failure + delay(failures, after) - now).total_seconds()
     return max(0, math.ceil(left))

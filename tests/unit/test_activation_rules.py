@@ -161,6 +161,8 @@ def test_the_challenge_counts_the_matricule_and_the_delay_only_this_client() -> 
     assert rules.gate(LOGIN, 99, 60, T0, T0, False) == rules.Gate(900, True)  # capped at 15 minutes
     assert rules.gate(LOGIN, 99, 60, T0, T0, True) == rules.Gate(0, True)  # a trusted device never waits
     assert rules.gate(CODE_GUARD, 0, 0, None, T0, False) == rules.Gate(0, True)  # the letter's code: always one
+    # a clock set back: two failures "in the future" are still below the delay's threshold, never a wait
+    assert rules.gate(CODE_GUARD, 2, 2, T0 + timedelta(days=91), T0, False) == rules.Gate(0, True)
 
 
 def test_the_current_password_needs_no_challenge_and_waits_on_its_own_count() -> None:
