@@ -91,8 +91,10 @@ class AccessService:
         if commands.needs_audit_check(cmd):
             count, broken, head = await self.audit.verify(cmd.patient)
             check = commands.AuditCheck(count, broken, head.seq if head else None, head.hash if head else "")
+        patient = await self.store.person(cmd.patient)
         return commands.Facts(
-            patient_known=await self.store.person(cmd.patient) is not None,
+            patient_known=patient is not None,
+            patient_guardians=frozenset(patient.get("guardians") or []) if patient else frozenset(),
             professional_known=bool(pro) and await self.view.professional_known(pro),
             assistant_known=bool(assistant) and await self.store.person(assistant) is not None,
             has_presence_password=doc.presence_hash is not None,

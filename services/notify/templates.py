@@ -94,6 +94,20 @@ T: dict[str, dict[Locale, tuple[str, str]]] = {
         Locale.DE: ("Ein Zugriff ist beendet", "Ein Zugriff auf Ihre DSP ({grant}) ist beendet."),
         Locale.EN: ("An access has ended", "An access to your DSP ({grant}) has ended."),
     },
+    "assistant-link-ended": {
+        Locale.FR: ("Le lien de votre assistant DSP a pris fin",
+                    "Vous avez 18 ans : le lien avec l'assistant DSP ajouté quand vous étiez mineur a pris fin, il "
+                    "n'a plus accès à votre DSP. Vous seul pouvez le garder : confirmez-le sous « Accompagnateurs », "
+                    "ou retirez-le."),
+        Locale.DE: ("Die Verbindung zu Ihrem DSP-Assistenten ist beendet",
+                    "Sie sind 18 Jahre alt: Die Verbindung zu dem DSP-Assistenten, der hinzugefügt wurde, als Sie "
+                    "minderjährig waren, ist beendet; er hat keinen Zugriff mehr auf Ihre DSP. Nur Sie können sie "
+                    "behalten: Bestätigen Sie sie unter „Begleitpersonen“, oder entfernen Sie sie."),
+        Locale.EN: ("Your DSP assistant's link has ended",
+                    "You are 18: the link with the DSP assistant added while you were a minor has ended, and they no "
+                    "longer have access to your DSP. Only you can keep it: confirm it under \"DSP assistants\", or "
+                    "remove it."),
+    },
     "assistant-added": {
         Locale.FR: ("Assistant DSP ajouté", "Un assistant DSP a été ajouté à votre dossier."),
         Locale.DE: ("DSP-Assistent hinzugefügt", "Ihrer Akte wurde ein DSP-Assistent hinzugefügt."),
