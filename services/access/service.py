@@ -156,6 +156,12 @@ class AccessService:
         log.info("access command applied" if outcome.accepted else "access command refused", command=cmd.command,
                  reason=outcome.reason)
 
+    async def alert(self, patient: str, ref: str, template: str, params: dict[str, str]) -> None:
+        """A notice in the portal and on the patient's own channel (the e-mail or SMS she chose; notify resolves
+        it): an emergency access, repeated wrong presence passwords."""
+        await self.notify(patient, ref, template, params)
+        await self.notify(patient, f"{ref}:preferred", template, params, Channel.PREFERRED)
+
     async def notify(self, patient: str, ref: str, template: str, params: dict[str, str],
                      channel: Channel = Channel.INAPP, sealed: dict[str, str] | None = None) -> None:
         request = NotificationRequestV1(request_id=notice_id(ref), channel=channel, template_id=template,

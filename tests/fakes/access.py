@@ -24,7 +24,7 @@ class FakeAccessStore:
         self.professionals: dict[str, Doc] = {}
         self.expiries: dict[str, Doc] = {}
         self.first_access: dict[str, datetime] = {}
-        self.presence_failures: list[tuple[str, datetime]] = []
+        self.presence_failures: list[tuple[str, datetime, str]] = []
         self.done: set[str] = set()
         self.refusals: dict[str, Doc] = {}
         self.presence_pending: dict[str, Doc] = {}
@@ -112,11 +112,13 @@ class FakeAccessStore:
         self.expiries.setdefault(key, {"_id": key, "patient": patient, "kind": kind, "subject": subject,
                                        "ends_at": ends_at, "state": "pending"})
 
-    async def presence_failures_since(self, professional: str, patient: str, since: datetime) -> int:
-        return sum(1 for key, at in self.presence_failures if key == f"{professional}|{patient}" and at > since)
+    async def presence_failures_since(self, key: str, since: datetime) -> int:
+        return sum(1 for counted, at, _ in self.presence_failures if counted == key and at > since)
 
-    async def presence_failed(self, professional: str, patient: str, at: datetime) -> None:
-        self.presence_failures.append((f"{professional}|{patient}", at))
+    async def presence_failed(self, keys: list[str], at: datetime, ref: str) -> None:
+        for key in keys:
+            if (key, at, ref) not in self.presence_failures:  # the same guess again: counted once
+                self.presence_failures.append((key, at, ref))
 
     async def grant_counts(self, now: datetime) -> dict[str, int]:
         pending = [e for e in self.expiries.values() if e["state"] == "pending" and e["ends_at"] > now]

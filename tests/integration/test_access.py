@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
@@ -17,7 +18,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from schemas.fields import rfc3339
-from services.access.commands import MINOR_CONFIRMS, NOT_A_REPRESENTATIVE
+from services.access.commands import MINOR_CONFIRMS, NOT_A_REPRESENTATIVE, PAUSED
 from services.kit.servicetokens import Signer
 from tests.inprocess import FakeClock, InProcessWorker
 from tests.integration.access_support import Gateway, TopicReader, access_worker, people
@@ -194,6 +195,37 @@ async def test_presence_password_24_hours_guess_limit_sweep_and_notices(gw: Gate
     finally:
         await notices.stop()
         await expired.stop()
+
+
+async def test_six_professionals_guessing_on_one_patient_get_ten_guesses_and_she_is_told(
+        gw: Gateway, db: Any, unique: str, clock: FakeClock, infra: Any) -> None:
+    """The finding: 6 professionals had 30 guesses evaluated on one patient in under a minute, and she was not
+    told. Now 10 in the sliding hour from all of them (each try over the real worker, counted in FerretDB by `_id`
+    range), then paused; the patient told at the 3rd and the 10th, in the portal and on her own channel."""
+    pros, other = tuple(f"G{i}-{unique}" for i in range(6)), f"OTHER-{unique}"
+    [patient] = await people(gw, db, unique, ADULT, pros=(*pros, other))
+    notices = await TopicReader(infra.bootstrap, "notify.requests.v1").start()
+    try:
+        password = (await gw.generate(patient, delivery="none"))["presence_password"]
+        answers = await asyncio.gather(*(gw.redeem(patient, pro, "ZZZZ-ZZZZ") for pro in pros for _ in range(5)))
+        assert sorted(a["status"] for a in answers) == [403] * 10 + [429] * 20
+        assert {a["reason"] for a in answers if a["status"] == 429} == {PAUSED}
+        wrong = await db["audit"].count_documents({"patient": patient, "reason": "wrong presence password"})
+        assert wrong == 10  # evaluated (and audited) guesses
+        paused = await gw.redeem(patient, other, password)  # a professional who has not guessed yet
+        assert (paused["status"], paused["reason"]) == (429, PAUSED)  # even the right one is not evaluated
+        for template, failures in (("presence-password-guesses", "3"), ("presence-password-guesses-paused", "10")):
+            for channel in ("inapp", "preferred"):
+                told = await notices.wait(recipient=patient, template_id=template, channel=channel)
+                assert told["parameters"] == {"failures": failures}
+        await notices.poll()
+        assert len([n for n in notices.matching(recipient=patient) if n["template_id"].startswith(
+            "presence-password-guesses")]) == 4  # once each: at the 3rd and at the 10th
+
+        clock.advance(hours=1)  # the wrong guesses leave the sliding hour
+        assert (await gw.redeem(patient, other, password))["accepted"]
+    finally:
+        await notices.stop()
 
 
 async def test_break_the_glass_needs_a_justification_and_respects_refusal(gw: Gateway, db: Any, unique: str,

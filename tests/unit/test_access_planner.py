@@ -195,11 +195,16 @@ def test_presence_passwords_need_the_facts_access_api_recorded() -> None:
                    "unknown professional")
 
 
-def test_the_guess_count_is_a_fact_of_the_presence_try() -> None:
-    assert commands.presence_try(True, 4) is None
+def test_the_guess_counts_are_facts_of_the_presence_try() -> None:
+    assert commands.presence_try(True, 4) is None and commands.presence_try(True, 4, 9) is None
     assert commands.presence_try(True, 5) == (429, "too many wrong presence passwords for this patient; try again "
                                                    "in an hour")
+    assert commands.presence_try(True, 0, 10) == (429, commands.PAUSED)  # every professional's, on this patient
+    own_first = commands.presence_try(True, 5, 10)
+    assert own_first is not None and own_first[1] != commands.PAUSED  # the professional's own cap is said first
     assert commands.presence_try(False, 0) == (403, "unknown professional")
+    assert [commands.guesses_notice(n) for n in range(1, 12)] == [
+        None, None, "presence-password-guesses", *[None] * 6, "presence-password-guesses-paused", None]
 
 
 def test_breaking_the_glass() -> None:

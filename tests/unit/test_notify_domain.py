@@ -110,3 +110,13 @@ def test_an_alert_on_the_persons_own_channel_goes_where_she_chose_else_to_the_re
     assert preferred({"mobile": "+352621000111", "email": None}) == (Channel.SMS, "+352621000111")
     assert preferred({"preferred": {"channel": "email", "address": None}}) is None  # notify knows no address
     assert preferred({}) is None
+
+
+@pytest.mark.parametrize("template", ["presence-password-guesses", "presence-password-guesses-paused",
+                                      "assistant-link-ended", "emergency-access-used"])
+def test_the_trust_alerts_render_in_every_language(template: str) -> None:
+    params = {"failures": "3", "professional": "Eva Roth (Médecin, Urgences)",
+              "justification": "Patient unconscious in the emergency room"}
+    for locale in Locale:
+        subject, body = templates.render(template, locale, params)
+        assert subject and body and "{" not in body

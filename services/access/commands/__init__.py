@@ -21,15 +21,17 @@ from .kinds import (
 )
 from .planner import plan
 from .plans import AuditCheck, Facts, Plan, refuse
-from .presence_audit import presence_try
+from .presence_audit import PAUSED, guesses_notice, presence_try
 
 __all__ = [
     "MINOR_CONFIRMS",
     "NOT_A_REPRESENTATIVE",
+    "PAUSED",
     "AuditCheck",
     "Facts",
     "Plan",
     "ended_grant",
+    "guesses_notice",
     "is_adult",
     "justification",
     "keeps_sealed_password",

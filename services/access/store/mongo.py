@@ -11,7 +11,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.kit.projection import insert_once, upsert
+from services.kit.projection import insert_many_once, insert_once, upsert
 
 from ..decisions import PatientAccess
 from ..domain import ProfessionalCard
@@ -39,7 +39,6 @@ class AccessStore:
     async def ensure_indexes(self) -> None:
         await self.expiries.create_index([("state", ASCENDING), ("ends_at", ASCENDING)])
         await self.audit.create_index([("patient", ASCENDING), ("seq", DESCENDING)], unique=True)
-        await self.presence_failures.create_index([("key", ASCENDING), ("at", ASCENDING)])
         await self.patients.create_index([("updated_at", ASCENDING)])
 
     async def load(self, patient: str) -> PatientDoc:
@@ -125,12 +124,15 @@ class AccessStore:
             "patient": patient, "kind": kind, "subject": subject, "ends_at": ends_at, "state": "pending"}},
             upsert=True)
 
-    async def presence_failures_since(self, professional: str, patient: str, since: datetime) -> int:
-        return await self.presence_failures.count_documents({"key": f"{professional}|{patient}",
-                                                             "at": {"$gt": since}})
+    async def presence_failures_since(self, key: str, since: datetime) -> int:
+        """An `_id` range (`<key>|<time>|<ref>`: answered from the `_id` index, on FerretDB too), counted here."""
+        found = self.presence_failures.find({"_id": {"$gte": f"{key}|{_stamp(since)}~", "$lt": f"{key}|~"}},
+                                            {"_id": 1})
+        return len([raw async for raw in found])
 
-    async def presence_failed(self, professional: str, patient: str, at: datetime) -> None:
-        await self.presence_failures.insert_one({"key": f"{professional}|{patient}", "at": at})
+    async def presence_failed(self, keys: list[str], at: datetime, ref: str) -> None:
+        await insert_many_once(self.presence_failures, [{"_id": f"{key}|{_stamp(at)}|{ref}", "key": key, "at": at}
+                                                        for key in keys])
 
     async def grant_counts(self, now: datetime) -> dict[str, int]:
         """For the operations console: time-limited grants running, ending within 24 hours, ended."""
@@ -173,6 +175,11 @@ class AccessStore:
 
     async def redemption(self, command_id: str) -> dict[str, Any] | None:
         return await self.presence_redemptions.find_one({"_id": command_id})
+
+
+def _stamp(at: datetime) -> str:
+    """A time in an `_id`: UTC, fixed width, so that `_id` order is time order."""
+    return at.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%f")
 
 
 def _card(raw: dict[str, Any]) -> ProfessionalCard:
