@@ -210,8 +210,10 @@ def test_the_guess_counts_are_facts_of_the_presence_try() -> None:
 def test_breaking_the_glass() -> None:
     cmd = command("break-the-glass", DOCTOR, justification="Unconscious patient in the emergency room")
     accepted = plan(cmd)
-    assert accepted.events == [ev.EmergencyAccessUsed(PRO, T0)]
+    assert accepted.events == [ev.EmergencyAccessUsed(PRO, T0)] and accepted.alert  # also on the patient's channel
     assert accepted.details == {"ends_at": "2026-11-22T21:00:00.000Z"}
+    assert commands.breaks_the_glass(cmd) and not commands.breaks_the_glass(command("set-emergency-access",
+                                                                                    refused=True))
     assert commands.justification(cmd) == "Unconscious patient in the emergency room"
     assert refused(plan(cmd, with_events(ev.EmergencyAccessSettingChanged(T0, True))),
                    "the patient has refused emergency access")

@@ -11,6 +11,7 @@ command's kind). Import from here.
 
 from .assistants import MINOR_CONFIRMS, NOT_A_REPRESENTATIVE, is_adult, majority
 from .kinds import (
+    breaks_the_glass,
     ended_grant,
     justification,
     keeps_sealed_password,
@@ -30,6 +31,7 @@ __all__ = [
     "AuditCheck",
     "Facts",
     "Plan",
+    "breaks_the_glass",
     "ended_grant",
     "guesses_notice",
     "is_adult",

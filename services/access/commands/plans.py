@@ -41,6 +41,7 @@ class Plan:
     details: dict[str, str] = field(default_factory=dict)
     presence_hash: str | None = None  # the patient's new presence password (its hash)
     consent: dict[str, object] | None = None  # the consent to record
+    alert: bool = False  # the notices also go to the patient's own channel (the e-mail or SMS she chose)
 
 
 def refuse(reason: str) -> Plan:

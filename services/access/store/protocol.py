@@ -14,6 +14,7 @@ from services.kit.commands import recent_outcome
 
 from ..decisions import Grant, GrantKind, PatientAccess
 from ..domain import ProfessionalCard
+from ..emergency import Use
 
 RECENT_COMMANDS = 50  # outcomes kept per patient to answer a redelivered command identically
 
@@ -90,6 +91,12 @@ class Store(Protocol):
         after `since`."""
     async def presence_failed(self, keys: list[str], at: datetime, ref: str) -> None:
         """One wrong guess (`ref`: the redemption's command id) counted under each of `keys`; idempotent."""
+    async def glass_broken(self, professional: str, patient: str, at: datetime, ref: str) -> None:
+        """One accepted break-the-glass (`ref`: its command id), counted once however often it is redelivered."""
+    async def glass_broken_since(self, since: datetime, now: datetime) -> list[Use]:
+        """The breaks of the glass after `since`, up to `now` (each once), for the operators' watch."""
+    async def prune_counters(self, now: datetime) -> int:
+        """Forget wrong guesses and breaks of the glass no window counts any more; how many."""
     async def grant_counts(self, now: datetime) -> dict[str, int]: ...
     async def effects_done(self, command_id: str) -> bool: ...
     async def mark_effects_done(self, command_id: str, at: datetime) -> None: ...
