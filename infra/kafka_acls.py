@@ -17,8 +17,9 @@ access         access.events.v1, access.changes.v1, access.grant-expired,  acces
                                                                            records.document-visibility.v1,
                                                                            activation.accounts.v1,
                                                                            access.changes.v1 (no group); group access
-notify         notify.events.v1; .dlq of what it reads                     notify.requests.v1, registry.persons.v1;
-                                                                           group notify
+notify         notify.events.v1; .dlq of what it reads                     notify.requests.v1, registry.persons.v1,
+                                                                           activation.accounts.v1 (the channel a
+                                                                           person chose); group notify
 gateway        access.commands.v1, records.commands.v1                     access.events.v1 (no group)
 console        activation.commands.v1 (helpdesk: the only producer);       every .dlq topic (no group); Describe on
                every source topic (replays of dead letters)                the workers' groups (lag)

@@ -458,3 +458,27 @@ class ProfessionalStatusV1(BaseModel):
     name: str | None = Field(description="Given and family name; none: not listed")
     profession: str | None = Field(description="none: not listed")
     specialty: str | None = Field(description="If any")
+
+
+class GlassBreakerV1(BaseModel):
+    """A professional who broke the glass on unusually many patients (the operations console: no patient named)."""
+
+    professional_id: str = Field(description="The professional's directory id")
+    patients: int = Field(ge=0, description="Different patients whose DSP they opened in an emergency, in the window")
+    uses: int = Field(ge=0, description="Breaks of the glass in the window")
+    last_at: UtcDateTime = Field(description="The latest one")
+
+
+class BreakTheGlassWatchV1(BaseModel):
+    """The professionals who broke the glass on at least `threshold` different patients in the sliding window."""
+
+    window_hours: int = Field(ge=1, description="The sliding window, in hours (24)")
+    threshold: int = Field(ge=1, description="Different patients in the window from which a professional is shown")
+    professionals: list[GlassBreakerV1] = Field(description="Most patients first; empty: nobody")
+
+
+class AccessStatsV1(BaseModel):
+    """`POST /v1/stats` on access (the console only): grant counts and the break-the-glass watch."""
+
+    grants: dict[str, int] = Field(description="Time-limited grants: active, expiring within 24 h, expired")
+    break_the_glass: BreakTheGlassWatchV1 = Field(description="Professionals breaking the glass unusually often")

@@ -167,3 +167,9 @@ class AccountActivatedV1(BaseModel):
     minor: bool = Field(description="The account belongs to a minor (from the matricule's birth date)")
     luxtrust: bool = Field(description="A LuxTrust product was linked")
     activated_at: AwareDatetime = Field(description="When")
+    channel: Literal["email", "sms"] | None = Field(
+        default=None, description="The channel the person chose for one-time codes, where notify also sends her "
+                                  "alerts (e.g. an emergency access); none: not said (added in v1, optional)")
+    destination: Annotated[str, StringConstraints(max_length=254)] | None = Field(
+        default=None, description="The e-mail address or mobile number on that channel, as the person chose it (the "
+                                  "registry's or one she typed); never a secret (added in v1, optional)")

@@ -19,6 +19,7 @@ class Channel(StrEnum):
     SMS = "sms"
     LETTER = "letter"
     INAPP = "inapp"
+    PREFERRED = "preferred"  # a request only: e-mail or SMS, the one the person chose (notify resolves it)
 
 
 class Locale(StrEnum):
@@ -31,7 +32,9 @@ class NotificationRequestV1(BaseModel):
     model_config = ConfigDict(extra="ignore", title="NotificationRequestV1")
 
     request_id: MessageId = Field(description="Unique id: a redelivered request is never sent twice")
-    channel: Channel = Field(description="email | sms | letter | inapp")
+    channel: Channel = Field(description="email | sms | letter | inapp | preferred: the e-mail or SMS the person "
+                                         "chose at activation, else the registry's e-mail, else its mobile (notify "
+                                         "resolves it; added in v1)")
     template_id: Identifier = Field(description="Template, e.g. 'document-added'")
     locale: Locale = Field(default=Locale.FR, description="fr | de | en")
     recipient: Matricule = Field(description="The person notified (their matricule)")
@@ -53,7 +56,8 @@ class DeliveryV1(BaseModel):
 
     event_id: str = Field(description="Deterministic: request id + status")
     request_id: MessageId = Field(description="The request this reports on")
-    channel: Channel = Field(description="email | sms | letter | inapp")
+    channel: Channel = Field(description="email | sms | letter | inapp: the channel it went out on (a request for "
+                                         "the preferred channel says which; preferred if it failed before)")
     template_id: Identifier = Field(description="The template used")
     status: Literal["delivered", "failed"] = Field(description="delivered, or failed for good (see reason)")
     reason: str = Field(default="", description="Why it failed")

@@ -33,8 +33,10 @@ class PersonRegisteredV1(BaseModel):
     postal_address: PostalAddress = Field(description="Where the activation letter is sent")
     email: EmailStr | None = Field(default=None, description="Optional e-mail for one-time codes")
     mobile: Mobile | None = Field(default=None, description="Optional mobile number, E.164 (+352...)")
-    guardians: list[Matricule] = Field(default_factory=list, max_length=4,
-                                       description="Matricules of a minor's legal guardians")
+    guardians: list[Matricule] = Field(
+        default_factory=list, max_length=4,
+        description="Matricules of a minor's legal representatives (legal guardians), as the national registry "
+                    "records them: the only persons who may be a minor's DSP assistant")
 
     @model_validator(mode="after")
     def _birth_date_matches(self) -> PersonRegisteredV1:

@@ -50,7 +50,7 @@ ACTIVATION_COMMANDS = Topic("activation.commands.v1", "matricule", ActivationCom
 ACTIVATION_EVENTS = Topic("activation.events.v1", "matricule", ActivationOutcomeV1, "activation", ("console",),
                           partitions=6)
 ACTIVATION_ACCOUNTS = Topic("activation.accounts.v1", "matricule", AccountActivatedV1, "activation",
-                            ("access", "console"))
+                            ("access", "notify", "console"))
 
 DOCUMENT_ADDED = Topic("records.document-added.v1", "patient_matricule", DocumentAddedV1,
                        "records", ("notify", "access", "gateway"), partitions=6)

@@ -14,11 +14,12 @@ from typing import Any
 
 import structlog
 
-from schemas.access import DecisionRequest, DecisionV1
+from schemas.access import AccessStatsV1, BreakTheGlassWatchV1, DecisionRequest, DecisionV1, GlassBreakerV1
 from services.kit.errors import TRANSIENT
 from services.kit.http import Door
 from services.kit.servicetokens import calling_service
 
+from . import emergency
 from .decisions import Action, Actor
 from .service import AccessService, ms
 from .timing import Phases
@@ -41,8 +42,16 @@ class AccessApi:
                 ("/v1/stats", door.endpoint(self.stats, ("console",)))]
 
     async def stats(self, raw: bytes) -> tuple[int, Any]:
-        """The console's counters (it never opens access's database)."""
-        return 200, {"grants": await self.store.grant_counts(self.clock())}
+        """The console's counters (it never opens access's database): grants, and the professionals who broke the
+        glass on `emergency.THRESHOLD` different patients or more in the last 24 hours (ids and counts only)."""
+        now = ms(self.clock())
+        uses = await self.store.glass_broken_since(now - emergency.WINDOW, now)
+        watch = BreakTheGlassWatchV1(
+            window_hours=int(emergency.WINDOW.total_seconds() // 3600), threshold=emergency.THRESHOLD,
+            professionals=[GlassBreakerV1(professional_id=f.professional_id, patients=f.patients, uses=f.uses,
+                                          last_at=f.last_at) for f in emergency.frequent(uses, now)])
+        return 200, AccessStatsV1(grants=await self.store.grant_counts(now),
+                                  break_the_glass=watch).model_dump(mode="json")
 
     async def decide(self, raw: bytes) -> tuple[int, Any]:
         lap = self.phases.entered()

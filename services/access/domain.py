@@ -85,7 +85,7 @@ class KnownPerson(TypedDict):
 
     given_name: str
     family_name: str
-    guardians: list[str]  # a minor's, who may act for them
+    guardians: list[str]  # a minor's legal representatives: the only persons who may be the minor's DSP assistant
     last_message_id: str
 
 
@@ -104,7 +104,7 @@ def professional_fields(pro: ProfessionalListedV1) -> KnownProfessional:
 
 def person_fields(person: PersonRegisteredV1) -> KnownPerson:
     """Registry facts access needs: who exists (patients, assistants), their name (nothing more of the registry:
-    no address, no contact) and a minor's guardians."""
+    no address, no contact) and a minor's legal representatives (`guardians`)."""
     return {"given_name": person.given_name, "family_name": person.family_name, "guardians": list(person.guardians),
             "last_message_id": person.message_id}
 

@@ -1,5 +1,6 @@
 """Applying access commands: load the patient's state, plan (pure rules), save version-guarded, then the
-effects — audit entry, scheduled grant ends, notices, outcome event, view refresh. A redelivered command finds
+effects — audit entry, scheduled grant ends, notices (an alert also on the patient's own channel), the
+break-the-glass count the operators watch, outcome event, view refresh. A redelivered command finds
 its outcome stored with the state and repeats the same effects under the same ids (never a second letter)."""
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ class AccessService:
                                       command_id=cmd.command_id, command=cmd.command, patient=cmd.patient,
                                       accepted=plan.accepted, reason=plan.reason, at=now, details=plan.details)
             effects = {"notices": [{"template": t, "params": p} for t, p in plan.notices],  # no nested arrays
-                       "ends": ends, "expired": commands.ended_grant(cmd) is not None and plan.accepted}
+                       "ends": ends, "expired": commands.ended_grant(cmd) is not None and plan.accepted,
+                       "alert": plan.alert}
             if not plan.accepted and doc.version == 0:  # no state for an unknown patient: the refusal alone
                 outcome = AccessOutcomeV1.model_validate(await self.store.first_refusal(
                     cmd.command_id, outcome.model_dump(mode="json")))  # a redelivery finds the first one
@@ -91,8 +93,10 @@ class AccessService:
         if commands.needs_audit_check(cmd):
             count, broken, head = await self.audit.verify(cmd.patient)
             check = commands.AuditCheck(count, broken, head.seq if head else None, head.hash if head else "")
+        patient = await self.store.person(cmd.patient)
         return commands.Facts(
-            patient_known=await self.store.person(cmd.patient) is not None,
+            patient_known=patient is not None,
+            patient_guardians=frozenset(patient.get("guardians") or []) if patient else frozenset(),
             professional_known=bool(pro) and await self.view.professional_known(pro),
             assistant_known=bool(assistant) and await self.store.person(assistant) is not None,
             has_presence_password=doc.presence_hash is not None,
@@ -136,9 +140,11 @@ class AccessService:
             await self._send_password(cmd, channel)
         for end in effects["ends"]:
             await self.store.schedule_end(cmd.patient, end["kind"], end["subject"], end["ends_at"])
+        tell = self.alert if effects.get("alert") else self.notify
         for notice in effects["notices"]:
-            await self.notify(cmd.patient, f"{cmd.command_id}:{notice['template']}", notice["template"],
-                              notice["params"])
+            await tell(cmd.patient, f"{cmd.command_id}:{notice['template']}", notice["template"], notice["params"])
+        if outcome.accepted and commands.breaks_the_glass(cmd):  # counted for the operators' watch, once
+            await self.store.glass_broken(cmd.actor.id, cmd.patient, outcome.at, cmd.command_id)
         key = cmd.patient.encode()
         ended = commands.ended_grant(cmd)
         if effects.get("expired") and ended is not None:
@@ -153,6 +159,12 @@ class AccessService:
             await self.store.forget_sealed_presence(cmd.command_id)  # the letter is on its way: keep the hash only
         log.info("access command applied" if outcome.accepted else "access command refused", command=cmd.command,
                  reason=outcome.reason)
+
+    async def alert(self, patient: str, ref: str, template: str, params: dict[str, str]) -> None:
+        """A notice in the portal and on the patient's own channel (the e-mail or SMS she chose; notify resolves
+        it): an emergency access, repeated wrong presence passwords."""
+        await self.notify(patient, ref, template, params)
+        await self.notify(patient, f"{ref}:preferred", template, params, Channel.PREFERRED)
 
     async def notify(self, patient: str, ref: str, template: str, params: dict[str, str],
                      channel: Channel = Channel.INAPP, sealed: dict[str, str] | None = None) -> None:

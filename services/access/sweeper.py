@@ -27,7 +27,7 @@ from .view import AccessView
 
 log = structlog.get_logger("dsp.access.sweeper")
 SWEEPER = ActorRef(kind="operator", id="access-sweeper")
-PRUNE_EVERY = timedelta(hours=1)  # old change markers (store.changes) deleted
+PRUNE_EVERY = timedelta(hours=1)  # old change markers (store.changes) and counts deleted
 
 
 class Sweeper:
@@ -50,7 +50,8 @@ class Sweeper:
         return asked
 
     async def prune(self) -> int:
-        """Once per `PRUNE_EVERY`: the change markers no catch-up reads any more."""
+        """Once per `PRUNE_EVERY`: the change markers no catch-up reads any more, the wrong guesses and breaks of
+        the glass no window counts any more."""
         now = self.clock()
         if self.pruned_at is not None and now - self.pruned_at < PRUNE_EVERY:
             return 0
@@ -58,7 +59,10 @@ class Sweeper:
         pruned = await self.store.prune_changes(now)
         if pruned:
             log.info("old change markers pruned", markers=pruned)
-        return pruned
+        counters = await self.store.prune_counters(now)
+        if counters:
+            log.info("old guess and break-the-glass counts pruned", entries=counters)
+        return pruned + counters
 
     async def run(self, interval_s: float, stop: asyncio.Event) -> None:
         while not stop.is_set():

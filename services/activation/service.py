@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 
@@ -173,9 +173,15 @@ class ActivationService(BrowserTokens):
         if acc is not None and step.activated:
             event = AccountActivatedV1(event_id=IDS.of("activated", matricule, str(acc.get("generation"))),
                                        matricule=matricule, minor=step.details.get("minor") == "true",
-                                       luxtrust=bool(acc.get("luxtrust")), activated_at=outcome.at)
+                                       luxtrust=bool(acc.get("luxtrust")), activated_at=outcome.at,
+                                       channel=_channel(acc.get("otp_channel")), destination=acc.get("otp_address"))
             await send(self.out.activated, event, matricule)
         await send(self.out.outcome, outcome, matricule)
         log.info("activation step accepted" if step.accepted else "activation step refused", command=command,
                  reason=step.reason)
         return outcome
+
+
+def _channel(chosen: str | None) -> Literal["email", "sms"] | None:
+    """The one-time-code channel the person chose, as the account event says it (notify sends her alerts there)."""
+    return "email" if chosen == "email" else "sms" if chosen == "sms" else None

@@ -1,6 +1,7 @@
 """What the operations console reads: worker health and Prometheus metrics, consumer lag and dead-letter depth
 from Kafka's admin API, and the business counters from each service's own `/v1/stats` (called with the console's
-service token; the console opens no service's database). A service that does not answer shows no counters (null),
+service token; the console opens no service's database) — access's include the professionals who break the glass
+unusually often (ids and counts, never a patient). A service that does not answer shows no counters (null),
 never stale ones. Read-only."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from schemas.topics import TOPICS
 from services.kit.servicetokens import Signer
 
 UNKNOWN_GRANTS = {"active": None, "expiring_24h": None, "expired": None}
+UNKNOWN_GLASS = {"window_hours": None, "threshold": None, "professionals": None}  # access did not answer
 
 
 def _metrics(text: str) -> dict[str, float]:
@@ -109,7 +111,8 @@ class Probes:
         funnel = {"letters_sent": notify.get("letters_sent"), "activated": activation.get("activated"),
                   "logged_in": activation.get("logged_in")}
         return {"funnel": funnel, "channels": notify.get("channels", {}),
-                "grants": access.get("grants", UNKNOWN_GRANTS), "lab_results_stored": records.get("lab_results_stored")}
+                "grants": access.get("grants", UNKNOWN_GRANTS), "lab_results_stored": records.get("lab_results_stored"),
+                "break_the_glass": access.get("break_the_glass", UNKNOWN_GLASS)}
 
     async def snapshot(self, now: datetime) -> dict[str, Any]:
         workers = await asyncio.gather(*(self.worker(n, u) for n, u in self.workers.items()))

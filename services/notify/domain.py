@@ -1,12 +1,15 @@
-"""Pure domain of notify: the contact facts it keeps from the registry, and which notice a document event
-deserves. No I/O."""
+"""Pure domain of notify: the contact facts it keeps from the registry and from activation (the channel a person
+chose), where an alert on her own channel goes, and which notice a document event deserves. No I/O."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from schemas.activation import AccountActivatedV1
+from schemas.notify import Channel
 from schemas.records import DocumentAddedV1, DocumentChange
 from schemas.registry import PersonRegisteredV1
 
@@ -23,6 +26,31 @@ def contact_fields(person: PersonRegisteredV1) -> dict[str, Any]:
         "mobile": person.mobile,
         "last_message_id": person.message_id,
     }
+
+
+def chosen_channel(event: AccountActivatedV1) -> dict[str, Any] | None:
+    """What notify keeps of an activation: the channel the person chose for her codes and the address she chose
+    on it (None: the event does not say, e.g. one published before it did)."""
+    if event.channel is None:
+        return None
+    return {"channel": event.channel, "address": event.destination}
+
+
+def preferred(contact: Mapping[str, Any]) -> tuple[Channel, str] | None:
+    """Where an alert on the person's own channel goes: the e-mail or SMS she chose at activation (the address she
+    chose, else the registry's on that channel), else the registry's e-mail, else its mobile; None: notify knows
+    no way to reach her but the portal."""
+    chosen = contact.get("preferred") or {}
+    kind = chosen.get("channel")
+    if kind in (Channel.EMAIL, Channel.SMS):
+        address = chosen.get("address") or contact.get("email" if kind == Channel.EMAIL else "mobile")
+        if address:
+            return Channel(kind), str(address)
+    if contact.get("email"):
+        return Channel.EMAIL, str(contact["email"])
+    if contact.get("mobile"):
+        return Channel.SMS, str(contact["mobile"])
+    return None
 
 
 @dataclass(frozen=True)

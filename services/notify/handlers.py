@@ -1,20 +1,21 @@
-"""notify's Kafka handlers: registry contacts, notification requests handed to the delivery service, and
-document events turned into in-app notices."""
+"""notify's Kafka handlers: registry contacts, the channel each person chose at activation, notification requests
+handed to the delivery service, and document events turned into in-app notices."""
 
 from __future__ import annotations
 
 from aiokafka import ConsumerRecord
 from faststream.kafka.annotations import KafkaMessage
 
+from schemas.activation import AccountActivatedV1
 from schemas.notify import NotificationRequestV1
 from schemas.records import DocumentAddedV1
 from schemas.registry import PersonRegisteredV1
-from schemas.topics import DOCUMENT_ADDED, NOTIFY_REQUESTS, REGISTRY_PERSONS
+from schemas.topics import ACTIVATION_ACCOUNTS, DOCUMENT_ADDED, NOTIFY_REQUESTS, REGISTRY_PERSONS
 from services.kit.broker import consumer_options
 from services.kit.contracts import json_decoder
 from services.kit.runtime import Runtime
 
-from .domain import contact_fields
+from .domain import chosen_channel, contact_fields
 from .notices import DocumentNotices
 from .service import NotifyService
 
@@ -26,6 +27,15 @@ def register(rt: Runtime, service: NotifyService, notices: DocumentNotices) -> N
                           title="notify.contacts", description="Where to reach each person (registry)")
     async def on_person(person: PersonRegisteredV1) -> None:
         await service.store.keep_contact(person.matricule, contact_fields(person), {"registered_at": rt.clock()})
+
+    @rt.broker.subscriber(ACTIVATION_ACCOUNTS.name, **options, decoder=json_decoder(AccountActivatedV1),
+                          title="notify.channels",
+                          description="The channel (e-mail or SMS) each person chose at activation, where her "
+                                      "alerts go")
+    async def on_account(event: AccountActivatedV1) -> None:
+        chosen = chosen_channel(event)
+        if chosen is not None:
+            await service.store.keep_preference(event.matricule, chosen)
 
     @rt.broker.subscriber(NOTIFY_REQUESTS.name, **options, decoder=json_decoder(NotificationRequestV1),
                           title="notify.requests",

@@ -1,5 +1,6 @@
 """Delivering a notification request once: claim it in the outbox (unique request id), render the template,
-send it on its channel, record the delivery (never the codes) — an in-app one then goes on the person's
+send it on its channel (`preferred`: the e-mail or SMS the person chose, `domain.preferred`), record the delivery
+(never the codes) — an in-app one then goes on the person's
 list (the store's inbox, again on every redelivery) — and say so on `notify.events.v1`.
 
 Secret parameters come sealed to notify's key (`sealed_parameters`, see services/kit/sealing.py): they are
@@ -26,6 +27,7 @@ from services.kit.sealing import SealError, request_binding, unseal
 
 from . import templates
 from .channels import LetterPrinter, Refused, SmsGateway, Smtp, address_lines
+from .domain import preferred
 from .store import NotifyStore
 
 log = structlog.get_logger("dsp.notify")
@@ -74,7 +76,7 @@ class NotifyService:
         try:
             if unopened is not None:
                 raise BadMessage(unopened)
-            await self._deliver(req, now, secrets)
+            used = await self._deliver(req, now, secrets)
         except (Refused, templates.UnknownTemplate, BadMessage) as exc:
             final = not isinstance(exc, Refused) or self.retry.gives_up(attempts)
             event = self._event(req, "failed", attempts, str(exc)) if final else None
@@ -85,30 +87,38 @@ class NotifyService:
                 raise
             await self._send(event)
             raise BadMessage(str(exc)) from exc
-        event = self._event(req, "delivered", attempts)
+        event = self._event(req, "delivered", attempts, channel=used)
         await self.store.record(req.request_id, {
-            "status": "delivered", "delivered_at": self.clock(), "attempts": attempts, "event": event})
+            "status": "delivered", "delivered_at": self.clock(), "attempts": attempts, "event": event,
+            "channel": used.value})
         if req.channel is Channel.INAPP:  # on the person's list once delivered (as first received)
             await self.store.show(entry)
         await self._send(event)
-        log.info("notification delivered", request_id=req.request_id, channel=req.channel.value,
+        log.info("notification delivered", request_id=req.request_id, channel=used.value,
                  template_id=req.template_id, patient_ref=self.pseudonym(req.recipient))
 
-    async def _deliver(self, req: NotificationRequestV1, now: datetime, secrets: dict[str, str]) -> None:
+    async def _deliver(self, req: NotificationRequestV1, now: datetime, secrets: dict[str, str]) -> Channel:
+        """Render and send; the channel it went out on (`preferred` resolved to the person's e-mail or SMS)."""
         params = {**req.parameters, **secrets}
         contact = await self.store.contact(req.recipient)
         params.setdefault("family_name", contact.get("family_name", ""))
         subject, body = templates.render(req.template_id, req.locale, params)
-        if req.channel is Channel.INAPP:  # the notification list shows what was stored: secrets masked
+        channel, to = req.channel, req.destination
+        if channel is Channel.PREFERRED:
+            found = preferred(contact)
+            if found is None:
+                raise BadMessage("no e-mail address or mobile number for this person")
+            channel, to = found
+        if channel is Channel.INAPP:  # the notification list shows what was stored: secrets masked
             _, shown = templates.render(req.template_id, req.locale, templates.stored(params, secret=secrets.keys()))
             await self.store.record(req.request_id, {"subject": subject, "body": shown})
-        elif req.channel is Channel.EMAIL:
-            to = req.destination or contact.get("email")
+        elif channel is Channel.EMAIL:
+            to = to or contact.get("email")
             if not to:
                 raise BadMessage("no e-mail address for this person")
             await self.smtp.send(to, subject, body, req.request_id)
-        elif req.channel is Channel.SMS:
-            to = req.destination or contact.get("mobile")
+        elif channel is Channel.SMS:
+            to = to or contact.get("mobile")
             if not to:
                 raise BadMessage("no mobile number for this person")
             await self.sms.send(to, f"{subject}: {body}", req.request_id)
@@ -120,11 +130,13 @@ class NotifyService:
                 raise BadMessage("no postal address for this person")
             path = await self.printer.print(req.request_id, lines, subject, body, now, self.pseudonym(req.recipient))
             await self.store.record(req.request_id, {"letter_file": path.name})
+        return channel
 
-    def _event(self, req: NotificationRequestV1, status: str, attempts: int, reason: str = "") -> dict[str, Any]:
+    def _event(self, req: NotificationRequestV1, status: str, attempts: int, reason: str = "",
+               channel: Channel | None = None) -> dict[str, Any]:
         """The delivery event, fixed when the outcome is first stored (with it) and re-sent as it was."""
         return DeliveryV1(event_id=str(uuid.uuid5(NS, f"{req.request_id}:{status}")), request_id=req.request_id,
-                          channel=req.channel, template_id=req.template_id, status=status,
+                          channel=channel or req.channel, template_id=req.template_id, status=status,
                           reason=reason, attempts=attempts, at=self.clock()).model_dump(mode="json")
 
     async def _send(self, event: dict[str, Any]) -> None:

@@ -6,7 +6,7 @@ status and, for in-app ones, the text shown. `inbox`: one document per person (`
 matricule) listing their delivered in-app notices — `entries.<key>` = {id, at (delivered at), read_at once
 read}, `key` the notice id with '%', '.' and '$' percent-encoded — so that the list and its unread count are
 one `_id` read, then the page's texts one `$in` read of the outbox. `contacts`: where to reach each person (the
-registry's), and the language they last asked for.
+registry's, and `preferred`: the channel and address chosen at activation), and the language they last asked for.
 
 An entry is (re)written with field-level `$set` of its id and delivery time (never of `read_at`) after its
 outbox notice is stored, every time the notice is delivered or redelivered: a crash between the two writes is
@@ -85,6 +85,10 @@ class NotifyStore:
 
     async def keep_contact(self, matricule: str, fields: dict[str, Any], first_seen: dict[str, Any]) -> None:
         await upsert(self.contacts, matricule, fields, first_seen)
+
+    async def keep_preference(self, matricule: str, chosen: dict[str, Any]) -> None:
+        """The channel (and address) the person chose at activation; the registry's fields are left as they are."""
+        await self.contacts.update_one({"_id": matricule}, {"$set": {"preferred": chosen}}, upsert=True)
 
     async def remember_locale(self, matricule: str, locale: str) -> None:
         await self.contacts.update_one({"_id": matricule}, {"$set": {"locale": locale}}, upsert=True)

@@ -45,6 +45,38 @@ T: dict[str, dict[Locale, tuple[str, str]]] = {
                     "Your new presence password: {password}\n\nShow it to a health professional outside your "
                     "trusted circle: it gives them access to your DSP for 24 hours. The old one no longer works."),
     },
+    "presence-password-guesses": {
+        Locale.FR: ("Mots de passe de présence erronés",
+                    "Un mauvais mot de passe de présence a été saisi {failures} fois pour votre DSP au cours de la "
+                    "dernière heure, par un ou plusieurs professionnels de santé. Si vous n'êtes pas en consultation, "
+                    "générez un nouveau mot de passe de présence sous « Mots de passe » : l'ancien ne fonctionnera "
+                    "plus."),
+        Locale.DE: ("Falsche Anwesenheitspasswörter",
+                    "Für Ihre DSP wurde in der letzten Stunde {failures} Mal ein falsches Anwesenheitspasswort "
+                    "eingegeben, von einer oder mehreren Gesundheitsfachkräften. Wenn Sie nicht in Behandlung sind, "
+                    "erzeugen Sie unter „Passwörter“ ein neues Anwesenheitspasswort: das alte gilt dann nicht mehr."),
+        Locale.EN: ("Wrong presence passwords",
+                    "A wrong presence password was entered {failures} times for your DSP in the last hour, by one or "
+                    "more health professionals. If you are not at a consultation, generate a new presence password "
+                    "under \"Passwords\": the old one will stop working."),
+    },
+    "presence-password-guesses-paused": {
+        Locale.FR: ("Mots de passe de présence : essais suspendus",
+                    "Un mauvais mot de passe de présence a été saisi {failures} fois pour votre DSP en une heure : "
+                    "plus aucun essai n'est accepté pour votre DSP pendant une heure au plus. Si vous êtes en "
+                    "consultation, ajoutez le professionnel à votre cercle de confiance ou générez un nouveau mot de "
+                    "passe de présence. Sinon, générez-en un nouveau dès que possible."),
+        Locale.DE: ("Anwesenheitspasswort: Versuche ausgesetzt",
+                    "Für Ihre DSP wurde in einer Stunde {failures} Mal ein falsches Anwesenheitspasswort eingegeben: "
+                    "Für höchstens eine Stunde wird kein Versuch mehr angenommen. Wenn Sie in Behandlung sind, fügen "
+                    "Sie die Fachkraft Ihrem Vertrauenskreis hinzu oder erzeugen Sie ein neues Anwesenheitspasswort. "
+                    "Andernfalls erzeugen Sie so bald wie möglich ein neues."),
+        Locale.EN: ("Presence password: tries paused",
+                    "A wrong presence password was entered {failures} times for your DSP within an hour: no more "
+                    "tries are accepted on your DSP for up to an hour. If you are at a consultation, add the "
+                    "professional to your trusted circle or generate a new presence password. Otherwise, generate a "
+                    "new one as soon as you can."),
+    },
     "repeated-login-failures": {
         Locale.FR: ("Tentatives de connexion échouées",
                     "Un mauvais mot de passe a été saisi {failures} fois pour votre compte eSanté. Si ce n'était pas "
@@ -93,6 +125,20 @@ T: dict[str, dict[Locale, tuple[str, str]]] = {
         Locale.FR: ("Un accès a pris fin", "Un accès à votre DSP ({grant}) a pris fin."),
         Locale.DE: ("Ein Zugriff ist beendet", "Ein Zugriff auf Ihre DSP ({grant}) ist beendet."),
         Locale.EN: ("An access has ended", "An access to your DSP ({grant}) has ended."),
+    },
+    "assistant-link-ended": {
+        Locale.FR: ("Le lien de votre assistant DSP a pris fin",
+                    "Vous avez 18 ans : le lien avec l'assistant DSP ajouté quand vous étiez mineur a pris fin, il "
+                    "n'a plus accès à votre DSP. Vous seul pouvez le garder : confirmez-le sous « Accompagnateurs », "
+                    "ou retirez-le."),
+        Locale.DE: ("Die Verbindung zu Ihrem DSP-Assistenten ist beendet",
+                    "Sie sind 18 Jahre alt: Die Verbindung zu dem DSP-Assistenten, der hinzugefügt wurde, als Sie "
+                    "minderjährig waren, ist beendet; er hat keinen Zugriff mehr auf Ihre DSP. Nur Sie können sie "
+                    "behalten: Bestätigen Sie sie unter „Begleitpersonen“, oder entfernen Sie sie."),
+        Locale.EN: ("Your DSP assistant's link has ended",
+                    "You are 18: the link with the DSP assistant added while you were a minor has ended, and they no "
+                    "longer have access to your DSP. Only you can keep it: confirm it under \"DSP assistants\", or "
+                    "remove it."),
     },
     "assistant-added": {
         Locale.FR: ("Assistant DSP ajouté", "Un assistant DSP a été ajouté à votre dossier."),

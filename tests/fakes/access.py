@@ -12,6 +12,7 @@ from services.access import audit
 from services.access.audit import AuditEntry
 from services.access.decisions import PatientAccess
 from services.access.domain import ProfessionalCard
+from services.access.emergency import Use
 from services.access.store import RECENT_COMMANDS, PatientDoc, decode_access, decode_doc, encode_access
 
 Doc = dict[str, Any]
@@ -24,11 +25,12 @@ class FakeAccessStore:
         self.professionals: dict[str, Doc] = {}
         self.expiries: dict[str, Doc] = {}
         self.first_access: dict[str, datetime] = {}
-        self.presence_failures: list[tuple[str, datetime]] = []
+        self.presence_failures: list[tuple[str, datetime, str]] = []
         self.done: set[str] = set()
         self.refusals: dict[str, Doc] = {}
         self.presence_pending: dict[str, Doc] = {}
         self.presence_redemptions: dict[str, Doc] = {}
+        self.glass: dict[str, Use] = {}  # breaks of the glass by command id
 
     async def ensure_indexes(self) -> None:
         return None
@@ -112,11 +114,25 @@ class FakeAccessStore:
         self.expiries.setdefault(key, {"_id": key, "patient": patient, "kind": kind, "subject": subject,
                                        "ends_at": ends_at, "state": "pending"})
 
-    async def presence_failures_since(self, professional: str, patient: str, since: datetime) -> int:
-        return sum(1 for key, at in self.presence_failures if key == f"{professional}|{patient}" and at > since)
+    async def presence_failures_since(self, key: str, since: datetime) -> int:
+        return sum(1 for counted, at, _ in self.presence_failures if counted == key and at > since)
 
-    async def presence_failed(self, professional: str, patient: str, at: datetime) -> None:
-        self.presence_failures.append((f"{professional}|{patient}", at))
+    async def presence_failed(self, keys: list[str], at: datetime, ref: str) -> None:
+        for key in keys:
+            if (key, at, ref) not in self.presence_failures:  # the same guess again: counted once
+                self.presence_failures.append((key, at, ref))
+
+    async def glass_broken(self, professional: str, patient: str, at: datetime, ref: str) -> None:
+        self.glass.setdefault(ref, Use(professional, patient, at))  # a unique insert: the first one stays
+
+    async def glass_broken_since(self, since: datetime, now: datetime) -> list[Use]:
+        return [use for use in self.glass.values() if since < use.at <= now + timedelta(hours=1)]
+
+    async def prune_counters(self, now: datetime) -> int:
+        before = len(self.presence_failures) + len(self.glass)
+        self.presence_failures = [f for f in self.presence_failures if f[1] >= now - timedelta(hours=2)]
+        self.glass = {ref: use for ref, use in self.glass.items() if use.at >= now - timedelta(hours=48)}
+        return before - len(self.presence_failures) - len(self.glass)
 
     async def grant_counts(self, now: datetime) -> dict[str, int]:
         pending = [e for e in self.expiries.values() if e["state"] == "pending" and e["ends_at"] > now]

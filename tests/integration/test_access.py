@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
@@ -17,10 +18,20 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from schemas.fields import rfc3339
+from services.access.commands import MINOR_CONFIRMS, NOT_A_REPRESENTATIVE, PAUSED
 from services.kit.servicetokens import Signer
 from tests.inprocess import FakeClock, InProcessWorker
 from tests.integration.access_support import Gateway, TopicReader, access_worker, people
-from tests.support import as_caller, encode, eventually, header, kafka_options, make_matricule, read_topic
+from tests.support import (
+    as_caller,
+    encode,
+    eventually,
+    header,
+    kafka_options,
+    make_matricule,
+    person,
+    read_topic,
+)
 
 ADULT, PARENT_BORN, CHILD_BORN = date(1980, 5, 17), date(1984, 3, 9), date(2015, 6, 1)
 
@@ -186,6 +197,37 @@ async def test_presence_password_24_hours_guess_limit_sweep_and_notices(gw: Gate
         await expired.stop()
 
 
+async def test_six_professionals_guessing_on_one_patient_get_ten_guesses_and_she_is_told(
+        gw: Gateway, db: Any, unique: str, clock: FakeClock, infra: Any) -> None:
+    """The finding: 6 professionals had 30 guesses evaluated on one patient in under a minute, and she was not
+    told. Now 10 in the sliding hour from all of them (each try over the real worker, counted in FerretDB by `_id`
+    range), then paused; the patient told at the 3rd and the 10th, in the portal and on her own channel."""
+    pros, other = tuple(f"G{i}-{unique}" for i in range(6)), f"OTHER-{unique}"
+    [patient] = await people(gw, db, unique, ADULT, pros=(*pros, other))
+    notices = await TopicReader(infra.bootstrap, "notify.requests.v1").start()
+    try:
+        password = (await gw.generate(patient, delivery="none"))["presence_password"]
+        answers = await asyncio.gather(*(gw.redeem(patient, pro, "ZZZZ-ZZZZ") for pro in pros for _ in range(5)))
+        assert sorted(a["status"] for a in answers) == [403] * 10 + [429] * 20
+        assert {a["reason"] for a in answers if a["status"] == 429} == {PAUSED}
+        wrong = await db["audit"].count_documents({"patient": patient, "reason": "wrong presence password"})
+        assert wrong == 10  # evaluated (and audited) guesses
+        paused = await gw.redeem(patient, other, password)  # a professional who has not guessed yet
+        assert (paused["status"], paused["reason"]) == (429, PAUSED)  # even the right one is not evaluated
+        for template, failures in (("presence-password-guesses", "3"), ("presence-password-guesses-paused", "10")):
+            for channel in ("inapp", "preferred"):
+                told = await notices.wait(recipient=patient, template_id=template, channel=channel)
+                assert told["parameters"] == {"failures": failures}
+        await notices.poll()
+        assert len([n for n in notices.matching(recipient=patient) if n["template_id"].startswith(
+            "presence-password-guesses")]) == 4  # once each: at the 3rd and at the 10th
+
+        clock.advance(hours=1)  # the wrong guesses leave the sliding hour
+        assert (await gw.redeem(patient, other, password))["accepted"]
+    finally:
+        await notices.stop()
+
+
 async def test_break_the_glass_needs_a_justification_and_respects_refusal(gw: Gateway, db: Any, unique: str,
                                                                           infra: Any, prefix: str) -> None:
     er = f"ER-{unique}"
@@ -208,32 +250,61 @@ async def test_break_the_glass_needs_a_justification_and_respects_refusal(gw: Ga
     assert not_pro["reason"] == "only a health professional can do this"
 
 
-async def test_assistants_of_a_minor_end_at_majority_unless_confirmed(gw: Gateway, db: Any, unique: str,
-                                                                       clock: FakeClock, infra: Any) -> None:
-    [child, parent, sibling] = await people(gw, db, unique, CHILD_BORN, PARENT_BORN, date(2012, 2, 3))
+async def test_a_minors_assistant_is_a_legal_representative_and_only_the_adult_keeps_the_link(
+        gw: Gateway, db: Any, unique: str, clock: FakeClock, infra: Any) -> None:
+    [child, parent, sibling, neighbour] = await people(gw, db, unique, CHILD_BORN, PARENT_BORN, date(2012, 2, 3),
+                                                       ADULT)
+    await gw.producer.send_and_wait("registry.persons.v1", encode(person(child, f"reg-{unique}-{child}-guardians",
+                                                                         guardians=[parent])), key=child.encode())
+    await eventually(lambda: _guardians_known(db, child, [parent]))
     expired = await TopicReader(infra.bootstrap, "access.grant-expired.v1").start()
+    notices = await TopicReader(infra.bootstrap, "notify.requests.v1").start()
     try:
         minor = await gw.run(child, "add-assistant", ("patient", child), assistant=sibling)
         assert minor["reason"] == "a DSP assistant must be an adult"
-        added = await gw.run(child, "add-assistant", ("patient", child), assistant=parent)
+        # the child's own account (which a parent activated) cannot hand the DSP to any adult
+        stranger = await gw.run(child, "add-assistant", ("patient", child), assistant=neighbour)
+        assert (stranger["accepted"], stranger["reason"]) == (False, NOT_A_REPRESENTATIVE)
+        added = await gw.run(child, "add-assistant", ("patient", child), assistant=parent)  # a legal representative
         assert added["accepted"] and added["details"]["link_ends_at"] == "2033-06-01T00:00:00.000Z"
         assert (await gw.decide(("patient", parent), child, "manage"))["reason"] == "DSP assistant"
-        # the parent, with the owner's rights, manages the child's DSP
+        # the parent, with the owner's rights, manages the child's DSP — but adds no stranger either
         assert (await gw.run(child, "set-emergency-access", ("patient", parent), refused=False))["accepted"]
+        by_parent = await gw.run(child, "add-assistant", ("patient", parent), assistant=neighbour)
+        assert by_parent["reason"] == NOT_A_REPRESENTATIVE
+        assert (await gw.decide(("patient", neighbour), child, "manage"))["allowed"] is False
+        # a minor cannot make the link permanent (the finding: `ends_at` became null), nor can the parent
         early = await gw.run(child, "confirm-assistant", ("patient", child), assistant=parent)
-        assert early["reason"] == "a minor's assistant link can be confirmed from the year before the patient turns 18"
+        assert (early["accepted"], early["reason"]) == (False, MINOR_CONFIRMS)
+        for_her = await gw.run(child, "confirm-assistant", ("patient", parent), assistant=parent)
+        assert for_her["reason"] == "only the patient themselves confirms an assistant link"
+        state = (await gw.post("/v1/access-state", {"actor": {"kind": "patient", "id": child}, "patient": child}))[1]
+        assert [(a["matricule"], a["ends_at"]) for a in state["assistants"]] == [(parent, "2033-06-01T00:00:00.000Z")]
 
         clock.set(datetime.fromisoformat("2033-06-01T00:00:00+00:00"))
         ended = await expired.wait(patient=child, subject=parent)
         assert ended["grant"] == "assistant"
-        assert (await gw.decide(("patient", parent), child, "manage"))["allowed"] is False
+        await notices.wait(recipient=child, template_id="assistant-link-ended")
+        assert (await gw.decide(("patient", parent), child, "manage"))["reason"] == "the assistant link has ended"
 
-        # the now-adult patient adds the parent again: no end this time
-        again = await gw.run(child, "add-assistant", ("patient", child), assistant=parent)
-        assert again["accepted"] and "link_ends_at" not in again["details"]
-        assert (await gw.decide(("patient", parent), child, "manage"))["allowed"]
+        # only the now-adult patient keeps it: confirmed, it has no end
+        clock.advance(days=30)
+        assert (await gw.run(child, "confirm-assistant", ("patient", parent), assistant=parent))["accepted"] is False
+        kept = await gw.run(child, "confirm-assistant", ("patient", child), assistant=parent)
+        assert (kept["accepted"], kept["reason"]) == (True, "assistant link confirmed")
+        assert (await gw.decide(("patient", parent), child, "manage"))["reason"] == "DSP assistant"
+        state = (await gw.post("/v1/access-state", {"actor": {"kind": "patient", "id": child}, "patient": child}))[1]
+        assert [(a["matricule"], a["ends_at"]) for a in state["assistants"]] == [(parent, None)]
+        # and as an adult she chooses anyone
+        assert (await gw.run(child, "add-assistant", ("patient", child), assistant=neighbour))["accepted"]
     finally:
         await expired.stop()
+        await notices.stop()
+
+
+async def _guardians_known(db: Any, matricule: str, guardians: list[str]) -> bool:
+    found = await db["persons"].find_one({"_id": matricule})
+    return bool(found) and found.get("guardians") == guardians
 
 
 async def test_audit_trail_is_readable_by_the_patient_and_tampering_is_found(gw: Gateway, db: Any,

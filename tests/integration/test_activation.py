@@ -241,6 +241,8 @@ async def test_from_the_letter_to_an_active_account_and_a_login(portal_for: Any,
         assert (done["accepted"], done["reason"]) == (True, "account activated") and done["device_token"]
         event = await activated.wait(matricule=me.m)
         assert event["luxtrust"] is True and event["minor"] is False
+        # the channel she chose, where notify sends her alerts (an address, never a secret)
+        assert (event["channel"], event["destination"]) == ("email", f"marie.{unique}@example.lu")
     finally:
         await activated.stop()
 

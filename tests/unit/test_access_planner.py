@@ -11,7 +11,7 @@ import pytest
 from schemas.access import AccessCommandV1, AnyCommand
 from services.access import commands, domain
 from services.access import state as ev
-from services.access.decisions import GrantKind, PatientAccess
+from services.access.decisions import Action, Actor, GrantKind, PatientAccess, decide
 from tests.support import make_matricule
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -114,8 +114,6 @@ def test_emergency_setting_and_consent() -> None:
 def test_assistants() -> None:
     add = plan(command("add-assistant", assistant=ADULT))
     assert add.events == [ev.AssistantLinked(ADULT, T0, None)] and add.notices == [("assistant-added", {})]
-    minor = plan(command("add-assistant", patient=MINOR, actor={"kind": "patient", "id": MINOR}, assistant=ADULT))
-    assert minor.details == {"link_ends_at": "2028-06-01T00:00:00.000Z"}  # the minor's 18th birthday
     assert refused(plan(command("add-assistant", assistant=OWNER)), "a patient cannot be their own DSP assistant")
     assert refused(plan(command("add-assistant", assistant=ADULT), facts=commands.Facts(True)),
                    "the assistant is not in the national registry")
@@ -125,17 +123,52 @@ def test_assistants() -> None:
     assert refused(plan(command("remove-assistant", assistant=ADULT)), "not a DSP assistant of this record")
 
 
-def test_confirming_a_minors_assistant_link() -> None:
+PARENT, STRANGER = ADULT, make_matricule(date(1975, 1, 30), 23)
+OF_MINOR = commands.Facts(patient_known=True, assistant_known=True, patient_guardians=frozenset({PARENT}))
+
+
+def test_a_minors_assistant_is_one_of_their_legal_representatives_whoever_asks() -> None:
+    parent_helps = with_events(ev.AssistantLinked(PARENT, T0, commands.majority(MINOR)))
+    for actor, access in (({"kind": "patient", "id": MINOR}, None),  # the minor's own account (a parent activated it)
+                          ({"kind": "patient", "id": PARENT}, parent_helps)):  # a parent already assisting
+        stranger = command("add-assistant", actor, patient=MINOR, assistant=STRANGER)
+        assert refused(plan(stranger, access, OF_MINOR), commands.NOT_A_REPRESENTATIVE)
+        assert refused(plan(stranger, access, KNOWN), commands.NOT_A_REPRESENTATIVE)  # no guardian recorded at all
+    parent = plan(command("add-assistant", {"kind": "patient", "id": MINOR}, patient=MINOR, assistant=PARENT),
+                  facts=OF_MINOR)
+    assert parent.events == [ev.AssistantLinked(PARENT, T0, commands.majority(MINOR))]
+    assert parent.details == {"link_ends_at": "2028-06-01T00:00:00.000Z"}  # the minor's 18th birthday
+    adult_now = command("add-assistant", {"kind": "patient", "id": MINOR}, patient=MINOR, assistant=STRANGER)
+    assert plan(adult_now, facts=KNOWN, now=commands.majority(MINOR)).events == [  # an adult chooses anyone
+        ev.AssistantLinked(STRANGER, commands.majority(MINOR), None)]
+
+
+def test_only_the_patient_once_18_keeps_an_assistant_link_past_majority() -> None:
     majority = commands.majority(MINOR)
-    linked = with_events(ev.AssistantLinked(ADULT, T0, majority))
-    confirm = command("confirm-assistant", patient=MINOR, actor={"kind": "patient", "id": MINOR}, assistant=ADULT)
-    window = majority - commands.CONFIRM_WINDOW
-    assert plan(confirm, linked, now=window).events == [ev.AssistantLinked(ADULT, window, None)]
-    assert refused(plan(confirm, linked, now=window - timedelta(days=1)),
-                   "a minor's assistant link can be confirmed from the year before the patient turns 18")
-    assert refused(plan(confirm, PatientAccess(), now=window), "not a DSP assistant of this record")
-    by_assistant = command("confirm-assistant", patient=MINOR, actor={"kind": "patient", "id": ADULT}, assistant=ADULT)
-    assert refused(plan(by_assistant, linked, now=window), "only the patient themselves confirms an assistant link")
+    linked = with_events(ev.AssistantLinked(PARENT, T0, majority))
+    confirm = command("confirm-assistant", patient=MINOR, actor={"kind": "patient", "id": MINOR}, assistant=PARENT)
+    for now in (T0, majority - timedelta(days=1), majority - timedelta(milliseconds=1)):  # whatever the window
+        assert refused(plan(confirm, linked, now=now), commands.MINOR_CONFIRMS)
+    by_assistant = command("confirm-assistant", patient=MINOR, actor={"kind": "patient", "id": PARENT},
+                           assistant=PARENT)
+    for now in (T0, majority, majority + timedelta(days=3)):
+        assert refused(plan(by_assistant, linked, now=now), "only the patient themselves confirms an assistant link")
+
+    # at majority the sweeper ends the link: kept on the record as ended (no rights), for the adult to confirm
+    sweeper = {"kind": "operator", "id": "access-sweeper"}
+    end = plan(command("end-grant", sweeper, patient=MINOR, grant="assistant", subject=PARENT,
+                       ends_at=majority.isoformat()), linked, now=majority)
+    assert end.accepted and end.events == [] and end.notices == [("assistant-link-ended", {})]
+    after = majority + timedelta(days=40)
+    as_parent = Actor("patient", PARENT)
+    assert decide(linked, as_parent, Action.MANAGE, MINOR, after).reason == "the assistant link has ended"
+    kept = plan(confirm, linked, now=after)
+    assert (kept.reason, kept.events) == ("assistant link confirmed", [ev.AssistantLinked(PARENT, after, None)])
+    ev.apply(linked, kept.events[0])
+    assert linked.assistants == {PARENT: None} and linked.assistant_since == {PARENT: T0}  # the link's start kept
+    assert decide(linked, as_parent, Action.MANAGE, MINOR, after).allowed
+    assert refused(plan(confirm, linked, now=after), "the assistant link has no end: there is nothing to confirm")
+    assert refused(plan(confirm, PatientAccess(), now=after), "not a DSP assistant of this record")
 
 
 def test_presence_passwords_need_the_facts_access_api_recorded() -> None:
@@ -162,18 +195,25 @@ def test_presence_passwords_need_the_facts_access_api_recorded() -> None:
                    "unknown professional")
 
 
-def test_the_guess_count_is_a_fact_of_the_presence_try() -> None:
-    assert commands.presence_try(True, 4) is None
+def test_the_guess_counts_are_facts_of_the_presence_try() -> None:
+    assert commands.presence_try(True, 4) is None and commands.presence_try(True, 4, 9) is None
     assert commands.presence_try(True, 5) == (429, "too many wrong presence passwords for this patient; try again "
                                                    "in an hour")
+    assert commands.presence_try(True, 0, 10) == (429, commands.PAUSED)  # every professional's, on this patient
+    own_first = commands.presence_try(True, 5, 10)
+    assert own_first is not None and own_first[1] != commands.PAUSED  # the professional's own cap is said first
     assert commands.presence_try(False, 0) == (403, "unknown professional")
+    assert [commands.guesses_notice(n) for n in range(1, 12)] == [
+        None, None, "presence-password-guesses", *[None] * 6, "presence-password-guesses-paused", None]
 
 
 def test_breaking_the_glass() -> None:
     cmd = command("break-the-glass", DOCTOR, justification="Unconscious patient in the emergency room")
     accepted = plan(cmd)
-    assert accepted.events == [ev.EmergencyAccessUsed(PRO, T0)]
+    assert accepted.events == [ev.EmergencyAccessUsed(PRO, T0)] and accepted.alert  # also on the patient's channel
     assert accepted.details == {"ends_at": "2026-11-22T21:00:00.000Z"}
+    assert commands.breaks_the_glass(cmd) and not commands.breaks_the_glass(command("set-emergency-access",
+                                                                                    refused=True))
     assert commands.justification(cmd) == "Unconscious patient in the emergency room"
     assert refused(plan(cmd, with_events(ev.EmergencyAccessSettingChanged(T0, True))),
                    "the patient has refused emergency access")
@@ -218,7 +258,9 @@ def test_ending_a_grant_only_if_it_is_still_the_one_in_force() -> None:
                    "nothing to end: the grant was revoked, renewed or has already ended")
     link = with_events(ev.AssistantLinked(ADULT, T0, ends))
     unlink = command("end-grant", sweeper, grant="assistant", subject=ADULT, ends_at=ends.isoformat())
-    assert plan(unlink, link, now=ends).events == [ev.AssistantUnlinked(ADULT, ends)]
+    assert plan(unlink, link, now=ends).accepted
+    assert refused(plan(unlink, with_events(ev.AssistantLinked(ADULT, T0, None)), now=ends),
+                   "nothing to end: the grant was revoked, renewed or has already ended")  # confirmed meanwhile
 
 
 def test_the_agency_command_and_the_grant_ends_the_state_holds() -> None:

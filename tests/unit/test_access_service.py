@@ -11,6 +11,7 @@ from typing import Any
 
 from schemas.access import AccessCommandV1, AccessOutcomeV1
 from services.access import api as access_api
+from services.access import commands
 from services.access.domain import ProfessionalCard
 from services.access.service import AccessService, Publishers
 from services.access.sweeper import Sweeper
@@ -86,6 +87,28 @@ def test_a_presence_password_is_set_from_the_hash_access_kept_and_a_forged_one_i
     asyncio.run(w.store.put_pending_presence("p-3", "$argon2id$other", {}, T0, make_matricule(date(1990, 1, 2), 5)))
     elsewhere = w.handle("generate-presence-password", delivery="none", command_id="p-3")
     assert not elsewhere.accepted  # kept for another patient's command
+
+
+def test_a_minors_legal_representatives_come_from_accesss_copy_of_the_registry() -> None:
+    """The planner is told the patient's guardians (the registry's record, as access keeps it): a guardian is
+    accepted as the minor's assistant, another adult refused, whoever asks."""
+    w = World()
+    child, parent, neighbour = (make_matricule(date(2015, 6, 1), 3), make_matricule(date(1984, 3, 9), 4),
+                                make_matricule(date(1979, 8, 2), 5))
+    for m in (parent, neighbour):
+        w.store.persons[m] = {"_id": m, "guardians": []}
+    w.store.persons[child] = {"_id": child, "guardians": [parent]}
+
+    def add(who: str, command_id: str) -> AccessOutcomeV1:
+        cmd = AccessCommandV1.model_validate({"command": "add-assistant", "command_id": command_id, "patient": child,
+                                              "actor": {"kind": "patient", "id": child}, "assistant": who}).root
+        return asyncio.run(w.service.handle(cmd))
+
+    refused = add(neighbour, "a-1")
+    assert (refused.accepted, refused.reason) == (False, commands.NOT_A_REPRESENTATIVE)
+    accepted = add(parent, "a-2")
+    assert accepted.accepted and accepted.details == {"link_ends_at": "2033-06-01T00:00:00.000Z"}
+    assert [(e["kind"], e["subject"]) for e in w.store.expiries.values()] == [("assistant", parent)]
 
 
 def test_the_sweeper_asks_once_for_a_due_end_and_the_end_announces_the_expiry() -> None:

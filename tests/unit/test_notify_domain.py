@@ -88,3 +88,35 @@ def test_marking_read_names_ids_or_all_never_both_nor_neither() -> None:
     for wrong in ({}, {"ids": ["a"], "all": True}, {"ids": ["a"] * 201}):
         with pytest.raises(ValidationError):
             MarkReadRequest.model_validate({"recipient": PATIENT, **wrong})
+
+
+def test_an_alert_on_the_persons_own_channel_goes_where_she_chose_else_to_the_registrys_e_mail_then_mobile() -> None:
+    from schemas.activation import AccountActivatedV1
+    from schemas.notify import Channel
+    from services.notify.domain import chosen_channel, preferred
+
+    registry = {"email": "reg@example.lu", "mobile": "+352621000111"}
+    activated = {"event_id": "e-1", "matricule": PATIENT, "minor": False, "luxtrust": False,
+                 "activated_at": "2026-11-20T08:00:00+00:00"}
+    by_sms = chosen_channel(AccountActivatedV1.model_validate({**activated, "channel": "sms",
+                                                               "destination": "+352691222333"}))
+    assert by_sms == {"channel": "sms", "address": "+352691222333"}
+    assert chosen_channel(AccountActivatedV1.model_validate(activated)) is None  # an older event says nothing
+    assert preferred({**registry, "preferred": by_sms}) == (Channel.SMS, "+352691222333")
+    typed = {"channel": "email", "address": "chosen@example.lu"}
+    assert preferred({**registry, "preferred": typed}) == (Channel.EMAIL, "chosen@example.lu")  # not the registry's
+    assert preferred({**registry, "preferred": {"channel": "sms", "address": None}}) == (Channel.SMS, "+352621000111")
+    assert preferred(registry) == (Channel.EMAIL, "reg@example.lu")  # nothing chosen: the registry's e-mail
+    assert preferred({"mobile": "+352621000111", "email": None}) == (Channel.SMS, "+352621000111")
+    assert preferred({"preferred": {"channel": "email", "address": None}}) is None  # notify knows no address
+    assert preferred({}) is None
+
+
+@pytest.mark.parametrize("template", ["presence-password-guesses", "presence-password-guesses-paused",
+                                      "assistant-link-ended", "emergency-access-used"])
+def test_the_trust_alerts_render_in_every_language(template: str) -> None:
+    params = {"failures": "3", "professional": "Eva Roth (Médecin, Urgences)",
+              "justification": "Patient unconscious in the emergency room"}
+    for locale in Locale:
+        subject, body = templates.render(template, locale, params)
+        assert subject and body and "{" not in body

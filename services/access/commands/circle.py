@@ -1,6 +1,7 @@
 """The rules of the commands about professionals and their grants: the trusted circle (add, remove, access
 period), the referring GP, blocking and unblocking a professional, revoking a grant, and ending the grant the
-sweeper found due (`end-grant`, an internal command)."""
+sweeper found due (`end-grant`, an internal command) — a minor's assistant link that ends at majority stays on the
+record as ended, which the adult patient confirms or removes (`assistants.py`)."""
 
 from __future__ import annotations
 
@@ -58,10 +59,10 @@ def _end_grant(cmd: EndGrant, access: PatientAccess) -> Plan:
     """End the grant the sweeper found due, if it is still the one in force (not revoked nor renewed)."""
     details = {"grant": cmd.grant, "subject": cmd.subject, "ended_at": rfc3339(cmd.ends_at)}
     notice: list[tuple[str, dict[str, str]]] = [("grant-expired", {"grant": str(cmd.grant)})]
-    if cmd.grant == "assistant":
+    if cmd.grant == "assistant":  # a minor's link, at majority: kept as ended (no rights) for her to confirm
         if cmd.subject in access.assistants and access.assistants[cmd.subject] == cmd.ends_at:
-            return Plan(True, "assistant link ended", [ev.AssistantUnlinked(cmd.subject, cmd.ends_at)], notice,
-                        details)
+            return Plan(True, "assistant link ended at the patient's majority; only the patient can confirm it",
+                        [], [("assistant-link-ended", {})], details)
     else:
         grant = access.grants.get((GrantKind(cmd.grant), cmd.subject))
         if grant is not None and grant.ends_at == cmd.ends_at:

@@ -1,6 +1,7 @@
 """Questions the worker asks about a command's kind: which facts the planner needs for it (an audit check, the
 kept presence-password hash, the API's check of a typed one), and which effects follow it (a password letter, a
-sealed password kept, a justification audited, a grant ended). The service calls these, never `isinstance`."""
+sealed password kept, a justification audited, a break of the glass counted, a grant ended). The service calls
+these, never `isinstance`."""
 
 from __future__ import annotations
 
@@ -35,6 +36,11 @@ def sends_password(cmd: AnyCommand) -> str | None:
 
 def keeps_sealed_password(cmd: AnyCommand) -> bool:
     return isinstance(cmd, PresencePasswordCommand)
+
+
+def breaks_the_glass(cmd: AnyCommand) -> bool:
+    """An emergency access: counted per professional for the operators (`emergency.frequent`) once accepted."""
+    return isinstance(cmd, BreakTheGlass)
 
 
 def justification(cmd: AnyCommand) -> str:

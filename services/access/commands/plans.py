@@ -24,6 +24,7 @@ class Facts:
     patient_known: bool
     professional_known: bool = False  # the professional the command names, or the acting professional
     assistant_known: bool = False
+    patient_guardians: frozenset[str] = frozenset()  # the patient's legal representatives, as the registry gives them
     has_presence_password: bool = False
     professional_display: str = ""  # how notices name that professional: name (profession, specialty)
     new_presence_hash: str | None = None  # the hash access's API (or the agency) kept for this command and patient
@@ -40,6 +41,7 @@ class Plan:
     details: dict[str, str] = field(default_factory=dict)
     presence_hash: str | None = None  # the patient's new presence password (its hash)
     consent: dict[str, object] | None = None  # the consent to record
+    alert: bool = False  # the notices also go to the patient's own channel (the e-mail or SMS she chose)
 
 
 def refuse(reason: str) -> Plan:

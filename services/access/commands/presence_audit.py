@@ -1,7 +1,8 @@
 """The rules of a professional's presence passwords and of the audit check: whether a professional may type a
-password now (`presence_try`, for access's API), a new password made the patient's, a professional redeeming
-one or breaking the glass (emergency access, unless the patient refused it), and how a `verify-audit-trail`
-command reports the chain's check."""
+password now (`presence_try`, for access's API) and what the patient is told of wrong guesses (`guesses_notice`),
+a new password made the patient's, a professional redeeming one or breaking the glass (emergency access, with a
+justification that reads like one, unless the patient refused it), and how a `verify-audit-trail` command reports
+the chain's check."""
 
 from __future__ import annotations
 
@@ -13,15 +14,33 @@ from schemas.fields import rfc3339
 from .. import presence
 from .. import state as ev
 from ..decisions import PRESENCE_GRANT, Actor, PatientAccess
+from ..emergency import justification_problem
 from .plans import AuditCheck, Facts, Plan, refuse
 
+PAUSED = ("too many wrong presence passwords for this patient from all professionals; tries are paused for up to "
+          "an hour")
 
-def presence_try(professional_known: bool, wrong_guesses: int) -> tuple[int, str] | None:
-    """Whether a professional may type a presence password now (access's API), as (status, reason) if not."""
+
+def presence_try(professional_known: bool, wrong_guesses: int, wrong_on_patient: int = 0) -> tuple[int, str] | None:
+    """Whether a professional may type a presence password now (access's API), as (status, reason) if not:
+    `wrong_guesses` are theirs on this patient, `wrong_on_patient` every professional's on the patient's current
+    password, both in the sliding hour."""
     if not professional_known:
         return 403, "unknown professional"
     if wrong_guesses >= presence.MAX_TRIES:
         return 429, "too many wrong presence passwords for this patient; try again in an hour"
+    if wrong_on_patient >= presence.PATIENT_MAX_TRIES:
+        return 429, PAUSED
+    return None
+
+
+def guesses_notice(wrong_on_patient: int) -> str | None:
+    """After a wrong guess, the patient's count of them in the hour: the notice she gets (in-app and on her own
+    channel), at the 3rd and at the cap — or None."""
+    if wrong_on_patient == presence.TELL_PATIENT_AT:
+        return "presence-password-guesses"
+    if wrong_on_patient == presence.PATIENT_MAX_TRIES:
+        return "presence-password-guesses-paused"
     return None
 
 
@@ -41,12 +60,15 @@ def _professional_action(cmd: RedeemPresencePassword | BreakTheGlass, access: Pa
         return refuse("professional blocked by the patient")
     named = facts.professional_display or actor.id
     if isinstance(cmd, BreakTheGlass):
+        problem = justification_problem(cmd.justification)
+        if problem is not None:
+            return refuse(problem)
         if access.emergency_refused:
             return refuse("the patient has refused emergency access")
         grant = ev.EmergencyAccessUsed(actor.id, now)
         notice = {"professional": named, "justification": cmd.justification}
         return Plan(True, "emergency access granted", [grant], [("emergency-access-used", notice)],
-                    {"ends_at": rfc3339(now + ev.EMERGENCY_GRANT)})
+                    {"ends_at": rfc3339(now + ev.EMERGENCY_GRANT)}, alert=True)
     if not facts.has_presence_password:
         return refuse("the patient has no presence password")
     if not facts.presence_checked:

@@ -1,5 +1,6 @@
 """`AccessStore`, access's `Store` on MongoDB: its collections (patients, persons, professionals, grant ends,
-first accesses, presence failures and passwords, commands' refusals and effects) and a method per question."""
+first accesses, presence failures and passwords, breaks of the glass, commands' refusals and effects) and a method
+per question."""
 
 from __future__ import annotations
 
@@ -11,13 +12,17 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.kit.projection import insert_once, upsert
+from services.kit.projection import insert_many_once, insert_once, upsert
 
 from ..decisions import PatientAccess
 from ..domain import ProfessionalCard
+from ..emergency import Use
 from . import changes
 from .claims import UniqueInserts
 from .protocol import RECENT_COMMANDS, PatientDoc, decode_access, decode_doc, encode_access
+
+PRESENCE_KEEP = timedelta(hours=1)  # presence.WINDOW: wrong guesses older than twice that are deleted
+GLASS_KEEP = timedelta(hours=48)  # twice emergency.WINDOW
 
 
 class AccessStore:
@@ -35,11 +40,11 @@ class AccessStore:
         self.refusals = db["refusals"]  # outcomes of commands about unknown patients (no state to keep them in)
         self.presence_pending = db["presence_pending"]  # new presence-password hashes, by internal command id
         self.presence_redemptions = db["presence_redemptions"]  # passwords the API checked, by command id
+        self.glass = db["emergency_uses"]  # breaks of the glass, `_id` = <hour>|<time>|<command id>: read by hour
 
     async def ensure_indexes(self) -> None:
         await self.expiries.create_index([("state", ASCENDING), ("ends_at", ASCENDING)])
         await self.audit.create_index([("patient", ASCENDING), ("seq", DESCENDING)], unique=True)
-        await self.presence_failures.create_index([("key", ASCENDING), ("at", ASCENDING)])
         await self.patients.create_index([("updated_at", ASCENDING)])
 
     async def load(self, patient: str) -> PatientDoc:
@@ -125,12 +130,38 @@ class AccessStore:
             "patient": patient, "kind": kind, "subject": subject, "ends_at": ends_at, "state": "pending"}},
             upsert=True)
 
-    async def presence_failures_since(self, professional: str, patient: str, since: datetime) -> int:
-        return await self.presence_failures.count_documents({"key": f"{professional}|{patient}",
-                                                             "at": {"$gt": since}})
+    async def presence_failures_since(self, key: str, since: datetime) -> int:
+        """An `_id` range (`<key>|<time>|<ref>`: answered from the `_id` index, on FerretDB too), counted here."""
+        found = self.presence_failures.find({"_id": {"$gte": f"{key}|{_stamp(since)}~", "$lt": f"{key}|~"}},
+                                            {"_id": 1})
+        return len([raw async for raw in found])
 
-    async def presence_failed(self, professional: str, patient: str, at: datetime) -> None:
-        await self.presence_failures.insert_one({"key": f"{professional}|{patient}", "at": at})
+    async def presence_failed(self, keys: list[str], at: datetime, ref: str) -> None:
+        await insert_many_once(self.presence_failures, [{"_id": f"{key}|{_stamp(at)}|{ref}", "key": key, "at": at}
+                                                        for key in keys])
+
+    async def glass_broken(self, professional: str, patient: str, at: datetime, ref: str) -> None:
+        await insert_once(self.glass, {"_id": f"{_hour(at)}|{_stamp(at)}|{ref}", "professional": professional,
+                                       "patient": patient, "at": at})
+
+    async def glass_broken_since(self, since: datetime, now: datetime) -> list[Use]:
+        """Hour by hour, each an `_id` prefix range (FerretDB answers it from the `_id` index): a day is 26 reads."""
+        found: list[Use] = []
+        hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        while hour <= now + timedelta(hours=1):  # a replica's clock a little ahead: its next hour too
+            key = _hour(hour)
+            async for raw in self.glass.find({"_id": {"$gte": f"{key}|", "$lt": f"{key}}}"}}):
+                at = raw["at"] if raw["at"].tzinfo else raw["at"].replace(tzinfo=UTC)
+                if at > since:
+                    found.append(Use(raw["professional"], raw["patient"], at))
+            hour += timedelta(hours=1)
+        return found
+
+    async def prune_counters(self, now: datetime) -> int:
+        """Scans of two small collections (hours of entries), once an hour from the sweeper."""
+        guesses = await self.presence_failures.delete_many({"at": {"$lt": now - 2 * PRESENCE_KEEP}})
+        glass = await self.glass.delete_many({"_id": {"$lt": f"{_hour(now - GLASS_KEEP)}|"}})
+        return guesses.deleted_count + glass.deleted_count
 
     async def grant_counts(self, now: datetime) -> dict[str, int]:
         """For the operations console: time-limited grants running, ending within 24 hours, ended."""
@@ -173,6 +204,15 @@ class AccessStore:
 
     async def redemption(self, command_id: str) -> dict[str, Any] | None:
         return await self.presence_redemptions.find_one({"_id": command_id})
+
+
+def _hour(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y%m%d%H")
+
+
+def _stamp(at: datetime) -> str:
+    """A time in an `_id`: UTC, fixed width, so that `_id` order is time order."""
+    return at.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%f")
 
 
 def _card(raw: dict[str, Any]) -> ProfessionalCard:

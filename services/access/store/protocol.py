@@ -14,6 +14,7 @@ from services.kit.commands import recent_outcome
 
 from ..decisions import Grant, GrantKind, PatientAccess
 from ..domain import ProfessionalCard
+from ..emergency import Use
 
 RECENT_COMMANDS = 50  # outcomes kept per patient to answer a redelivered command identically
 
@@ -85,8 +86,17 @@ class Store(Protocol):
     def professional_cards(self) -> AsyncIterator[ProfessionalCard]: ...
     async def professional_card(self, professional_id: str) -> ProfessionalCard | None: ...
     async def schedule_end(self, patient: str, kind: str, subject: str, ends_at: datetime) -> None: ...
-    async def presence_failures_since(self, professional: str, patient: str, since: datetime) -> int: ...
-    async def presence_failed(self, professional: str, patient: str, at: datetime) -> None: ...
+    async def presence_failures_since(self, key: str, since: datetime) -> int:
+        """Wrong presence-password guesses counted under `key` (`presence.professional_key`, `patient_key`)
+        after `since`."""
+    async def presence_failed(self, keys: list[str], at: datetime, ref: str) -> None:
+        """One wrong guess (`ref`: the redemption's command id) counted under each of `keys`; idempotent."""
+    async def glass_broken(self, professional: str, patient: str, at: datetime, ref: str) -> None:
+        """One accepted break-the-glass (`ref`: its command id), counted once however often it is redelivered."""
+    async def glass_broken_since(self, since: datetime, now: datetime) -> list[Use]:
+        """The breaks of the glass after `since`, up to `now` (each once), for the operators' watch."""
+    async def prune_counters(self, now: datetime) -> int:
+        """Forget wrong guesses and breaks of the glass no window counts any more; how many."""
     async def grant_counts(self, now: datetime) -> dict[str, int]: ...
     async def effects_done(self, command_id: str) -> bool: ...
     async def mark_effects_done(self, command_id: str, at: datetime) -> None: ...

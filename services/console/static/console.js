@@ -24,6 +24,12 @@ function render(snap) {
   rows("funnel", [["letters sent", f.letters_sent], ["activated", f.activated], ["logged in", f.logged_in]]);
   const g = snap.grants;
   rows("grants", [["active (time-limited)", g.active], ["expiring in 24 h", g.expiring_24h], ["expired", g.expired]]);
+  const glass = snap.break_the_glass;  // professionals only (id and counts): never a patient
+  document.getElementById("glass-rule").textContent = glass.threshold ? `≥ ${glass.threshold} patients in ${glass.window_hours} h` : "";
+  rows("glass", glass.professionals === null ? [["access did not answer", null, null, null]]
+    : glass.professionals.length ? glass.professionals.map((p) => [esc(p.professional_id), p.patients + " patients",
+        p.uses + " uses", esc(p.last_at)])
+    : [["nobody", "", "", ""]]);
   rows("channels", Object.entries(snap.channels).map(([ch, c]) => [esc(ch), c.delivered + " delivered", c.failed + " failed"]));
   rows("dlq", Object.entries(snap.dlq_depth).filter(([, n]) => n > 0).map(([topic, n]) =>
     [esc(topic), n, `<button data-topic="${esc(topic)}" class="inspect">inspect</button>`]));

@@ -32,6 +32,7 @@ DONE = {  # ?done=<code> → the notice shown (non-personal codes only)
     "consent": _("Your consent is recorded."),
     "assistant-added": _("The DSP assistant was added."),
     "assistant-removed": _("The DSP assistant was removed."),
+    "assistant-kept": _("You keep this DSP assistant: the link no longer ends."),
     "doc-blocked": _("The document is now hidden from health professionals."),
     "doc-unblocked": _("The document is visible to health professionals again."),
     "doc-pending": _("Your request was sent; it takes effect in a few moments."),

@@ -1,14 +1,18 @@
-"""The DSP assistants of a DSP's settings (leaflet 000) — look a person up by their matricule, add them, remove them
-— and 'My patient records', the other DSPs one assists and the switch to one of them (or back to one's own). Changes
-are access commands sent through the portal API, which decides; its refusal is shown in the reader's language. A
-matricule is always POSTed, never in a URL: the DSP acted on is kept in a sealed cookie (`Page.act_for`)."""
+"""The DSP assistants of a DSP's settings (leaflet 000) — look a person up by their matricule, add them, remove them,
+keep a link that ended at one's majority — and 'My patient records', the other DSPs one assists and the switch to
+one of them (or back to one's own). Changes are access commands sent through the portal API, which decides; its
+refusal is shown in the reader's language. A matricule is always POSTed, never in a URL: the DSP acted on is kept in
+a sealed cookie (`Page.act_for`)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
+
+from schemas.fields import rfc3339
 
 from .. import web
 from ..api import Problem
@@ -22,7 +26,8 @@ router = APIRouter(include_in_schema=False)
 # --- DSP assistants -------------------------------------------------------------------------------------------------
 
 async def _assistants(p: Page, status: int = 200, **values: Any) -> Response:
-    return await settings_page(p, "assistants.html", status, **values)
+    """`now` tells the links that have ended (a minor's, at majority: only the adult patient keeps one, "Keep")."""
+    return await settings_page(p, "assistants.html", status, now=rfc3339(datetime.now(UTC)), **values)
 
 
 @router.get("/assistants")
@@ -56,6 +61,16 @@ async def add_assistant(p: Current) -> Response:
     if refused:
         return await _assistants(p, 400, error=refused)
     return p.redirect("/assistants?done=assistant-added")
+
+
+@router.post("/assistants/confirm")
+async def confirm_assistant(p: Current) -> Response:
+    """The adult patient keeps a link made while she was a minor (access refuses anyone else, and a minor)."""
+    form = await p.form()
+    refused = await _command(p, command="confirm-assistant", assistant=field(form, "matricule"))
+    if refused:
+        return await _assistants(p, 400, error=refused)
+    return p.redirect("/assistants?done=assistant-kept")
 
 
 @router.post("/assistants/remove")
