@@ -28,6 +28,7 @@ from services.kit.settings import Secret, ServiceKey, ServiceSettings
 from .agency import AgencyPresence
 from .api import AccessApi
 from .audit import AuditKeys
+from .audit_api import AuditApi
 from .checkpoints import CheckpointBook
 from .directory_api import DirectoryApi
 from .handlers import register
@@ -107,6 +108,7 @@ def create_app(settings: AccessSettings, clock: Clock = utc_now) -> AsgiFastStre
     return make_app(rt, on_startup=[store.ensure_indexes, view.load, book.load, audit_log.load_heads],
                     routes=[*AccessApi(service, clock, Phases(rt.registry)).routes(door),
                             *AccessReads(service, names, clock).routes(door),
+                            *AuditApi(service, names, book, signer, clock).routes(door),
                             *DirectoryApi(service, clock).routes(door),
                             *PresenceApi(service, clock, settings.notify_public_key).routes(door)],
                     after_startup=[start_background],

@@ -2,7 +2,8 @@
 patient's trail with notify's MongoDB credentials (FerretDB lets any user write any database) and a deleted tail
 entry are both named by `verify-audit-trail` — the first because access did not sign it, the second thanks to
 access's checkpoint on `access.audit-heads.v1`, which only access may write; a restarted replica continues after the
-checkpoint, never refilling what was removed."""
+checkpoint, never refilling what was removed; a patient's whole trail comes signed and verifies with the key access
+publishes, and a professional gets none."""
 
 from __future__ import annotations
 
@@ -24,13 +25,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from infra.local import LocalInfra
 from services.access import signing
-from services.access.audit import AuditEntry, AuditKeys
+from services.access.audit import GENESIS, AuditEntry, AuditKeys
 from services.kit.mongo import make_client
 from tests.inprocess import FakeClock, InProcessWorker
 from tests.integration.access_support import Gateway, TopicReader, access_worker, people
 from tests.support import MONGO_ADMIN_URIS, MONGO_USERS, audit_keys_for_tests, kafka_options
 
-ADULT = date(1979, 3, 14)
+ADULT, PARENT, CHILD = date(1979, 3, 14), date(1982, 8, 2), date(2016, 4, 9)
 TOPIC = "access.audit-heads.v1"
 
 
@@ -223,3 +224,36 @@ async def test_only_access_may_write_the_checkpoints(local: LocalInfra, access: 
                 await producer.send_and_wait(TOPIC, b'{"jws": "forged"}', key=b"0" * 64)
         finally:
             await producer.stop()
+
+
+async def test_a_patient_gets_her_whole_trail_signed_and_a_professional_gets_none(gw: Gateway, db: Any,
+                                                                                 unique: str) -> None:
+    dr = f"DR-{unique}"
+    [patient, parent, child] = await people(gw, db, unique, ADULT, PARENT, CHILD, pros=(dr,))
+    await gw.run(patient, "add-to-circle", ("patient", patient), professional_id=dr)
+    await gw.decide(("professional", dr), patient, document="doc-1")
+    await gw.run(child, "add-assistant", ("patient", child), assistant=parent)
+
+    status, jwks = await gw.post("/v1/audit/keys", {})
+    assert status == 200 and [k["kty"] for k in jwks["keys"]] == ["OKP"]
+    keys = signing.public_keys(jwks)
+    status, document = await gw.post("/v1/audit/export", {"actor": {"kind": "patient", "id": patient},
+                                                          "patient": patient})
+    assert status == 200
+    signing.check_document(document, keys)
+    assert [(e["seq"], e["action"], e["document"]) for e in document["entries"]] == [
+        (0, "add-to-circle", None), (1, "read", "doc-1")]
+    assert document["entries"][1]["who"]["name"] == "Paul Hoffmann" and document["head"]["seq"] == 1
+    assert document["verification"]["intact"] is True and document["patient"] == patient
+    changed = json.loads(json.dumps(document).replace('"doc-1"', '"doc-7"'))
+    with pytest.raises(signing.BadSignature):
+        signing.check_document(changed, keys)
+
+    status, for_child = await gw.post("/v1/audit/export", {"actor": {"kind": "patient", "id": parent},
+                                                           "patient": child})
+    assert status == 200 and for_child["patient"] == child  # the child's DSP assistant
+    signing.check_document(for_child, keys)
+    for actor in ({"kind": "professional", "id": dr}, {"kind": "patient", "id": parent}):
+        status, refused = await gw.post("/v1/audit/export", {"actor": actor, "patient": patient})
+        assert status == 403, refused
+    assert GENESIS == document["entries"][0]["prev_hash"]

@@ -1,6 +1,7 @@
 """The audit trail only access can write (issue 24, "Trust II"): entries keyed with access's key, verification against
 access's checkpoint naming the first forged, removed or reordered entry or one access did not write, where access
-continues a chain it reloads, and the signed checkpoints (coalesced, off the decision's path)."""
+continues a chain it reloads, the signed checkpoints (coalesced, off the decision's path) and the signed export a
+patient checks offline."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import hashlib
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from services.access import audit, audit_check, signing
+from services.access import audit, audit_check, signing, verify_export
 from services.access.audit import GENESIS, AuditEntry, AuditKeys, Head
+from services.access.audit_api import export_document
 from services.access.audit_check import Problem
 from services.access.checkpoints import CheckpointBook
 from services.kit.servicetokens import new_key
@@ -190,6 +193,56 @@ def test_a_checkpoint_is_signed_names_no_matricule_and_holds_only_for_its_chain_
     forged = base64.urlsafe_b64encode(json.dumps({**claims, "seq": 9}).encode()).rstrip(b"=").decode()
     with pytest.raises(signing.BadSignature):
         signing.check_checkpoint(f"{header}.{forged}.{signature}", keys, pseudonym)
+
+
+def _export(entries: list[AuditEntry], checkpoint: Any = None) -> dict[str, Any]:
+    found = audit_check.verify(entries, KEY, checkpoint.head if checkpoint else None, PATIENT)
+    named = {("professional", e.actor_id): "Dr Paul Hoffmann" for e in entries}
+    return SIGNER.sign(export_document(PATIENT, entries, found, checkpoint, named, T0 + timedelta(days=1)))
+
+
+def test_an_export_verifies_with_the_published_key_and_a_changed_byte_does_not(tmp_path: Path) -> None:
+    entries = chain(4)
+    checkpoint = SIGNER.checkpoint(KEYS.pseudonym(PATIENT), entries[2].head, 1_764_000_000)
+    document = _export(entries, checkpoint)
+    keys = signing.public_keys(SIGNER.jwks())
+    signing.check_document(document, keys)
+    signing.check_document(json.loads(json.dumps(document, indent=4)), keys)  # re-indented: the same content
+    raw = json.dumps(document).encode()
+    where = raw.index(b"trusted-circle")
+    changed = raw[:where] + b"T" + raw[where + 1:]  # one byte of one entry's reason
+    with pytest.raises(signing.BadSignature):
+        signing.check_document(json.loads(changed), keys)
+    with pytest.raises(signing.BadSignature):
+        signing.check_document({**document, "entries": document["entries"][:-1]}, keys)  # an entry left out
+    with pytest.raises(signing.BadSignature):
+        signing.check_document(document, signing.public_keys(signing.AuditSigner(new_key()[0]).jwks()))
+
+    path, jwks = tmp_path / "trail.json", tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(SIGNER.jwks()))
+    path.write_bytes(raw)
+    holds, broken = verify_export.check(document, SIGNER.jwks())
+    assert not broken and any("checkpoint: valid, entry 2" in line for line in holds)
+    assert verify_export.main([str(path), "--keys", str(jwks)]) == 0
+    path.write_bytes(changed)
+    assert verify_export.main([str(path), "--keys", str(jwks)]) == 1
+    path.write_bytes(b"not json")
+    assert verify_export.main([str(path), "--keys", str(jwks)]) == 2
+
+
+def test_an_export_holds_every_entry_as_the_chain_does_with_who_named_and_the_verdict() -> None:
+    entries = chain(3)
+    document = _export(entries)
+    assert [(e["seq"], e["hash"], e["prev_hash"], e["mac"]) for e in document["entries"]] == [
+        (e.seq, e.hash, e.prev_hash, e.mac) for e in entries]
+    assert document["entries"][0]["who"] == {"kind": "professional", "id": "PRO-0", "name": "Dr Paul Hoffmann"}
+    assert document["head"] == {"seq": 2, "hash": entries[2].hash} and document["checkpoint"] is None
+    assert document["verification"] == {"intact": True, "reason": "audit trail intact", "not_checkpointed": 3}
+    assert document["signature"]["kid"] == SIGNER.kid and ".." in document["signature"]["jws"]
+    rebuilt = [AuditEntry(PATIENT, e["seq"], datetime.fromisoformat(e["at"]), e["actor_kind"], e["actor_id"],
+                          e["action"], e["document"], e["allowed"], e["reason"], e["prev_hash"], e["hash"], e["via"],
+                          e["justification"], e["mac"]) for e in document["entries"]]
+    assert audit_check.verify(rebuilt, KEY, None, PATIENT).intact  # what access can check again, with its key
 
 
 # --- the checkpoint book (no Kafka: its publisher is a list) -----------------------------------------------------
