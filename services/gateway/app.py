@@ -116,6 +116,7 @@ def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
                   description="The patient portal's API of the shared health record (DSP).")
     app.include_router(account.router)
     app.include_router(patient.router)
+    app.include_router(patient.public_router)
     app.include_router(professional.router)
     app.include_router(pro_documents.router)
     app.include_router(records.router)
