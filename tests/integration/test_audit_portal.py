@@ -1,7 +1,8 @@
-"""The audit trail through the portal (issue 24, "Trust II"): a patient downloads her whole trail signed by access
-("Télécharger mon journal signé", the API's `GET /v1/me/audit/export` and the portal's button), which verifies with
-the key published at `GET /v1/audit/public-key` — and not once a byte is changed; a stranger or a professional gets
-none."""
+"""The audit trail through the portal (issue 24, "Trust II"): an assistant's reads of a child's documents are access
+decisions on those documents, in the child's "Traçabilité" as reads of those documents by the assistant (the owner's
+own reads stay unaudited); a patient downloads her whole trail signed by access ("Télécharger mon journal signé", the
+API's `GET /v1/me/audit/export` and the portal's button), which verifies with the key published at
+`GET /v1/audit/public-key` — and not once a byte is changed; a stranger or a professional gets none."""
 
 from __future__ import annotations
 
@@ -17,9 +18,59 @@ from services.access import signing, verify_export
 from services.gateway.pro_assertion import sign
 from tests.integration import test_gateway
 from tests.integration.test_gateway import onboard, problem_of
-from tests.support import encode, eventually, make_matricule
+from tests.support import encode, eventually, lab_result, make_matricule
 
 portal = test_gateway.portal  # the same world (workers, sinks) as the gateway's tests, this module's own
+
+
+async def _trail(web: httpx.AsyncClient, headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    reply = await web.get("/v1/me/audit", params={"limit": 200}, headers=headers or {})
+    assert reply.status_code == 200, reply.text
+    return list(reply.json()["items"])
+
+
+async def test_an_assistants_reads_of_a_childs_documents_are_audited_per_document(
+        portal: dict[str, Any], producer: AIOKafkaProducer, unique: str) -> None:
+    serial = int(unique[:3], 16) % 1000
+    parent, child = make_matricule(date(1985, 7, 21), serial), make_matricule(date(2017, 1, 30), serial)
+    lab = f"LAB-{unique}"
+    for report, title in (("R1", "Bilan sanguin de Léo"), ("R2", "Sérologie de Léo")):
+        await producer.send_and_wait("lab.results.v1", encode(lab_result(
+            lab, report, f"{unique}-{report}", patient_matricule=child, title=title)), key=f"{lab}:{report}".encode())
+    mom = await onboard(portal, producer, parent, f"mom.{unique}", given_name="Anne", family_name="Kayser")
+    kid = await onboard(portal, producer, child, f"leo.{unique}", given_name="Léo", family_name="Kayser",
+                        guardians=[parent])
+    as_child = {"X-DSP-Patient": child}
+    try:
+        added = await kid.post("/v1/me/access/commands", json={"command": "add-assistant", "assistant": parent})
+        assert added.status_code == 200, added.text
+
+        async def both() -> list[dict[str, Any]] | None:
+            reply = await kid.get("/v1/me/documents")  # the child's own reads: never audited
+            items: list[dict[str, Any]] = reply.json()["items"]
+            return items if len(items) == 2 else None
+        documents = await eventually(both, within_s=60)
+        blood = next(d for d in documents if d["title"] == "Bilan sanguin de Léo")
+        before = await _trail(kid)
+
+        listed = await mom.get("/v1/me/documents", headers=as_child)
+        assert listed.status_code == 200 and len(listed.json()["items"]) == 2
+        read = await mom.get(f"/v1/me/documents/{blood['id']}", headers=as_child)
+        assert read.status_code == 200 and read.json()["title"] == "Bilan sanguin de Léo"
+        assert (await mom.get("/v1/me/documents")).json()["items"] == []  # the parent's own DSP: not audited
+
+        after = await _trail(kid)
+        new = after[:len(after) - len(before)]  # newest first
+        assert [(e["who"]["id"], e["who"]["name"], e["action"], e["document_id"], e["document_title"], e["reason"])
+                for e in reversed(new)] == [
+            (parent, "Anne Kayser", "read", None, None, "DSP assistant"),  # the list: a read of the DSP
+            (parent, "Anne Kayser", "read", blood["id"], "Bilan sanguin de Léo", "DSP assistant")]  # that document
+        assert not [e for e in new if e["action"] == "manage"]  # no longer one `manage` entry without the document
+        assert not [e for e in after if e["who"]["id"] == child and e["action"] == "read"]  # her own reads: none
+        assert not [e for e in await _trail(mom) if e["action"] == "read"]  # nor the parent's of her own DSP
+    finally:
+        await mom.aclose()
+        await kid.aclose()
 
 
 async def test_a_patient_downloads_her_signed_trail_which_verifies_with_the_published_key(
