@@ -136,8 +136,9 @@ def append(head: Head | None, patient: str, key: bytes, at: datetime, actor_kind
            document: str | None, allowed: bool, reason: str, via: str = "", justification: str = "") -> AuditEntry:
     """The next entry of `patient`'s chain after `head` (None: the first), sealed with `key`."""
     seq, prev = (0, GENESIS) if head is None else (head.seq + 1, head.hash)
-    return seal(AuditEntry(patient, seq, at, actor_kind, actor_id, action, document, allowed, reason, prev, via=via,
-                           justification=justification), key)
+    entry = AuditEntry(patient, seq, at, actor_kind, actor_id, action, document, allowed, reason, prev, via=via,
+                       justification=justification, mac=KEYED)
+    return replace(entry, hash=hmac.new(key, prev.encode() + entry.body(), hashlib.sha256).hexdigest())
 
 
 def resume(newest: AuditEntry | None, newest_signed: AuditEntry | None, checkpoint: Head | None,
