@@ -357,3 +357,25 @@ def test_access_does_not_start_without_its_audit_keys(monkeypatch: pytest.Monkey
         load(AccessSettings)
     said = capsys.readouterr().err
     assert "DSP_ACCESS_AUDIT_SIGNING_KEY" in said and secret not in said and "not base64" not in said
+
+
+def test_make_run_gives_the_audit_keys_to_access_alone_generated_once(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from infra import mesh
+
+    for name in ("DSP_ACCESS_AUDIT_KEY", "DSP_ACCESS_AUDIT_SIGNING_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    infra = SimpleNamespace(state_dir=tmp_path / "state", env={},
+                            ferret=SimpleNamespace(credentials=lambda name: {}),
+                            kafka=SimpleNamespace(client_env=lambda name: {}, password=lambda name: "x" * 24))
+    env = mesh.mesh_env(infra)
+    assert not {"DSP_ACCESS_AUDIT_KEY", "DSP_ACCESS_AUDIT_SIGNING_KEY"} & set(env)
+    for name in ("records", "activation", "notify", "gateway", "console"):
+        assert "DSP_ACCESS_AUDIT_KEY" not in mesh.worker_env(infra, name, env)
+    first = mesh.worker_env(infra, "access", env)
+    assert len(first["DSP_ACCESS_AUDIT_KEY"]) == 64
+    signing.AuditSigner(first["DSP_ACCESS_AUDIT_SIGNING_KEY"])  # a valid Ed25519 seed
+    assert (tmp_path / "state" / "access-audit-signing.key").stat().st_mode & 0o777 == 0o600
+    assert mesh.worker_env(infra, "access", env) == first  # the same keys at every start
