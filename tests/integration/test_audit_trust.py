@@ -7,13 +7,14 @@ publishes, and a professional gets none."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -29,7 +30,7 @@ from services.access.audit import GENESIS, AuditEntry, AuditKeys
 from services.kit.mongo import make_client
 from tests.inprocess import FakeClock, InProcessWorker
 from tests.integration.access_support import Gateway, TopicReader, access_worker, people
-from tests.support import MONGO_ADMIN_URIS, MONGO_USERS, audit_keys_for_tests, kafka_options
+from tests.support import MONGO_ADMIN_URIS, MONGO_USERS, audit_keys_for_tests, kafka_options, make_matricule
 
 ADULT, PARENT, CHILD = date(1979, 3, 14), date(1982, 8, 2), date(2016, 4, 9)
 TOPIC = "access.audit-heads.v1"
@@ -257,3 +258,69 @@ async def test_a_patient_gets_her_whole_trail_signed_and_a_professional_gets_non
         status, refused = await gw.post("/v1/audit/export", {"actor": actor, "patient": patient})
         assert status == 403, refused
     assert GENESIS == document["entries"][0]["prev_hash"]
+
+
+def _legacy_chain(patient: str, count: int, doctor: str) -> list[dict[str, Any]]:
+    """`count` entries in the format from before the key, as stored then (no `mac`)."""
+    docs: list[dict[str, Any]] = []
+    at = datetime.now(UTC).replace(microsecond=0)
+    for seq in range(count):
+        entry = AuditEntry(patient, seq, at, "professional", doctor, "read", f"doc-{seq}", True, "trusted-circle",
+                           docs[-1]["hash"] if docs else GENESIS, via="gateway")
+        entry = replace(entry, hash=hashlib.sha256(entry.prev_hash.encode() + entry.body()).hexdigest())
+        docs.append({"_id": f"{patient}:{seq:012d}", "ref": None, **{k: getattr(entry, k) for k in (
+            "patient", "seq", "at", "actor_kind", "actor_id", "action", "document", "allowed", "reason", "prev_hash",
+            "hash", "via")}})
+    return docs
+
+
+async def _post(worker: InProcessWorker, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """access's API as the gateway calls it (a service token), on a worker of its own."""
+    status, text = await asyncio.to_thread(worker.http, "POST", path, json.dumps(body).encode())
+    assert status == 200, text
+    answer: dict[str, Any] = json.loads(text)
+    return answer
+
+
+async def _export(worker: InProcessWorker, patient: str) -> dict[str, Any]:
+    return await _post(worker, "/v1/audit/export", {"actor": {"kind": "patient", "id": patient}, "patient": patient})
+
+
+async def _read(worker: InProcessWorker, doctor: str, patient: str, document: str) -> dict[str, Any]:
+    return await _post(worker, "/v1/decisions", {"actor": {"kind": "professional", "id": doctor}, "action": "read",
+                                                 "patient": patient, "document": document})
+
+
+async def test_chains_from_before_the_key_are_sealed_once_and_an_unsigned_chain_after_that_is_nobodys(
+        local: LocalInfra, infra: Any, mongo: AsyncMongoClient[dict[str, Any]], prefix: str, clock: FakeClock,
+        pseudonym_key: str, unique: str) -> None:
+    older = f"{prefix}old"  # a deployment of its own (database, keys), whose trail predates the key
+    db = mongo[f"{older}_access"]
+    keys = AuditKeys.derive(audit_keys_for_tests(older)["DSP_ACCESS_AUDIT_KEY"].encode())
+    patient, planted = make_matricule(date(1961, 5, 4), 11), make_matricule(date(1962, 6, 5), 12)
+    await db["audit"].insert_many(_legacy_chain(patient, 3, f"DR-{unique}"))
+
+    first = access_worker(infra, older, clock, pseudonym_key).start()  # its first start with keyed entries
+    try:
+        await _checkpoint(infra, keys.pseudonym(patient), 2)  # the chain it found, checkpointed as found
+        assert (await _export(first, patient))["verification"]["reason"] == "audit trail intact"
+        assert (await _read(first, f"DR-{unique}", patient, "doc-9"))["audit_seq"] == 3
+        after = await _export(first, patient)
+        assert [e["mac"] for e in after["entries"]] == ["", "", "", "hmac-sha256"]  # vouched for by its successor
+        assert after["entries"][3]["prev_hash"] == after["entries"][2]["hash"]
+        assert after["verification"]["intact"] is True
+    finally:
+        first.stop()
+
+    await db["audit"].insert_many(_legacy_chain(planted, 2, f"NEVER-{unique}"))  # written later, by someone else
+    again = access_worker(infra, older, clock, pseudonym_key).start()  # sealed already: adopts nothing
+    try:
+        found = await _export(again, planted)
+        assert found["verification"]["reason"].startswith("audit trail broken at entry 0: not written by access")
+        assert (await _read(again, f"DR-{unique}", planted, "doc-9"))["audit_seq"] == 2
+        still = await _export(again, planted)
+        assert still["entries"][2]["prev_hash"] == GENESIS  # access's entry vouches for none of them
+        assert still["verification"]["reason"].startswith("audit trail broken at entry 0: not written by access")
+        assert (await _export(again, patient))["verification"]["intact"] is True
+    finally:
+        again.stop()
