@@ -68,10 +68,11 @@ def create_app(settings: AccessSettings, clock: Clock = utc_now) -> AsgiFastStre
     store, broker = AccessStore(rt.db), rt.broker
     keys = AuditKeys.derive(settings.audit_key.get_secret_value().encode())
     signer = AuditSigner(settings.audit_signing_key.get_secret_value())
-    heads = broker.publisher(ACCESS_AUDIT_HEADS.name, schema=AuditHeadV1, title="access.audit-heads",
-                             description="access's signed checkpoint of each audit chain's head (key: a pseudonym "
-                                         "of the patient), every replica reads them all").publish
-    book = CheckpointBook(keys, signer, heads, client_options(settings), clock, settings.audit_checkpoint_interval_s)
+    # described for the AsyncAPI document; the book sends through its own aiokafka producer (checkpoints.py)
+    broker.publisher(ACCESS_AUDIT_HEADS.name, schema=AuditHeadV1, title="access.audit-heads",
+                     description="access's signed checkpoint of each audit chain's head (key: a pseudonym of the "
+                                 "patient), every replica reads them all")
+    book = CheckpointBook(keys, signer, client_options(settings), clock, settings.audit_checkpoint_interval_s)
     view, audit_log = AccessView(store), AuditLog(store.audit, keys, book)
     out = Publishers(
         outcome=broker.publisher(ACCESS_EVENTS.name, schema=AccessOutcomeV1, title="access.outcomes",

@@ -259,7 +259,7 @@ class Published:
 
 
 def book(published: Published) -> CheckpointBook:
-    return CheckpointBook(KEYS, SIGNER, published, {}, lambda: T0, interval_s=0.5)
+    return CheckpointBook(KEYS, SIGNER, {}, lambda: T0, interval_s=0.5, publish=published)
 
 
 def test_heads_are_noted_on_the_decision_path_and_published_coalesced_per_patient() -> None:
