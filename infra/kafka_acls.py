@@ -13,10 +13,12 @@ activation     activation.events.v1, activation.accounts.v1,               activ
                notify.requests.v1; .dlq of what it reads                   registry.persons.v1; group activation
 access         access.events.v1, access.changes.v1, access.grant-expired,  access.commands.v1, registry.persons.v1,
                access.commands.v1 (its own internal commands),             directory.professionals.v1 (group and
-               notify.requests.v1; .dlq of what it reads                   every replica without one),
-                                                                           records.document-visibility.v1,
+               notify.requests.v1, access.audit-heads.v1 (the only         every replica without one),
+               writer); .dlq of what it reads                              records.document-visibility.v1,
                                                                            activation.accounts.v1,
-                                                                           access.changes.v1 (no group); group access
+                                                                           access.changes.v1 and
+                                                                           access.audit-heads.v1 (no group);
+                                                                           group access
 notify         notify.events.v1; .dlq of what it reads                     notify.requests.v1, registry.persons.v1,
                                                                            activation.accounts.v1 (the channel a
                                                                            person chose); group notify
@@ -63,7 +65,10 @@ _NOT_IN_CODE: dict[tuple[str, str, str], str] = {
 _ALSO_IN_CODE: dict[tuple[str, str, str], str] = {
     ("records", "write", "lab.results.v1"): "a parked result is published again once its patient is known",
     ("access", "write", "access.commands.v1"): "document-visibility becomes a command for the patient's partition",
-    **{("console", "write", t.name): "the console replays a dead letter to its source topic" for t in TOPICS},
+    # not into a compacted topic: its records are its producer's state (access's signed audit checkpoints: only
+    # access writes them, and nobody dead-letters one)
+    **{("console", "write", t.name): "the console replays a dead letter to its source topic" for t in TOPICS
+       if not t.compacted},
 }
 
 

@@ -72,7 +72,7 @@ async def create_topics(bootstrap: str, within_s: float = 60.0, options: dict[st
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.errors import KafkaError
 
-    from schemas.topics import all_topics
+    from schemas.topics import all_topics, topic_configs
 
     deadline = time.monotonic() + within_s
     while True:
@@ -81,7 +81,9 @@ async def create_topics(bootstrap: str, within_s: float = 60.0, options: dict[st
             await admin.start()
             existing = set(await admin.list_topics())
             wanted = all_topics()
-            missing = [NewTopic(name, n, 1) for name, n in wanted.items() if name not in existing]
+            configs = topic_configs()  # e.g. cleanup.policy=compact for the audit checkpoints
+            missing = [NewTopic(name, n, 1, topic_configs=configs.get(name, {})) for name, n in wanted.items()
+                       if name not in existing]
             if missing:
                 await admin.create_topics(missing)
             return [t.name for t in missing]

@@ -99,6 +99,20 @@ def _service_keys(infra: LocalInfra) -> dict[str, str]:
     return keys
 
 
+def _audit_signing_key(infra: LocalInfra) -> str:
+    """access's Ed25519 audit signing key (checkpoints, exported trails), generated once (mode 600) like the service
+    keys; its public half is published by the gateway (`GET /v1/audit/public-key`)."""
+    from services.kit.servicetokens import new_key
+
+    key_file = infra.state_dir / "access-audit-signing.key"
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.touch(mode=0o600)
+        key_file.chmod(0o600)
+        key_file.write_text(new_key()[0])
+    return key_file.read_text().strip()
+
+
 def _public_keys(infra: LocalInfra) -> str:
     from services.kit.servicetokens import private_key, public_b64
 
@@ -120,9 +134,13 @@ def kafka_env(infra: LocalInfra, name: str) -> dict[str, str]:
 
 
 def worker_env(infra: LocalInfra, name: str, env: dict[str, str]) -> dict[str, str]:
-    """One process's environment: its own service key and MongoDB user; notify alone gets its private sealing key."""
+    """One process's environment: its own service key and MongoDB user; notify alone gets its private sealing key,
+    access alone its audit keys."""
     own = {"DSP_SERVICE_KEY": _service_keys(infra)[name], **infra.ferret.credentials(name)} if name in SERVICES else {}
     own = {**kafka_env(infra, name), **own}  # and its own Kafka principal
+    if name == "access":
+        own.update({"DSP_ACCESS_AUDIT_KEY": _key(infra, "access-audit"),
+                    "DSP_ACCESS_AUDIT_SIGNING_KEY": _audit_signing_key(infra)})
     if name != "notify":
         return {**own, **env}
     return {"DSP_NOTIFY_SEAL_KEY": _seal_keys(infra)[0], **own, **env}

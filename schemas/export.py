@@ -24,6 +24,8 @@ def json_schemas() -> dict[Path, str]:
         schema["x-kafka"] = {"topic": topic.name, "key": topic.key, "dead_letter_topic": topic.dlq,
                              "partitions": topic.partitions, "producers": topic.producers,
                              "consumers": list(topic.consumers)}
+        if topic.compacted:
+            schema["x-kafka"]["cleanup_policy"] = "compact"
         out[HERE / "json" / f"{topic.name}.schema.json"] = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
     return out
 
@@ -44,10 +46,12 @@ def asyncapi() -> str:
     # Building an app opens no connection. Fixed values, so the document never depends on the environment;
     # the keys only satisfy the settings' secret checks (the seal key is base64 of "schema-export-only-not-a-secret!").
     fixed = {"kafka_bootstrap": "kafka:9092", "log_pseudonym_key": "schema-export-only-not-a-secret"}
+    seed = "c2NoZW1hLWV4cG9ydC1vbmx5LW5vdC1hLXNlY3JldCE="  # 32 bytes: a valid X25519 or Ed25519 key
     apps = [records(RecordsSettings.model_validate(fixed)), activation(ActivationSettings.model_validate(
                 {**fixed, "DSP_ACTIVATION_CODE_KEY": "schema-export-only-not-a-secret"})),
-            access(AccessSettings.model_validate(fixed)), notify(NotifySettings.model_validate(
-                {**fixed, "DSP_NOTIFY_SEAL_KEY": "c2NoZW1hLWV4cG9ydC1vbmx5LW5vdC1hLXNlY3JldCE="}))]
+            access(AccessSettings.model_validate({**fixed, "DSP_ACCESS_AUDIT_KEY": "schema-export-only-not-a-secret",
+                                                  "DSP_ACCESS_AUDIT_SIGNING_KEY": seed})),
+            notify(NotifySettings.model_validate({**fixed, "DSP_NOTIFY_SEAL_KEY": seed}))]
     spec = AsyncAPI(*[app.broker for app in apps if app.broker is not None], title="dsp-mesh", version="1.0.0",
                     description="Events of the shared health record (DSP) mesh. Each topic has a '<topic>.dlq'.")
     import yaml

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from .access import AccessChangedV1, AccessCommandV1, AccessOutcomeV1, GrantExpiredV1
 from .activation import AccountActivatedV1, ActivationCommandV1, ActivationOutcomeV1
+from .audit import AuditHeadV1
 from .directory import ProfessionalListedV1
 from .fhir import FhirLabBundleV1
 from .lab_result import LabResultV1
@@ -28,10 +29,16 @@ class Topic:
     producers: str
     consumers: tuple[str, ...]
     partitions: int = 3
+    compacted: bool = False  # cleanup.policy=compact: the latest record per key is kept (state, not events)
 
     @property
     def dlq(self) -> str:
         return f"{self.name}.dlq"
+
+    @property
+    def configs(self) -> dict[str, str]:
+        """The topic's own configuration at creation (its dead-letter twin takes the broker's defaults)."""
+        return {"cleanup.policy": "compact"} if self.compacted else {}
 
 
 LAB_RESULTS = Topic("lab.results.v1", "<laboratory_id>:<report_id>", LabResultV1,
@@ -64,11 +71,13 @@ ACCESS_GRANT_EXPIRED = Topic("access.grant-expired.v1", "patient", GrantExpiredV
                              ("gateway", "console"))
 ACCESS_CHANGES = Topic("access.changes.v1", "patient", AccessChangedV1, "access",
                        ("access (every replica, no group)",))
+ACCESS_AUDIT_HEADS = Topic("access.audit-heads.v1", "keyed pseudonym of the patient (HMAC, no matricule)", AuditHeadV1,
+                           "access", ("access (every replica, no group)",), compacted=True)
 
 TOPICS: tuple[Topic, ...] = (LAB_RESULTS, LAB_RESULTS_FHIR, REGISTRY_PERSONS, DIRECTORY_PROFESSIONALS, NOTIFY_REQUESTS,
                              DOCUMENT_ADDED, RECORDS_COMMANDS, DOCUMENT_VISIBILITY, ACCESS_COMMANDS, ACCESS_EVENTS,
-                             ACCESS_GRANT_EXPIRED, ACCESS_CHANGES, NOTIFY_EVENTS, ACTIVATION_COMMANDS,
-                             ACTIVATION_EVENTS, ACTIVATION_ACCOUNTS)
+                             ACCESS_GRANT_EXPIRED, ACCESS_CHANGES, ACCESS_AUDIT_HEADS, NOTIFY_EVENTS,
+                             ACTIVATION_COMMANDS, ACTIVATION_EVENTS, ACTIVATION_ACCOUNTS)
 
 
 def all_topics() -> dict[str, int]:
@@ -78,3 +87,8 @@ def all_topics() -> dict[str, int]:
         names[topic.name] = topic.partitions
         names[topic.dlq] = topic.partitions
     return names
+
+
+def topic_configs() -> dict[str, dict[str, str]]:
+    """Topic name -> its configuration at creation, for the topics that have one (compacted topics)."""
+    return {topic.name: topic.configs for topic in TOPICS if topic.configs}

@@ -17,19 +17,22 @@ from faststream.asgi import AsgiFastStream
 
 def settings_from(cls: Any, env: dict[str, str]) -> Any:
     """A service's settings built from `env` (its DSP_* variables), without touching the process environment;
-    notify's test keypair is added when neither `env` nor the environment names notify's keys, and the service's
-    own MongoDB user when the test infrastructure made one (`tests.support.with_mongo_user`)."""
+    notify's test keypair is added when neither `env` nor the environment names notify's keys, access's test audit
+    keys likewise, and the service's own MongoDB user when the test infrastructure made one
+    (`tests.support.with_mongo_user`)."""
     import pytest
 
     from tests.support import (
         with_fixed_service_keys,
         with_mongo_user,
+        with_test_audit_keys,
         with_test_kafka_credentials,
         with_test_notify_keys,
     )
 
     with pytest.MonkeyPatch.context() as mp:
         env = with_test_kafka_credentials(cls.service, env)  # its own Kafka principal on the secured local broker
+        env = with_test_audit_keys(cls.service, env)  # access's audit keys, one pair per database prefix
         for k, v in with_mongo_user(cls.service, with_test_notify_keys(with_fixed_service_keys(cls.service,
                                                                                              env))).items():
             mp.setenv(k, v)

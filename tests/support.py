@@ -66,6 +66,24 @@ def with_fixed_service_keys(service: str, env: dict[str, str]) -> dict[str, str]
             **env}
 
 
+def audit_keys_for_tests(db_prefix: str) -> dict[str, str]:
+    """access's audit key and audit signing key for the tests, one pair per database prefix (for tests only): the
+    replicas of one deployment share them, and two deployments of a test session (their own databases, the one
+    checkpoint topic) never read each other's checkpoints."""
+    seed = hashlib.sha256(f"dsp-mesh test audit signing key {db_prefix}".encode()).digest()
+    return {"DSP_ACCESS_AUDIT_KEY": hashlib.sha256(f"dsp-mesh test audit key {db_prefix}".encode()).hexdigest(),
+            "DSP_ACCESS_AUDIT_SIGNING_KEY": base64.b64encode(seed).decode()}
+
+
+def with_test_audit_keys(service: str, env: dict[str, str]) -> dict[str, str]:
+    """`env` plus access's test audit keys (for its database prefix), unless `env` or the environment names them."""
+    names = ("DSP_ACCESS_AUDIT_KEY", "DSP_ACCESS_AUDIT_SIGNING_KEY")
+    if service != "access" or any(name in env or name in os.environ for name in names):
+        return env
+    prefix = env.get("DSP_MONGO_DB_PREFIX", os.environ.get("DSP_MONGO_DB_PREFIX", "dsp"))
+    return {**audit_keys_for_tests(prefix), **env}
+
+
 MONGO_USERS: dict[str, tuple[str, str]] = {}
 """service → (user, password) of its own MongoDB user, filled by the test infrastructure that created them (the
 local FerretDB); empty on other infrastructure, whose URI's credentials the workers then use."""
@@ -215,8 +233,9 @@ class Worker:
         self.proc = subprocess.Popen([sys.executable, "-m", f"services.{self.service}"], cwd=ROOT,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1",
                                           **with_mongo_user(self.service, with_test_notify_keys(
-                                              with_fixed_service_keys(
-                                                  self.service, with_test_kafka_credentials(self.service, self.env))))},
+                                              with_fixed_service_keys(self.service, with_test_audit_keys(
+                                                  self.service, with_test_kafka_credentials(self.service,
+                                                                                            self.env)))))},
                                      stdout=log, stderr=subprocess.STDOUT)
         return self
 

@@ -64,7 +64,8 @@ def start_worker(ends: Endpoints, prefix: str, port: int, log: Path) -> subproce
     env = {**os.environ, "DSP_KAFKA_BOOTSTRAP": ends.bootstrap, "DSP_MONGO_URI": ends.mongo_uri,
            "DSP_SERVICE_PUBLIC_KEYS": f"gateway={GATEWAY_PUBLIC}",
            "DSP_MONGO_DB_PREFIX": prefix, "DSP_KAFKA_GROUP_PREFIX": f"{prefix}-", "DSP_ACCESS_HTTP_PORT": str(port),
-           "DSP_LOG_PSEUDONYM_KEY": secrets.token_hex(24), "DSP_LOG_LEVEL": "WARNING"}
+           "DSP_LOG_PSEUDONYM_KEY": secrets.token_hex(24), "DSP_LOG_LEVEL": "WARNING",
+           "DSP_ACCESS_AUDIT_KEY": secrets.token_hex(32), "DSP_ACCESS_AUDIT_SIGNING_KEY": new_key()[0]}
     return subprocess.Popen([sys.executable, "-m", "services.access"], env=env, stdout=log.open("wb"),
                             stderr=subprocess.STDOUT)
 

@@ -1,4 +1,5 @@
-"""access's bootstrap: settings -> runtime -> store, view, audit log, service -> handlers, APIs, sweeper -> app."""
+"""access's bootstrap: settings -> runtime -> store, view, audit keys and checkpoints, audit log, service -> handlers,
+APIs, sweeper -> app."""
 
 from __future__ import annotations
 
@@ -10,19 +11,32 @@ from faststream.asgi import AsgiFastStream
 from pydantic import Field
 
 from schemas.access import AccessOutcomeV1, GrantExpiredV1
+from schemas.audit import AuditHeadV1
 from schemas.notify import NotificationRequestV1
-from schemas.topics import ACCESS_CHANGES, ACCESS_COMMANDS, ACCESS_EVENTS, ACCESS_GRANT_EXPIRED, NOTIFY_REQUESTS
+from schemas.topics import (
+    ACCESS_AUDIT_HEADS,
+    ACCESS_CHANGES,
+    ACCESS_COMMANDS,
+    ACCESS_EVENTS,
+    ACCESS_GRANT_EXPIRED,
+    NOTIFY_REQUESTS,
+)
+from services.kit.kafka_auth import client_options
 from services.kit.runtime import Clock, build_runtime, make_app, utc_now
-from services.kit.settings import ServiceSettings
+from services.kit.settings import Secret, ServiceKey, ServiceSettings
 
 from .agency import AgencyPresence
 from .api import AccessApi
+from .audit import AuditKeys
+from .audit_api import AuditApi
+from .checkpoints import CheckpointBook
 from .directory_api import DirectoryApi
 from .handlers import register
 from .names import Names
 from .presence_api import PresenceApi
 from .reads import AccessReads
 from .service import AccessService, Publishers
+from .signing import AuditSigner
 from .store import AccessStore
 from .store.audit_log import AuditLog
 from .sweeper import Sweeper
@@ -37,13 +51,29 @@ class AccessSettings(ServiceSettings):
                            description="Port of access's health/metrics endpoint and decision API")
     sweep_interval_s: float = Field(default=5.0, gt=0, validation_alias="DSP_ACCESS_SWEEP_INTERVAL_S",
                                     description="How often the sweeper ends due grants and the view catches up")
+    audit_key: Secret = Field(validation_alias="DSP_ACCESS_AUDIT_KEY",
+                              description="access's own audit key (a secret only access holds): each audit entry's "
+                                          "HMAC, and the patients' pseudonyms on the checkpoint topic")
+    audit_signing_key: ServiceKey = Field(validation_alias="DSP_ACCESS_AUDIT_SIGNING_KEY",
+                                          description="access's Ed25519 audit signing key (base64 seed, a secret): "
+                                                      "signs each chain's checkpoint and a patient's exported trail; "
+                                                      "its public key is published (a JWKS)")
+    audit_checkpoint_interval_s: float = Field(default=0.5, gt=0, le=10,
+                                               validation_alias="DSP_ACCESS_AUDIT_CHECKPOINT_INTERVAL_S",
+                                               description="How often the chains' new heads are checkpointed")
 
 
 def create_app(settings: AccessSettings, clock: Clock = utc_now) -> AsgiFastStream:
     rt = build_runtime(settings, clock)
-    store = AccessStore(rt.db)
-    view, audit_log = AccessView(store), AuditLog(store.audit)
-    broker = rt.broker
+    store, broker = AccessStore(rt.db), rt.broker
+    keys = AuditKeys.derive(settings.audit_key.get_secret_value().encode())
+    signer = AuditSigner(settings.audit_signing_key.get_secret_value())
+    # described for the AsyncAPI document; the book sends through its own aiokafka producer (checkpoints.py)
+    broker.publisher(ACCESS_AUDIT_HEADS.name, schema=AuditHeadV1, title="access.audit-heads",
+                     description="access's signed checkpoint of each audit chain's head (key: a pseudonym of the "
+                                 "patient), every replica reads them all")
+    book = CheckpointBook(keys, signer, client_options(settings), clock, settings.audit_checkpoint_interval_s)
+    view, audit_log = AccessView(store), AuditLog(store.audit, keys, book)
     out = Publishers(
         outcome=broker.publisher(ACCESS_EVENTS.name, schema=AccessOutcomeV1, title="access.outcomes",
                                  description="One outcome per access command").publish,
@@ -66,17 +96,21 @@ def create_app(settings: AccessSettings, clock: Clock = utc_now) -> AsgiFastStre
         door = replace(door, verifier=RememberingVerifier(door.verifier))
     stop, tasks = asyncio.Event(), []
 
-    async def start_sweeper() -> None:
+    async def start_background() -> None:
+        book.seal(audit_log.adopted)  # the chains from before the key, once: checkpointed, then the marker
         tasks.append(asyncio.create_task(sweeper.run(settings.sweep_interval_s, stop)))
+        tasks.append(asyncio.create_task(book.run(stop)))
 
-    async def stop_sweeper() -> None:
+    async def stop_background() -> None:
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    return make_app(rt, on_startup=[store.ensure_indexes, view.load, audit_log.load_heads],
+    names = Names(store, view)
+    return make_app(rt, on_startup=[store.ensure_indexes, view.load, book.load, audit_log.load_heads],
                     routes=[*AccessApi(service, clock, Phases(rt.registry)).routes(door),
-                            *AccessReads(service, Names(store, view), clock).routes(door),
+                            *AccessReads(service, names, clock).routes(door),
+                            *AuditApi(service, names, book, signer, clock).routes(door),
                             *DirectoryApi(service, clock).routes(door),
                             *PresenceApi(service, clock, settings.notify_public_key).routes(door)],
-                    after_startup=[start_sweeper],
-                    on_shutdown=[stop_sweeper])
+                    after_startup=[start_background],
+                    on_shutdown=[stop_background])

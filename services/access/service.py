@@ -89,10 +89,7 @@ class AccessService:
         assistant: str = getattr(cmd, "assistant", "")
         pending = await self.store.pending_presence(cmd.command_id) if commands.needs_presence_hash(cmd) else None
         redeemed = await self.store.redemption(cmd.command_id) if commands.needs_presence_check(cmd) else None
-        check = None
-        if commands.needs_audit_check(cmd):
-            count, broken, head = await self.audit.verify(cmd.patient)
-            check = commands.AuditCheck(count, broken, head.seq if head else None, head.hash if head else "")
+        check = await self.audit.verify(cmd.patient) if commands.needs_audit_check(cmd) else None
         patient = await self.store.person(cmd.patient)
         return commands.Facts(
             patient_known=patient is not None,

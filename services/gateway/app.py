@@ -121,6 +121,7 @@ def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
                   docs_url=None, redoc_url=None)  # `/docs` from our own files, under a CSP (api_docs.py)
     app.include_router(account.router)
     app.include_router(patient.router)
+    app.include_router(patient.public_router)
     app.include_router(professional.router)
     app.include_router(pro_documents.router)
     app.include_router(records.router)

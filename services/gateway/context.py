@@ -99,6 +99,14 @@ class Acting(NamedTuple):
 async def acting(request: Request, session: Session = None, behalf: Behalf = None) -> Acting:
     """The one place every `/v1/me/...` route learns whose DSP it acts on (access decides for an assistant;
     refused attempts are audited on the target's trail, so they are limited per person)."""
+    return await act_for(request, session, behalf)
+
+
+async def act_for(request: Request, session: str | None, behalf: str | None, action: str = "manage",
+                  document: str | None = None) -> Acting:
+    """`acting`, for a given action: "manage" (the settings, the trail), or "read" — an assistant's read of the
+    DSP's documents, decided and audited per document like a professional's (`records.reading`). The owner's own
+    reads of her own DSP are not audited (no decision is asked)."""
     c = ctx(request)
     user = await me(c, session)
     if not behalf or behalf == user:
@@ -110,8 +118,10 @@ async def acting(request: Request, session: Session = None, behalf: Behalf = Non
     if c.refusals is not None and await c.refusals.exceeded(user):
         raise Refusal(429, "too many refused attempts to act for another patient; wait a few minutes",
                       headers={"Retry-After": "600"}, retry_after_s=600)
-    reply = await c.access.post("/v1/decisions", json={"actor": {"kind": "patient", "id": user}, "action": "manage",
-                                                       "patient": behalf})
+    asked: dict[str, Any] = {"actor": {"kind": "patient", "id": user}, "action": action, "patient": behalf}
+    if document is not None:
+        asked["document"] = document
+    reply = await c.access.post("/v1/decisions", json=asked)
     if reply.status_code != 200:
         raise Refusal(503, "access decisions unavailable; try again")
     if not reply.json()["allowed"]:

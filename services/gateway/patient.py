@@ -1,16 +1,19 @@
-"""Patient routes: access management, the presence password, the audit trail, the DSPs one assists and the
-assistant lookup, each acting on the DSP `context.acting` resolved. Refusals are problems with the service's
-reason. Reads go to access's API (and records' for the documents' titles in the audit trail)."""
+"""Patient routes: access management, the presence password, the audit trail (and its signed download, with the
+public key that checks it), the DSPs one assists and the assistant lookup, each acting on the DSP `context.acting`
+resolved. Refusals are problems with the service's reason. Reads go to access's API (and records' for the documents'
+titles in the audit trail)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.access import AccessCommandV1
+from schemas.audit import AuditExportV1, Jwks
 from schemas.portal_access import (
     AccessState,
     AssistedPage,
@@ -80,6 +83,36 @@ async def audit(request: Request, who: ActingFor, cursor: Cursor = None,
                          keep=()))["titles"] if ids else {}
     return AuditPage(items=[AuditEntry(**e, document_title=titles.get(e.get("document_id") or ""))
                             for e in page["items"]], next_cursor=page["next_cursor"])
+
+
+@router.get("/me/audit/export", summary="Download the whole audit trail, signed by access (a JSON file)",
+            response_class=Response, responses={200: {
+                "model": AuditExportV1, "description": "Every entry in order, the chain's head and access's latest "
+                "checkpoint, signed by access (a detached JWS over the canonical JSON; check it with the key at "
+                "/v1/audit/public-key, e.g. python -m services.access.verify_export), as a download"}})
+async def audit_export(request: Request, who: ActingFor) -> Response:
+    """'Télécharger mon journal signé': access's signed document, passed on as access made it."""
+    reply = await ctx(request).access.post("/v1/audit/export", json=_reader(who))
+    if reply.status_code != 200:
+        raise upstream(reply, "access", keep=(403,))
+    return Response(reply.content, media_type="application/json", headers={
+        "Content-Disposition": 'attachment; filename="dsp-audit-trail.json"', "X-Content-Type-Options": "nosniff"})
+
+
+public_router = APIRouter(prefix="/v1", tags=["audit"], responses=errors(400, 413, 429, 503))
+KEYS_FOR_S = 300.0  # access's public key changes only with a new key: asked again every 5 minutes
+
+
+@public_router.get("/audit/public-key", summary="The public key that checks access's signatures on audit trails "
+                   "(a JWKS)", response_model=Jwks)
+async def audit_public_key(request: Request) -> Any:
+    """Anyone may fetch it (no session): what a patient, or anyone she gives her download to, checks it with."""
+    cached: tuple[float, Any] | None = getattr(request.app.state, "audit_jwks", None)
+    now = time.monotonic()
+    if cached is None or now - cached[0] > KEYS_FOR_S:
+        cached = (now, await read(ctx(request).access, "access", "/v1/audit/keys", {}, keep=()))
+        request.app.state.audit_jwks = cached
+    return cached[1]
 
 
 @router.get("/me/assisted", summary="The DSPs I assist, named ('Accéder aux autres dossiers patient')",

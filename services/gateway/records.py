@@ -1,7 +1,9 @@
 """The patient's documents through records' read API: latest documents and search (cursor pages), the
 'Ligne de vie', a document's detail (observations, every version, the file), the file itself; uploads and blocks
 (asynchronous: their `command_id` is polled at `/v1/me/commands/{command_id}`). The patient, or an assistant via
-`X-DSP-Patient` (`ActingFor`), sees every document of the DSP, blocked ones included.
+`X-DSP-Patient` (`ActingFor`), sees every document of the DSP, blocked ones included; an assistant's reads are
+decided and audited as a professional's are — `read`, per document for a detail or a file (`ReadingFor`,
+`ReadingDocument`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import binascii
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -23,13 +25,30 @@ from schemas.topics import RECORDS_COMMANDS
 
 from . import uploads
 from .calls import read
-from .context import Acting, ActingFor, Context, Cursor, checked, ctx
+from .context import Acting, ActingFor, Behalf, Context, Cursor, Session, act_for, checked, ctx
 from .problems import Refusal, errors
 from .uploads import FILE_RESPONSE, download_headers
 
 DocumentId = Annotated[str, PathParam(max_length=64, pattern=IDENTIFIER_PATTERN)]
 STATES = {"pending": CommandState.PENDING, "applied": CommandState.APPLIED, "rejected": CommandState.REJECTED}
 router = APIRouter(prefix="/v1/me", tags=["patient"], responses=errors(400, 401, 403, 413, 422, 429, 503))
+
+
+async def reading(request: Request, session: Session = None, behalf: Behalf = None) -> Acting:
+    """A read of the DSP's documents (a page, a search, the timeline): an assistant's is a `read` decision on the
+    DSP, audited on the patient's trail as a professional's is."""
+    return await act_for(request, session, behalf, "read")
+
+
+async def reading_document(document_id: DocumentId, request: Request, session: Session = None,
+                           behalf: Behalf = None) -> Acting:
+    """A read of one document (its detail, its file): an assistant's is a `read` decision on that document, so the
+    patient's 'Traçabilité' shows which document the assistant read."""
+    return await act_for(request, session, behalf, "read", document_id)
+
+
+ReadingFor = Annotated[Acting, Depends(reading)]
+ReadingDocument = Annotated[Acting, Depends(reading_document)]
 
 
 class Upload(BaseModel):
@@ -42,7 +61,7 @@ class Upload(BaseModel):
 
 @router.get("/documents", summary="Latest documents, or a keyword search (cursor pages)",
             response_model=DocumentPage)
-async def documents(request: Request, who: ActingFor, q: Annotated[str | None, Query(max_length=100)] = None,
+async def documents(request: Request, who: ReadingFor, q: Annotated[str | None, Query(max_length=100)] = None,
                     order: Annotated[Order, Query(description="reported_at: latest arrivals first; "
                                                              "document_date: by clinical date")] = "reported_at",
                     include_withdrawn: bool = False, cursor: Cursor = None,
@@ -53,20 +72,20 @@ async def documents(request: Request, who: ActingFor, q: Annotated[str | None, Q
 
 @router.get("/documents/{document_id}", summary="One document: its results, every version, its file",
             response_model=DocumentDetail, responses=errors(404))
-async def detail(document_id: DocumentId, request: Request, who: ActingFor) -> Any:
+async def detail(document_id: DocumentId, request: Request, who: ReadingDocument) -> Any:
     return await _records(request, who, "/v1/documents/detail", document_id=document_id)
 
 
 @router.get("/documents/{document_id}/file", summary="Download a document's file", response_class=Response,
             responses={**FILE_RESPONSE, **errors(404)})
-async def document_file(document_id: DocumentId, request: Request, who: ActingFor,
+async def document_file(document_id: DocumentId, request: Request, who: ReadingDocument,
                         version: Annotated[int | None, Query(ge=1, le=10_000)] = None) -> Response:
     return served(await _records(request, who, "/v1/documents/file", document_id=document_id, version=version))
 
 
 @router.get("/timeline", summary="The timeline ('Ligne de vie') between two dates, oldest first (cursor pages)",
             response_model=DocumentPage)
-async def timeline(request: Request, start: AwareDatetime, end: AwareDatetime, who: ActingFor,
+async def timeline(request: Request, start: AwareDatetime, end: AwareDatetime, who: ReadingFor,
                    cursor: Cursor = None, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> Any:
     if end <= start:
         raise Refusal(422, "invalid request", errors=[{"loc": ["query", "end"], "msg": "end must be after start"}])

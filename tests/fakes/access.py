@@ -1,15 +1,16 @@
-"""access's store and audit trail in memory (the `services.access.store.Store` and `services.access.audit.AuditTrail`
-protocols). The patient state goes through the store's own codec, as it would through MongoDB."""
+"""access's store, audit trail and checkpoints in memory (the `services.access.store.Store`,
+`services.access.audit.AuditTrail` and `services.access.audit.Checkpoints` protocols). The patient state goes
+through the store's own codec, as it would through MongoDB."""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.access import audit
-from services.access.audit import AuditEntry
+from services.access import audit, audit_check
+from services.access.audit import AuditEntry, AuditKeys, Checkpoint, Head
 from services.access.decisions import PatientAccess
 from services.access.domain import ProfessionalCard
 from services.access.emergency import Use
@@ -175,10 +176,39 @@ class FakeAccessStore:
         return dict(found) if found else None
 
 
-class FakeAuditTrail:
-    """The hash chain in memory: the pure `audit.append`, once per (patient, ref)."""
+TEST_AUDIT_KEYS = AuditKeys.derive(b"the unit tests' audit key, used nowhere else")
 
-    def __init__(self) -> None:
+
+class FakeCheckpoints:
+    """Checkpoints in memory: the heads noted, and those `publish` made checkpoints (as access's flush does)."""
+
+    def __init__(self, sealed: bool = True) -> None:
+        self.sealed = sealed
+        self.heads: dict[str, Checkpoint] = {}
+        self.noted: dict[str, Head] = {}
+
+    def latest(self, patient: str) -> Checkpoint | None:
+        return self.heads.get(patient)
+
+    def checked(self, patient: str) -> Checkpoint | None:
+        return self.heads.get(patient)
+
+    def note(self, patient: str, head: Head) -> None:
+        if patient not in self.noted or head.seq > self.noted[patient].seq:
+            self.noted[patient] = head
+
+    def publish(self) -> None:
+        for patient, head in self.noted.items():
+            self.heads[patient] = Checkpoint(head.seq, head.hash, 0, "")
+        self.noted = {}
+
+
+class FakeAuditTrail:
+    """The chain in memory: the pure `audit.append` with the test key, once per (patient, ref)."""
+
+    def __init__(self, keys: AuditKeys = TEST_AUDIT_KEYS, checkpoints: FakeCheckpoints | None = None) -> None:
+        self.keys = keys
+        self.checkpoints = checkpoints or FakeCheckpoints()
         self.chains: dict[str, list[AuditEntry]] = {}
         self.refs: dict[tuple[str, str], AuditEntry] = {}
 
@@ -191,9 +221,10 @@ class FakeAuditTrail:
         if ref is not None and (patient, ref) in self.refs:
             return self.refs[(patient, ref)]
         chain = self.chains.setdefault(patient, [])
-        entry = audit.append(chain[-1] if chain else None, patient, at, actor_kind, actor_id, action, document,
-                             allowed, reason, via=via, justification=justification)
+        entry = audit.append(chain[-1].head if chain else None, patient, self.keys.entries, at, actor_kind, actor_id,
+                             action, document, allowed, reason, via=via, justification=justification)
         chain.append(entry)
+        self.checkpoints.note(patient, entry.head)
         if ref is not None:
             self.refs[(patient, ref)] = entry
         return entry
@@ -202,6 +233,10 @@ class FakeAuditTrail:
         chain = [e for e in self.chains.get(patient, []) if before_seq is None or e.seq < before_seq]
         return list(reversed(chain))[:limit]
 
-    async def verify(self, patient: str) -> tuple[int, int | None, AuditEntry | None]:
-        chain = self.chains.get(patient, [])
-        return len(chain), audit.verify(chain), chain[-1] if chain else None
+    async def chain(self, patient: str) -> list[AuditEntry]:
+        return list(self.chains.get(patient, []))
+
+    async def verify(self, patient: str, chain: Sequence[AuditEntry] | None = None) -> audit_check.Verdict:
+        found = self.checkpoints.checked(patient)
+        return audit_check.verify(self.chains.get(patient, []) if chain is None else chain, self.keys.entries,
+                                  found.head if found is not None else None, patient)

@@ -333,7 +333,7 @@ async def test_audit_trail_is_readable_by_the_patient_and_tampering_is_found(gw:
     assert (intact["details"]["head_seq"], intact["details"]["head_hash"]) == ("2", head["hash"])
     await db["audit"].update_one({"patient": patient, "seq": 1}, {"$set": {"reason": "nothing to see"}})
     broken = await gw.run(patient, "verify-audit-trail", ("operator", "helpdesk-1"))
-    assert broken["reason"] == "audit trail broken at entry 1"
+    assert broken["reason"] == "audit trail broken at entry 1: forged (its MAC does not match its content)"
 
 
 async def test_bad_input_gets_a_reason_and_redelivery_changes_nothing(gw: Gateway, db: Any, unique: str,

@@ -16,6 +16,7 @@ from services.access.store import AccessStore, PatientDoc
 from services.access.store.audit_log import AuditLog
 from services.access.sweeper import Sweeper
 from services.access.view import AccessView
+from tests.fakes.access import TEST_AUDIT_KEYS, FakeCheckpoints
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 PATIENT = "1893120105732"
@@ -53,7 +54,8 @@ async def test_racing_sweepers_end_each_grant_once(mongo: AsyncMongoClient[dict[
 
     expired = Sink()
     out = Publishers(outcome=Sink(), changed=Sink(), notify=Sink(), expired=expired, command=Sink())
-    owner = AccessService(store, AccessView(store), AuditLog(store.audit), out, clock)
+    trail = AuditLog(store.audit, TEST_AUDIT_KEYS, FakeCheckpoints())
+    owner = AccessService(store, AccessView(store), trail, out, clock)
     for body in asked + asked[:5]:  # the partition owner applies every request, a redelivery too
         await owner.handle(AccessCommandV1.model_validate(body).root)
 
@@ -61,5 +63,5 @@ async def test_racing_sweepers_end_each_grant_once(mongo: AsyncMongoClient[dict[
     assert len({e["event_id"] for e in expired.sent}) == len(expired.sent) == 30
     stored = await store.load(PATIENT)
     assert stored.access.grants == {} and stored.version == 31
-    assert len(await AuditLog(store.audit).entries(PATIENT)) == 30
+    assert len(await trail.chain(PATIENT)) == 30 and (await trail.verify(PATIENT)).intact
     assert await a.sweep() == 0  # nothing left to ask for

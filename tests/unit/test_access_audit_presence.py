@@ -12,25 +12,31 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
 from schemas.access import PRESENCE_ALPHABET, PresencePasswordText
-from services.access import audit, presence
+from services.access import audit, audit_check, presence
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 PATIENT = "1893120105732"
+KEY = audit.AuditKeys.derive(b"a test key of access's audit trail").entries
 
 
 def chain(n: int) -> list[audit.AuditEntry]:
     entries: list[audit.AuditEntry] = []
     for i in range(n):
-        entries.append(audit.append(entries[-1] if entries else None, PATIENT, T0 + timedelta(minutes=i),
+        entries.append(audit.append(entries[-1].head if entries else None, PATIENT, KEY, T0 + timedelta(minutes=i),
                                     "professional", f"PRO-{i % 3}", "read", f"doc-{i}", i % 4 != 0,
                                     "trusted-circle" if i % 4 else "no grant for this professional"))
     return entries
 
 
+def first_broken(entries: list[audit.AuditEntry]) -> int | None:
+    return audit_check.verify(entries, KEY, patient=PATIENT).at
+
+
 def test_an_intact_chain_verifies() -> None:
     entries = chain(6)
-    assert audit.verify(entries) is None
+    assert audit_check.verify(entries, KEY).intact
     assert entries[0].prev_hash == audit.GENESIS and entries[3].prev_hash == entries[2].hash
+    assert all(e.mac == audit.KEYED and audit.signed(e, KEY) for e in entries)
 
 
 @given(st.integers(0, 9), st.sampled_from(["reason", "allowed", "actor_id", "at"]))
@@ -39,17 +45,18 @@ def test_altering_any_entry_is_found_at_that_entry(index: int, field: str) -> No
     value = {"reason": "edited", "allowed": not entries[index].allowed, "actor_id": "PRO-X",
              "at": entries[index].at + timedelta(seconds=1)}[field]
     entries[index] = replace(entries[index], **{field: value})
-    assert audit.verify(entries) == index
+    verdict = audit_check.verify(entries, KEY)
+    assert (verdict.at, verdict.problem) == (index, audit_check.Problem.FORGED)
 
 
 def test_removed_or_reordered_entries_break_the_chain() -> None:
     entries = chain(5)
-    assert audit.verify(entries[:2] + entries[3:]) == 2
-    assert audit.verify([entries[1], entries[0], *entries[2:]]) == 0
-    # a forger who re-hashes the entry they altered breaks the link to the next one
-    resealed = [*entries[:2], replace(entries[2], reason="forged").sealed(), *entries[3:]]
-    assert audit.verify(resealed) == 3
-    assert audit.verify([*entries[:4], replace(entries[4], reason="forged")]) == 4
+    assert first_broken(entries[:2] + entries[3:]) == 2
+    assert first_broken([entries[1], entries[0], *entries[2:]]) == 0
+    # whoever re-seals an entry they altered without access's key makes a MAC that does not hold
+    resealed = [*entries[:2], audit.seal(replace(entries[2], reason="forged"), b"not access's key"), *entries[3:]]
+    assert first_broken(resealed) == 2
+    assert first_broken([*entries[:4], replace(entries[4], reason="forged")]) == 4
 
 
 def test_presence_passwords_are_unambiguous_hashed_and_forgiving_in_format() -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from schemas.access import ActorRef, BreakTheGlass, PresencePasswordCommand
 from schemas.activation import AccountActivatedV1
-from services.access import audit, commands, domain
+from services.access import audit, audit_check, commands, domain
 from services.access import state as ev
 from services.access.decisions import PatientAccess
 from services.access.domain import ProfessionalCard
@@ -103,10 +103,13 @@ def test_only_the_agency_issues_a_presence_password_without_the_patients_rights(
 
 
 def test_the_justification_is_part_of_the_hash_chain_and_old_entries_keep_their_hash() -> None:
-    first = audit.append(None, ADULT, T0, "professional", "ER-1", "break-the-glass", None, True, "emergency access "
-                         "granted", justification="Unconscious patient, allergies unknown")
-    second = audit.append(first, ADULT, T0, "professional", "ER-1", "read", "doc-1", True, "emergency")
-    assert audit.verify([first, second]) is None
-    assert audit.verify([replace(first, justification="edited"), second]) == 0
-    plain = audit.append(None, ADULT, T0, "patient", ADULT, "add-to-circle", None, True, "added")
+    key = b"a test key of access's audit trail"
+    first = audit.append(None, ADULT, key, T0, "professional", "ER-1", "break-the-glass", None, True,
+                         "emergency access granted", justification="Unconscious patient, allergies unknown")
+    second = audit.append(first.head, ADULT, key, T0, "professional", "ER-1", "read", "doc-1", True, "emergency")
+    assert audit_check.verify([first, second], key).intact
+    assert audit_check.verify([replace(first, justification="edited"), second], key).at == 0
+    plain = audit.append(None, ADULT, key, T0, "patient", ADULT, "add-to-circle", None, True, "added")
     assert b"justification" not in plain.body()  # no justification: the entry hashes as before the field existed
+    legacy = replace(plain, mac="")
+    assert b'"mac"' not in legacy.body() and b'"mac":"hmac-sha256"' in plain.body()  # older entries keep their hash

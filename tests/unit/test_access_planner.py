@@ -11,6 +11,8 @@ import pytest
 from schemas.access import AccessCommandV1, AnyCommand
 from services.access import commands, domain
 from services.access import state as ev
+from services.access.audit import Head
+from services.access.audit_check import Problem
 from services.access.decisions import Action, Actor, GrantKind, PatientAccess, decide
 from tests.support import make_matricule
 
@@ -220,13 +222,16 @@ def test_breaking_the_glass() -> None:
 
 
 def test_verifying_the_audit_trail_reads_the_check_it_is_given() -> None:
-    check = commands.AuditCheck(entries=4, first_broken=2, head_seq=3, head_hash="ab")
+    check = commands.AuditCheck(entries=4, problem=Problem.FORGED, at=2, why="its MAC does not match its content",
+                                head=Head(3, "ab"), checkpoint=Head(1, "cd"))
     by_owner = plan(command("verify-audit-trail"), facts=commands.Facts(True, audit=check))
-    assert by_owner.reason == "audit trail broken at entry 2"
-    assert by_owner.details == {"entries": "4", "first_broken": "2", "head_seq": "3", "head_hash": "ab"}
+    assert by_owner.reason == "audit trail broken at entry 2: forged (its MAC does not match its content)"
+    assert by_owner.details == {"entries": "4", "first_broken": "2", "problem": "forged", "head_seq": "3",
+                                "head_hash": "ab", "checkpoint_seq": "1", "not_checkpointed": "2"}
     by_ops = plan(command("verify-audit-trail", {"kind": "operator", "id": "ops-1"}),
                   facts=commands.Facts(True, audit=commands.AuditCheck(0)))
     assert by_ops.reason == "audit trail intact" and by_ops.details["first_broken"] == ""
+    assert by_ops.details["problem"] == "" and by_ops.details["checkpoint_seq"] == ""
     assert refused(plan(command("verify-audit-trail", DOCTOR)),
                    "only the patient and their DSP assistants manage access")
     consent = command("record-consent", consent="organ-donation", value=True)

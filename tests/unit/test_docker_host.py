@@ -52,6 +52,7 @@ def keys() -> dict[str, str]:
             "DSP_NOTIFY_SEAL_KEY": private, "DSP_NOTIFY_PUBLIC_KEY": public,
             "DSP_SERVICE_KEY_GATEWAY": gateway_key, "DSP_SERVICE_KEY_CONSOLE": console_key,
             "DSP_SERVICE_PUBLIC_KEYS": f"gateway={gateway_public},console={console_public}",
+            "DSP_ACCESS_AUDIT_KEY": secrets.token_hex(32), "DSP_ACCESS_AUDIT_SIGNING_KEY": new_key()[0],
             **dict(line.split("=", 1) for line in [*lines(), *kafka_lines()])}  # MongoDB's and Kafka's passwords
 
 

@@ -1,5 +1,5 @@
-"""The planner's shared types: the facts the worker gathers for a command (`Facts`, with `AuditCheck` for an audit
-trail's verification), the plan that comes out (`Plan`: accepted or not, why, the events, notices and details)
+"""The planner's shared types: the facts the worker gathers for a command (`Facts`, with `AuditCheck`, the verdict on
+an audit trail), the plan that comes out (`Plan`: accepted or not, why, the events, notices and details)
 and `refuse`, the plan of a refused command. Every family of commands plans with these."""
 
 from __future__ import annotations
@@ -7,16 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .. import state as ev
+from ..audit_check import Verdict
 
-
-@dataclass(frozen=True)
-class AuditCheck:
-    """How the patient's audit chain verified (asked for a `verify-audit-trail` command only)."""
-
-    entries: int
-    first_broken: int | None = None
-    head_seq: int | None = None
-    head_hash: str = ""
+AuditCheck = Verdict  # how the patient's audit chain verified (asked for a `verify-audit-trail` command only)
 
 
 @dataclass(frozen=True)

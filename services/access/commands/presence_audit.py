@@ -78,9 +78,13 @@ def _professional_action(cmd: RedeemPresencePassword | BreakTheGlass, access: Pa
 
 
 def _verified(facts: Facts) -> Plan:
+    """The verdict on the chain (against access's key and checkpoint) as the outcome: its reason names the first
+    forged, removed or reordered entry, or one access did not write; the details give the chain's internals."""
     check = facts.audit or AuditCheck(0)
-    broken = check.first_broken
-    return Plan(True, "audit trail intact" if broken is None else f"audit trail broken at entry {broken}",
-                details={"entries": str(check.entries), "first_broken": "" if broken is None else str(broken),
-                         "head_seq": "" if check.head_seq is None else str(check.head_seq),
-                         "head_hash": check.head_hash})  # the chain's internals: here only
+    head, checkpoint = check.head, check.checkpoint
+    return Plan(True, check.reason, details={
+        "entries": str(check.entries), "first_broken": "" if check.at is None else str(check.at),
+        "problem": check.problem.value if check.problem is not None else "",
+        "head_seq": "" if head is None else str(head.seq), "head_hash": "" if head is None else head.hash,
+        "checkpoint_seq": "" if checkpoint is None else str(checkpoint.seq),
+        "not_checkpointed": str(check.unchecked)})  # the chain's internals: here only

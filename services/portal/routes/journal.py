@@ -1,7 +1,7 @@
 """The patient's home page ('myDSP': the latest documents and notifications), the 'Ligne de vie' between two days,
-'Traçabilité' (who read or changed what in the DSP, each action and reason in words) and the notifications (mark one
-or all as read). Everything goes through the portal API (`p.api`): this module only puts its answers in words; dates
-and opaque cursors are not personal and go in links."""
+'Traçabilité' (who read or changed what in the DSP, each action and reason in words; the whole trail as a file signed
+by access) and the notifications (mark one or all as read). Everything goes through the portal API (`p.api`): this
+module only puts its answers in words; dates and opaque cursors are not personal and go in links."""
 
 from __future__ import annotations
 
@@ -96,6 +96,15 @@ async def audit(p: Current, cursor: str | None = None) -> Response:
                 "reason_said": p._(e["reason"]) if e.get("reason") else ""} for e in page["items"]]
     return p.render("audit.html", user=user, entries=entries, next_cursor=page.get("next_cursor"),
                     cursor=_cursor(cursor))
+
+
+@router.get("/audit/export")
+async def audit_export(p: Current) -> Response:
+    """'Télécharger mon journal signé': the whole trail as the API serves it (signed by access), as a download."""
+    reply = await p.api.file("GET", "/v1/me/audit/export")
+    headers = {"Content-Disposition": reply.headers.get("content-disposition")
+               or 'attachment; filename="dsp-audit-trail.json"', "X-Content-Type-Options": "nosniff"}
+    return p.send(Response(reply.content, media_type="application/json", headers=headers))
 
 
 @router.get("/notifications")
