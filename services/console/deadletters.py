@@ -33,9 +33,11 @@ def _headers(r: Any) -> dict[str, str]:
 
 
 def _summary(r: Any) -> dict[str, Any]:
-    """What any operator may see: where, when and why — the reason never echoes input values (kit.deadletter)."""
+    """What any operator may see: where, when and why — the reason never echoes input values and is redacted when
+    written (kit.deadletter); masked here again, for dead letters written before that (or by another writer)."""
     headers = _headers(r)
-    return {"topic": r.topic, "partition": r.partition, "offset": r.offset, "reason": headers.get("dlq-reason", ""),
+    return {"topic": r.topic, "partition": r.partition, "offset": r.offset,
+            "reason": mask_digits(headers.get("dlq-reason", "")),
             "kind": headers.get("dlq-kind", ""), "service": headers.get("dlq-service", ""),
             "exception_type": headers.get("dlq-exception-type", ""), "failed_at": headers.get("dlq-failed-at", ""),
             "replayed": "dsp-replayed-from" in headers}

@@ -325,6 +325,23 @@ async def test_fhir_bundle_is_stored_like_a_json_result_and_a_bad_one_comes_back
     await eventually(lambda: _versions(docs, lab, 1))
 
 
+async def test_a_dead_letter_reason_names_no_matricule(records: Worker, producer: AIOKafkaProducer, unique: str,
+                                                       run_id: str, infra: Any) -> None:
+    """Issue 24: `reference 'Observation/1982010112380' does not resolve` reached every console operator."""
+    from tests.support import fhir_bundle
+
+    lab = f"LAB-{unique}"
+    for n, written in enumerate(("1982010112380", "198201.0112380", "1982 0101 123 80")):
+        bundle = fhir_bundle(lab, f"M-{n}", f"fhir-m-{unique}-{n}")
+        bundle["entry"][0]["resource"]["result"] = [{"reference": f"Observation/{written}"}]
+        await producer.send_and_wait("lab.results.fhir.v1", json.dumps(bundle).encode(), key=f"{lab}:M-{n}".encode())
+    dead = await read_topic(infra.bootstrap, "lab.results.fhir.v1.dlq", f"{lab}:M-".encode(), count=3,
+                            group=f"{run_id}-records")
+    reasons = sorted({header(r, "dlq-reason") for r in dead})
+    assert reasons == ["reference 'Observation/[REDACTED]' does not resolve to a Observation in the bundle"], reasons
+    assert all(b"1982" in r.value for r in dead)  # the original bytes are kept for the replay, the reason is clean
+    assert all(dict(r.headers)["dlq-source-topic"] == b"lab.results.fhir.v1" for r in dead)
+
 async def _versions(docs: Any, lab: str, n: int) -> bool:
     doc = await docs.find_one({"laboratory_id": lab, "report_id": "F-1"})
     return doc is not None and doc["version_count"] == n
