@@ -24,6 +24,8 @@ def json_schemas() -> dict[Path, str]:
         schema["x-kafka"] = {"topic": topic.name, "key": topic.key, "dead_letter_topic": topic.dlq,
                              "partitions": topic.partitions, "producers": topic.producers,
                              "consumers": list(topic.consumers)}
+        if topic.max_message_bytes is not None:
+            schema["x-kafka"]["max_message_bytes"] = topic.max_message_bytes
         out[HERE / "json" / f"{topic.name}.schema.json"] = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
     return out
 

@@ -19,6 +19,11 @@ from .notify import DeliveryV1, NotificationRequestV1
 from .records import DocumentAddedV1, DocumentVisibilityChangedV1, RecordsCommandV1
 from .registry import PersonRegisteredV1
 
+FILE_MESSAGE_BYTES = 8 * 1024 * 1024
+"""The largest record of a topic that carries a file (a lab result's attachment, a patient's upload): a file of up to
+5 MiB is 6.7 MiB in base64, inside its JSON and beside its headers. The topic (`max.message.bytes`, its dead-letter
+twin too), the producers that write it and the consumers that read it allow this much; Kafka's default is 1 MiB."""
+
 
 @dataclass(frozen=True)
 class Topic:
@@ -28,6 +33,7 @@ class Topic:
     producers: str
     consumers: tuple[str, ...]
     partitions: int = 3
+    max_message_bytes: int | None = None  # None: the broker's default (1 MiB)
 
     @property
     def dlq(self) -> str:
@@ -35,9 +41,9 @@ class Topic:
 
 
 LAB_RESULTS = Topic("lab.results.v1", "<laboratory_id>:<report_id>", LabResultV1,
-                    "laboratories", ("records",), partitions=6)
+                    "laboratories", ("records",), partitions=6, max_message_bytes=FILE_MESSAGE_BYTES)
 LAB_RESULTS_FHIR = Topic("lab.results.fhir.v1", "<laboratory_id>:<report_id>", FhirLabBundleV1,
-                         "laboratories (FHIR R4)", ("records",), partitions=6)
+                         "laboratories (FHIR R4)", ("records",), partitions=6, max_message_bytes=FILE_MESSAGE_BYTES)
 REGISTRY_PERSONS = Topic("registry.persons.v1", "matricule", PersonRegisteredV1,
                          "national registry", ("activation", "records", "access", "notify"))
 DIRECTORY_PROFESSIONALS = Topic("directory.professionals.v1", "professional_id", ProfessionalListedV1,
@@ -54,7 +60,8 @@ ACTIVATION_ACCOUNTS = Topic("activation.accounts.v1", "matricule", AccountActiva
 
 DOCUMENT_ADDED = Topic("records.document-added.v1", "patient_matricule", DocumentAddedV1,
                        "records", ("notify", "access", "gateway"), partitions=6)
-RECORDS_COMMANDS = Topic("records.commands.v1", "patient_matricule", RecordsCommandV1, "gateway", ("records",))
+RECORDS_COMMANDS = Topic("records.commands.v1", "patient_matricule", RecordsCommandV1, "gateway", ("records",),
+                         max_message_bytes=FILE_MESSAGE_BYTES)
 DOCUMENT_VISIBILITY = Topic("records.document-visibility.v1", "patient_matricule", DocumentVisibilityChangedV1,
                             "records", ("access",))
 
@@ -69,6 +76,16 @@ TOPICS: tuple[Topic, ...] = (LAB_RESULTS, LAB_RESULTS_FHIR, REGISTRY_PERSONS, DI
                              DOCUMENT_ADDED, RECORDS_COMMANDS, DOCUMENT_VISIBILITY, ACCESS_COMMANDS, ACCESS_EVENTS,
                              ACCESS_GRANT_EXPIRED, ACCESS_CHANGES, NOTIFY_EVENTS, ACTIVATION_COMMANDS,
                              ACTIVATION_EVENTS, ACTIVATION_ACCOUNTS)
+
+
+def topic_configs() -> dict[str, dict[str, str]]:
+    """Topic name -> the configuration it is created (and kept) with, dead-letter twins included: the file topics'
+    `max.message.bytes`."""
+    out: dict[str, dict[str, str]] = {}
+    for topic in TOPICS:
+        if topic.max_message_bytes is not None:
+            out[topic.name] = out[topic.dlq] = {"max.message.bytes": str(topic.max_message_bytes)}
+    return out
 
 
 def all_topics() -> dict[str, int]:

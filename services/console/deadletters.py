@@ -15,7 +15,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaTimeoutError
 
-from schemas.topics import TOPICS
+from schemas.topics import FILE_MESSAGE_BYTES, TOPICS
 
 from .masking import mask_digits, mask_key, preview
 
@@ -58,7 +58,7 @@ class DeadLetters:
 
     async def start(self) -> None:
         self.producer = AIOKafkaProducer(**self.kafka, acks="all", enable_idempotence=True,
-                                         client_id="dsp-console")
+                                         client_id="dsp-console", max_request_size=FILE_MESSAGE_BYTES)  # replays
         await self.producer.start()
 
     async def stop(self) -> None:

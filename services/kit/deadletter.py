@@ -27,6 +27,8 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 from faststream import BaseMiddleware, StreamMessage
 from prometheus_client import CollectorRegistry, Counter
 
+from schemas.topics import FILE_MESSAGE_BYTES
+
 from .errors import TRANSIENT, is_bad_input, reason
 from .logging import redact_text
 
@@ -81,7 +83,8 @@ class DeadLetters:
 
     async def start(self) -> None:
         self.producer = AIOKafkaProducer(**{**self.kafka, "bootstrap_servers": self.bootstrap}, acks="all",
-                                         enable_idempotence=True, client_id=f"dsp-{self.service}-dlq")
+                                         enable_idempotence=True, client_id=f"dsp-{self.service}-dlq",
+                                         max_request_size=FILE_MESSAGE_BYTES)  # a refused upload, whole
         await self.producer.start()
 
     async def stop(self) -> None:

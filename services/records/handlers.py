@@ -14,6 +14,7 @@ from schemas.registry import PersonRegisteredV1
 from schemas.topics import (
     DOCUMENT_ADDED,
     DOCUMENT_VISIBILITY,
+    FILE_MESSAGE_BYTES,
     LAB_RESULTS,
     LAB_RESULTS_FHIR,
     RECORDS_COMMANDS,
@@ -47,6 +48,7 @@ def register(rt: Runtime, store: RecordsStore) -> Ingestor:
         await ingest.handle(msg.raw_message)  # a batch: a tuple of records
 
     @rt.broker.subscriber(LAB_RESULTS_FHIR.name, **consumer_options(rt.settings), decoder=raw_bodies,
+                          max_partition_fetch_bytes=FILE_MESSAGE_BYTES,
                           title="records.lab-results-fhir",
                           description="Map FHIR R4 lab reports to the lab-result contract; store them as JSON ones")
     async def on_fhir_bundle(bundle: NoCast[FhirLabBundleV1], msg: KafkaMessage) -> None:
@@ -64,6 +66,7 @@ def register(rt: Runtime, store: RecordsStore) -> Ingestor:
     commands = CommandService(store, events.publish, rt.clock, visibility.publish)
 
     @rt.broker.subscriber(RECORDS_COMMANDS.name, **consumer_options(rt.settings),
+                          max_partition_fetch_bytes=FILE_MESSAGE_BYTES,  # an upload, 5 MiB of file in one record
                           decoder=json_decoder(RecordsCommandV1), title="records.commands",
                           description="Patients' uploads, block and unblock")
     async def on_command(command: RecordsCommandV1) -> None:

@@ -25,6 +25,7 @@ from pymongo import AsyncMongoClient
 from infra.ferretdb import MONGO_SERVICES
 from infra.local import LocalInfra, create_topics
 from infra.procs import free_port
+from schemas.topics import FILE_MESSAGE_BYTES
 from tests.support import KAFKA, MONGO_ADMIN_URIS, MONGO_USERS, Worker, encode, eventually, kafka_options, person
 
 
@@ -169,7 +170,7 @@ def records(spawn_worker: Callable[..., Worker], infra: Infra, run_id: str) -> W
 
 @pytest.fixture
 async def producer(infra: Infra) -> AsyncIterator[AIOKafkaProducer]:
-    prod = AIOKafkaProducer(**infra.kafka, acks="all", enable_idempotence=True)
+    prod = AIOKafkaProducer(**infra.kafka, acks="all", enable_idempotence=True, max_request_size=FILE_MESSAGE_BYTES)
     await prod.start()
     yield prod
     await prod.stop()
