@@ -44,12 +44,15 @@ def asyncapi() -> str:
     from services.records.app import create_app as records
 
     # Building an app opens no connection. Fixed values, so the document never depends on the environment;
-    # the keys only satisfy the settings' secret checks (the seal key is base64 of "schema-export-only-not-a-secret!").
+    # the keys only satisfy the settings' secret checks (the seal key and records' key are base64 of
+    # "schema-export-only-not-a-secret!").
     fixed = {"kafka_bootstrap": "kafka:9092", "log_pseudonym_key": "schema-export-only-not-a-secret"}
-    apps = [records(RecordsSettings.model_validate(fixed)), activation(ActivationSettings.model_validate(
+    key = "c2NoZW1hLWV4cG9ydC1vbmx5LW5vdC1hLXNlY3JldCE="
+    apps = [records(RecordsSettings.model_validate({**fixed, "DSP_SERVICE_KEY": key})),
+            activation(ActivationSettings.model_validate(
                 {**fixed, "DSP_ACTIVATION_CODE_KEY": "schema-export-only-not-a-secret"})),
             access(AccessSettings.model_validate(fixed)), notify(NotifySettings.model_validate(
-                {**fixed, "DSP_NOTIFY_SEAL_KEY": "c2NoZW1hLWV4cG9ydC1vbmx5LW5vdC1hLXNlY3JldCE="}))]
+                {**fixed, "DSP_NOTIFY_SEAL_KEY": key}))]
     spec = AsyncAPI(*[app.broker for app in apps if app.broker is not None], title="dsp-mesh", version="1.0.0",
                     description="Events of the shared health record (DSP) mesh. Each topic has a '<topic>.dlq'.")
     import yaml

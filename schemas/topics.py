@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from .access import AccessChangedV1, AccessCommandV1, AccessOutcomeV1, GrantExpiredV1
 from .activation import AccountActivatedV1, ActivationCommandV1, ActivationOutcomeV1
-from .directory import ProfessionalListedV1
+from .directory import LaboratoryListedV1, ProfessionalListedV1
 from .fhir import FhirLabBundleV1
 from .lab_result import LabResultV1
 from .notify import DeliveryV1, NotificationRequestV1
@@ -48,6 +48,8 @@ REGISTRY_PERSONS = Topic("registry.persons.v1", "matricule", PersonRegisteredV1,
                          "national registry", ("activation", "records", "access", "notify"))
 DIRECTORY_PROFESSIONALS = Topic("directory.professionals.v1", "professional_id", ProfessionalListedV1,
                                 "professional directory", ("access",))
+DIRECTORY_LABORATORIES = Topic("directory.laboratories.v1", "laboratory_id", LaboratoryListedV1,
+                               "laboratory directory", ("records (group, and every replica without one)",))
 NOTIFY_REQUESTS = Topic("notify.requests.v1", "request_id", NotificationRequestV1,
                         "activation, access, records", ("notify",))
 NOTIFY_EVENTS = Topic("notify.events.v1", "request_id", DeliveryV1, "notify", ("console",))
@@ -75,7 +77,7 @@ ACCESS_CHANGES = Topic("access.changes.v1", "patient", AccessChangedV1, "access"
 TOPICS: tuple[Topic, ...] = (LAB_RESULTS, LAB_RESULTS_FHIR, REGISTRY_PERSONS, DIRECTORY_PROFESSIONALS, NOTIFY_REQUESTS,
                              DOCUMENT_ADDED, RECORDS_COMMANDS, DOCUMENT_VISIBILITY, ACCESS_COMMANDS, ACCESS_EVENTS,
                              ACCESS_GRANT_EXPIRED, ACCESS_CHANGES, NOTIFY_EVENTS, ACTIVATION_COMMANDS,
-                             ACTIVATION_EVENTS, ACTIVATION_ACCOUNTS)
+                             ACTIVATION_EVENTS, ACTIVATION_ACCOUNTS, DIRECTORY_LABORATORIES)
 
 
 def topic_configs() -> dict[str, dict[str, str]]:

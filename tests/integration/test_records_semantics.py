@@ -15,6 +15,7 @@ from pymongo import AsyncMongoClient
 from schemas.lab_result import LabResultV1
 from services.records import domain, listing
 from services.records.api import RecordsApi
+from services.records.laboratories import Laboratories
 from services.records.store import RecordsStore
 from tests.support import Worker, encode, eventually, header, lab_result, make_matricule, person, read_topic
 
@@ -38,7 +39,7 @@ class Reads:
     test's database: every page of a list, one document, its file."""
 
     def __init__(self, store: RecordsStore) -> None:
-        self.api = RecordsApi(store)
+        self.api = RecordsApi(store, Laboratories())  # no names here (test_lab_signatures asks the worker's API)
 
     async def _call(self, route: Any, **body: Any) -> tuple[int, Any]:
         status, answer = await route(json.dumps(body).encode())
