@@ -16,6 +16,7 @@ from typing import Any
 from infra.local import LocalInfra, create_topics
 from infra.procs import free_port
 from services.kit.kafka_auth import options_from_env
+from services.kit.labsign import LaboratoryKey
 
 
 @dataclass
@@ -80,3 +81,30 @@ def rounded(values: list[float], digits: int = 2) -> dict[str, float]:
 def report(name: str, rate: float, latencies_ms: list[float]) -> str:
     return (f"{name:<26} {rate:>10,.0f} results/s   p50 {percentile(latencies_ms, 50):>8.1f} ms   "
             f"p99 {percentile(latencies_ms, 99):>8.1f} ms   (n={len(latencies_ms)})")
+
+
+class SignedLabs:
+    """The benchmark's laboratories as records expects them: each signs its results with its own key (new each
+    run, `services.kit.labsign`), announced on `directory.laboratories.v1` before anything is published, so that
+    nothing waits for a key and the signature's cost (made here, checked by records) is in the figures."""
+
+    def __init__(self, labs: list[str] | tuple[str, ...]) -> None:
+        self.keys = {lab: LaboratoryKey.new(lab) for lab in labs}
+
+    async def announce(self, producer: Any) -> None:
+        import json
+
+        for lab, key in self.keys.items():
+            await producer.send_and_wait("directory.laboratories.v1", json.dumps(key.listing(f"Laboratoire {lab}"))
+                                         .encode(), key=lab.encode())
+
+    def headers(self, key: bytes, value: bytes, topic: str = "lab.results.v1") -> list[tuple[str, bytes]]:
+        """The record's signature, by the laboratory its key `<laboratory_id>:<report_id>` names."""
+        return self.keys[key.split(b":")[0].decode()].headers(topic, key, value)
+
+
+def records_key() -> str:
+    """A records worker's own key for a benchmark run (it seals the results it maps from FHIR; required)."""
+    from services.kit.servicetokens import new_key
+
+    return new_key()[0]

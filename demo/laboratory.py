@@ -4,8 +4,15 @@ python -m demo.laboratory [--count N] [--interval S] — N results (0 = until st
 about one in twenty is deliberately wrong so the dead-letter topic has something to show.
 
 Each kind of message goes with its own Kafka principal, as the real senders would: DSP_REGISTRY_KAFKA_USERNAME/
-_PASSWORD (persons), DSP_DIRECTORY_KAFKA_... (professionals), DSP_LABORATORY_KAFKA_... (results), with
-DSP_KAFKA_SECURITY_PROTOCOL / DSP_KAFKA_SASL_MECHANISM; PLAINTEXT without credentials for an unsecured broker.
+_PASSWORD (persons), DSP_DIRECTORY_KAFKA_... (professionals, and the laboratories with their signing keys),
+DSP_LABORATORY_KAFKA_... (results), with DSP_KAFKA_SECURITY_PROTOCOL / DSP_KAFKA_SASL_MECHANISM; PLAINTEXT without
+credentials for an unsecured broker.
+
+Each demo laboratory signs its results with its own Ed25519 key (`services.kit.labsign`; records refuses a result
+that is not signed by the laboratory it names): one key per laboratory, generated once in DSP_DEMO_LAB_KEY_DIR
+(`make run`: the state folder's `lab-keys/`; else `$DSP_STATE_DIR/lab-keys` or `~/.local/state/dsp-mesh/lab-keys`),
+mode 600, and announced with the laboratory's name on `directory.laboratories.v1` at every start (the same
+announcement again changes nothing).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import random
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -25,6 +33,7 @@ from aiokafka.errors import KafkaConnectionError
 from stdnum import luhn, verhoeff
 
 from services.kit.kafka_auth import options_from_env
+from services.kit.labsign import LaboratoryKey
 
 PANELS: dict[str, list[tuple[str, str, float, str, float, float]]] = {
     "Hémogramme": [("718-7", "Hémoglobine", 14.1, "g/dL", 12.0, 16.0),
@@ -36,6 +45,8 @@ PANELS: dict[str, list[tuple[str, str, float, str, float, float]]] = {
     "Fonction rénale": [("2160-0", "Créatinine", 80, "umol/L", 60, 110)],
 }
 LABS = ("LAB-KETTERTHILL", "LAB-BIONEXT", "LAB-LNS")
+LAB_NAMES = {"LAB-KETTERTHILL": "Laboratoires Ketterthill", "LAB-BIONEXT": "BioneXt Lab",
+             "LAB-LNS": "Laboratoire national de santé"}
 
 
 def matricule(birth: date, serial: int) -> str:
@@ -121,7 +132,34 @@ def lab_result(rng: random.Random, now: datetime, mistakes: float = 0.05,
 
 READS = ("DSP_KAFKA_BOOTSTRAP", "DSP_KAFKA_SECURITY_PROTOCOL", "DSP_KAFKA_SASL_MECHANISM",  # options_from_env
          "DSP_LABORATORY_KAFKA_USERNAME", "DSP_LABORATORY_KAFKA_PASSWORD", "DSP_REGISTRY_KAFKA_USERNAME",
-         "DSP_REGISTRY_KAFKA_PASSWORD", "DSP_DIRECTORY_KAFKA_USERNAME", "DSP_DIRECTORY_KAFKA_PASSWORD")
+         "DSP_REGISTRY_KAFKA_PASSWORD", "DSP_DIRECTORY_KAFKA_USERNAME", "DSP_DIRECTORY_KAFKA_PASSWORD",
+         "DSP_DEMO_LAB_KEY_DIR", "DSP_STATE_DIR")
+
+
+def key_dir(env: Mapping[str, str]) -> Path:
+    if env.get("DSP_DEMO_LAB_KEY_DIR"):
+        return Path(env["DSP_DEMO_LAB_KEY_DIR"])
+    state = Path(env["DSP_STATE_DIR"]) if env.get("DSP_STATE_DIR") else Path.home() / ".local" / "state" / "dsp-mesh"
+    return state / "lab-keys"
+
+
+def lab_keys(folder: Path) -> dict[str, LaboratoryKey]:
+    """Each demo laboratory's signing key, generated once in `folder` (mode 600, created so), then read back."""
+    keys = {}
+    for lab in LABS:
+        path = folder / f"{lab}.key"
+        if not path.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.chmod(0o600)
+            path.write_text(LaboratoryKey.new(lab).seed + "\n")
+        keys[lab] = LaboratoryKey.from_seed(lab, path.read_text().strip())
+    return keys
+
+
+def signed(keys: Mapping[str, LaboratoryKey], key: bytes, value: bytes) -> list[tuple[str, bytes]]:
+    """A result's headers: its laboratory's signature (the laboratory its key names)."""
+    return keys[key.decode().split(":")[0]].headers("lab.results.v1", key, value)
 
 
 async def _producer(env: Mapping[str, str], principal: str, within_s: float = 120.0) -> AIOKafkaProducer:
@@ -150,22 +188,26 @@ async def main(count: int, interval: float, env: Mapping[str, str]) -> None:
             await registry.send_and_wait("registry.persons.v1", json.dumps(child(m, given)).encode(), key=m.encode())
     finally:
         await registry.stop()
+    keys = lab_keys(key_dir(env))
     directory = await _producer(env, "directory")
     try:
         for i in range(2):
             await directory.send_and_wait("directory.professionals.v1", json.dumps(professional(i)).encode(),
                                           key=f"PRO-{1000 + i}".encode())
+        for lab, key in keys.items():  # each laboratory's name and signing key
+            await directory.send_and_wait("directory.laboratories.v1", json.dumps(
+                key.listing(LAB_NAMES[lab]), ensure_ascii=False).encode(), key=lab.encode())
     finally:
         await directory.stop()
     producer = await _producer(env, "laboratory")
     rng = random.Random()  # noqa: S311 - demo data, not security
     try:
         for key, value in first_results(datetime.now(UTC)):  # the same message ids at every start: stored once
-            await producer.send_and_wait("lab.results.v1", value, key=key)
+            await producer.send_and_wait("lab.results.v1", value, key=key, headers=signed(keys, key, value))
         sent = 0
         while count == 0 or sent < count:
             key, value = lab_result(rng, datetime.now(UTC), patients=STREAM_PATIENTS)
-            await producer.send_and_wait("lab.results.v1", value, key=key)
+            await producer.send_and_wait("lab.results.v1", value, key=key, headers=signed(keys, key, value))
             sent += 1
             await asyncio.sleep(interval)
     finally:

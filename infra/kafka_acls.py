@@ -7,8 +7,9 @@ what the code does (`_NOT_IN_CODE`, `_ALSO_IN_CODE`, each correction says why). 
 principal      Write (produce)                                             Read (consume; group = <prefix><service>)
 =============  ==========================================================  ==========================================
 records        records.document-added.v1, records.document-visibility.v1,  lab.results.v1, lab.results.fhir.v1,
-               lab.results.v1 (parked results released); the .dlq of       records.commands.v1, registry.persons.v1;
-               each topic it reads                                         group records
+               lab.results.v1 and lab.results.fhir.v1 (parked results      records.commands.v1, registry.persons.v1,
+               released); the .dlq of each topic it reads                  directory.laboratories.v1 (group and
+                                                                           every replica without one); group records
 activation     activation.events.v1, activation.accounts.v1,               activation.commands.v1,
                notify.requests.v1; .dlq of what it reads                   registry.persons.v1; group activation
 access         access.events.v1, access.changes.v1, access.grant-expired,  access.commands.v1, registry.persons.v1,
@@ -27,7 +28,7 @@ console        activation.commands.v1 (helpdesk: the only producer);       every
                every source topic (replays of dead letters)                the workers' groups (lag)
 laboratory     lab.results.v1, lab.results.fhir.v1                         —
 registry       registry.persons.v1                                         —
-directory      directory.professionals.v1                                  —
+directory      directory.professionals.v1, directory.laboratories.v1       —
 =============  ==========================================================  ==========================================
 
 Read and Write imply Describe (metadata, offsets); idempotent producers need Write on a topic only (KIP-679).
@@ -64,6 +65,8 @@ _NOT_IN_CODE: dict[tuple[str, str, str], str] = {
 }
 _ALSO_IN_CODE: dict[tuple[str, str, str], str] = {
     ("records", "write", "lab.results.v1"): "a parked result is published again once its patient is known",
+    ("records", "write", "lab.results.fhir.v1"): "a bundle signed with a key not announced yet is published again "
+                                                 "once it is",
     ("access", "write", "access.commands.v1"): "document-visibility becomes a command for the patient's partition",
     # not into a compacted topic: its records are its producer's state (access's signed audit checkpoints: only
     # access writes them, and nobody dead-letters one)

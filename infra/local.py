@@ -67,7 +67,9 @@ class LocalInfra:
 
 
 async def create_topics(bootstrap: str, within_s: float = 60.0, options: dict[str, Any] | None = None) -> list[str]:
-    """Create every project topic that is missing (the broker does not auto-create). Returns those created.
+    """Create every project topic that is missing (the broker does not auto-create), with its configuration
+    (`schemas.topics.topic_configs`: the file topics' `max.message.bytes`), and bring that configuration to the
+    topics that already exist (created before it, e.g. by an older `make run`). Returns the topics created.
     `options`: the admin's aiokafka connection arguments (security), when the broker asks for them."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.errors import KafkaError
@@ -75,17 +77,18 @@ async def create_topics(bootstrap: str, within_s: float = 60.0, options: dict[st
     from schemas.topics import all_topics, topic_configs
 
     deadline = time.monotonic() + within_s
+    configs = topic_configs()
     while True:
         admin = AIOKafkaAdminClient(**{"bootstrap_servers": bootstrap, **(options or {})}, request_timeout_ms=10_000)
         try:
             await admin.start()
             existing = set(await admin.list_topics())
             wanted = all_topics()
-            configs = topic_configs()  # e.g. cleanup.policy=compact for the audit checkpoints
             missing = [NewTopic(name, n, 1, topic_configs=configs.get(name, {})) for name, n in wanted.items()
                        if name not in existing]
             if missing:
                 await admin.create_topics(missing)
+            await _configure(admin, {name: c for name, c in configs.items() if name in existing})
             return [t.name for t in missing]
         except KafkaError as exc:
             if time.monotonic() > deadline:
@@ -93,3 +96,22 @@ async def create_topics(bootstrap: str, within_s: float = 60.0, options: dict[st
             await asyncio.sleep(0.5)
         finally:
             await admin.close()
+
+
+async def _configure(admin: Any, wanted: dict[str, dict[str, str]]) -> list[str]:
+    """Set `wanted` (topic -> settings) where a topic's value differs; the topics altered. An alteration replaces the
+    topic's own settings (the project sets no other)."""
+    if not wanted:
+        return []
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    found: dict[str, dict[str, str]] = {}
+    for response in await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name, dict(settings)) for name, settings in wanted.items()]):
+        for _error, _message, _kind, name, entries in response.resources:
+            found[name] = {entry[0]: entry[1] for entry in entries}
+    stale = [name for name, settings in wanted.items() if any(found.get(name, {}).get(k) != v
+                                                              for k, v in settings.items())]
+    if stale:
+        await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, n, wanted[n]) for n in stale])
+    return stale

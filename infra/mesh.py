@@ -121,12 +121,14 @@ def _public_keys(infra: LocalInfra) -> str:
 
 def kafka_env(infra: LocalInfra, name: str) -> dict[str, str]:
     """The process's own Kafka principal (`infra.kafka_acls`); the demo laboratory has three: the laboratory,
-    the registry and the directory whose messages it sends."""
+    the registry and the directory whose messages it sends (and its laboratories' signing keys, generated once in
+    the state folder's `lab-keys/`)."""
     if name in SERVICES:
         return infra.kafka.client_env(name)
     if name != "demo-laboratory":
         return {}
     env = {k: v for k, v in infra.kafka.client_env("laboratory").items() if "USERNAME" not in k and "PASSWORD" not in k}
+    env["DSP_DEMO_LAB_KEY_DIR"] = str(infra.state_dir / "lab-keys")
     for principal in ("laboratory", "registry", "directory"):
         env[f"DSP_{principal.upper()}_KAFKA_USERNAME"] = principal
         env[f"DSP_{principal.upper()}_KAFKA_PASSWORD"] = infra.kafka.password(principal)

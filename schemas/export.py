@@ -26,6 +26,8 @@ def json_schemas() -> dict[Path, str]:
                              "consumers": list(topic.consumers)}
         if topic.compacted:
             schema["x-kafka"]["cleanup_policy"] = "compact"
+        if topic.max_message_bytes is not None:
+            schema["x-kafka"]["max_message_bytes"] = topic.max_message_bytes
         out[HERE / "json" / f"{topic.name}.schema.json"] = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
     return out
 
@@ -44,10 +46,12 @@ def asyncapi() -> str:
     from services.records.app import create_app as records
 
     # Building an app opens no connection. Fixed values, so the document never depends on the environment;
-    # the keys only satisfy the settings' secret checks (the seal key is base64 of "schema-export-only-not-a-secret!").
+    # the keys only satisfy the settings' secret checks (the seal key and records' key are base64 of
+    # "schema-export-only-not-a-secret!").
     fixed = {"kafka_bootstrap": "kafka:9092", "log_pseudonym_key": "schema-export-only-not-a-secret"}
     seed = "c2NoZW1hLWV4cG9ydC1vbmx5LW5vdC1hLXNlY3JldCE="  # 32 bytes: a valid X25519 or Ed25519 key
-    apps = [records(RecordsSettings.model_validate(fixed)), activation(ActivationSettings.model_validate(
+    apps = [records(RecordsSettings.model_validate({**fixed, "DSP_SERVICE_KEY": seed})),
+            activation(ActivationSettings.model_validate(
                 {**fixed, "DSP_ACTIVATION_CODE_KEY": "schema-export-only-not-a-secret"})),
             access(AccessSettings.model_validate({**fixed, "DSP_ACCESS_AUDIT_KEY": "schema-export-only-not-a-secret",
                                                   "DSP_ACCESS_AUDIT_SIGNING_KEY": seed})),

@@ -105,6 +105,9 @@ class DocumentSummary(BaseModel):
     document_type: Literal["lab-result", "patient-upload"] = Field(description="Kind of document")
     title: str = Field(description="Title (of the current version)")
     author: str = Field(description="The laboratory id, or 'patient' for an upload")
+    laboratory_name: str | None = Field(
+        default=None, description="The laboratory's name, as the directory lists it (what to show rather than its id); "
+                                  "none for an upload, or for a laboratory the directory has not named")
     document_date: UtcDateTime = Field(description="Clinical date: collection time, or the upload's date")
     reported_at: UtcDateTime = Field(description="When the current version was reported (or uploaded)")
     status: Literal["active", "withdrawn"] = Field(description="withdrawn: the laboratory cancelled the result")

@@ -143,6 +143,79 @@ def as_caller(caller: str, audience: str) -> dict[str, str]:
     return {"authorization": f"Bearer {Signer(caller, fixed_service_key(caller)).token(audience)}"}
 
 
+LAB_RESULT_TOPICS = ("lab.results.v1", "lab.results.fhir.v1")
+DIRECTORY_LABORATORIES = "directory.laboratories.v1"
+_ANNOUNCED: set[tuple[str, str]] = set()  # (bootstrap, laboratory): announced once per test run
+
+
+def laboratory_key(lab: str, generation: int = 0) -> Any:
+    """A fixed signing key per laboratory (and generation), for tests only (`services.kit.labsign.LaboratoryKey`)."""
+    from services.kit.labsign import LaboratoryKey, b64url
+
+    seed = hashlib.sha256(f"dsp-mesh test laboratory key {lab} {generation}".encode()).digest()
+    return LaboratoryKey.from_seed(lab, b64url(seed))
+
+
+def laboratory_name(lab: str) -> str:
+    """The name the tests' directory gives a laboratory."""
+    return f"Laboratoire {lab}"
+
+
+def lab_of(key: bytes | None, value: bytes | None) -> str:
+    """The laboratory a lab result's key names (`<laboratory_id>:<report_id>`), else its value's, else LAB-TEST."""
+    import re
+
+    from schemas.fields import IDENTIFIER_PATTERN
+
+    lab, sep, _ = (key or b"").decode(errors="replace").partition(":")
+    if not sep:
+        try:
+            lab = str(json.loads(value or b"").get("laboratory_id"))
+        except (ValueError, AttributeError):
+            lab = ""
+    return lab if re.match(IDENTIFIER_PATTERN, lab) else "LAB-TEST"
+
+
+class SigningProducer:
+    """A producer as a laboratory's software is one: a lab result (`lab.results.v1`, `lab.results.fhir.v1`) sent
+    without a `dsp-lab-signature` header is signed with its laboratory's test key (`laboratory_key`), and that key is
+    announced on `directory.laboratories.v1` the first time the run sees the laboratory (records parks a result whose
+    key comes later: the order does not matter). Everything else goes through unchanged; `directory`: the producer
+    that may announce (default: this one)."""
+
+    def __init__(self, producer: Any, bootstrap: str, directory: Any = None) -> None:
+        self.producer, self.bootstrap, self.directory = producer, bootstrap, directory or producer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.producer, name)
+
+    async def announce(self, key: Any, status: str = "active", name: str | None = None) -> None:
+        listing = key.listing(name or laboratory_name(key.laboratory_id), status=status)
+        await self.directory.send_and_wait(DIRECTORY_LABORATORIES, encode(listing), key=key.laboratory_id.encode())
+
+    async def _signed(self, topic: str, key: bytes | None, value: bytes | None,
+                      headers: Any) -> list[tuple[str, bytes]] | None:
+        from services.kit.labsign import HEADER
+
+        if topic not in LAB_RESULT_TOPICS or any(name == HEADER for name, _ in headers or ()):
+            return headers
+        lab = lab_of(key, value)
+        signer = laboratory_key(lab)
+        if (self.bootstrap, lab) not in _ANNOUNCED:
+            await self.announce(signer)
+            _ANNOUNCED.add((self.bootstrap, lab))
+        return [*(headers or ()), *signer.headers(topic, key, value or b"")]
+
+    async def send(self, topic: str, value: bytes | None = None, key: bytes | None = None, **kwargs: Any) -> Any:
+        headers = await self._signed(topic, key, value, kwargs.pop("headers", None))
+        return await self.producer.send(topic, value, key=key, headers=headers, **kwargs)
+
+    async def send_and_wait(self, topic: str, value: bytes | None = None, key: bytes | None = None,
+                            **kwargs: Any) -> Any:
+        headers = await self._signed(topic, key, value, kwargs.pop("headers", None))
+        return await self.producer.send_and_wait(topic, value, key=key, headers=headers, **kwargs)
+
+
 def make_matricule(birth: date, serial: int = 57) -> str:
     base = f"{birth:%Y%m%d}{serial:03d}"
     return base + luhn.calc_check_digit(base) + verhoeff.calc_check_digit(base)

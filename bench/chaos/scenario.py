@@ -35,6 +35,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from pymongo import AsyncMongoClient
 
+from bench.common import SignedLabs, records_key
 from demo.laboratory import PANELS, matricule, person
 from infra.local import LocalInfra
 from infra.procs import free_port
@@ -63,6 +64,7 @@ class Message:
     message_id: str = ""
     title: str = ""
     of: int | None = None  # a redelivery: the index of the message it repeats
+    headers: list[tuple[str, bytes]] = field(default_factory=list)  # its laboratory's signature
 
 
 @dataclass
@@ -70,6 +72,7 @@ class Plan:
     tag: str
     patients: list[str]
     messages: list[Message]
+    labs: SignedLabs
     by_bytes: dict[bytes, Message] = field(default_factory=dict)
 
     def count(self, kind: str) -> int:
@@ -139,8 +142,9 @@ def make_plan(count: int, patients: int, seed: int, tag: str, now: datetime) -> 
                                 result(lab, report, patient, collected, reported, "final", panel, observations,
                                        message_id), lab, report, message_id, panel))
         valid.append(i)
-    plan = Plan(tag, people, messages)
-    for m in messages:
+    plan = Plan(tag, people, messages, SignedLabs(labs))
+    for m in messages:  # each signed by its laboratory (a malformed one too: it is refused for what it says)
+        m.headers = messages[m.of].headers if m.of is not None else plan.labs.headers(m.key, m.value)
         if m.kind != "redelivery":
             plan.by_bytes[m.value] = m
     return plan
@@ -215,6 +219,7 @@ class RecordsWorker:
                     "DSP_MONGO_URI": infra.ferret.uri,
                     "DSP_MONGO_DB_PREFIX": self.prefix, "DSP_KAFKA_GROUP_PREFIX": f"{self.prefix}-",
                     "DSP_LOG_PSEUDONYM_KEY": secrets.token_hex(16), "DSP_RECORDS_HTTP_PORT": str(self.port),
+                    "DSP_SERVICE_KEY": records_key(),
                     "DSP_LOG_LEVEL": "INFO", "DSP_LOG_JSON": "true", "PYTHONUNBUFFERED": "1"}
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -326,7 +331,7 @@ async def publish_all(kafka: dict[str, Any], messages: list[Message], rate: floa
         try:
             while True:
                 try:
-                    await producer.send_and_wait(TOPIC, m.value, key=m.key)
+                    await producer.send_and_wait(TOPIC, m.value, key=m.key, headers=m.headers)
                     sent[0] += 1
                     return
                 except KafkaError:
@@ -549,9 +554,10 @@ async def scenario(infra: LocalInfra, count: int, rate: float, patients: int, fe
     try:
         producer = AIOKafkaProducer(**kafka, acks="all", enable_idempotence=True, linger_ms=5)
         await start_client(producer)
-        try:  # the registry announces every patient first: nothing is parked
+        try:  # the registry announces every patient first, the directory every laboratory: nothing is parked
             await asyncio.gather(*[await producer.send(PERSONS, json.dumps(person(m, i)).encode(), key=m.encode())
                                    for i, m in enumerate(plan.patients)])
+            await plan.labs.announce(producer)
         finally:
             await producer.stop()
         worker.launch()
@@ -589,7 +595,7 @@ async def scenario(infra: LocalInfra, count: int, rate: float, patients: int, fe
         docs = [d async for d in db["documents"].find({}, {
             "status": 1, "title": 1, "version_count": 1, "versions.message_id": 1,
             "versions.change": 1, "versions.event": 1})]
-        parked = await db["parked"].count_documents({})
+        parked = await db["parked"].count_documents({}) + await db["awaiting_key"].count_documents({})
         figures = check(plan, worker.group, source, docs, events, dead, parked)
         kafka_fault = next((f for f in faults if f.name == "kafka"), None)
         figures.update(log_figures(log, kafka_fault.wall if kafka_fault else (0.0, 0.0)))

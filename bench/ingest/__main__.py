@@ -36,19 +36,21 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pymongo import AsyncMongoClient
 
 from bench.chaos.scenario import Offsets, Plan, make_plan
-from bench.common import Endpoints, bench_line, infrastructure, kafka_options, report, rounded
+from bench.common import Endpoints, SignedLabs, bench_line, infrastructure, kafka_options, records_key, report, rounded
 from bench.seeding import documents, seed
-from demo.laboratory import PATIENTS, lab_result, person
+from demo.laboratory import LABS, PATIENTS, lab_result, person
 from infra.procs import free_port
 from services.records.domain import document_id
 
 ROOT = Path(__file__).resolve().parents[2]
 TOPIC, EVENTS = "lab.results.v1", "records.document-added.v1"
+SIGNED = SignedLabs(LABS)  # the demo laboratories, each with its own key: every result is signed, as records requires
 
 
 async def publish(bootstrap: str, count: int, per_second: float | None = None,
                   patients: list[str] = PATIENTS) -> dict[str, float]:
-    """Publish `count` results; returns document id -> publish timestamp (s) as Kafka recorded it."""
+    """Publish `count` results, each signed by its laboratory; returns document id -> publish timestamp (s) as Kafka
+    recorded it."""
     producer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all", enable_idempotence=True, linger_ms=5)
     await producer.start()
     rng, sent = random.Random(7), []
@@ -56,7 +58,7 @@ async def publish(bootstrap: str, count: int, per_second: float | None = None,
     try:
         for i in range(count):
             key, value = lab_result(rng, datetime.now(UTC), mistakes=0.0, patients=patients)
-            sent.append((key, await producer.send(TOPIC, value, key=key)))
+            sent.append((key, await producer.send(TOPIC, value, key=key, headers=SIGNED.headers(key, value))))
             if per_second and i % 10 == 9:
                 await asyncio.sleep(max(0.0, start + (i + 1) / per_second - time.monotonic()))
         await producer.flush()
@@ -109,6 +111,7 @@ class RecordsWorker:
         self.env = {**os.environ, "DSP_KAFKA_BOOTSTRAP": ends.bootstrap, "DSP_MONGO_URI": ends.mongo_uri,
                     "DSP_MONGO_DB_PREFIX": self.prefix, "DSP_KAFKA_GROUP_PREFIX": f"{self.prefix}-",
                     "DSP_LOG_PSEUDONYM_KEY": secrets.token_hex(16), "DSP_RECORDS_HTTP_PORT": str(self.port),
+                    "DSP_SERVICE_KEY": records_key(),
                     "DSP_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
 
     def start(self) -> None:
@@ -129,12 +132,14 @@ class RecordsWorker:
             self.proc.wait(timeout=60)
 
 
-async def registered(ends: Endpoints, db: Any, people: list[str]) -> None:
-    """The registry announces the patients first: nothing is parked."""
+async def registered(ends: Endpoints, db: Any, people: list[str], labs: list[SignedLabs]) -> None:
+    """The registry announces the patients first, the directory the laboratories and their keys: nothing waits."""
     producer = AIOKafkaProducer(**kafka_options(ends.bootstrap), acks="all", linger_ms=5)
     await producer.start()
     await asyncio.gather(*[await producer.send("registry.persons.v1", json.dumps(person(m, i)).encode(),
                                                key=m.encode()) for i, m in enumerate(people)])
+    for signed in labs:
+        await signed.announce(producer)
     await producer.stop()
     while await db["persons"].estimated_document_count() < len(people):  # noqa: ASYNC110 - another process
         await asyncio.sleep(0.2)
@@ -147,7 +152,7 @@ async def drain_mix(ends: Endpoints, group: str, plan: Plan) -> float:
     producer = AIOKafkaProducer(**kafka_options(ends.bootstrap), acks="all", enable_idempotence=True, linger_ms=5)
     await producer.start()
     started = time.monotonic()
-    await asyncio.gather(*[await producer.send(TOPIC, m.value, key=m.key) for m in plan.messages])
+    await asyncio.gather(*[await producer.send(TOPIC, m.value, key=m.key, headers=m.headers) for m in plan.messages])
     await producer.stop()
     target = await offsets.ends()
     while not await offsets.caught_up(target):  # noqa: ASYNC110 - polling another process
@@ -168,7 +173,7 @@ async def run_records(ends: Endpoints, args: argparse.Namespace, log: Path) -> d
           f"in {time.monotonic() - started:.0f}s", flush=True)
     worker.start()
     try:
-        await registered(ends, db, plan.patients)
+        await registered(ends, db, plan.patients, [SIGNED, plan.labs])
         events_from = await end_offsets(ends.bootstrap, EVENTS)
         warm = await publish(ends.bootstrap, 200, patients=plan.patients)  # warm-up: every subscriber joined
         await event_times(ends.bootstrap, events_from, set(warm), within_s=120)

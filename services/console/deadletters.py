@@ -15,7 +15,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaTimeoutError
 
-from schemas.topics import TOPICS
+from schemas.topics import FILE_MESSAGE_BYTES, TOPICS
 
 from .masking import mask_digits, mask_key, preview
 
@@ -33,9 +33,11 @@ def _headers(r: Any) -> dict[str, str]:
 
 
 def _summary(r: Any) -> dict[str, Any]:
-    """What any operator may see: where, when and why — the reason never echoes input values (kit.deadletter)."""
+    """What any operator may see: where, when and why — the reason never echoes input values and is redacted when
+    written (kit.deadletter); masked here again, for dead letters written before that (or by another writer)."""
     headers = _headers(r)
-    return {"topic": r.topic, "partition": r.partition, "offset": r.offset, "reason": headers.get("dlq-reason", ""),
+    return {"topic": r.topic, "partition": r.partition, "offset": r.offset,
+            "reason": mask_digits(headers.get("dlq-reason", "")),
             "kind": headers.get("dlq-kind", ""), "service": headers.get("dlq-service", ""),
             "exception_type": headers.get("dlq-exception-type", ""), "failed_at": headers.get("dlq-failed-at", ""),
             "replayed": "dsp-replayed-from" in headers}
@@ -56,7 +58,7 @@ class DeadLetters:
 
     async def start(self) -> None:
         self.producer = AIOKafkaProducer(**self.kafka, acks="all", enable_idempotence=True,
-                                         client_id="dsp-console")
+                                         client_id="dsp-console", max_request_size=FILE_MESSAGE_BYTES)  # replays
         await self.producer.start()
 
     async def stop(self) -> None:

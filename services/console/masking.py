@@ -1,7 +1,9 @@
 """Dead-letter payload previews for operators: masked by default, unmasked only on an explicit (audited) request.
 
 Masked means: every run of nine or more digits (a matricule is 13; a mistyped one, a phone number or an account
-number is as identifying) becomes bullets wherever it appears — keys, strings, the record's key and headers; every
+number is as identifying), and every matricule written in groups (`1982 0101 123 80`, `198201.0112380`,
+`R-19820101-12380-x`: a valid one, spaces, dots or dashes between its groups — `services.kit.matricules`), becomes
+bullets wherever it appears — keys, strings, the record's key and headers, the dead letter's reason; every
 number becomes `MASK` (observation values, reference ranges, doses, ages); and a string is shown only under a key
 known to carry no personal or clinical value (identifiers of messages and reports, status, times, LOINC codes and
 test names, units — `SHOWN`). Anything else — observation values and texts, interpretations, names, addresses,
@@ -15,6 +17,8 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+
+from services.kit import matricules
 
 MASK = "•••"
 PREVIEW_CHARS = 4000
@@ -42,9 +46,14 @@ def _key(name: str) -> str:
     return name.replace("_", "").replace("-", "").lower()
 
 
+def _bullets(text: str) -> str:
+    return re.sub(r"\d", _BULLET, text)
+
+
 def mask_digits(text: str) -> str:
-    """Every run of nine or more digits becomes as many bullets."""
-    return LONG_DIGITS.sub(lambda m: _BULLET * len(m.group()), text)
+    """Every run of nine or more digits, and every matricule written in groups, becomes bullets (digit for digit;
+    the separators between groups stay)."""
+    return LONG_DIGITS.sub(lambda m: _BULLET * len(m.group()), matricules.replace(text, _bullets))
 
 
 def _hidden(key: str) -> bool:

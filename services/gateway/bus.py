@@ -14,6 +14,8 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from schemas.topics import FILE_MESSAGE_BYTES
+
 log = structlog.get_logger("dsp.gateway.bus")
 
 
@@ -31,7 +33,8 @@ class Bus:
 
     async def start(self) -> None:
         self.producer = AIOKafkaProducer(**self.kafka, acks="all", enable_idempotence=True,
-                                         client_id="dsp-gateway", request_timeout_ms=10_000)
+                                         client_id="dsp-gateway", request_timeout_ms=10_000,
+                                         max_request_size=FILE_MESSAGE_BYTES)  # an upload (5 MiB file) in one record
         self.consumer = AIOKafkaConsumer(**self.kafka, group_id=None, enable_auto_commit=False,
                                          client_id="dsp-gateway-replies")
         await self.producer.start()

@@ -55,7 +55,8 @@ class Upload(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str = Field(min_length=1, max_length=200)
     content_type: Literal["application/pdf", "image/jpeg", "image/png"]
-    data_base64: str = Field(max_length=7_000_000)  # base64 of uploads.MAX_BYTES (5 MiB)
+    # up to the body limit (app.UPLOAD_BODY): a file over uploads.MAX_BYTES (5 MiB) is then a 413, not a 422
+    data_base64: str = Field(max_length=8 * 1024 * 1024)
     document_date: AwareDatetime | None = None
 
 

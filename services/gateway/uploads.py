@@ -13,6 +13,15 @@
 
 Parsing runs in a worker thread, two at a time, so a large file neither blocks the event loop nor lets
 concurrent uploads take the gateway's memory.
+
+An accepted file goes to records inside its command, on Kafka (`records.commands.v1`, base64 in the JSON): one path
+for the file and its command, so the command's idempotency, its retries and its dead letter (with the original
+bytes, replayable) hold for the file too, and records needs no second door for writes. A 5 MiB file is a 6.7 MiB
+record, over Kafka's 1 MiB default: the topics that carry files take `schemas.topics.FILE_MESSAGE_BYTES` (8 MiB;
+`max.message.bytes`, set by `infra` when it creates or finds them), as do the producers that write them (this
+gateway's, records', the dead-letter writer, the console's replays) and records' consumers. (The alternative, the
+file over records' HTTP API and a reference on Kafka, would need records to accept writes over HTTP and to collect
+files whose command never came.)
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry
 
+from schemas.topics import FILE_MESSAGE_BYTES
+
 from .deadletter import DeadLetters
 from .kafka_auth import client_options, security
 from .outage_log import quiet_kafka_outages
@@ -26,6 +28,7 @@ def make_broker(settings: ServiceSettings, registry: CollectorRegistry, dead_let
         client_id=f"dsp-{settings.service}",
         acks="all",
         enable_idempotence=True,
+        max_request_size=FILE_MESSAGE_BYTES,  # a lab result with its file, released or sent on from FHIR
         # FastStream's Kafka default is ACK_FIRST (at-most-once). Ours: commit after the handler returned;
         # anything escaping the dead-letter middleware seeks back and is redelivered.
         ack_policy=AckPolicy.NACK_ON_ERROR,

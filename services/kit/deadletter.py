@@ -27,7 +27,10 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 from faststream import BaseMiddleware, StreamMessage
 from prometheus_client import CollectorRegistry, Counter
 
+from schemas.topics import FILE_MESSAGE_BYTES
+
 from .errors import TRANSIENT, is_bad_input, reason
+from .logging import redact_text
 
 log = structlog.get_logger("dsp.deadletter")
 NAMESPACE = uuid.UUID("0b7d6a52-3c1e-5f08-9d4b-6e2a1c8f7d19")
@@ -80,7 +83,8 @@ class DeadLetters:
 
     async def start(self) -> None:
         self.producer = AIOKafkaProducer(**{**self.kafka, "bootstrap_servers": self.bootstrap}, acks="all",
-                                         enable_idempotence=True, client_id=f"dsp-{self.service}-dlq")
+                                         enable_idempotence=True, client_id=f"dsp-{self.service}-dlq",
+                                         max_request_size=FILE_MESSAGE_BYTES)  # a refused upload, whole
         await self.producer.start()
 
     async def stop(self) -> None:
@@ -89,9 +93,11 @@ class DeadLetters:
 
     async def publish(self, record: ConsumerRecord[Any, Any], why: str, exc: BaseException, kind: str) -> bool:
         """Write the record's dead letter, unless this worker already did (a retried batch, a redelivery after
-        a lost commit). True if it was written now."""
+        a lost commit). True if it was written now. `why` is redacted first (every operator reads it): no
+        matricule, however a caller built the reason."""
         if self.producer is None:
             raise RuntimeError("DeadLetters.start() was not awaited")
+        why = redact_text(why)
         dlq_id = dead_letter_id(self.group_id, record.topic, record.partition, record.offset)
         if dlq_id in self._written:
             self._written.move_to_end(dlq_id)

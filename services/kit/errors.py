@@ -6,6 +6,8 @@ from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotRead
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure, OperationFailure, ServerSelectionTimeoutError, WTimeoutError
 
+from .logging import redact_text
+
 
 class BadMessage(Exception):
     """The message itself is wrong: it goes to the dead-letter topic with this reason, at once."""
@@ -24,7 +26,9 @@ def is_bad_input(exc: BaseException) -> bool:
 
 
 def reason(exc: BaseException, limit: int = 900) -> str:
-    """A short, human-readable reason that never echoes the offending input values."""
+    """A short, human-readable reason that never echoes the offending input values, and never names a person: a
+    matricule a message quotes (a FHIR reference `Observation/<matricule>`, an id that embeds one) is masked as the
+    logs mask it (`logging.redact_text`), before the reason is cut to `limit`."""
     if isinstance(exc, ValidationError):
         parts = []
         for err in exc.errors(include_input=False, include_url=False, include_context=False):
@@ -37,4 +41,4 @@ def reason(exc: BaseException, limit: int = 900) -> str:
         text = f"value is not UTF-8 text (byte {exc.start})"
     else:
         text = str(exc) or type(exc).__name__
-    return " ".join(text.split())[:limit]
+    return redact_text(" ".join(text.split()))[:limit]

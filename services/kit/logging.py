@@ -13,6 +13,8 @@ from typing import Any
 import structlog
 from aiokafka.errors import CommitFailedError
 
+from . import matricules
+
 REDACTED = "[REDACTED]"
 # Keys whose values never reach a log in clear, whatever their shape.
 _SENSITIVE_KEY = re.compile(
@@ -20,15 +22,18 @@ _SENSITIVE_KEY = re.compile(
     r"|recipient|email|mobile|phone|data_base64|authorization|cookie",
     re.IGNORECASE,
 )
-# A 13-digit run in free text that starts with a plausible birth date (1850-2099) is treated as a
-# matricule, check digits right or wrong; millisecond timestamps (years 1000-1849 read that way) pass.
-_MATRICULE_IN_TEXT = re.compile(
-    r"(?<!\d)(?:18[5-9]\d|19\d\d|20\d\d)(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{5}(?!\d)")
+
+
+def redact_text(text: str) -> str:
+    """Free text with every matricule masked: a 13-digit run that starts with a plausible birth date (1850-2099),
+    check digits right or wrong (millisecond timestamps pass), and a valid matricule written in groups with spaces,
+    dots or dashes (`kit.matricules`). What every log line and every dead letter's reason goes through."""
+    return matricules.redact(text, REDACTED)
 
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        return _MATRICULE_IN_TEXT.sub(REDACTED, value)
+        return redact_text(value)
     if isinstance(value, Mapping):
         return {k: REDACTED if _SENSITIVE_KEY.search(str(k)) else _scrub(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):

@@ -4,7 +4,8 @@ service token): the gateway reads documents — after access decided, so the vie
 console counts.
 
 Bodies are `schemas.records_api` models; a malformed body or cursor is a 422 with the reasons, an unknown or hidden
-document a 404, the database down a 503. A professional never sees a blocked document, not even by its id.
+document a 404, the database down a 503. A professional never sees a blocked document, not even by its id. A lab
+result names its laboratory as the directory lists it (`laboratory_name`, from memory: `laboratories`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from services.kit.paging import BadCursor, decode_cursor, encode_cursor
 
 from . import views
 from .domain import Document, tokens
+from .laboratories import Laboratories
 from .listing import Listing
 from .store import RecordsStore
 
@@ -66,8 +68,9 @@ def _ok(model: BaseModel) -> Answer:
 
 
 class RecordsApi:
-    def __init__(self, store: RecordsStore) -> None:
-        self.store = store
+    def __init__(self, store: RecordsStore, laboratories: Laboratories) -> None:
+        """`laboratories`: the directory's, in memory, so that a lab result names its laboratory."""
+        self.store, self.names = store, laboratories.name
 
     def routes(self, door: Door) -> list[tuple[str, Any]]:
         return [("/v1/documents", door.endpoint(self.documents, GATEWAY)),
@@ -87,7 +90,7 @@ class RecordsApi:
         found = listing.page(await self.store.patient_index(patient), after, limit + 1)
         items, more = found[:limit], len(found) > limit
         next_cursor = encode_cursor(order, _ms(items[-1][listing.field]), items[-1]["_id"]) if more else None
-        return _ok(DocumentPage(items=[views.summary(d) for d in items], next_cursor=next_cursor))
+        return _ok(DocumentPage(items=[views.summary(d, self.names) for d in items], next_cursor=next_cursor))
 
     async def documents(self, raw: bytes) -> Answer:
         body = DocumentsQuery.model_validate_json(raw)
@@ -114,7 +117,7 @@ class RecordsApi:
         if current is not None:
             file = DocumentFileInfo(content_type=current[1]["content_type"],
                                     size=await self.store.files.size(current[1]["file_id"]))
-        return _ok(views.detail(doc, file))
+        return _ok(views.detail(doc, file, self.names))
 
     async def file(self, raw: bytes) -> Answer:
         body = FileQuery.model_validate_json(raw)

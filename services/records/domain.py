@@ -50,6 +50,7 @@ class Version(TypedDict, total=False):
     change: str | None  # DocumentChange: what this version did to the patient's DSP (None: joined the history)
     event: str  # the document-added event's JSON, as first sent
     size: int  # an upload's: its file's size in bytes
+    provenance: dict[str, str]  # who signed it, verified (`provenance.Provenance.stored`); none before signatures
 
 
 class Document(TypedDict, total=False):
@@ -144,7 +145,10 @@ def search_words(doc: Document) -> list[str]:
     return tokens(doc["title"], doc.get("laboratory_id"), *displays)
 
 
-def to_version(result: LabResultV1, received_at: datetime, published_at: datetime | None) -> Version:
+def to_version(result: LabResultV1, received_at: datetime, published_at: datetime | None,
+               signed: dict[str, str] | None = None) -> Version:
+    """A message as a version; `signed`: its verified provenance (the laboratory, its key id, its JWS and the SHA-256
+    of the signed bytes), kept with it."""
     attachment: Attachment | None = None
     if result.attachment is not None:
         attachment = {"file_id": version_id(result.laboratory_id, result.message_id),
@@ -155,7 +159,7 @@ def to_version(result: LabResultV1, received_at: datetime, published_at: datetim
         "collected_at": result.collected_at, "reported_at": result.reported_at, "received_at": received_at,
         "published_at": published_at,
         "observations": [o.model_dump(mode="json", exclude_none=True) for o in result.observations],
-        "attachment": attachment,
+        "attachment": attachment, **({"provenance": signed} if signed is not None else {}),
     }
 
 

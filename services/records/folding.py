@@ -15,14 +15,16 @@ from schemas.lab_result import LabResultV1
 from schemas.records import DocumentAddedV1, DocumentChange
 
 from . import domain
+from .provenance import Provenance
 
 
 @dataclass(frozen=True)
 class Arrival:
-    """A valid lab result and when its laboratory published it (the Kafka record's time)."""
+    """A valid lab result, when its laboratory published it (the Kafka record's time), and who signed it."""
 
     result: LabResultV1
     published_at: datetime
+    provenance: Provenance | None = None
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,8 @@ def fold(doc: domain.Document | None, arrivals: Sequence[Arrival], now: datetime
     added = 0
     for arrival in arrivals:
         r = arrival.result
-        version = domain.to_version(r, now, arrival.published_at)
+        version = domain.to_version(r, now, arrival.published_at,
+                                    arrival.provenance.stored() if arrival.provenance else None)
         new, change = domain.apply(doc, r.laboratory_id, r.report_id, version)
         if new is not doc:  # a new current version, or an older one joining the history (no event)
             version["change"] = change.value if change else None

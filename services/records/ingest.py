@@ -1,4 +1,10 @@
-"""Ingesting lab results in batches: validate, park unknown patients, fold versions, bulk-write, emit events.
+"""Ingesting lab results in batches: verify who signed them, validate, park unknown patients, fold versions,
+bulk-write, emit events.
+
+Each result's laboratory signature is checked first (`provenance`): a refused one is dead-lettered with the reason,
+one signed with a key id not announced yet waits whole in `awaiting_key` (released by the announcement, as a result
+for an unknown patient waits in `parked`), and the verified provenance is kept with each version. FHIR bundles are
+checked the same way, mapped and sent on through lab.results.v1 sealed by records (`forward_fhir`).
 
 Every step is idempotent, so a batch that fails on a dependency is simply processed again (the
 middleware waits and retries it); a batch that fails for another reason is split, and the record
@@ -13,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
+import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,14 +27,18 @@ from typing import Any, TypeAlias
 
 import structlog
 from aiokafka import ConsumerRecord
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from schemas.lab_result import LabResultKey, LabResultV1
+from schemas.topics import LAB_RESULTS, LAB_RESULTS_FHIR
+from services.kit import labsign
 from services.kit.deadletter import DeadLetters, RetryPolicy
 from services.kit.errors import TRANSIENT, reason
 
-from . import domain
+from . import domain, fhir, provenance
+from .directory import Directory
 from .folding import Arrival, fold
 from .metrics import RecordsMetrics
 from .store import Store
@@ -38,7 +49,11 @@ Send = Callable[..., Awaitable[Any]]  # FastStream publisher.publish(..., no_con
 
 
 def arrivals(items: list[Parsed]) -> list[Arrival]:
-    return [Arrival(p.result, datetime.fromtimestamp(p.record.timestamp / 1000, UTC)) for p in items]
+    return [Arrival(p.result, datetime.fromtimestamp(p.record.timestamp / 1000, UTC), p.provenance) for p in items]
+
+
+def _signature_header(signature: str | None) -> dict[str, str] | None:
+    return {labsign.HEADER: signature} if signature else None
 
 
 @dataclass(frozen=True)
@@ -46,6 +61,7 @@ class Parsed:
     record: Record
     result: LabResultV1
     attachment: bytes | None  # decoded once, when it is checked
+    provenance: provenance.Provenance
 
     @functools.cached_property  # asked several times per batch; a name-based UUID is a SHA-1 each time
     def doc_id(self) -> str:
@@ -59,9 +75,14 @@ class Parsed:
 class Ingestor:
     def __init__(self, store: Store, dead_letters: DeadLetters, send_event: Send, send_lab_result: Send,
                  clock: Callable[[], datetime], pseudonym: Callable[[str], str], max_attempts: int = 3,
-                 metrics: RecordsMetrics | None = None) -> None:
+                 metrics: RecordsMetrics | None = None, *, directory: Directory, sealer: Ed25519PrivateKey,
+                 send_fhir: Send | None = None) -> None:
+        """`directory`: the laboratories and their keys; `sealer`: records' own key (it seals the results it maps
+        from FHIR); `send_fhir`: to lab.results.fhir.v1 (a bundle that waited for its key)."""
         self.store, self.dead_letters, self.clock, self.pseudonym = store, dead_letters, clock, pseudonym
-        self.send_event, self.send_lab_result = send_event, send_lab_result
+        self.send_event, self.send_lab_result, self.send_fhir = send_event, send_lab_result, send_fhir
+        self.directory, self.laboratories = directory, directory.laboratories
+        self.sealer, self.seal = sealer, sealer.public_key()
         self.retry = RetryPolicy(max_attempts)  # the middleware's policy, applied record by record
         self.metrics = metrics or RecordsMetrics(CollectorRegistry())
 
@@ -93,7 +114,9 @@ class Ingestor:
     async def _handle(self, records: Sequence[Record]) -> None:
         now = self.clock()
         rejected: list[tuple[Record, Exception]] = []
-        parsed = [p for p in [self._parse(r, now, rejected) for r in records] if p is not None]
+        waiting: list[tuple[Record, str]] = []
+        parsed = [p for p in [self._parse(r, now, rejected, waiting) for r in records] if p is not None]
+        await self._await_keys(waiting, now)
         known = await self.store.known_persons({p.result.patient_matricule for p in parsed})
         await self._park([p for p in parsed if p.result.patient_matricule not in known], now)
         ready = [p for p in parsed if p.result.patient_matricule in known]
@@ -111,10 +134,18 @@ class Ingestor:
         for record, exc in rejected:  # last: a batch retried while a dependency is down writes them once
             await self._reject(record, exc)
 
-    def _parse(self, record: Record, now: datetime, rejected: list[tuple[Record, Exception]]) -> Parsed | None:
+    def _parse(self, record: Record, now: datetime, rejected: list[tuple[Record, Exception]],
+               waiting: list[tuple[Record, str]]) -> Parsed | None:
+        """Who signed it (before anything else), then its contract and rules; None: refused or waiting."""
         try:
+            signed = provenance.check(labsign.signature_of(record.headers), record.topic, record.key,
+                                      record.value or b"", self.laboratories.key, self.seal)
+            if isinstance(signed, provenance.AwaitingKey):
+                waiting.append((record, signed.kid))
+                return None
             result = LabResultV1.model_validate_json(record.value or b"")
             domain.check_key(LabResultKey.parse(record.key), result)
+            provenance.claim(signed.laboratory_id, result.laboratory_id)
             domain.check_times(result, now)
             attachment = None
             if result.attachment is not None:
@@ -123,7 +154,7 @@ class Ingestor:
         except (ValidationError, ValueError) as exc:
             rejected.append((record, exc))
             return None
-        return Parsed(record, result, attachment)
+        return Parsed(record, result, attachment, signed)
 
     async def _reject(self, record: Record, exc: Exception) -> None:
         if await self.dead_letters.publish(record, reason(exc), exc, "invalid"):
@@ -170,7 +201,7 @@ class Ingestor:
         await self.store.park([{
             "_id": domain.version_id(p.result.laboratory_id, p.result.message_id),
             "patient_matricule": p.result.patient_matricule, "key": p.record.key, "value": p.record.value,
-            "parked_at": now} for p in waiting])
+            "signature": labsign.signature_of(p.record.headers), "parked_at": now} for p in waiting])
         log.info("lab results parked until the patient is registered", results=len(waiting))
         self.metrics.count("parked", len(waiting))
         patients = {p.result.patient_matricule for p in waiting}
@@ -178,11 +209,68 @@ class Ingestor:
             await self.release(matricule)
 
     async def release(self, matricule: str) -> int:
-        """Send a patient's parked results back through lab.results.v1 (same key: same partition, same order)."""
+        """Send a patient's parked results back through lab.results.v1 (same key: same partition, same order), each
+        with its signature: it is checked again when it comes back."""
         parked = await self.store.parked_for(matricule)
-        await asyncio.gather(*[await self.send_lab_result(p["value"], key=p["key"], no_confirm=True) for p in parked])
+        await asyncio.gather(*[await self.send_lab_result(p["value"], key=p["key"], no_confirm=True,
+                                                          headers=_signature_header(p.get("signature")))
+                               for p in parked])
         await self.store.unpark([p["_id"] for p in parked])
         if parked:
             self.metrics.count("released", len(parked))
             log.info("parked lab results released", results=len(parked), patient_ref=self.pseudonym(matricule))
         return len(parked)
+
+    async def _await_keys(self, waiting: list[tuple[Record, str]], now: datetime) -> None:
+        """Results signed with a key id nobody announced yet wait, whole, until the directory announces it. Then the
+        directory is read again: a key another replica stored meanwhile releases them at once (its announcement may
+        have been handled before they were put here)."""
+        if not waiting:
+            return
+        await self.store.await_key([{
+            "_id": f"{kid}|{_digest(r)}", "kid": kid, "topic": r.topic, "key": r.key, "value": r.value,
+            "signature": labsign.signature_of(r.headers), "parked_at": now} for r, kid in waiting])
+        kids = sorted({kid for _, kid in waiting})
+        log.info("lab results wait for their laboratory's key to be announced", results=len(waiting), keys=kids)
+        self.metrics.count("awaiting-key", len(waiting))
+        await self.directory.load()
+        for kid in kids:
+            if self.laboratories.key(kid) is not None:
+                await self.release_key(kid)
+
+    async def release_key(self, kid: str) -> int:
+        """Send the results that waited for key `kid` back to the topic they came on, with their signature."""
+        waiting = await self.store.awaiting(kid)
+        sends = []
+        for w in waiting:
+            send = self.send_fhir if w["topic"] == LAB_RESULTS_FHIR.name and self.send_fhir else self.send_lab_result
+            sends.append(await send(w["value"], key=w["key"], headers=_signature_header(w.get("signature")),
+                                    no_confirm=True))
+        await asyncio.gather(*sends)
+        await self.store.release_awaiting([w["_id"] for w in waiting])
+        if waiting:
+            self.metrics.count("released", len(waiting))
+            log.info("lab results released: their laboratory's key is announced", results=len(waiting), kid=kid)
+        return len(waiting)
+
+    async def forward_fhir(self, record: Record) -> None:
+        """A FHIR bundle: who signed it, then mapped and sent on through lab.results.v1 as JSON sealed by records
+        (the laboratory's provenance in the seal); Rejected with the reason."""
+        signed = provenance.check(labsign.signature_of(record.headers), record.topic, record.key, record.value or b"",
+                                  self.laboratories.key)
+        if isinstance(signed, provenance.AwaitingKey):
+            await self._await_keys([(record, signed.kid)], self.clock())
+            return
+        result = fhir.to_lab_result(record.value or b"")
+        provenance.claim(signed.laboratory_id, result.laboratory_id)
+        value = result.model_dump_json(exclude_none=True).encode()
+        key = f"{result.laboratory_id}:{result.report_id}".encode()
+        await self.send_lab_result(value, key=key, headers={
+            "dsp-source-topic": LAB_RESULTS_FHIR.name,
+            labsign.HEADER: provenance.seal(self.sealer, signed, LAB_RESULTS.name, key, value)})
+
+
+def _digest(record: Record) -> str:
+    """What tells two waiting records apart (the same record again is kept once)."""
+    parts = [record.topic.encode(), record.key or b"", record.value or b""]
+    return hashlib.sha256(b"\x1f".join(parts)).hexdigest()[:32]

@@ -6,7 +6,7 @@ the n-th of them, as in the events (`DocumentAddedV1.version`). An upload has on
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from schemas.lab_result import Observation
@@ -14,11 +14,19 @@ from schemas.records_api import DocumentDetail, DocumentFileInfo, DocumentSummar
 
 from .domain import Attachment, Document, Version
 
+Names = Callable[[str], str | None]  # laboratory id -> its name (`laboratories.Laboratories.name`)
 
-def summary(doc: Mapping[str, Any]) -> DocumentSummary:
-    """A stored document's summary, or a list entry's (`listing.entry`)."""
+
+def _no_names(_: str) -> str | None:
+    return None
+
+
+def summary(doc: Mapping[str, Any], names: Names = _no_names) -> DocumentSummary:
+    """A stored document's summary, or a list entry's (`listing.entry`); a lab result's laboratory named."""
+    lab = doc["author"] if doc["document_type"] == "lab-result" else None
     return DocumentSummary(
         id=doc["_id"], document_type=doc["document_type"], title=doc["title"], author=doc["author"],
+        laboratory_name=names(lab) if lab else None,
         document_date=doc["document_date"], reported_at=doc["reported_at"], status=doc["status"],
         blocked=bool(doc.get("blocked")), version_count=doc.get("version_count", 1),
         has_file=bool(doc["has_file"] if "has_file" in doc else (doc.get("current") or {}).get("attachment")))
@@ -56,9 +64,9 @@ def versions(doc: Document) -> list[DocumentVersion]:
         observations=_observations(v), has_file=bool(v.get("attachment"))) for n, v in enumerate(found, 1)]
 
 
-def detail(doc: Document, file: DocumentFileInfo | None) -> DocumentDetail:
+def detail(doc: Document, file: DocumentFileInfo | None, names: Names = _no_names) -> DocumentDetail:
     current = doc.get("current") or {}
     return DocumentDetail(
-        **summary(doc).model_dump(), laboratory_id=doc.get("laboratory_id"),
+        **summary(doc, names).model_dump(), laboratory_id=doc.get("laboratory_id"),
         prescriber_id=current.get("prescriber_id"), observations=_observations(current), versions=versions(doc),
         file=file)

@@ -23,6 +23,8 @@ class MemoryStore:
         self.messages: dict[str, str] = {}
         self.indexed: set[str] = set()
         self.parked: dict[str, dict[str, Any]] = {}
+        self.laboratories: dict[str, dict[str, Any]] = {}
+        self.awaiting_key: dict[str, dict[str, Any]] = {}
         self.files: dict[str, bytes] = {}
         self.poison = domain.document_id("LAB1", poison_report) if poison_report else None
         self.down = down
@@ -70,3 +72,23 @@ class MemoryStore:
     async def unpark(self, ids: list[str]) -> None:
         for i in ids:
             self.parked.pop(i, None)
+
+    async def all_laboratories(self) -> list[dict[str, Any]]:
+        return [copy.deepcopy(d) for d in self.laboratories.values()]
+
+    async def laboratory(self, laboratory_id: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.laboratories.get(laboratory_id))
+
+    async def put_laboratory(self, doc: dict[str, Any]) -> None:
+        self.laboratories[doc["_id"]] = copy.deepcopy(doc)
+
+    async def await_key(self, entries: list[dict[str, Any]]) -> None:
+        for entry in entries:
+            self.awaiting_key.setdefault(entry["_id"], copy.deepcopy(entry))
+
+    async def awaiting(self, kid: str) -> list[dict[str, Any]]:
+        return [copy.deepcopy(p) for i, p in sorted(self.awaiting_key.items()) if i.startswith(f"{kid}|")]
+
+    async def release_awaiting(self, ids: list[str]) -> None:
+        for i in ids:
+            self.awaiting_key.pop(i, None)

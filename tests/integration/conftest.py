@@ -25,7 +25,18 @@ from pymongo import AsyncMongoClient
 from infra.ferretdb import MONGO_SERVICES
 from infra.local import LocalInfra, create_topics
 from infra.procs import free_port
-from tests.support import KAFKA, MONGO_ADMIN_URIS, MONGO_USERS, Worker, encode, eventually, kafka_options, person
+from schemas.topics import FILE_MESSAGE_BYTES
+from tests.support import (
+    KAFKA,
+    MONGO_ADMIN_URIS,
+    MONGO_USERS,
+    SigningProducer,
+    Worker,
+    encode,
+    eventually,
+    kafka_options,
+    person,
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -169,9 +180,11 @@ def records(spawn_worker: Callable[..., Worker], infra: Infra, run_id: str) -> W
 
 @pytest.fixture
 async def producer(infra: Infra) -> AsyncIterator[AIOKafkaProducer]:
-    prod = AIOKafkaProducer(**infra.kafka, acks="all", enable_idempotence=True)
+    """The tests' producer (as admin): a lab result sent without a signature is signed as its laboratory, whose key
+    is announced the first time (`tests.support.SigningProducer`); up to the file topics' record size."""
+    prod = AIOKafkaProducer(**infra.kafka, acks="all", enable_idempotence=True, max_request_size=FILE_MESSAGE_BYTES)
     await prod.start()
-    yield prod
+    yield SigningProducer(prod, infra.bootstrap)  # type: ignore[misc]
     await prod.stop()
 
 

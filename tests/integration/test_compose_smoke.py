@@ -29,7 +29,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pypdf import PdfReader
 
-from tests.support import ROOT, encode, eventually, lab_result, make_matricule, person
+from tests.support import ROOT, SigningProducer, encode, eventually, lab_result, make_matricule, person
 
 PROJECT = "dsp-mesh-smoke"
 GATEWAY = "http://127.0.0.1:8100"
@@ -114,19 +114,22 @@ async def test_a_lab_result_in_and_a_patient_reads_it(mesh: dict[str, Any]) -> N
                                 sasl_mechanism="SCRAM-SHA-512", sasl_plain_username=name,
                                 sasl_plain_password=mesh["env"][f"DSP_KAFKA_PASSWORD_{name.upper()}"])
 
-    registry, laboratory = as_principal("registry"), as_principal("laboratory")
+    registry, laboratory, directory = as_principal("registry"), as_principal("laboratory"), as_principal("directory")
     await registry.start()
     await laboratory.start()
+    await directory.start()
     try:
         await registry.send_and_wait("registry.persons.v1", encode(person(patient, f"reg-{tag}", email=mail,
                                                                           mobile=mobile)), key=patient.encode())
         lab = f"LAB-{tag}"
-        await laboratory.send_and_wait("lab.results.v1", encode(lab_result(lab, patient_matricule=patient,
-                                                                           title="Hémogramme")),
-                                       key=f"{lab}:R1".encode())
+        signer = SigningProducer(laboratory, "127.0.0.1:19092", directory)  # signed, its key announced
+        await signer.send_and_wait("lab.results.v1", encode(lab_result(lab, patient_matricule=patient,
+                                                                       title="Hémogramme")),
+                                   key=f"{lab}:R1".encode())
     finally:
         await registry.stop()
         await laboratory.stop()
+        await directory.stop()
 
     letter = f"activation-{uuid.uuid5(NS, f'letter:{patient}:1')}.pdf"
     local = mesh["tmp"] / letter

@@ -32,6 +32,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from infra.procs import free_port
 from services.console.app import ConsoleSettings, create_app
+from services.kit import labsign
 from services.kit.servicetokens import Verifier, parse_public_keys
 from tests.inprocess import FakeClock, InProcessWorker, settings_from
 from tests.support import (
@@ -42,6 +43,7 @@ from tests.support import (
     fixed_service_public_keys,
     kafka_options,
     lab_result,
+    laboratory_key,
     make_matricule,
     read_topic,
 )
@@ -240,6 +242,10 @@ async def test_an_operator_logs_in_sees_the_live_dashboard_and_replays_a_dead_le
     headers = dict(replayed.headers)
     assert headers["dsp-replayed-from"].decode() == f"lab.results.v1.dlq/{letter.partition}/{letter.offset}"
     assert headers["dsp-replayed-by"] == b"alice" and replayed.value == letter.value
+    signature = headers[labsign.HEADER].decode()  # the laboratory's signature went to the DLQ and back: it verifies
+    assert signature == dict(letter.headers)[labsign.HEADER].decode()
+    assert labsign.verify(signature, labsign.public_key(laboratory_key(lab).public), "lab.results.v1", replayed.key,
+                          replayed.value)["kid"] == laboratory_key(lab).kid
 
     refused = [e["message"] for e in browser.get_log("browser") if "Content Security Policy" in e["message"]]
     assert refused == []  # Plotly, the page's script and styles all load under a CSP without 'unsafe-inline'

@@ -29,7 +29,7 @@ from pymongo import AsyncMongoClient
 from schemas.topics import all_topics
 from services.kit.deadletter import dead_letter_id
 from services.records import domain
-from tests.support import Worker, encode, eventually, kafka_options, lab_result, make_matricule
+from tests.support import SigningProducer, Worker, encode, eventually, kafka_options, lab_result, make_matricule
 
 EVENTS = "records.document-added.v1"
 PATIENT = "1893120105732"
@@ -244,7 +244,7 @@ async def test_broker_restart_is_two_log_lines_not_a_flood(
     await asyncio.sleep(8)  # down long enough for every client to notice (heartbeats, fetches, metadata)
     local.kafka.start()
     lab = f"LAB-{unique}"
-    producer = AIOKafkaProducer(**infra.kafka, acks="all", enable_idempotence=True)
+    producer = SigningProducer(AIOKafkaProducer(**infra.kafka, acks="all", enable_idempotence=True), infra.bootstrap)
     await producer.start()
     try:
         await producer.send_and_wait("lab.results.v1", encode(lab_result(lab, message_id="after")),

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from infra.procs import free_port
-from tests.support import Worker, encode, eventually, header, lab_result, read_topic
+from tests.support import SigningProducer, Worker, encode, eventually, header, lab_result, read_topic
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ async def test_broker_restart_consumer_and_dead_letter_producer_recover(
     local.kafka.stop()
     local.kafka.start()
     lab = f"LAB-{unique}"
-    producer = AIOKafkaProducer(**infra.kafka, acks="all", enable_idempotence=True)
+    producer = SigningProducer(AIOKafkaProducer(**infra.kafka, acks="all", enable_idempotence=True), infra.bootstrap)
     await producer.start()
     try:
         await producer.send_and_wait("lab.results.v1", encode(lab_result(lab, message_id="after-restart")),

@@ -21,7 +21,7 @@ from tests.browser import Person, chromium
 from tests.integration import test_gateway
 from tests.integration.access_support import fresh_matricule
 from tests.integration.portal_web_support import activated, log_in
-from tests.support import encode, eventually, lab_result
+from tests.support import encode, eventually, lab_result, laboratory_name
 
 portal = test_gateway.portal  # the same world (workers, sinks) as the gateway's tests, this module's own
 # a person reads a page in a few seconds; this test reads each one in three languages at once (2-3 API calls a page)
@@ -86,6 +86,7 @@ async def test_a_patient_reads_searches_uploads_and_traces_her_documents(
         await _reload_until(person, "/home", "Hémogramme (corrigé)")
         await _reload_until(person, "/home", "Bonjour, Claire")  # her name: once access has read the registry
         person.sees("Derniers documents", "Rechercher un document")
+        assert laboratory_name(lab) in person.element("latest-table").text  # "Laboratoire LAB-…", not "LAB-…" alone
         assert person.element("unread-count").text
         person.screenshot("home")
         _every_language(person, {"de": "Neueste Dokumente", "en": "Latest documents"})
@@ -105,6 +106,7 @@ async def test_a_patient_reads_searches_uploads_and_traces_her_documents(
         versions = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#versions tbody tr")]
         assert len(versions) == 2 and "Corrigé" in versions[0] and "Définitif" in versions[1], versions
         assert "Corrigé" in person.element("document-status").text
+        assert person.element("laboratory").text == laboratory_name(lab)  # the directory's name, not the id
         assert "Oui" in person.element("blocked-state").text
         href = person.element("download").get_attribute("href") or ""
         older = driver.find_element(By.CSS_SELECTOR, "#versions a[href$='?version=1']").get_attribute("href") or ""

@@ -15,6 +15,7 @@ from pymongo import AsyncMongoClient
 from schemas.lab_result import LabResultV1
 from services.records import domain, listing
 from services.records.api import RecordsApi
+from services.records.laboratories import Laboratories
 from services.records.store import RecordsStore
 from tests.support import Worker, encode, eventually, header, lab_result, make_matricule, person, read_topic
 
@@ -38,7 +39,7 @@ class Reads:
     test's database: every page of a list, one document, its file."""
 
     def __init__(self, store: RecordsStore) -> None:
-        self.api = RecordsApi(store)
+        self.api = RecordsApi(store, Laboratories())  # no names here (test_lab_signatures asks the worker's API)
 
     async def _call(self, route: Any, **body: Any) -> tuple[int, Any]:
         status, answer = await route(json.dumps(body).encode())
@@ -324,6 +325,23 @@ async def test_fhir_bundle_is_stored_like_a_json_result_and_a_bad_one_comes_back
     assert header(dead[0], "dlq-reason") == "the bundle must hold exactly one Patient (found 0)"
     await eventually(lambda: _versions(docs, lab, 1))
 
+
+async def test_a_dead_letter_reason_names_no_matricule(records: Worker, producer: AIOKafkaProducer, unique: str,
+                                                       run_id: str, infra: Any) -> None:
+    """Issue 24: `reference 'Observation/1982010112380' does not resolve` reached every console operator."""
+    from tests.support import fhir_bundle
+
+    lab = f"LAB-{unique}"
+    for n, written in enumerate(("1982010112380", "198201.0112380", "1982 0101 123 80")):
+        bundle = fhir_bundle(lab, f"M-{n}", f"fhir-m-{unique}-{n}")
+        bundle["entry"][0]["resource"]["result"] = [{"reference": f"Observation/{written}"}]
+        await producer.send_and_wait("lab.results.fhir.v1", json.dumps(bundle).encode(), key=f"{lab}:M-{n}".encode())
+    dead = await read_topic(infra.bootstrap, "lab.results.fhir.v1.dlq", f"{lab}:M-".encode(), count=3,
+                            group=f"{run_id}-records")
+    reasons = sorted({header(r, "dlq-reason") for r in dead})
+    assert reasons == ["reference 'Observation/[REDACTED]' does not resolve to a Observation in the bundle"], reasons
+    assert all(b"1982" in r.value for r in dead)  # the original bytes are kept for the replay, the reason is clean
+    assert all(dict(r.headers)["dlq-source-topic"] == b"lab.results.fhir.v1" for r in dead)
 
 async def _versions(docs: Any, lab: str, n: int) -> bool:
     doc = await docs.find_one({"laboratory_id": lab, "report_id": "F-1"})

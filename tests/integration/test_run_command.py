@@ -102,7 +102,10 @@ def test_run_brings_up_the_mesh_stores_demo_results_and_stops_everything(tmp_pat
             counts = re.findall(r"lab results stored: (\d+)\s+dead-lettered: (\d+)\s+workers up: 4/4", out.read_text())
             stored = int(counts[-1][0]) if counts else 0
         text = out.read_text()
-        assert stored > 0, text
+        assert stored > 0, text  # records stores only signed results: the demo laboratories sign theirs
+        keys = sorted((tmp_path / "lab-keys").glob("*.key"))  # one key per demo laboratory, made once, mode 600
+        assert [k.name for k in keys] == ["LAB-BIONEXT.key", "LAB-KETTERTHILL.key", "LAB-LNS.key"]
+        assert all(k.stat().st_mode & 0o777 == 0o600 for k in keys)
         for port in ports.values():
             assert f"http://127.0.0.1:{port}/health/ready" in text
         pids = [int(p.read_text()) for p in (tmp_path / "run").glob("*.pid")]

@@ -76,3 +76,40 @@ def test_the_topics_job_succeeds_as_compose_runs_it(infra: Any, tmp_path: Path) 
     assert not home.exists()  # no state folder, no cache: nothing written under the home
     assert list(locked.iterdir()) == []
 
+
+
+async def _max_bytes(admin: Any, names: list[str]) -> dict[str, str]:
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    found: dict[str, str] = {}
+    for response in await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n, {"max.message.bytes": ""})
+                                                  for n in names]):
+        for _error, _message, _kind, name, entries in response.resources:
+            found[name] = next(e[1] for e in entries if e[0] == "max.message.bytes")
+    return found
+
+
+async def test_the_file_topics_take_a_5_mib_file_even_when_they_existed_before(infra: Any) -> None:
+    """A file of 5 MiB is 6.7 MiB in base64: the topics that carry files (and their dead-letter twins) take 8 MiB
+    records; a topic created before (an older `make run`'s state folder, Kafka's 1 MiB default) is brought to it."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    from infra.local import create_topics
+    from schemas.topics import FILE_MESSAGE_BYTES, topic_configs
+    from tests.support import kafka_options
+
+    names = sorted(topic_configs())
+    assert names == ["lab.results.fhir.v1", "lab.results.fhir.v1.dlq", "lab.results.v1", "lab.results.v1.dlq",
+                     "records.commands.v1", "records.commands.v1.dlq"]
+    admin = AIOKafkaAdminClient(**kafka_options(infra.bootstrap))
+    await admin.start()
+    try:
+        assert set((await _max_bytes(admin, names)).values()) == {str(FILE_MESSAGE_BYTES)}
+        await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, "records.commands.v1.dlq",
+                                                  {"max.message.bytes": "1048588"})])  # as created before
+        assert (await _max_bytes(admin, ["records.commands.v1.dlq"])) == {"records.commands.v1.dlq": "1048588"}
+        assert await create_topics(infra.bootstrap, options=kafka_options(infra.bootstrap)) == []
+        assert set((await _max_bytes(admin, names)).values()) == {str(FILE_MESSAGE_BYTES)}
+    finally:
+        await admin.close()

@@ -335,7 +335,8 @@ def test_only_access_reads_and_writes_the_checkpoint_topic_which_is_compacted() 
     table = rights()
     assert [p for p, r in table.items() if "access.audit-heads.v1" in r["write"]] == ["access"]
     assert [p for p, r in table.items() if "access.audit-heads.v1" in r["read"]] == ["access"]
-    assert topic_configs() == {"access.audit-heads.v1": {"cleanup.policy": "compact"}}
+    assert topic_configs()["access.audit-heads.v1"] == {"cleanup.policy": "compact"}  # its dead letters are events
+    assert "access.audit-heads.v1.dlq" not in topic_configs()
 
 
 def test_access_does_not_start_without_its_audit_keys(monkeypatch: pytest.MonkeyPatch,

@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from stdnum import luhn, verhoeff
 
 from services.console import cli
 from services.console.app import ConsoleSettings, create_app
 from services.console.auth import Operator, OperatorExists
 from services.console.guard import allowed_hosts
-from services.console.masking import MASK, mask_key, preview
+from services.console.masking import MASK, mask_digits, mask_key, preview
 from services.console.pages import plotly_css, plotly_map_style
 from services.console.throttle import MAX_DELAY, delay_after
 from tests.inprocess import settings_from
@@ -95,6 +99,64 @@ def test_unmasked_shows_everything_but_attachment_bytes_and_is_bounded() -> None
     assert huge["truncated"] and len(huge["text"]) <= 4000
     assert preview(None)["bytes"] == 0 and preview(b"\xff\xfe\x00")["json"] is False
 
+
+SEPARATED = ("1982 0101 123 80", "198201.0112380", "R-19820101-12380-x", "1982-01-01 123 80", "19820101 - 12380")
+
+
+@pytest.mark.parametrize("written", SEPARATED)
+def test_a_matricule_written_with_separators_is_masked(written: str) -> None:
+    """Issue 24: digit runs of nine or more were masked, `1982 0101 123 80` was not."""
+    masked = mask_digits(f"Observation/{written}")
+    assert not re.search("[0-9]", masked) and masked.count("•") == 13
+    assert masked == "Observation/" + re.sub("[0-9]", "•", written)  # the separators stay: the shape is no secret
+    shown = masked_json({"report_id": written, "title": f"pour {written}", "message_id": written})
+    assert not re.search("[0-9]", json.dumps(shown, ensure_ascii=False))
+    assert mask_key(f"LAB1:{written}".encode()) == "LAB1:" + re.sub("[0-9]", "•", written)
+
+
+@pytest.mark.parametrize("text", [
+    "2026-11-20T08:05:00+01:00", "13.5 g/dL, then 6.1", "m-20261120 1430", "offset 1234 5678", "1982 0101 123 81",
+    "R-2026-11-20-0042", "collected 2026-11-20 08:05 reported 2026-11-20 14:30"])
+def test_dates_values_and_offsets_with_separators_stay_readable(text: str) -> None:
+    assert mask_digits(text) == text
+
+
+def test_every_operator_reads_a_dead_letters_reason_masked() -> None:
+    """A viewer reads the reason of every dead letter, including those written before reasons were redacted."""
+    from aiokafka import ConsumerRecord
+
+    from services.console.deadletters import payload
+
+    old = ConsumerRecord(topic="lab.results.fhir.v1.dlq", partition=0, offset=3, timestamp=0, timestamp_type=0,
+                         key=b"LAB1:R1", value=b"{}", checksum=None, serialized_key_size=0, serialized_value_size=0,
+                         headers=[("dlq-reason", b"reference 'Observation/198201.0112380' does not resolve to a "
+                                                 b"Observation in the bundle; also 1982010112380")])
+    for shown in (payload(old), payload(old, masked=False)):
+        assert shown["reason"] == ("reference 'Observation/••••••.•••••••' does not resolve to a Observation in the "
+                                   "bundle; also •••••••••••••")
+
+
+def _separated(draw: Any, digits: str) -> str:
+    out = digits[0]
+    for d in digits[1:]:
+        out += draw(st.sampled_from(["", "", "", " ", ".", "-", "\u00a0", " - ", ". "])) + d
+    return out
+
+
+@st.composite
+def written_matricules(draw: Any) -> str:
+    born = draw(st.dates(min_value=date(1850, 1, 1), max_value=date(2099, 12, 31)))
+    base = f"{born:%Y%m%d}{draw(st.integers(0, 999)):03d}"
+    return _separated(draw, base + luhn.calc_check_digit(base) + verhoeff.calc_check_digit(base))
+
+
+@settings(max_examples=300, deadline=None)
+@given(written=written_matricules(), before=st.text(st.characters(blacklist_categories=("Nd", "Cs")), max_size=20),
+       after=st.text(st.characters(blacklist_categories=("Nd", "Cs")), max_size=20))
+def test_any_matricule_with_separators_inserted_is_masked(written: str, before: str, after: str) -> None:
+    masked = mask_digits(before + written + after)
+    assert not re.search("[0-9]", masked), (written, masked)
+    assert masked.count("•") - (before + after).count("•") == 13
 
 # --- operators CLI ---------------------------------------------------------------------------------------------
 

@@ -138,3 +138,41 @@ async def test_a_record_redelivered_to_the_same_worker_is_not_dead_lettered_twic
     for _ in range(3):  # the offset commit was lost (broker restart): the same record comes back
         assert await run(owner, failing(invalid)) is None
     assert len(producer.sent) == 1
+
+
+async def test_a_dead_letter_keeps_the_original_headers_so_a_replayed_result_still_verifies() -> None:
+    """The laboratory's signature goes to the DLQ with the record; the console's replay keeps it too."""
+    from services.console.deadletters import DeadLetters as ConsoleDeadLetters
+    from tests.support import laboratory_key
+
+    signer = laboratory_key("LAB1")
+    original = Message().raw_message
+    original.headers = signer.headers("lab.results.v1", original.key, original.value)
+    owner, producer = writer()
+    assert await owner.publish(original, "why", ValueError("bad"), "invalid")
+    topic, value, key, headers = producer.sent[0]
+    assert headers["dsp-lab-signature"] == original.headers[0][1]
+
+    console = ConsoleDeadLetters("unused:1")
+    replays: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]] = []
+
+    class Sent:
+        partition, offset = 0, 7
+
+    class Replayer:
+        async def send_and_wait(self, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]]) -> Any:
+            replays.append((topic, value, key, headers))
+            return Sent()
+
+    console.producer = Replayer()  # type: ignore[assignment]
+    letter = ConsumerRecord(topic=topic, partition=0, offset=3, timestamp=0, timestamp_type=0, key=key, value=value,
+                            checksum=None, serialized_key_size=0, serialized_value_size=0,
+                            headers=list(headers.items()))
+    await console.replay(letter, "alice")
+    [(source, again, again_key, again_headers)] = replays
+    kept = dict(again_headers)
+    assert source == "lab.results.v1" and not any(k.startswith("dlq-") for k in kept)
+    from services.kit import labsign
+
+    assert labsign.verify(kept["dsp-lab-signature"].decode(), labsign.public_key(signer.public), source, again_key,
+                          again)["kid"] == signer.kid

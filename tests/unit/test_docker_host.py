@@ -48,10 +48,12 @@ def keys() -> dict[str, str]:
 
     private, public = new_keypair()
     (gateway_key, gateway_public), (console_key, console_public) = new_key(), new_key()
+    records_key, records_public = new_key()
     return {"DSP_LOG_PSEUDONYM_KEY": secrets.token_hex(32), "DSP_ACTIVATION_CODE_KEY": secrets.token_hex(32),
             "DSP_NOTIFY_SEAL_KEY": private, "DSP_NOTIFY_PUBLIC_KEY": public,
             "DSP_SERVICE_KEY_GATEWAY": gateway_key, "DSP_SERVICE_KEY_CONSOLE": console_key,
-            "DSP_SERVICE_PUBLIC_KEYS": f"gateway={gateway_public},console={console_public}",
+            "DSP_SERVICE_KEY_RECORDS": records_key,
+            "DSP_SERVICE_PUBLIC_KEYS": f"gateway={gateway_public},console={console_public},records={records_public}",
             "DSP_ACCESS_AUDIT_KEY": secrets.token_hex(32), "DSP_ACCESS_AUDIT_SIGNING_KEY": new_key()[0],
             **dict(line.split("=", 1) for line in [*lines(), *kafka_lines()])}  # MongoDB's and Kafka's passwords
 

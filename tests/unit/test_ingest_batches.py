@@ -10,12 +10,16 @@ from typing import Any
 
 import pytest
 from aiokafka import ConsumerRecord
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pymongo.errors import AutoReconnect
 
+from schemas.directory import LaboratoryListedV1
 from services.records import domain
+from services.records.directory import Directory
 from services.records.ingest import Ingestor
+from services.records.laboratories import Laboratories, merge
 from tests.fakes.records import PATIENT, MemoryStore
-from tests.support import encode, lab_result
+from tests.support import encode, lab_result, laboratory_key
 
 
 class DeadLetterRecorder:
@@ -27,12 +31,18 @@ class DeadLetterRecorder:
         return True
 
 
+def signed(key: bytes, value: bytes, offset: int, signer: Any = None,
+           topic: str = "lab.results.v1") -> ConsumerRecord[bytes, bytes]:
+    """A record as it reaches records: signed with LAB1's key (`signer`: another key, or False: not signed)."""
+    by = laboratory_key("LAB1") if signer is None else signer
+    return ConsumerRecord(topic=topic, partition=0, offset=offset, timestamp=1_763_800_000_000, timestamp_type=0,
+                          key=key, value=value, checksum=None, serialized_key_size=0, serialized_value_size=0,
+                          headers=by.headers(topic, key, value) if by else ())
+
+
 def record(report: str, offset: int, message_id: str | None = None, **fields: Any) -> ConsumerRecord[bytes, bytes]:
-    return ConsumerRecord(topic="lab.results.v1", partition=0, offset=offset, timestamp=1_763_800_000_000,
-                          timestamp_type=0, key=f"LAB1:{report}".encode(),
-                          value=encode(lab_result("LAB1", report=report, message_id=message_id or f"m-{report}",
-                                                  **fields)),
-                          checksum=None, serialized_key_size=0, serialized_value_size=0, headers=())
+    return signed(f"LAB1:{report}".encode(),
+                  encode(lab_result("LAB1", report=report, message_id=message_id or f"m-{report}", **fields)), offset)
 
 
 def ingestor(store: MemoryStore, dead: DeadLetterRecorder, events: list[Any],
@@ -45,8 +55,11 @@ def ingestor(store: MemoryStore, dead: DeadLetterRecorder, events: list[Any],
         done.set_result(None)
         return done
 
+    laboratories = Laboratories([merge(None, LaboratoryListedV1.model_validate(laboratory_key("LAB1").listing(
+        "Laboratoire LAB1")), lambda _: None)])
     return Ingestor(store, dead, send_event, send_event, lambda: datetime(2026, 11, 22, tzinfo=UTC),  # type: ignore[arg-type]
-                    lambda m: "ref", max_attempts=3)
+                    lambda m: "ref", max_attempts=3, directory=Directory(store, laboratories),  # type: ignore[arg-type]
+                    sealer=Ed25519PrivateKey.generate())
 
 
 async def test_a_poison_record_is_dead_lettered_alone_and_its_batch_is_stored() -> None:
@@ -86,10 +99,7 @@ def metric(ingest: Ingestor, outcome: str) -> float:
 async def test_two_reports_reusing_a_message_id_in_one_batch_store_the_first_only() -> None:
     """Found by an integration run: both landed in one batch and both were stored."""
     store, dead, events = MemoryStore(), DeadLetterRecorder(), []
-    reused = ConsumerRecord(topic="lab.results.v1", partition=0, offset=2, timestamp=1_763_800_000_000,
-                            timestamp_type=0, key=b"LAB1:R2",
-                            value=encode(lab_result("LAB1", report="R2", message_id="m-R1")),
-                            checksum=None, serialized_key_size=0, serialized_value_size=0, headers=())
+    reused = signed(b"LAB1:R2", encode(lab_result("LAB1", report="R2", message_id="m-R1")), 2)
     await ingestor(store, dead, events).handle([record("R1", 1), reused])
     assert sorted(d["report_id"] for d in store.docs.values()) == ["R1"]
     assert dead.sent == [(b"LAB1:R2", "invalid", "message_id was already used for another report")]
@@ -141,9 +151,7 @@ async def test_a_batch_retried_while_the_database_is_down_dead_letters_its_inval
     """Issue 16: each retry of the waiting batch wrote its invalid records to the DLQ again."""
     store, dead, events = MemoryStore(fail_writes=2), DeadLetterRecorder(), []
     ingest = ingestor(store, dead, events)
-    bad = ConsumerRecord(topic="lab.results.v1", partition=0, offset=2, timestamp=1_763_800_000_000,
-                         timestamp_type=0, key=b"LAB1:BAD", value=b"{}", checksum=None, serialized_key_size=0,
-                         serialized_value_size=0, headers=())
+    bad = signed(b"LAB1:BAD", b"{}", 2)
     batch = [record("R1", 1), bad, record("R3", 3)]
     for _ in range(2):  # what the middleware does while the database is away
         with pytest.raises(AutoReconnect):

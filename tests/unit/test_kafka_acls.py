@@ -22,7 +22,10 @@ def test_the_doors_of_issue_11() -> None:
     assert [p for p, r in table.items() if "activation.commands.v1" in r["write"]] == ["console"]
     assert table["laboratory"] == {"read": set(), "write": {"lab.results.v1", "lab.results.fhir.v1"}}
     assert table["registry"] == {"read": set(), "write": {"registry.persons.v1"}}
-    assert table["directory"] == {"read": set(), "write": {"directory.professionals.v1"}}
+    assert table["directory"] == {"read": set(), "write": {"directory.professionals.v1", "directory.laboratories.v1"}}
+    assert "directory.laboratories.v1" in table["records"]["read"]  # a laboratory's keys: records checks signatures
+    # who may announce a laboratory's keys: the directory (and the console, replaying a dead letter), no laboratory
+    assert {p for p, r in table.items() if "directory.laboratories.v1" in r["write"]} == {"directory", "console"}
     assert "access.commands.v1" in table["gateway"]["write"] and table["gateway"]["read"] == {"access.events.v1"}
     for worker in ("records", "activation", "access", "notify"):  # each dead-letters what it reads, nothing else
         dlq = {t for t in table[worker]["write"] if t.endswith(".dlq")}

@@ -34,6 +34,8 @@ class RecordsStore:
         self.parked = db["parked"]
         self.outbox = db["outbox"]
         self.command_outcomes = db["command_outcomes"]
+        self.laboratories = db["laboratories"]  # _id: laboratory id; its name and keys (laboratories.Laboratory)
+        self.awaiting_key = db["awaiting_key"]  # _id: <kid>|<digest>; results signed with a key not announced yet
         self.files = Files(db)
         self._known: set[str] = set()  # persons found: the registry never withdraws one from records
 
@@ -179,6 +181,29 @@ class RecordsStore:
 
     async def unpark(self, ids: list[str]) -> None:
         await self.parked.delete_many({"_id": {"$in": ids}})
+
+    async def all_laboratories(self) -> list[dict[str, Any]]:
+        """Every laboratory (a few dozen in a country: read whole, at start and when a key id is not known)."""
+        return [d async for d in self.laboratories.find({})]
+
+    async def laboratory(self, laboratory_id: str) -> dict[str, Any] | None:
+        return await self.laboratories.find_one({"_id": laboratory_id})
+
+    async def put_laboratory(self, doc: dict[str, Any]) -> None:
+        """The laboratory as merged (one partition per laboratory: its announcements come one at a time)."""
+        await self.laboratories.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+
+    async def await_key(self, entries: list[dict[str, Any]]) -> None:
+        """Results signed with a key id nobody announced yet, whole (`_id`: <kid>|<digest>: kept once)."""
+        await insert_new(self.awaiting_key, entries)
+
+    async def awaiting(self, kid: str) -> list[dict[str, Any]]:
+        """The results waiting for key `kid`, by an `_id` prefix range (the `_id` index; FerretDB scans otherwise)."""
+        return [p async for p in self.awaiting_key.find({"_id": {"$gte": f"{kid}|", "$lt": f"{kid}}}"}})
+                .sort("_id", ASCENDING)]
+
+    async def release_awaiting(self, ids: list[str]) -> None:
+        await self.awaiting_key.delete_many({"_id": {"$in": ids}})
 
 
 async def insert_new(collection: Any, docs: list[dict[str, Any]]) -> set[str]:
