@@ -107,8 +107,10 @@ type checker struct {
 	problems []string
 }
 
+// fail records one problem as one line ("file: Kind name: reason"; a multi-line error joined with spaces).
 func (c *checker) fail(where fmt.Stringer, format string, args ...any) {
-	c.problems = append(c.problems, fmt.Sprintf("%s: %s", where, fmt.Sprintf(format, args...)))
+	reason := strings.Join(strings.Fields(fmt.Sprintf(format, args...)), " ")
+	c.problems = append(c.problems, fmt.Sprintf("%s: %s", where, reason))
 }
 
 type place string
