@@ -1,5 +1,6 @@
 """The real Docker Compose and promtool, and vegeta (the benchmarks' HTTP load generator), built once through the
-Go module proxy into the project cache.
+Go module proxy into the project cache; and this repository's own Go programs (k8scheck, the Kubernetes
+manifests' checker), built the same way from their folder.
 
 No Docker engine is needed to check the Docker host path: `compose config` renders and validates
 `compose.yaml` (interpolation, `${VAR:?}` errors, the compose-spec schema), and `promtool check config`
@@ -7,12 +8,13 @@ validates the Prometheus scrape file. Both are built like FerretDB (`infra.ferre
 of the module (the proxy serves it even where it does not serve the version list `go install` asks for,
 and Prometheus' go.mod has a `replace`, which `go install` refuses), a writable copy, `go build`.
 
-    python -m infra.tools compose promtool vegeta   # build what is missing, print the paths
+    python -m infra.tools compose promtool vegeta k8scheck   # build what is missing, print the paths
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -46,6 +48,59 @@ PROMTOOL = GoTool("promtool", "github.com/prometheus/prometheus", "v0.305.0", ".
 VEGETA = GoTool("vegeta", "github.com/tsenart/vegeta/v12", "v12.13.0", ".",  # HTTP load generator (bench.access.http)
                 ldflags="-s -w -X main.Version=v12.13.0")
 TOOLS = {"compose": COMPOSE, "promtool": PROMTOOL, "vegeta": VEGETA}
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class LocalGoTool:
+    """A Go program of this repository: its folder has its own go.mod and the go.sum that pins every module it
+    needs (fetched through the module proxy; the module cache and the build cache stay outside the repository)."""
+    name: str
+    folder: str  # relative to the repository's root
+
+    def digest(self) -> str:
+        """Of its go.mod, go.sum and Go sources: the binary's name carries it, so an edit builds it again."""
+        sha = hashlib.sha256()
+        src = REPO / self.folder
+        for path in sorted(p for p in src.rglob("*") if p.name in ("go.mod", "go.sum") or p.suffix == ".go"):
+            sha.update(f"{path.relative_to(src)}\0".encode() + path.read_bytes() + b"\0")
+        return sha.hexdigest()[:16]
+
+
+K8SCHECK = LocalGoTool("k8scheck", "infra/k8scheck")  # deploy/'s manifests in k8s.io/api's types, then the rules
+LOCAL_TOOLS = {"k8scheck": K8SCHECK}
+
+
+def install_local(tool: LocalGoTool, cache: Path | None = None) -> Path:
+    """The program's binary in `<cache>/bin`, built from its folder when its sources changed (a lock keeps
+    concurrent callers from building it twice). `-mod=readonly`: go.sum must already pin every module, so a build
+    never edits the repository (a missing entry is an error to fix with `go mod tidy` in the folder)."""
+    cache = cache or cache_dir()
+    binary = cache / "bin" / f"{tool.name}-{tool.digest()}"
+    if binary.exists():
+        return binary
+    go = shutil.which("go")
+    if go is None:
+        raise InfraError(f"Go (>= 1.26) is required once, to build {tool.name}: install it from go.dev or apt")
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    with (cache / "bin" / f".{tool.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if binary.exists():  # built by another process while this one waited
+            return binary
+        print(f"[infra] building {binary.name} with go (first time, and after a change to {tool.folder}) ...",
+              file=sys.stderr, flush=True)
+        t0 = time.monotonic()
+        env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly -buildvcs=false"}
+        partial = binary.with_name(binary.name + ".partial")
+        build = subprocess.run(  # noqa: S603
+            [go, "build", "-trimpath", "-ldflags=-s -w", "-o", str(partial), "."],
+            capture_output=True, text=True, check=False, env=env, cwd=REPO / tool.folder,
+        )
+        if build.returncode != 0:
+            raise InfraError(f"go build of {tool.name} failed:\n{build.stderr[-3000:]}")
+        partial.replace(binary)  # only a complete binary ever has the final name
+        print(f"[infra] built {binary} in {time.monotonic() - t0:.0f}s", file=sys.stderr, flush=True)
+    return binary
 
 
 def install(tool: GoTool, cache: Path | None = None) -> Path:
@@ -92,12 +147,12 @@ def install(tool: GoTool, cache: Path | None = None) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    for name in argv or list(TOOLS):
-        if name not in TOOLS:
-            print(f"unknown tool {name!r}: one of {', '.join(TOOLS)}", file=sys.stderr)
+    for name in argv or [*TOOLS, *LOCAL_TOOLS]:
+        if name not in TOOLS and name not in LOCAL_TOOLS:
+            print(f"unknown tool {name!r}: one of {', '.join([*TOOLS, *LOCAL_TOOLS])}", file=sys.stderr)
             return 2
         try:
-            print(install(TOOLS[name]))
+            print(install(TOOLS[name]) if name in TOOLS else install_local(LOCAL_TOOLS[name]))
         except InfraError as exc:
             print(f"[infra] error: {exc}", file=sys.stderr)
             return 1
