@@ -60,7 +60,7 @@ def make(env: Mapping[str, str]) -> tuple[dict[str, dict[str, str]], dict[str, s
                       "DSP_MONGO_PASSWORD": mongo[f"DSP_MONGO_PASSWORD_{name.upper()}"],
                       "DSP_SERVICE_KEY": service_keys[name][0]}
     made["activation"]["DSP_ACTIVATION_CODE_KEY"] = _hmac_key()
-    made["access"].update({"DSP_ACCESS_AUDIT_KEY": _hmac_key(),  # new: the audit trail's keys (work in flight)
+    made["access"].update({"DSP_ACCESS_AUDIT_KEY": _hmac_key(),  # the audit trail's keys
                            "DSP_ACCESS_AUDIT_SIGNING_KEY": new_key()[0]})
     made["notify"].update({"DSP_NOTIFY_SEAL_KEY": seal_private,
                            "DSP_NOTIFY_SMS_TOKEN": env.get("DSP_NOTIFY_SMS_TOKEN") or secrets.token_urlsafe(32)})

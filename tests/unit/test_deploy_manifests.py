@@ -40,7 +40,6 @@ DEPLOY = ROOT / "deploy"
 CODE_SERVICES = sorted(p.parent.name for p in (ROOT / "services").glob("*/__main__.py"))
 WORKERS = ("records", "activation", "access", "notify")
 # Variables given ahead of the code that reads them (work in flight, named in deploy/secrets.yaml): allowed unread.
-IN_FLIGHT = {"access": {"DSP_ACCESS_AUDIT_KEY", "DSP_ACCESS_AUDIT_SIGNING_KEY"}}
 POD_IP = "10.1.2.3"
 
 
@@ -384,7 +383,7 @@ def test_each_deployment_gives_its_service_what_it_reads_and_it_loads(
     given = {k: v for k, v in env.items() if k.startswith("DSP_")}
     cls: type[ServiceSettings] = settings_class(name)
     read = variables_read(cls)
-    unread = set(given) - set(read) - IN_FLIGHT.get(name, set())
+    unread = set(given) - set(read)
     assert not unread, f"{name} is given {sorted(unread)}, which it never reads"
     image = {k: v for k, v in image_env().items() if k.startswith("DSP_")}
     missing = {v for v, required in read.items() if required} - set(given) - set(image)
