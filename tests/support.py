@@ -300,15 +300,17 @@ class Worker:
         self.port = int(env[f"DSP_{service.upper()}_HTTP_PORT"])
         self.proc: subprocess.Popen[bytes] | None = None
 
+    def environment(self) -> dict[str, str]:
+        """The worker's own settings: `env` plus its test credentials and keys (its Kafka principal, service key,
+        access's audit keys, notify's keys, its MongoDB user)."""
+        return with_mongo_user(self.service, with_test_notify_keys(with_fixed_service_keys(
+            self.service, with_test_audit_keys(self.service, with_test_kafka_credentials(self.service, self.env)))))
+
     def launch(self) -> Worker:
         """Start the process without waiting for it to be ready."""
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen([sys.executable, "-m", f"services.{self.service}"], cwd=ROOT,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1",
-                                          **with_mongo_user(self.service, with_test_notify_keys(
-                                              with_fixed_service_keys(self.service, with_test_audit_keys(
-                                                  self.service, with_test_kafka_credentials(self.service,
-                                                                                            self.env)))))},
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1", **self.environment()},
                                      stdout=log, stderr=subprocess.STDOUT)
         return self
 

@@ -142,6 +142,19 @@ async def list_professionals(producer: AIOKafkaProducer, *ids: str, practice: st
         await producer.send_and_wait("directory.professionals.v1", encode(body), key=pro.encode())
 
 
+async def guardian_of(gw: Gateway, db: AsyncDatabase[dict[str, Any]], unique: str, child: str, *parents: str) -> None:
+    """The registry records `parents` as the minor `child`'s legal representatives (only they may become her DSP
+    assistant), once access's database has it."""
+    await gw.producer.send_and_wait("registry.persons.v1", encode(person(child, f"reg-{unique}-{child}-guardians",
+                                                                         guardians=list(parents))), key=child.encode())
+
+    async def known() -> bool:
+        found = await db["persons"].find_one({"_id": child})
+        return bool(found) and found.get("guardians") == list(parents)
+
+    await eventually(known)
+
+
 async def people(gw: Gateway, db: AsyncDatabase[dict[str, Any]], unique: str, *births: date,
                  pros: tuple[str, ...] = ()) -> list[str]:
     """Registered persons and listed professionals, once access's database has them."""

@@ -21,7 +21,7 @@ from schemas.fields import rfc3339
 from services.access.commands import MINOR_CONFIRMS, NOT_A_REPRESENTATIVE, PAUSED
 from services.kit.servicetokens import Signer
 from tests.inprocess import FakeClock, InProcessWorker
-from tests.integration.access_support import Gateway, TopicReader, access_worker, people
+from tests.integration.access_support import Gateway, TopicReader, access_worker, guardian_of, people
 from tests.support import (
     as_caller,
     encode,
@@ -29,7 +29,6 @@ from tests.support import (
     header,
     kafka_options,
     make_matricule,
-    person,
     read_topic,
 )
 
@@ -254,9 +253,7 @@ async def test_a_minors_assistant_is_a_legal_representative_and_only_the_adult_k
         gw: Gateway, db: Any, unique: str, clock: FakeClock, infra: Any) -> None:
     [child, parent, sibling, neighbour] = await people(gw, db, unique, CHILD_BORN, PARENT_BORN, date(2012, 2, 3),
                                                        ADULT)
-    await gw.producer.send_and_wait("registry.persons.v1", encode(person(child, f"reg-{unique}-{child}-guardians",
-                                                                         guardians=[parent])), key=child.encode())
-    await eventually(lambda: _guardians_known(db, child, [parent]))
+    await guardian_of(gw, db, unique, child, parent)
     expired = await TopicReader(infra.bootstrap, "access.grant-expired.v1").start()
     notices = await TopicReader(infra.bootstrap, "notify.requests.v1").start()
     try:
@@ -300,11 +297,6 @@ async def test_a_minors_assistant_is_a_legal_representative_and_only_the_adult_k
     finally:
         await expired.stop()
         await notices.stop()
-
-
-async def _guardians_known(db: Any, matricule: str, guardians: list[str]) -> bool:
-    found = await db["persons"].find_one({"_id": matricule})
-    return bool(found) and found.get("guardians") == guardians
 
 
 async def test_audit_trail_is_readable_by_the_patient_and_tampering_is_found(gw: Gateway, db: Any,

@@ -29,7 +29,7 @@ from services.access import signing
 from services.access.audit import GENESIS, AuditEntry, AuditKeys
 from services.kit.mongo import make_client
 from tests.inprocess import FakeClock, InProcessWorker
-from tests.integration.access_support import Gateway, TopicReader, access_worker, people
+from tests.integration.access_support import Gateway, TopicReader, access_worker, guardian_of, people
 from tests.support import MONGO_ADMIN_URIS, MONGO_USERS, audit_keys_for_tests, kafka_options, make_matricule
 
 ADULT, PARENT, CHILD = date(1979, 3, 14), date(1982, 8, 2), date(2016, 4, 9)
@@ -233,7 +233,8 @@ async def test_a_patient_gets_her_whole_trail_signed_and_a_professional_gets_non
     [patient, parent, child] = await people(gw, db, unique, ADULT, PARENT, CHILD, pros=(dr,))
     await gw.run(patient, "add-to-circle", ("patient", patient), professional_id=dr)
     await gw.decide(("professional", dr), patient, document="doc-1")
-    await gw.run(child, "add-assistant", ("patient", child), assistant=parent)
+    await guardian_of(gw, db, unique, child, parent)
+    assert (await gw.run(child, "add-assistant", ("patient", child), assistant=parent))["accepted"]
 
     status, jwks = await gw.post("/v1/audit/keys", {})
     assert status == 200 and [k["kty"] for k in jwks["keys"]] == ["OKP"]

@@ -30,10 +30,6 @@ from tests.support import (
     ROOT,
     Worker,
     make_matricule,
-    with_fixed_service_keys,
-    with_mongo_user,
-    with_test_kafka_credentials,
-    with_test_notify_keys,
 )
 
 # The container's view, for the command after it: every mount read-only (a failure is exit 97, never ignored);
@@ -71,9 +67,7 @@ class ReadOnlyWorker(Worker):
         self.writable = writable
 
     def launch(self) -> Worker:
-        env = with_mongo_user(self.service, with_test_notify_keys(with_fixed_service_keys(
-            self.service, with_test_kafka_credentials(self.service, self.env))))
-        extra = mounts_env(self.writable)
+        env, extra = self.environment(), mounts_env(self.writable)
         self.proc = subprocess.Popen(read_only(sys.executable, "-m", f"services.{self.service}"), cwd=ROOT,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
                                           **env, **extra},

@@ -99,7 +99,7 @@ async def test_the_file_topics_take_a_5_mib_file_even_when_they_existed_before(i
     from schemas.topics import FILE_MESSAGE_BYTES, topic_configs
     from tests.support import kafka_options
 
-    names = sorted(topic_configs())
+    names = sorted(name for name, config in topic_configs().items() if "max.message.bytes" in config)
     assert names == ["lab.results.fhir.v1", "lab.results.fhir.v1.dlq", "lab.results.v1", "lab.results.v1.dlq",
                      "records.commands.v1", "records.commands.v1.dlq"]
     admin = AIOKafkaAdminClient(**kafka_options(infra.bootstrap))
