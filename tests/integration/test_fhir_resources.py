@@ -1,6 +1,6 @@
-"""The DSP's FHIR R4 resources (`services.gateway.fhir.resources`) checked by HAPI FHIR's own validator: a lab report
-with its values and a correction, a withdrawn one, a patient's upload, their files, a search page, the history of a
-corrected report, an error — every one with zero errors."""
+"""The DSP's FHIR R4 resources (`services.gateway.fhir`) checked by HAPI FHIR's own validator: a lab report with its
+values and a correction, a withdrawn one, a patient's upload, their files, a search page, the history of a corrected
+report, an error, and a patient's whole DSP and summary as she takes them away — every one with zero errors."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from infra.hapi import FhirValidator
+from schemas.access import AccessStateV1, AuditEntryV1
 from schemas.records_api import DocumentDetail, DocumentFile
+from services.gateway.fhir import export
 from services.gateway.fhir import resources as fhir
 from services.gateway.fhir.ids import PatientIds
 
@@ -112,3 +114,54 @@ def test_patient_ids_are_opaque_stable_and_unforgeable() -> None:
     tampered = PID[:-2] + ("a" if PID[-2] != "a" else "b") + PID[-1]
     assert ids.matricule(tampered) is None and ids.matricule("") is None and ids.matricule("x" * 65) is None
     assert ids.matricule("../../etc") is None
+
+
+def _state() -> AccessStateV1:
+    return AccessStateV1.model_validate({
+        "patient": MATRICULE, "version": 3, "referring_gp": None, "blocked_documents": [], "assistants": [],
+        "emergency_refused": True, "presence_password": True,
+        "grants": [{"professional_id": "PRO-1000", "name": "Dr Paul Hoffmann", "profession": "Médecin",
+                    "specialty": None, "kind": "trusted-circle", "granted_at": T0, "ends_at": None},
+                   {"professional_id": "PRO-1001", "name": "Dr Anne Klein", "profession": "Médecin",
+                    "specialty": None, "kind": "trusted-circle", "granted_at": T0, "ends_at": T0 + timedelta(days=30)}],
+        "blocked_professionals": [{"professional_id": "PRO-2000", "name": "Dr Jean Faber", "profession": None,
+                                   "specialty": None}],
+        "consents": [{"consent": "organ-donation", "value": False, "at": T0, "by": MATRICULE},
+                     {"consent": "organ-donation", "value": True, "at": T0 + timedelta(days=1), "by": MATRICULE}]})
+
+
+def _trail() -> list[AuditEntryV1]:
+    return [AuditEntryV1.model_validate(e) for e in (
+        {"at": T0, "who": {"kind": "patient", "id": MATRICULE, "name": "Marie Weber"}, "action": "add-to-circle",
+         "document_id": None, "allowed": True, "reason": "owner"},
+        {"at": T0 + timedelta(hours=1), "who": {"kind": "professional", "id": "PRO-1000", "name": "Dr Paul Hoffmann"},
+         "action": "read", "document_id": DOC, "allowed": True, "reason": "trusted-circle"},
+        {"at": T0 + timedelta(hours=2), "who": {"kind": "professional", "id": "PRO-3000", "name": "Dr Luc Urban"},
+         "action": "break-the-glass", "document_id": None, "allowed": True, "reason": "emergency",
+         "justification": "unconscious after a road accident, allergies unknown"},
+        {"at": T0 + timedelta(hours=3), "who": {"kind": "professional", "id": "PRO-2000", "name": "Dr Jean Faber"},
+         "action": "read", "document_id": None, "allowed": False, "reason": "professional blocked by the patient"})]
+
+
+def test_her_whole_dsp_and_her_summary_validate(hapi: FhirValidator) -> None:
+    report, mine = lab_report(), upload()
+    files = [DocumentFile(document_id=DOC, version=2, content_type="application/pdf", size=4,
+                          data_base64=base64.b64encode(b"%PDF").decode())]
+    now = T0 + timedelta(days=3)
+    everything = export.everything(PID, MATRICULE, [("Marie", "Weber")], [report, mine], files, _state(), _trail(),
+                                   BASE, now, "0b2c2b8e-0000-4000-8000-000000000001")
+    assert hapi.errors(everything) == []
+    kinds = [e["resource"]["resourceType"] for e in everything["entry"]]
+    assert kinds.count("DiagnosticReport") == 2 and kinds.count("Provenance") == 2  # every version, who made it
+    assert kinds.count("Observation") == 6 and kinds.count("AuditEvent") == 4 and kinds.count("Binary") == 1
+    consents = {e["resource"]["id"]: e["resource"] for e in everything["entry"]
+                if e["resource"]["resourceType"] == "Consent"}
+    assert consents["consent-organ-donation"]["provision"]["type"] == "permit"  # her latest choice stands
+    assert consents["consent-emergency-access"]["provision"]["type"] == "deny"
+    assert len(consents["consent-trusted-circle"]["provision"]["provision"]) == 2
+    refused = next(e["resource"] for e in everything["entry"] if e["resource"]["id"] == "audit-3")
+    assert refused["outcome"] == "4" and refused["outcomeDesc"] == "professional blocked by the patient"
+    summary = export.summary(PID, MATRICULE, [("Marie", "Weber")], [report, mine], _state(), BASE, now,
+                             "0b2c2b8e-0000-4000-8000-000000000002")
+    assert hapi.errors(summary) == []
+    assert summary["entry"][0]["resource"]["resourceType"] == "Composition"

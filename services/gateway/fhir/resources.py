@@ -74,8 +74,9 @@ def _author(doc: DocumentSummary) -> list[Json]:
     return [reference]
 
 
-def document_reference(doc: DocumentSummary | DocumentDetail, pid: str) -> Json:
-    """A document's metadata (MHD): current or withdrawn, its type, author, dates, and where its file is."""
+def document_reference(doc: DocumentSummary | DocumentDetail, pid: str, versioned: bool = False) -> Json:
+    """A document's metadata (MHD): current or withdrawn, its type, author, dates, and where its file is.
+    `versioned`: its report cited at its current version (where the report's every version sits beside it)."""
     out: Json = {
         "resourceType": "DocumentReference", "id": doc.id,
         "meta": {"versionId": str(doc.version_count), "lastUpdated": instant(doc.reported_at)},
@@ -94,7 +95,8 @@ def document_reference(doc: DocumentSummary | DocumentDetail, pid: str) -> Json:
         "context": {"period": {"start": instant(doc.document_date)}},
     }
     if doc.document_type == "lab-result":
-        out["context"]["related"] = [{"reference": f"DiagnosticReport/{doc.id}"}]
+        report = f"DiagnosticReport/{doc.id}" + (f"/_history/{doc.version_count}" if versioned else "")
+        out["context"]["related"] = [{"reference": report}]
     return {k: v for k, v in out.items() if v != []}
 
 
