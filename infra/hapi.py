@@ -1,8 +1,10 @@
-"""HAPI FHIR's validator (Maven Central, `ca.uhn.hapi.fhir`), for checking what dsp-mesh produces in FHIR R4.
+"""HAPI FHIR's validator and generic client (Maven Central, `ca.uhn.hapi.fhir`), for checking what dsp-mesh produces
+in FHIR R4 with software nobody here wrote.
 
-The jars are resolved once into the project cache with Maven (as Kafka's are, `infra.kafka`) and the small
-program `infra/hapi/FhirCheck.java` is compiled against them with javac; `FhirValidator` runs it as one long-lived
-process (the validator takes ~10 s to load R4's definitions) and validates one resource per call:
+The jars are resolved once into the project cache with Maven (as Kafka's are, `infra.kafka`) and the two small
+programs in `infra/hapi/` are compiled against them with javac. `FhirValidator` runs `FhirCheck` as one long-lived
+process (the validator takes ~10 s to load R4's definitions) and validates one resource per call; `client_check`
+runs `FhirClientCheck`, HAPI's generic client reading the DSP as a practice's software would:
 
     with FhirValidator() as hapi:
         assert hapi.errors(resource) == []
@@ -23,7 +25,7 @@ from .local import cache_dir
 from .procs import InfraError
 
 HERE = Path(__file__).parent / "hapi"
-POM, SOURCE = HERE / "pom.xml", HERE / "FhirCheck.java"
+POM, SOURCES = HERE / "pom.xml", (HERE / "FhirCheck.java", HERE / "FhirClientCheck.java")
 HAPI_VERSION = "8.8.1"
 
 
@@ -44,18 +46,18 @@ def install(cache: Path | None = None) -> str:
         if proc.returncode != 0:
             raise InfraError(f"mvn could not fetch HAPI FHIR:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
         (libs.parent / "complete").touch()
-    source_id = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:12]
-    classes = libs.parent / f"classes-{source_id}"  # recompiled when the source changes
+    source_id = hashlib.sha256(b"".join(source.read_bytes() for source in SOURCES)).hexdigest()[:12]
+    classes = libs.parent / f"classes-{source_id}"  # recompiled when a source changes
     if not (classes / "FhirCheck.class").exists():
         javac = shutil.which("javac")
         if javac is None:
-            raise InfraError("a JDK (javac) is required once, to compile infra/hapi/FhirCheck.java")
+            raise InfraError("a JDK (javac) is required once, to compile infra/hapi/*.java")
         partial = classes.with_name(classes.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
-        proc = subprocess.run([javac, "-cp", f"{libs}/*", "-d", str(partial), str(SOURCE)],  # noqa: S603
+        proc = subprocess.run([javac, "-cp", f"{libs}/*", "-d", str(partial), *map(str, SOURCES)],  # noqa: S603
                               capture_output=True, text=True, check=False)
         if proc.returncode != 0:
-            raise InfraError(f"javac FhirCheck.java failed:\n{proc.stderr[-3000:]}")
+            raise InfraError(f"javac infra/hapi/*.java failed:\n{proc.stderr[-3000:]}")
         shutil.rmtree(classes, ignore_errors=True)
         partial.rename(classes)
     return f"{classes}:{libs}/*"
@@ -107,3 +109,16 @@ class FhirValidator:
     def errors(self, resource: dict[str, Any] | str) -> list[dict[str, str]]:
         """The messages that make the resource invalid (fatal and error)."""
         return [m for m in self.validate(resource) if m["severity"] in ("fatal", "error")]
+
+
+def client_check(base: str, token: str, matricule: str, blocked: str | None = None, timeout_s: float = 120) -> Any:
+    """What HAPI's generic client saw reading `matricule`'s DSP at `base` with `token` (`FhirClientCheck.java`)."""
+    java = shutil.which("java")
+    if java is None:
+        raise InfraError("Java 17+ is required to run HAPI FHIR's client")
+    proc = subprocess.run(  # noqa: S603
+        [java, "-Xmx512m", "-cp", install(), "FhirClientCheck", base, token, matricule, *filter(None, [blocked])],
+        capture_output=True, text=True, check=False, timeout=timeout_s)
+    if proc.returncode != 0:
+        raise InfraError(f"HAPI's client failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
