@@ -301,7 +301,7 @@ def test_kafka_answers_the_containers_and_this_machine_and_keeps_its_data(render
     advertised = dict(item.split("://") for item in env["KAFKA_ADVERTISED_LISTENERS"].split(","))
     protocols = dict(item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
     host = [name for name, address in advertised.items() if address == "127.0.0.1:19092"]
-    assert len(host) == 1, advertised  # the README's producer and `make run`'s clients use 127.0.0.1:19092
+    assert len(host) == 1, advertised  # the docs' producer example and `make run`'s clients use 127.0.0.1:19092
     assert listeners[host[0]] == ":19092" and protocols[host[0]] == "SASL_PLAINTEXT"  # a login: infra/kafka_acls.py
     assert set(protocols.values()) == {"SASL_PLAINTEXT"} and env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
     assert [(p["host_ip"], p["published"], p["target"]) for p in kafka["ports"]] == [("127.0.0.1", "19092", 19092)]
@@ -310,7 +310,7 @@ def test_kafka_answers_the_containers_and_this_machine_and_keeps_its_data(render
     for name, service in ours(rendered).items():
         if "DSP_KAFKA_BOOTSTRAP" in reads_of(name, service):  # each Kafka client: workers, topics, the laboratory
             assert service["environment"]["DSP_KAFKA_BOOTSTRAP"] == "kafka:9092", name
-    assert "127.0.0.1:19092" in (ROOT / "README.md").read_text()  # the producer example there
+    assert "127.0.0.1:19092" in (ROOT / "docs/laboratories.md").read_text()  # the producer example there
     for name, data in (("kafka", env["KAFKA_LOG_DIRS"]), ("mongo", "/data/db")):
         mounts = [v for v in services(rendered)[name]["volumes"] if v["target"] == data]
         assert mounts and mounts[0]["type"] == "volume", name  # kept across `down`, removed by `down -v`

@@ -1,5 +1,5 @@
 """The docs site holds together: its generated pages are the ones the code makes, every page is in the navigation,
-the configuration page names every variable a process reads.
+the configuration page names every variable a process reads, and the README stays a ten-minute read.
 
 (`make docs` builds the site with `mkdocs build --strict`: a broken link or anchor fails there; `make test` runs it.)"""
 
@@ -103,3 +103,17 @@ def test_the_configuration_page_names_every_variable() -> None:
     assert read and not missing, sorted(missing)
     assert {"`DSP_KAFKA_PASSWORD_<PRINCIPAL>`", "`DSP_MONGO_PASSWORD_<SERVICE>`"} <= set(re.findall(r"`[^`]+`", page))
 
+
+def test_the_readme_is_a_ten_minute_read_that_points_into_the_site() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 250
+    assert "`.ci/run` calls exactly `make test`." in readme and "make run" in readme and "make inbox" in readme
+    assert "Gateway, coming" not in readme
+    diagram = re.findall(r"```mermaid\n.*?```", readme, re.S)
+    assert diagram and diagram == re.findall(r"```mermaid\n.*?```", (DOCS / "overview.md").read_text(), re.S)
+    assert "directory.laboratories.v1" in diagram[0] and "access.audit-heads.v1" in diagram[0]
+    links = re.findall(r"\]\((docs/[^)#]+)(?:#([^)]+))?\)", readme)
+    assert len(links) >= 15
+    for target, _anchor in links:
+        assert (ROOT / target).is_file(), target
+    assert (ROOT / ".ci/run").read_text().rstrip().endswith("make test")
