@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export UV_PROJECT_ENVIRONMENT ?= $(HOME)/.cache/dsp-mesh/venv
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: run test down status infra lint schemas inbox pro-assertion bench-ingest bench-access bench-login bench-search chaos uv deps browser
+.PHONY: run test docs docs-pages dotenv down status infra lint schemas inbox pro-assertion bench-ingest bench-access bench-login bench-search chaos uv deps browser
 
 uv:
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
@@ -35,8 +35,19 @@ browser:  ## Debian's chromium + chromedriver for the console's browser test (in
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	   chromium chromium-driver >/dev/null)
 
-test: deps browser lint  ## everything CI runs
+test: deps browser lint docs  ## everything CI runs
 	$(UV) run --frozen pytest
+
+# The docs site (MkDocs + Material, offline): strict, so a broken link or anchor fails; into build/site (not in git).
+# NO_MKDOCS_2_WARNING quiets Material's end-of-life banner (read in docs/dependencies.md).
+docs: deps  ## the documentation site into build/site (mkdocs build --strict)
+	NO_MKDOCS_2_WARNING=1 $(UV) run --frozen mkdocs build --strict --quiet --site-dir build/site
+
+docs-pages: deps  ## regenerate the docs' generated pages: OpenAPI, the routes table, one page per topic
+	$(UV) run --frozen python -m infra.docs_site
+
+dotenv: deps  ## a Docker host's .env: every secret compose.yaml demands, written once (mode 600)
+	@$(UV) run --frozen python -m infra.dotenv
 
 inbox: deps  ## the demo patient's activation letter (with its code) and the one-time codes e-mailed to her
 	@$(UV) run --frozen python -m demo.inbox $(if $(CHILD),--child $(CHILD))

@@ -1,6 +1,6 @@
 """Access decisions: who may see a patient's DSP, and why. Pure: the state is given, `now` is given.
 
-Rules (DOMAIN.md, "Access to the record" and "Rules the code enforces"):
+Rules (`../shared/domain/DOMAIN.md` from the repository root, "Access to the record" and "Rules the code enforces"):
 - the owner and the owner's active DSP assistants have the owner's rights;
 - a professional the patient blocked is denied, whatever else they hold;
 - a blocked document is invisible to every professional;

@@ -1,5 +1,5 @@
 """Activation's rules (DOMAIN.md, "Account activation" and "Rules the code enforces"). Pure: time and keys
-come in; hashing is in `secrets_.py`.
+come in; hashing is in `services/kit/hashing.py`.
 
 - activation code: 12 characters from an unambiguous alphabet (~59 bits), derived by HMAC from a server key,
   the matricule and the letter's generation — so a redelivered registry message re-sends the same letter,

@@ -1,8 +1,9 @@
-"""The README's table of the portal API, made from the gateway's OpenAPI document (so it cannot drift).
+"""The docs site's table of the portal API, made from the gateway's OpenAPI document (so it cannot drift).
 
-`python -m services.gateway.api_table` rewrites the table between the README's `<!-- portal-api:begin -->` and
-`<!-- portal-api:end -->` markers; `--check` exits 1 if the README's table is not the one the code makes (a unit
-test runs the check). One row per route: method and path, its summary, who may call it, and its success answer.
+`python -m services.gateway.api_table` rewrites the table between `docs/portal-api.md`'s `<!-- portal-api:begin -->`
+and `<!-- portal-api:end -->` markers (as `python -m infra.docs_site` does with the other generated pages); `--check`
+exits 1 if the page's table is not the one the code makes (a unit test runs the check). One row per route: method
+and path, its summary, who may call it, and its success answer.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 BEGIN, END = "<!-- portal-api:begin -->", "<!-- portal-api:end -->"
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "portal-api.md"
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
@@ -78,22 +79,22 @@ def rewrite(text: str, made: str) -> str:
     head, begin, rest = text.partition(BEGIN)
     _, end, tail = rest.partition(END)
     if not begin or not end:
-        raise SystemExit(f"README.md has no {BEGIN} ... {END} markers")
+        raise SystemExit(f"{PAGE.name} has no {BEGIN} ... {END} markers")
     return f"{head}{BEGIN}\n{made}\n{END}{tail}"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if README.md's table is out of date")
+    parser.add_argument("--check", action="store_true", help="exit 1 if docs/portal-api.md's table is out of date")
     args = parser.parse_args(argv)
-    text = README.read_text()
+    text = PAGE.read_text()
     wanted = rewrite(text, table(openapi()))
     if args.check:
         if wanted != text:
-            print("README.md's portal API table is out of date: run python -m services.gateway.api_table")
+            print("docs/portal-api.md's table is out of date: run python -m services.gateway.api_table")
             return 1
         return 0
-    README.write_text(wanted)
+    PAGE.write_text(wanted)
     return 0
 
 

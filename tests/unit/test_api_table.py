@@ -1,11 +1,12 @@
-"""The README's portal API table is the one the gateway's OpenAPI document makes (it cannot drift)."""
+"""The docs site's portal API table (docs/portal-api.md) is the one the gateway's OpenAPI document makes (it cannot
+drift)."""
 
 from __future__ import annotations
 
 from services.gateway import api_table
 
 
-def test_the_readme_lists_every_route_of_the_openapi_document() -> None:
+def test_the_docs_page_lists_every_route_of_the_openapi_document() -> None:
     doc = api_table.openapi()
     made = api_table.table(doc)
     routes = {f"`{m.upper()} {p}`" for p, item in doc["paths"].items() for m in api_table.METHODS if m in item}

@@ -9,7 +9,7 @@
   downward API, `$(VAR)` references), loads that service's settings class; it is given nothing it does not read;
   its probes' Host, its Service's name and its pod's address are Hosts it answers (the services' own Host guards,
   called); the URLs the gateway and the console call are Services that exist; the memory requests follow the
-  README's measured VmRSS.
+  measured VmRSS (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -484,9 +484,9 @@ def test_pods_run_as_the_images_user() -> None:
 
 
 def test_memory_requests_follow_the_measured_rss() -> None:
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs/benchmarks.md").read_text()
     sentence = re.search(r"Each worker's resident memory under `make run`.*?\(goal", readme, re.S)
-    assert sentence, "the README's VmRSS figures"
+    assert sentence, "the VmRSS figures in docs/benchmarks.md"
     measured = {name: int(mib) for name, mib in re.findall(r"\b([a-z]+) (\d+)\b", sentence[0])}
     assert sorted(measured) == CODE_SERVICES, measured
 

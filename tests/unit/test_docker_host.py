@@ -15,10 +15,10 @@ import importlib
 import json
 import os
 import re
-import secrets
 import shlex
 import shutil
 import subprocess
+import sys
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -41,31 +41,29 @@ needs_go = pytest.mark.skipif(shutil.which("go") is None, reason="Go builds the 
 
 @cache
 def keys() -> dict[str, str]:
-    from infra.kafka_secrets import lines as kafka_lines
-    from infra.mongo_secrets import lines
-    from services.kit.sealing import new_keypair
-    from services.kit.servicetokens import new_key
-
-    private, public = new_keypair()
-    (gateway_key, gateway_public), (console_key, console_public) = new_key(), new_key()
-    records_key, records_public = new_key()
-    return {"DSP_LOG_PSEUDONYM_KEY": secrets.token_hex(32), "DSP_ACTIVATION_CODE_KEY": secrets.token_hex(32),
-            "DSP_NOTIFY_SEAL_KEY": private, "DSP_NOTIFY_PUBLIC_KEY": public,
-            "DSP_SERVICE_KEY_GATEWAY": gateway_key, "DSP_SERVICE_KEY_CONSOLE": console_key,
-            "DSP_SERVICE_KEY_RECORDS": records_key,
-            "DSP_SERVICE_PUBLIC_KEYS": f"gateway={gateway_public},console={console_public},records={records_public}",
-            "DSP_ACCESS_AUDIT_KEY": secrets.token_hex(32), "DSP_ACCESS_AUDIT_SIGNING_KEY": new_key()[0],
-            **dict(line.split("=", 1) for line in [*lines(), *kafka_lines()])}  # MongoDB's and Kafka's passwords
+    """A newcomer's .env: what `python -m infra.dotenv` prints (the command itself, run once)."""
+    done = subprocess.run([sys.executable, "-m", "infra.dotenv", "--stdout"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return read_env(done.stdout)
 
 
-def compose(tmp: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """The real binary on the repo's compose.yaml; only `env` (no developer's .env, no shell variable)."""
-    empty = tmp / "empty.env"
-    empty.write_text("")
+def read_env(text: str) -> dict[str, str]:
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    return dict(line.split("=", 1) for line in lines)
+
+
+def compose(tmp: Path, env: dict[str, str], *args: str, env_file: Path | None = None
+            ) -> subprocess.CompletedProcess[str]:
+    """The real binary on the repo's compose.yaml; only `env` and `env_file` (no developer's .env, no shell
+    variable)."""
+    if env_file is None:
+        env_file = tmp / "empty.env"
+        env_file.write_text("")
     clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp), **env}
     return subprocess.run([str(install(COMPOSE)), "--project-directory", str(ROOT), "-f", str(ROOT / "compose.yaml"),
-                           "--env-file", str(empty), *args], capture_output=True, text=True, env=clean, timeout=120,
-                          check=False)
+                           "--env-file", str(env_file), *args], capture_output=True, text=True, env=clean,
+                          timeout=120, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -234,6 +232,39 @@ def test_every_required_variable_is_demanded_and_fails_fast_when_missing(tmp_pat
         assert f"required variable {variable} is missing a value" in done.stderr, done.stderr
 
 
+
+@needs_go
+def test_the_dotenv_command_gives_compose_every_secret_it_demands(tmp_path: Path) -> None:
+    """The Docker steps' one command: `python -m infra.dotenv` writes the .env with which Compose renders the whole
+    file (no `${VAR:?...}` left unset), and each service gets the value the file holds."""
+    from infra.dotenv import OPTIONAL
+
+    env_file = tmp_path / ".env"
+    done = subprocess.run([sys.executable, "-m", "infra.dotenv", "--output", str(env_file)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    written = read_env(env_file.read_text())
+    text = (ROOT / "compose.yaml").read_text()
+    demanded = set(re.findall(r"\$\{([A-Z0-9_]+):\?", text))
+    assert demanded - set(written) == set(), "compose demands what the command does not write"
+    assert set(written) - demanded == set(OPTIONAL), set(written) - demanded  # nothing compose does not read
+    assert set(OPTIONAL) <= set(re.findall(r"\$\{([A-Z0-9_]+):-", text))
+    done = compose(tmp_path, {}, "config", "--format", "json", env_file=env_file)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "", done.stderr
+    running = json.loads(done.stdout)["services"]
+    for name in ("records", "gateway", "console"):
+        assert running[name]["environment"]["DSP_SERVICE_KEY"] == written[f"DSP_SERVICE_KEY_{name.upper()}"]
+    for name in CODE_SERVICES:
+        environment = running[name]["environment"]
+        assert environment["DSP_LOG_PSEUDONYM_KEY"] == written["DSP_LOG_PSEUDONYM_KEY"], name
+        assert environment["DSP_KAFKA_PASSWORD"] == written[f"DSP_KAFKA_PASSWORD_{name.upper()}"], name
+        assert environment["DSP_MONGO_PASSWORD"] == written[f"DSP_MONGO_PASSWORD_{name.upper()}"], name
+    assert running["access"]["environment"]["DSP_ACCESS_AUDIT_SIGNING_KEY"] == written["DSP_ACCESS_AUDIT_SIGNING_KEY"]
+    assert running["gateway"]["environment"]["DSP_GATEWAY_PRO_IDP_KEY"] == written["DSP_GATEWAY_PRO_IDP_KEY"]
+    assert running["mongo"]["environment"]["MONGO_INITDB_ROOT_PASSWORD"] == written["DSP_MONGO_ROOT_PASSWORD"]
+    assert "${" not in done.stdout
+
 @needs_go
 def test_healthchecks_use_programs_their_images_have(rendered: dict[str, Any]) -> None:
     # What the official images ship: Kafka's scripts, mongosh in mongo:7, mailpit's own binary, busybox's wget in
@@ -270,7 +301,7 @@ def test_kafka_answers_the_containers_and_this_machine_and_keeps_its_data(render
     advertised = dict(item.split("://") for item in env["KAFKA_ADVERTISED_LISTENERS"].split(","))
     protocols = dict(item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
     host = [name for name, address in advertised.items() if address == "127.0.0.1:19092"]
-    assert len(host) == 1, advertised  # the README's producer and `make run`'s clients use 127.0.0.1:19092
+    assert len(host) == 1, advertised  # the docs' producer example and `make run`'s clients use 127.0.0.1:19092
     assert listeners[host[0]] == ":19092" and protocols[host[0]] == "SASL_PLAINTEXT"  # a login: infra/kafka_acls.py
     assert set(protocols.values()) == {"SASL_PLAINTEXT"} and env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
     assert [(p["host_ip"], p["published"], p["target"]) for p in kafka["ports"]] == [("127.0.0.1", "19092", 19092)]
@@ -279,7 +310,7 @@ def test_kafka_answers_the_containers_and_this_machine_and_keeps_its_data(render
     for name, service in ours(rendered).items():
         if "DSP_KAFKA_BOOTSTRAP" in reads_of(name, service):  # each Kafka client: workers, topics, the laboratory
             assert service["environment"]["DSP_KAFKA_BOOTSTRAP"] == "kafka:9092", name
-    assert "127.0.0.1:19092" in (ROOT / "README.md").read_text()  # the producer example there
+    assert "127.0.0.1:19092" in (ROOT / "docs/laboratories.md").read_text()  # the producer example there
     for name, data in (("kafka", env["KAFKA_LOG_DIRS"]), ("mongo", "/data/db")):
         mounts = [v for v in services(rendered)[name]["volumes"] if v["target"] == data]
         assert mounts and mounts[0]["type"] == "volume", name  # kept across `down`, removed by `down -v`
