@@ -17,10 +17,10 @@ from services.kit.settings import Secret, ServiceSettings
 
 from .api import ActivationApi
 from .challenges import CaptchaMaker, Challenges, ImageCaptchaMaker
-from .flow import LuxTrust
+from .domain.flow import LuxTrust
 from .handlers import register
 from .service import ActivationService, Publishers
-from .store import ActivationStore
+from .store.mongo import ActivationStore
 
 
 class UnavailableLuxTrust:

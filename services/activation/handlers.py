@@ -11,7 +11,7 @@ from services.kit.broker import consumer_options
 from services.kit.contracts import json_decoder
 from services.kit.runtime import Runtime
 
-from . import domain
+from .domain import account
 from .service import ActivationService
 
 log = structlog.get_logger("dsp.activation")
@@ -25,11 +25,11 @@ def register(rt: Runtime, service: ActivationService) -> None:
                           description="Keep the registry's persons; send each new person an activation letter")
     async def on_person_registered(person: PersonRegisteredV1) -> None:
         now = rt.clock()
-        fields = domain.person_fields(person)
+        fields = account.person_fields(person)
         created = await service.store.put_person(person.matricule, fields, {"registered_at": now})
         await service.letter(person.matricule, fields)
         log.info("person registered" if created else "person updated", patient_ref=rt.pseudonym(person.matricule),
-                 minor=domain.is_minor(person.matricule, now.date()))
+                 minor=account.is_minor(person.matricule, now.date()))
 
     @rt.broker.subscriber(ACTIVATION_COMMANDS.name, **options, decoder=json_decoder(ActivationCommandV1),
                           title="activation.commands", description="Helpdesk: a new letter, clearing failure counts")

@@ -13,9 +13,9 @@ from schemas.activation import ActivationOutcomeV1, Helpdesk
 from services.kit.commands import recent_outcome, remember, send
 from services.kit.servicetokens import Refused
 
-from . import domain, rules
-from .domain import Account
-from .flow import Step, no
+from .domain import account, rules
+from .domain.account import Account
+from .domain.flow import Step, no
 
 if TYPE_CHECKING:
     from .service import ActivationService
@@ -79,6 +79,6 @@ class HelpdeskCommands:
             await self.store.set_account(cmd.matricule, {"reissues": reissues})
         # a new letter ends every session (the old letter may have been stolen) — also when the reissue was
         # remembered by a delivery that stopped before its outcome: ending them twice loses nothing
-        await self.store.set_account(cmd.matricule, {"session_generation": domain.end_every_session(acc)})
+        await self.store.set_account(cmd.matricule, {"session_generation": account.end_every_session(acc)})
         await self.s.letter(cmd.matricule, person, generation)
         return Step(True, "a new letter is on its way; the previous code no longer works", "start")

@@ -13,10 +13,10 @@ from typing import Any
 from schemas.activation import StepAnswer
 from services.kit.hashing import digest
 
-from . import rules
-from .domain import Account
-from .flow import Step
-from .store import Store
+from .domain import rules
+from .domain.account import Account
+from .domain.flow import Step
+from .store.protocol import Store
 
 DEVICES = 10  # device digests kept per account (the latest)
 
@@ -55,7 +55,7 @@ class BrowserTokens:
 
     async def open_session(self, acc: Account) -> tuple[str, datetime]:
         """A new session, under the account's current session generation (no list of sessions is kept: ending
-        them all is `domain.end_every_session`)."""
+        them all is `account.end_every_session`)."""
         token, now = secrets.token_urlsafe(32), self.clock()
         expires = rules.session_expiry(now, now)
         await self.store.put_session(digest(token), acc["_id"], now, expires, acc.get("session_generation", 0))

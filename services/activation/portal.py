@@ -16,9 +16,9 @@ from schemas.activation import (
 )
 from services.kit.hashing import digest, same_digest
 
-from . import domain, rules
-from .domain import Account
-from .flow import Step, no
+from .domain import account, rules
+from .domain.account import Account
+from .domain.flow import Step, no
 from .logins import Answer
 from .service import ActivationService
 
@@ -141,7 +141,7 @@ class PortalSteps:
             if req.everywhere:  # every session of the account, whatever their number and age
                 acc = await self.store.account(session["matricule"])
                 if acc is not None:
-                    domain.end_every_session(acc)
+                    account.end_every_session(acc)
                     await self.store.save_account(acc)
             await self.store.revoke_session(session["_id"])
             step = Step(True, "logged out everywhere" if req.everywhere else "logged out")

@@ -32,13 +32,13 @@ from services.kit.http import Door
 from services.kit.sealing import sealed_request_fields
 from services.kit.turns import Turns
 
-from . import rules
 from .challenges import Challenges
-from .domain import Account
-from .flow import Flow, LuxTrust, Step, no
+from .domain import rules
+from .domain.account import Account
+from .domain.flow import Flow, LuxTrust, Step, no
 from .helpdesk import HelpdeskCommands
 from .logins import Answer, BrowserTokens
-from .store import Store
+from .store.protocol import Store
 
 log = structlog.get_logger("dsp.activation")
 NS = uuid.UUID("3c1f7f0e-2b7d-4a8e-9f61-0d2b5c9e4a10")  # ids namespace (letter files are named from it)

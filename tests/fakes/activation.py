@@ -1,4 +1,4 @@
-"""activation's store in memory (the `services.activation.store.Store` protocol)."""
+"""activation's store in memory (the `services.activation.store.protocol.Store` Protocol)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import copy
 from datetime import datetime
 from typing import Any
 
-from services.activation.store import attempt_id
+from services.activation.store.protocol import attempt_id
 
 Doc = dict[str, Any]
 

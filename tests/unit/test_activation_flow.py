@@ -19,8 +19,9 @@ from schemas.activation import (
     StepRequest,
 )
 from schemas.registry import PersonRegisteredV1
-from services.activation import domain, rules
 from services.activation.challenges import Challenges
+from services.activation.domain import rules
+from services.activation.domain.account import person_fields
 from services.activation.portal import PortalSteps
 from services.activation.service import ActivationService, Publishers
 from services.kit.http import Door
@@ -68,7 +69,7 @@ class World:
         return unseal(TEST_NOTIFY_SEAL_KEY, body["sealed_parameters"], bound_to=binding)
 
     async def register(self) -> None:
-        fields = domain.person_fields(PersonRegisteredV1.model_validate(person(M, mobile="+352621123456")))
+        fields = person_fields(PersonRegisteredV1.model_validate(person(M, mobile="+352621123456")))
         await self.store.put_person(M, fields, {"registered_at": self.clock()})
         await self.service.letter(M, fields)
 

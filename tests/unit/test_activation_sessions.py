@@ -20,8 +20,8 @@ from schemas.activation import (
     SessionRequest,
     StepRequest,
 )
-from services.activation import domain, rules
-from services.activation.domain import Account
+from services.activation.domain import rules
+from services.activation.domain.account import Account, end_every_session
 from services.kit.hashing import digest
 from services.kit.http import Door
 from services.kit.servicetokens import Signer, Verifier, parse_public_keys
@@ -206,5 +206,5 @@ def test_the_session_check_reads_by_id_only_and_accepts_older_documents(world: W
 
 def test_ending_every_session_moves_the_generation_on_and_drops_the_old_list() -> None:
     acc: Account = {"_id": M, "sessions": ["a", "b"]}  # as older documents have it
-    assert domain.end_every_session(acc) == 1 and acc == {"_id": M, "session_generation": 1}
-    assert domain.end_every_session(acc) == 2 and acc["session_generation"] == 2
+    assert end_every_session(acc) == 1 and acc == {"_id": M, "session_generation": 1}
+    assert end_every_session(acc) == 2 and acc["session_generation"] == 2

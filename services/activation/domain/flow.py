@@ -10,8 +10,8 @@ from typing import Any, Protocol
 
 from services.kit.hashing import hash_secret, keyed, matches, needs_rehash, same_keyed
 
-from . import domain, rules
-from .domain import Account, OtpSlot
+from . import account, rules
+from .account import Account, OtpSlot
 
 UNKNOWN_LETTER = ("this matricule and activation code do not match a valid letter; check both, or ask the helpdesk "
                   "for a new letter (a used or expired letter can be replaced)")
@@ -52,9 +52,9 @@ class Flow:
         if not await matches(stored, rules.normalize_code(code)) or acc is None:
             return no(UNKNOWN_LETTER, failed=True)
         acc.update({"state": "code-verified", "terms_version": terms_version})
-        domain.end_every_session(acc)  # a new letter's code (a forgotten password): whoever held a session, no more
+        account.end_every_session(acc)  # a new letter's code (a forgotten password): whoever held a session, no more
         return Step(True, "activation code accepted", "set-password",
-                    {"minor": str(domain.is_minor(acc["_id"], self.now.date())).lower()})
+                    {"minor": str(account.is_minor(acc["_id"], self.now.date())).lower()})
 
     async def set_password(self, acc: Account, password: str | None) -> Step:
         typed = rules.normalize_password(password or "")
@@ -130,8 +130,8 @@ class Flow:
             acc.update({"state": "luxtrust-done", "luxtrust": linked})
             return Step(True, "LuxTrust linked" if linked else "LuxTrust skipped", "confirm")
         acc.update({"state": "active", "active": True, "code_used": True, "activated_at": self.now})
-        domain.end_every_session(acc)  # a re-activation ends every session opened before (a first one has none)
-        minor = domain.is_minor(acc["_id"], self.now.date())
+        account.end_every_session(acc)  # a re-activation ends every session opened before (a first one has none)
+        minor = account.is_minor(acc["_id"], self.now.date())
         return Step(True, "account activated", None, {"minor": str(minor).lower()}, activated=True)
 
     async def login(self, acc: Account | None, password: str, channel: str | None,
@@ -162,5 +162,5 @@ class Flow:
         if problem:
             return no(problem)
         acc["password_hash"] = await hash_secret(rules.normalize_password(new_password))
-        domain.end_every_session(acc)  # the caller keeps its own session (moved to the new generation)
+        account.end_every_session(acc)  # the caller keeps its own session (moved to the new generation)
         return Step(True, "password changed")
