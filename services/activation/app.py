@@ -17,9 +17,8 @@ from services.kit.settings import Secret, ServiceSettings
 
 from .api import ActivationApi
 from .challenges import CaptchaMaker, Challenges, ImageCaptchaMaker
-from .domain.flow import LuxTrust
 from .handlers import register
-from .service import ActivationService, Publishers
+from .service import ActivationService, LuxTrust, Publishers
 from .store.mongo import ActivationStore
 
 

@@ -14,9 +14,9 @@ from schemas.activation import (
     StartRequest,
     StepRequest,
 )
-from services.kit.hashing import digest, same_digest
+from services.kit.hashing import digest, hash_secret, matches, needs_rehash, same_digest
 
-from .domain import account, rules
+from .domain import account, flow, rules
 from .domain.account import Account
 from .domain.flow import Step, no
 from .logins import Answer
@@ -34,7 +34,9 @@ class PortalSteps:
             acc = await self.store.account(req.matricule)
 
             async def run() -> Step:
-                return await self.s._flow().start(acc, req.activation_code, req.terms_version)
+                now = self.s.clock()
+                code_ok = await matches(flow.letter_code_hash(acc, now), rules.normalize_code(req.activation_code))
+                return flow.start(acc, code_ok, req.terms_version, now)
 
             answer = await self.s.guarded("code", req.matricule, req.challenge, False, run, req.client)
             if answer.step.accepted and acc is not None:
@@ -66,15 +68,24 @@ class PortalSteps:
             return Answer(step, device_token=device)
 
     async def _step(self, acc: Account, req: StepRequest) -> Step:
-        flow = self.s._flow()
+        now = self.s.clock()
         if req.command == "set-password":
-            return await flow.set_password(acc, req.password)
+            refused = flow.password_refusal(acc, req.password, self.s.common)
+            return refused or flow.set_password(acc, await hash_secret(rules.normalize_password(req.password or "")))
         if req.command == "choose-channel":
-            return await flow.choose_channel(acc, req.channel, req.email, req.mobile,
-                                             await self.store.person(acc["_id"]))
-        if req.command == "verify-otp" and (wait := flow.otp_wait(acc)):
-            return no(f"too many wrong one-time codes; try again in {wait} seconds", "verify-otp")
-        return await flow.step(acc, req.command, req.code, req.luxtrust_assertion)
+            return flow.choose_channel(acc, req.channel, req.email, req.mobile, await self.store.person(acc["_id"]),
+                                       self.s.new_otp(acc["_id"], "otp", now), now)
+        if req.command == "resend-otp":
+            return flow.resend_otp(acc, "otp", "verify-otp", self.s.new_otp(acc["_id"], "otp", now), now)
+        if req.command == "verify-otp":
+            if wait := flow.otp_wait(acc, now):
+                return no(f"too many wrong one-time codes; try again in {wait} seconds", "verify-otp")
+            return flow.verify_otp(acc, self.s.otp_ok(acc, "otp", req.code), now)
+        if req.command in ("link-luxtrust", "skip-luxtrust"):
+            linked = req.command == "link-luxtrust"
+            verified = linked and await self.s.luxtrust.verify(req.luxtrust_assertion or "", acc["_id"])
+            return flow.luxtrust(acc, linked, verified)
+        return flow.confirm(acc, now)
 
     async def login(self, req: LoginRequest) -> Answer:
         async with self.s.lock(req.matricule):
@@ -84,7 +95,12 @@ class PortalSteps:
 
             async def run() -> Step:  # the registry's addresses serve only a channel asked for (read then
                 person = await self.store.person(req.matricule) if req.channel else {}  # whether known or not)
-                return await self.s._flow().login(acc, req.password, req.channel, person)
+                now, stored = self.s.clock(), flow.login_password_hash(acc)
+                password_ok = await matches(stored, rules.normalize_password(req.password))
+                rehashed = (await hash_secret(rules.normalize_password(req.password))
+                            if password_ok and needs_rehash(stored) else None)
+                return flow.login(acc, password_ok, rehashed, req.channel, person,
+                                  self.s.new_otp(req.matricule, "login_otp", now), now)
 
             answer = await self.s.guarded("login", req.matricule, req.challenge, trusted, run, req.client)
             if answer.step.accepted and acc is not None:
@@ -98,14 +114,13 @@ class PortalSteps:
         if matricule is None:
             return Answer(no("this login was not started here, or it took too long; log in again", "login"))
         async with self.s.lock(matricule):
-            acc = await self.store.account(matricule) or {}
-            flow = self.s._flow()
+            acc, now = await self.store.account(matricule) or {}, self.s.clock()
             if not same_digest(acc.get("login_hash"), req.login_token):
                 step = no("a newer login was started; use its code, or log in again", "login")
-            elif wait := flow.otp_wait(acc):
+            elif wait := flow.otp_wait(acc, now):
                 step = no(f"too many wrong one-time codes; try again in {wait} seconds", "login-verify-otp")
             else:
-                step = await flow.login_code(acc, req.code)
+                step = flow.login_code(acc, self.s.otp_ok(acc, "login_otp", req.code), now)
             answer = Answer(step)
             if step.accepted:
                 answer.token, expires = await self.s.open_session(acc)
@@ -120,15 +135,15 @@ class PortalSteps:
     async def login_luxtrust(self, req: LuxTrustLoginRequest) -> Answer:
         async with self.s.lock(req.matricule):
             acc = await self.store.account(req.matricule)
-            if acc is None or not acc.get("active") or not await self.s.luxtrust.verify(req.luxtrust_assertion,
-                                                                                         req.matricule):
-                step = no("the LuxTrust assertion was not accepted")
+            verified = acc is not None and bool(acc.get("active")) and await self.s.luxtrust.verify(
+                req.luxtrust_assertion, req.matricule)
+            step = flow.luxtrust_login(acc, verified)
+            if acc is None or not step.accepted:
                 await self.s.publish("login-luxtrust", req.matricule, step, None, None)
                 return Answer(step)
-            step, answer = Step(True, "logged in"), Answer(Step(True, "logged in"))
+            answer = Answer(step)
             answer.token, expires = await self.s.open_session(acc)
             step.details["session_expires_at"] = expires.isoformat()
-            answer.step = step
             await self.store.save_account(acc)
             await self.s.publish("login-luxtrust", req.matricule, step, None, None)
             return answer
@@ -157,7 +172,10 @@ class PortalSteps:
             acc = await self.store.account(matricule) or {}
 
             async def run() -> Step:
-                return await self.s._flow().change_password(acc, req.password, req.new_password)
+                password_ok = await matches(acc.get("password_hash"), rules.normalize_password(req.password))
+                refused = flow.password_change_refusal(acc, password_ok, req.new_password, self.s.common)
+                return refused or flow.change_password(
+                    acc, await hash_secret(rules.normalize_password(req.new_password)))
 
             # her own slow-down, never a challenge: no stranger's failed logins weigh on it
             answer = await self.s.guarded("current-password", matricule, None, False, run)
@@ -176,8 +194,7 @@ class PortalSteps:
             acc, now = await self.store.account(req.matricule), self.s.clock()
             recent = await self.store.attempt("forgot", req.matricule)
             person = await self.store.person(req.matricule)
-            if acc and acc.get("active") and person and not (
-                    recent["failed_at"] and now - recent["failed_at"] < rules.FORGOT_EVERY):
+            if acc and flow.forgot_letter_due(acc, person, recent["failed_at"], now):
                 await self.store.put_attempt("forgot", req.matricule, recent["failures"] + 1, now)
                 await self.s.letter(req.matricule, person, acc.get("generation", 1) + 1)
             step = Step(True, FORGOT, "start")

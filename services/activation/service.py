@@ -1,5 +1,5 @@
 """Applying activation's inputs. Registry persons get a letter with a code; the portal's steps (over HTTP) run
-a Flow step on the person's account, one at a time per matricule; helpdesk commands come from Kafka
+a step of `domain/flow.py` on the person's account, one at a time per matricule; helpdesk commands come from Kafka
 (`helpdesk.py`); the tokens browsers are given are made and checked in `logins.py`.
 
 Guessable secrets are guarded (`guarded`, the rule in `rules.gate`) so that nothing ever locks and a stranger
@@ -10,7 +10,7 @@ it, kept only as a keyed hash) for the increasing delay, so a stranger's failure
 owner — the right secret, a solved challenge, from her own address — gets in at once; a browser the account
 logged in from before is not delayed at all. The logged-in owner's current password (a password change) needs no
 challenge and has a delay of its own per account, which no login failure touches. One-time codes count per
-account across codes (`flow.py`). Outcomes (without secrets) go to `activation.events.v1` for operations."""
+account across codes (`domain/flow.py`). Outcomes (without secrets) go to `activation.events.v1` for operations."""
 
 from __future__ import annotations
 
@@ -20,22 +20,22 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import structlog
 
 from schemas.activation import AccountActivatedV1, ActivationOutcomeV1, ChallengeAnswer, Helpdesk
 from schemas.notify import NotificationRequestV1
 from services.kit.commands import Ids, Publish, send
-from services.kit.hashing import hash_secret
+from services.kit.hashing import hash_secret, keyed, same_keyed
 from services.kit.http import Door
 from services.kit.sealing import sealed_request_fields
 from services.kit.turns import Turns
 
 from .challenges import Challenges
 from .domain import rules
-from .domain.account import Account
-from .domain.flow import Flow, LuxTrust, Step, no
+from .domain.account import Account, OtpSlot
+from .domain.flow import NewOtp, Step, no
 from .helpdesk import HelpdeskCommands
 from .logins import Answer, BrowserTokens
 from .store.protocol import Store
@@ -43,6 +43,12 @@ from .store.protocol import Store
 log = structlog.get_logger("dsp.activation")
 NS = uuid.UUID("3c1f7f0e-2b7d-4a8e-9f61-0d2b5c9e4a10")  # ids namespace (letter files are named from it)
 IDS = Ids(NS)
+
+
+class LuxTrust(Protocol):
+    """Verifies a LuxTrust assertion for a matricule (the real service is out of reach here)."""
+
+    async def verify(self, assertion: str, matricule: str) -> bool: ...
 
 
 @dataclass
@@ -62,8 +68,20 @@ class ActivationService(BrowserTokens):
         self.otp_key = hmac.new(code_key, b"dsp-activation-one-time-codes", hashlib.sha256).digest()
         self.client_hash_key = hmac.new(code_key, b"dsp-activation-client-addresses", hashlib.sha256).digest()
 
-    def _flow(self) -> Flow:
-        return Flow(self.common, self.luxtrust, self.clock(), self.otp_key)
+    # one-time codes, kept as an HMAC under `otp_key` (5 minutes, 5 tries: no slow hash needed)
+    def new_otp(self, matricule: str, slot: OtpSlot, now: datetime) -> NewOtp:
+        """A fresh code for `slot`, sent at `now`, and its keyed hash."""
+        code = rules.new_otp()
+        return NewOtp(code, keyed(self.otp_key, matricule, slot, str(int(now.timestamp())), code))
+
+    def otp_ok(self, acc: Account, slot: OtpSlot, typed: str | None) -> bool:
+        """Whether `typed` is the code waiting in `slot` (compared in constant time; the flow says if it may be
+        used at all)."""
+        otp = acc.get(slot)
+        if not otp:
+            return False
+        return same_keyed(otp["hash"], self.otp_key, acc["_id"], slot, str(int(otp["sent_at"].timestamp())),
+                          (typed or "").strip())
 
     # letters
     async def letter(self, matricule: str, person: Mapping[str, Any], generation: int = 1) -> None:
