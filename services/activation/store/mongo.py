@@ -65,7 +65,7 @@ class ActivationStore:
     # failure counts
     async def attempt(self, kind: str, matricule: str, client: str | None = None) -> Doc:
         """The failures of `kind` on `matricule` (with the `epoch` of its resets), or of one `client` (an opaque
-        key, `ActivationService.client_key`) on it; none yet: 0."""
+        key, `service/guard.py`: `Guards.client_key`) on it; none yet: 0."""
         found = await self.attempts.find_one({"_id": attempt_id(kind, matricule, client)})
         return found or {"failures": 0, "failed_at": None, "epoch": 0}
 

@@ -13,8 +13,7 @@ Doc = dict[str, Any]
 
 
 class Store(Protocol):
-    """What the service, the portal's steps and the challenges need from activation's data (the seam below the
-    service layer: `ActivationStore` on MongoDB, `tests.fakes.activation.FakeActivationStore` in memory)."""
+    """What the use cases (`service/`) need from activation's data."""
 
     async def counts(self) -> dict[str, int]: ...
     async def account(self, matricule: str) -> Account | None: ...
