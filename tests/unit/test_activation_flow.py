@@ -15,6 +15,7 @@ from schemas.activation import (
     ActivationCommandV1,
     LoginCodeRequest,
     LoginRequest,
+    LuxTrustLoginRequest,
     StartRequest,
     StepRequest,
 )
@@ -23,6 +24,7 @@ from services.activation.app import use_cases
 from services.activation.domain import rules
 from services.activation.domain.account import person_fields
 from services.activation.service.effects import Publishers
+from services.activation.service.luxtrust import LuxTrust
 from services.activation.store.protocol import Store
 from services.kit.sealing import request_binding, unseal
 from services.kit.servicetokens import Verifier
@@ -46,14 +48,21 @@ class NoLuxTrust:
         return False
 
 
+class AssertionLuxTrust:
+    """A LuxTrust double that accepts `luxtrust-ok:<matricule>` only."""
+
+    async def verify(self, assertion: str, matricule: str) -> bool:
+        return assertion == f"luxtrust-ok:{matricule}"
+
+
 class World:
-    def __init__(self, verifier: Verifier | None = None) -> None:
+    def __init__(self, verifier: Verifier | None = None, luxtrust: LuxTrust | None = None) -> None:
         self.clock = FakeClock(datetime(2026, 11, 22, 9, 0, tzinfo=UTC))
         self.store, self.notify, self.outcome, self.activated = FakeActivationStore(), Sent(), Sent(), Sent()
         store: Store = self.store  # the fake is the Protocol's (mypy checks it)
         self.uc = use_cases(store, Publishers(self.outcome, self.activated, self.notify), self.clock, KEY,
-                            frozenset({"password1234"}), NoLuxTrust(), Captcha(), TEST_NOTIFY_PUBLIC_KEY, verifier,
-                            lambda matricule: "pseudonym")
+                            frozenset({"password1234"}), luxtrust or NoLuxTrust(), Captcha(), TEST_NOTIFY_PUBLIC_KEY,
+                            verifier, lambda matricule: "pseudonym")
         self.challenges = self.uc.challenges
 
     def run(self, coro: Any) -> Any:
@@ -153,5 +162,25 @@ def test_a_helpdesk_command_without_an_operators_signature_is_refused_once_and_r
         again = await world.uc.helpdesk.apply(cmd)  # redelivered: the stored outcome, sent again
         assert again == first and [o["event_id"] for o in world.outcome.bodies] == [first.event_id] * 2
         assert world.store.accounts[M]["generation"] == 1  # no second letter
+
+    world.run(go())
+
+
+def test_luxtrust_logs_an_active_account_in_with_an_accepted_assertion_only() -> None:
+    world = World(luxtrust=AssertionLuxTrust())
+
+    async def luxtrust(assertion: str) -> Any:
+        return await world.uc.login.luxtrust(LuxTrustLoginRequest(matricule=M, luxtrust_assertion=assertion))
+
+    async def go() -> None:
+        unknown = await luxtrust(f"luxtrust-ok:{M}")  # no account yet
+        assert (unknown.step.reason, unknown.token) == ("the LuxTrust assertion was not accepted", None)
+        await world.activate()
+        forged = await luxtrust("forged")
+        assert (forged.step.reason, forged.token) == ("the LuxTrust assertion was not accepted", None)
+        opened = await luxtrust(f"luxtrust-ok:{M}")
+        assert opened.step.reason == "logged in" and opened.token and opened.step.details["session_expires_at"]
+        assert await world.uc.sessions.check(opened.token) is not None
+        assert [o["accepted"] for o in world.outcome.bodies if o["command"] == "login-luxtrust"] == [False, False, True]
 
     world.run(go())
