@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import structlog
-
 from schemas.activation import ActivationCommandV1
 from schemas.registry import PersonRegisteredV1
 from schemas.topics import ACTIVATION_COMMANDS, REGISTRY_PERSONS
@@ -11,27 +9,20 @@ from services.kit.broker import consumer_options
 from services.kit.contracts import json_decoder
 from services.kit.runtime import Runtime
 
-from . import domain
-from .service import ActivationService
-
-log = structlog.get_logger("dsp.activation")
+from .service.helpdesk import HelpdeskCommands
+from .service.letters import Letters
 
 
-def register(rt: Runtime, service: ActivationService) -> None:
+def register(rt: Runtime, letters: Letters, helpdesk: HelpdeskCommands) -> None:
     options = consumer_options(rt.settings)
 
     @rt.broker.subscriber(REGISTRY_PERSONS.name, **options, decoder=json_decoder(PersonRegisteredV1),
                           title="activation.persons",
                           description="Keep the registry's persons; send each new person an activation letter")
     async def on_person_registered(person: PersonRegisteredV1) -> None:
-        now = rt.clock()
-        fields = domain.person_fields(person)
-        created = await service.store.put_person(person.matricule, fields, {"registered_at": now})
-        await service.letter(person.matricule, fields)
-        log.info("person registered" if created else "person updated", patient_ref=rt.pseudonym(person.matricule),
-                 minor=domain.is_minor(person.matricule, now.date()))
+        await letters.registered(person)
 
     @rt.broker.subscriber(ACTIVATION_COMMANDS.name, **options, decoder=json_decoder(ActivationCommandV1),
                           title="activation.commands", description="Helpdesk: a new letter, clearing failure counts")
     async def on_command(command: ActivationCommandV1) -> None:
-        await service.helpdesk(command.root)
+        await helpdesk.apply(command.root)

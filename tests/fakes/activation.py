@@ -1,19 +1,21 @@
-"""activation's store in memory (the `services.activation.store.Store` protocol)."""
+"""activation's store in memory (the `services.activation.store.protocol.Store` Protocol)."""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from services.activation.store import attempt_id
+from services.activation.domain.account import Account
+from services.activation.store.protocol import attempt_id
 
 Doc = dict[str, Any]
 
 
 class FakeActivationStore:
     def __init__(self) -> None:
-        self.accounts: dict[str, Doc] = {}
+        self.accounts: dict[str, Account] = {}
         self.persons: dict[str, Doc] = {}
         self.attempts: dict[str, Doc] = {}
         self.tokens: dict[str, Doc] = {}
@@ -27,28 +29,28 @@ class FakeActivationStore:
         return {"activated": sum(1 for a in self.accounts.values() if a.get("active")),
                 "logged_in": len({s["matricule"] for s in self.sessions.values()})}
 
-    async def account(self, matricule: str) -> Doc | None:
+    async def account(self, matricule: str) -> Account | None:
         found = self.accounts.get(matricule)
         return copy.deepcopy(found) if found is not None else None
 
-    async def create_account(self, doc: Doc) -> bool:
+    async def create_account(self, doc: Account) -> bool:
         if doc["_id"] in self.accounts:
             return False
         self.accounts[doc["_id"]] = copy.deepcopy(doc)
         return True
 
-    async def save_account(self, doc: Doc) -> None:
+    async def save_account(self, doc: Account) -> None:
         if doc["_id"] in self.accounts:  # replace_one without upsert
             self.accounts[doc["_id"]] = copy.deepcopy(doc)
 
-    async def set_account(self, matricule: str, fields: Doc) -> None:
+    async def set_account(self, matricule: str, fields: Mapping[str, Any]) -> None:
         if matricule in self.accounts:
-            self.accounts[matricule].update(copy.deepcopy(fields))
+            self.accounts[matricule].update(copy.deepcopy(fields))  # type: ignore[typeddict-item]
 
     async def person(self, matricule: str) -> Doc:
         return copy.deepcopy(self.persons.get(matricule, {}))
 
-    async def put_person(self, matricule: str, fields: Doc, first_seen: Doc) -> bool:
+    async def put_person(self, matricule: str, fields: Mapping[str, Any], first_seen: Doc) -> bool:
         created = matricule not in self.persons
         self.persons.setdefault(matricule, {"_id": matricule, **first_seen}).update(copy.deepcopy(fields))
         return created

@@ -19,7 +19,7 @@ from pymongo import AsyncMongoClient
 from starlette.requests import Request
 
 from schemas.activation import ChallengeAnswer
-from services.activation.challenges import PURGE_EVERY, VALIDITY, Challenges
+from services.activation.service.challenges import PURGE_EVERY, VALIDITY, Challenges
 from services.gateway.limits import CHALLENGES, EdgeLimiter
 from tests.fakes.activation import FakeActivationStore
 from tests.inprocess import FakeClock

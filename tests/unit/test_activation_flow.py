@@ -15,16 +15,19 @@ from schemas.activation import (
     ActivationCommandV1,
     LoginCodeRequest,
     LoginRequest,
+    LuxTrustLoginRequest,
     StartRequest,
     StepRequest,
 )
 from schemas.registry import PersonRegisteredV1
-from services.activation import domain, rules
-from services.activation.challenges import Challenges
-from services.activation.portal import PortalSteps
-from services.activation.service import ActivationService, Publishers
-from services.kit.http import Door
+from services.activation.app import use_cases
+from services.activation.domain import rules
+from services.activation.domain.account import person_fields
+from services.activation.service.effects import Publishers
+from services.activation.service.luxtrust import LuxTrust
+from services.activation.store.protocol import Store
 from services.kit.sealing import request_binding, unseal
+from services.kit.servicetokens import Verifier
 from tests.fakes.activation import FakeActivationStore
 from tests.fakes.publish import Sent
 from tests.inprocess import FakeClock
@@ -45,15 +48,22 @@ class NoLuxTrust:
         return False
 
 
+class AssertionLuxTrust:
+    """A LuxTrust double that accepts `luxtrust-ok:<matricule>` only."""
+
+    async def verify(self, assertion: str, matricule: str) -> bool:
+        return assertion == f"luxtrust-ok:{matricule}"
+
+
 class World:
-    def __init__(self) -> None:
+    def __init__(self, verifier: Verifier | None = None, luxtrust: LuxTrust | None = None) -> None:
         self.clock = FakeClock(datetime(2026, 11, 22, 9, 0, tzinfo=UTC))
         self.store, self.notify, self.outcome, self.activated = FakeActivationStore(), Sent(), Sent(), Sent()
-        self.challenges = Challenges(self.store, KEY, self.clock, Captcha())
-        self.service = ActivationService(self.store, Publishers(self.outcome, self.activated, self.notify),
-                                         self.clock, KEY, frozenset({"password1234"}), NoLuxTrust(),
-                                         self.challenges, TEST_NOTIFY_PUBLIC_KEY, Door(frozenset(), None))
-        self.steps = PortalSteps(self.service)
+        store: Store = self.store  # the fake is the Protocol's (mypy checks it)
+        self.uc = use_cases(store, Publishers(self.outcome, self.activated, self.notify), self.clock, KEY,
+                            frozenset({"password1234"}), luxtrust or NoLuxTrust(), Captcha(), TEST_NOTIFY_PUBLIC_KEY,
+                            verifier, lambda matricule: "pseudonym")
+        self.challenges = self.uc.challenges
 
     def run(self, coro: Any) -> Any:
         return asyncio.run(coro)
@@ -68,13 +78,13 @@ class World:
         return unseal(TEST_NOTIFY_SEAL_KEY, body["sealed_parameters"], bound_to=binding)
 
     async def register(self) -> None:
-        fields = domain.person_fields(PersonRegisteredV1.model_validate(person(M, mobile="+352621123456")))
+        fields = person_fields(PersonRegisteredV1.model_validate(person(M, mobile="+352621123456")))
         await self.store.put_person(M, fields, {"registered_at": self.clock()})
-        await self.service.letter(M, fields)
+        await self.uc.letters.send(M, fields)
 
     async def start(self, code: str) -> Any:
-        return await self.steps.start(StartRequest(matricule=M, activation_code=code, terms_version="2026-01",
-                                                   challenge=await self.captcha()))
+        return await self.uc.start.run(StartRequest(matricule=M, activation_code=code, terms_version="2026-01",
+                                                    challenge=await self.captcha()))
 
     async def activate(self) -> str:
         await self.register()
@@ -82,7 +92,7 @@ class World:
         assert started.step.accepted and started.token, started.step.reason
 
         async def step(command: str, **fields: Any) -> Any:
-            answer = await self.steps.step(StepRequest(flow_token=started.token, command=command, **fields))
+            answer = await self.uc.steps.run(StepRequest(flow_token=started.token, command=command, **fields))
             assert answer.step.accepted, (command, answer.step.reason)
             return answer
 
@@ -129,14 +139,14 @@ def test_a_wrong_letter_code_is_counted_and_the_code_is_single_use(world: World)
 def test_login_sends_a_code_and_the_code_opens_a_session(world: World) -> None:
     async def go() -> None:
         await world.activate()
-        wrong = await world.steps.login(LoginRequest(matricule=M, password="Not-The-Password-1"))
+        wrong = await world.uc.login.password(LoginRequest(matricule=M, password="Not-The-Password-1"))
         assert not wrong.step.accepted and wrong.step.reason == "wrong matricule or password"
-        login = await world.steps.login(LoginRequest(matricule=M, password=PASSWORD))
+        login = await world.uc.login.password(LoginRequest(matricule=M, password=PASSWORD))
         assert login.step.accepted and login.token and login.step.next_step == "login-verify-otp"
         code = world.last_secret("one-time-code")["code"]
-        opened = await world.steps.login_code(LoginCodeRequest(login_token=login.token, code=code))
+        opened = await world.uc.login.code(LoginCodeRequest(login_token=login.token, code=code))
         assert opened.step.accepted and opened.token
-        assert await world.service.session(opened.token) is not None
+        assert await world.uc.sessions.check(opened.token) is not None
         assert (await world.store.attempt("login", M))["failures"] == 0  # a success clears the count
 
     world.run(go())
@@ -147,10 +157,30 @@ def test_a_helpdesk_command_without_an_operators_signature_is_refused_once_and_r
         await world.register()
         cmd = ActivationCommandV1.model_validate({"command": "reissue-code", "command_id": "hd-1", "matricule": M,
                                                   "operator": "ops-1", "operator_assertion": "x" * 20}).root
-        first = await world.service.helpdesk(cmd)
+        first = await world.uc.helpdesk.apply(cmd)
         assert not first.accepted and first.reason.startswith("no service keys configured")
-        again = await world.service.helpdesk(cmd)  # redelivered: the stored outcome, sent again
+        again = await world.uc.helpdesk.apply(cmd)  # redelivered: the stored outcome, sent again
         assert again == first and [o["event_id"] for o in world.outcome.bodies] == [first.event_id] * 2
         assert world.store.accounts[M]["generation"] == 1  # no second letter
+
+    world.run(go())
+
+
+def test_luxtrust_logs_an_active_account_in_with_an_accepted_assertion_only() -> None:
+    world = World(luxtrust=AssertionLuxTrust())
+
+    async def luxtrust(assertion: str) -> Any:
+        return await world.uc.login.luxtrust(LuxTrustLoginRequest(matricule=M, luxtrust_assertion=assertion))
+
+    async def go() -> None:
+        unknown = await luxtrust(f"luxtrust-ok:{M}")  # no account yet
+        assert (unknown.step.reason, unknown.token) == ("the LuxTrust assertion was not accepted", None)
+        await world.activate()
+        forged = await luxtrust("forged")
+        assert (forged.step.reason, forged.token) == ("the LuxTrust assertion was not accepted", None)
+        opened = await luxtrust(f"luxtrust-ok:{M}")
+        assert opened.step.reason == "logged in" and opened.token and opened.step.details["session_expires_at"]
+        assert await world.uc.sessions.check(opened.token) is not None
+        assert [o["accepted"] for o in world.outcome.bodies if o["command"] == "login-luxtrust"] == [False, False, True]
 
     world.run(go())

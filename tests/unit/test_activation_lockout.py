@@ -25,8 +25,9 @@ def world() -> Iterator[World]:
 
 
 async def login(world: World, password: str, client: str, challenge: bool = True, **fields: Any) -> Any:
-    return await world.steps.login(LoginRequest(matricule=M, password=password, client=client,
-                                                challenge=await world.captcha() if challenge else None, **fields))
+    return await world.uc.login.password(LoginRequest(matricule=M, password=password, client=client,
+                                                      challenge=await world.captcha() if challenge else None,
+                                                      **fields))
 
 
 def test_strangers_on_eight_addresses_never_delay_the_owner(world: World) -> None:
@@ -50,9 +51,9 @@ def test_strangers_on_eight_addresses_never_delay_the_owner(world: World) -> Non
                 # 32 failures so far had every attempt on the matricule wait (2^29 s, capped at 15 minutes)
                 owner = await login(world, PASSWORD, OWNER)
                 assert owner.step.accepted and owner.token, owner.step.reason  # at the first try
-                opened = await world.steps.login_code(LoginCodeRequest(
+                opened = await world.uc.login.code(LoginCodeRequest(
                     login_token=owner.token, code=world.last_secret("one-time-code")["code"]))
-                assert opened.step.accepted and await world.service.session(str(opened.token)) is not None
+                assert opened.step.accepted and await world.uc.sessions.check(str(opened.token)) is not None
             world.clock.advance(seconds=1)
         # each address failed at 0, 1, 2 s, then 1, 2, 4, 8 s after each failure (asked the next second, it was
         # told the rest: 1, 3, 7, 15 s); its 16 s after the 7th outlast the 30 s
@@ -77,7 +78,7 @@ def test_an_address_waits_for_its_own_failures_and_an_unlock_clears_every_addres
             world.clock.advance(minutes=15)
             await login(world, "Typo-Password-1", OWNER)
         assert (await login(world, PASSWORD, OWNER)).retry_after_s == 16  # 7 failures of her own
-        unlocked = await world.service.helpdesk(helpdesk("unlock", "hd-unlock-1"))
+        unlocked = await world.uc.helpdesk.apply(helpdesk("unlock", "hd-unlock-1"))
         assert unlocked.reason == "failure counts cleared"
         assert (await login(world, PASSWORD, OWNER, challenge=False)).step.accepted  # no wait, no challenge
         assert all(OWNER not in key and "192.0.2.7" not in key for key in world.store.attempts)  # keyed hashes
@@ -91,8 +92,8 @@ def test_a_stranger_guessing_the_letters_code_never_delays_the_owners_start(worl
         code = world.last_secret("activation-code")["code"]
 
         async def start(typed: str, client: str) -> Any:
-            return await world.steps.start(StartRequest(matricule=M, activation_code=typed, terms_version="2026-01",
-                                                        challenge=await world.captcha(), client=client))
+            return await world.uc.start.run(StartRequest(matricule=M, activation_code=typed, terms_version="2026-01",
+                                                         challenge=await world.captcha(), client=client))
 
         for _ in range(6):  # a stranger guessing as fast as its waits allow
             answer = await start("AAAA-BBBB-CCCC", STRANGERS[0])
@@ -131,8 +132,8 @@ def test_the_password_change_asks_the_current_password_never_a_challenge(world: 
         assert (await world.store.attempt("login", M))["failures"] == 30
 
         async def change(current: str, new: str) -> Any:
-            return await world.steps.change_password(ChangePasswordRequest(session_token=session, password=current,
-                                                                           new_password=new))
+            return await world.uc.passwords.change(ChangePasswordRequest(session_token=session, password=current,
+                                                                         new_password=new))
 
         for _ in range(3):  # her own typos: counted for her password change only
             assert (await change("Typo-Password-1", "Echternach-Abbey-2032")).step.reason == (

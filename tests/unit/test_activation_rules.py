@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.activation import rules
 from services.activation.app import common_passwords
+from services.activation.domain import rules
 from tests.support import make_matricule
 
 KEY, M = b"k" * 32, "1893120105732"

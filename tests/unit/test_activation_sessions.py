@@ -20,10 +20,9 @@ from schemas.activation import (
     SessionRequest,
     StepRequest,
 )
-from services.activation import domain, rules
-from services.activation.domain import Account
+from services.activation.domain import rules
+from services.activation.domain.account import Account, end_every_session
 from services.kit.hashing import digest
-from services.kit.http import Door
 from services.kit.servicetokens import Signer, Verifier, parse_public_keys
 from tests.support import fixed_service_key, fixed_service_public_keys
 from tests.unit.test_activation_flow import PASSWORD, M, World
@@ -33,9 +32,7 @@ MANY = 25  # more than the 20 session digests the account kept before
 
 def verified_world() -> World:
     """A World whose helpdesk commands are verified as activation verifies them: signed by the console."""
-    world = World()
-    world.service.door = Door(frozenset(), Verifier("activation", parse_public_keys(fixed_service_public_keys())))
-    return world
+    return World(Verifier("activation", parse_public_keys(fixed_service_public_keys())))
 
 
 @pytest.fixture
@@ -44,10 +41,10 @@ def world() -> Iterator[World]:
 
 
 async def log_in(world: World, password: str = PASSWORD) -> str:
-    login = await world.steps.login(LoginRequest(matricule=M, password=password))
+    login = await world.uc.login.password(LoginRequest(matricule=M, password=password))
     assert login.step.accepted and login.token, login.step.reason
-    opened = await world.steps.login_code(LoginCodeRequest(login_token=login.token,
-                                                           code=world.last_secret("one-time-code")["code"]))
+    opened = await world.uc.login.code(LoginCodeRequest(login_token=login.token,
+                                                        code=world.last_secret("one-time-code")["code"]))
     assert opened.step.accepted and opened.token, opened.step.reason
     return opened.token
 
@@ -62,7 +59,7 @@ async def sessions(world: World, count: int = MANY) -> list[str]:
 
 
 async def alive(world: World, tokens: list[str]) -> list[bool]:
-    return [await world.service.session(token, touch=False) is not None for token in tokens]
+    return [await world.uc.sessions.check(token, touch=False) is not None for token in tokens]
 
 
 def helpdesk(command: str, command_id: str) -> Any:
@@ -77,7 +74,7 @@ def test_a_password_change_ends_every_other_session_and_keeps_its_own(world: Wor
         await world.activate()
         tokens = await sessions(world)
         current, before = tokens[7], world.store.accounts[M]["session_generation"]  # neither oldest nor newest
-        changed = await world.steps.change_password(ChangePasswordRequest(
+        changed = await world.uc.passwords.change(ChangePasswordRequest(
             session_token=current, password=PASSWORD, new_password="Echternach-Abbey-2032"))
         assert changed.step.accepted, changed.step.reason
         assert await alive(world, tokens) == [token == current for token in tokens]
@@ -94,13 +91,13 @@ def test_log_out_everywhere_ends_every_session_and_a_single_logout_only_its_own(
     async def go() -> None:
         await world.activate()
         tokens = await sessions(world)
-        single = await world.steps.end_session(SessionRequest(session_token=tokens[3]))
+        single = await world.uc.sessions.end(SessionRequest(session_token=tokens[3]))
         assert single.step.reason == "logged out"
         assert await alive(world, tokens) == [i != 3 for i in range(MANY)]
-        everywhere = await world.steps.end_session(SessionRequest(session_token=tokens[-1], everywhere=True))
+        everywhere = await world.uc.sessions.end(SessionRequest(session_token=tokens[-1], everywhere=True))
         assert everywhere.step.reason == "logged out everywhere"
         assert await alive(world, tokens) == [False] * MANY
-        assert not (await world.steps.end_session(SessionRequest(session_token=tokens[0]))).step.accepted
+        assert not (await world.uc.sessions.end(SessionRequest(session_token=tokens[0]))).step.accepted
         assert await alive(world, [await log_in(world)]) == [True]  # logging in again works
 
     world.run(go())
@@ -110,7 +107,7 @@ def test_a_forgotten_password_letters_code_ends_every_session_at_start(world: Wo
     async def go() -> None:
         await world.activate()
         tokens = await sessions(world)
-        asked = await world.steps.forgot_password(ForgotPasswordRequest(matricule=M, challenge=await world.captcha()))
+        asked = await world.uc.passwords.forgot(ForgotPasswordRequest(matricule=M, challenge=await world.captcha()))
         assert asked.step.accepted and world.store.accounts[M]["generation"] == 2
         assert await alive(world, tokens) == [True] * MANY  # asking is not enough: anyone may ask for a letter
         started = await world.start(world.last_secret("activation-code")["code"])
@@ -124,11 +121,11 @@ def test_a_helpdesk_reissue_ends_every_session(world: World) -> None:
     async def go() -> None:
         await world.activate()
         tokens = await sessions(world)
-        reissued = await world.service.helpdesk(helpdesk("reissue-code", "hd-reissue-1"))
+        reissued = await world.uc.helpdesk.apply(helpdesk("reissue-code", "hd-reissue-1"))
         assert reissued.accepted, reissued.reason
         assert world.store.accounts[M]["generation"] == 2
         assert await alive(world, tokens) == [False] * MANY
-        again = await world.service.helpdesk(helpdesk("reissue-code", "hd-reissue-1"))  # redelivered
+        again = await world.uc.helpdesk.apply(helpdesk("reissue-code", "hd-reissue-1"))  # redelivered
         assert again == reissued and world.store.accounts[M]["generation"] == 2
         assert await alive(world, [await log_in(world)]) == [True]  # the password still logs in
 
@@ -138,7 +135,7 @@ def test_a_helpdesk_reissue_ends_every_session(world: World) -> None:
 def test_a_reactivation_ends_the_sessions_opened_while_it_ran(world: World) -> None:
     async def go() -> None:
         await world.activate()
-        await world.steps.forgot_password(ForgotPasswordRequest(matricule=M, challenge=await world.captcha()))
+        await world.uc.passwords.forgot(ForgotPasswordRequest(matricule=M, challenge=await world.captcha()))
         started = await world.start(world.last_secret("activation-code")["code"])
         assert started.step.accepted and started.token
         tokens = await sessions(world)  # the old password still logs in until the new one is set
@@ -147,10 +144,10 @@ def test_a_reactivation_ends_the_sessions_opened_while_it_ran(world: World) -> N
                                 ("skip-luxtrust", {})):
             if command == "verify-otp":
                 fields = {"code": world.last_secret("one-time-code")["code"]}
-            step = await world.steps.step(StepRequest(flow_token=started.token, command=command, **fields))
+            step = await world.uc.steps.run(StepRequest(flow_token=started.token, command=command, **fields))
             assert step.step.accepted, (command, step.step.reason)
         assert await alive(world, tokens) == [True] * MANY
-        confirmed = await world.steps.step(StepRequest(flow_token=started.token, command="confirm"))
+        confirmed = await world.uc.steps.run(StepRequest(flow_token=started.token, command="confirm"))
         assert confirmed.step.reason == "account activated"
         assert await alive(world, tokens) == [False] * MANY
 
@@ -164,19 +161,19 @@ def test_a_session_lives_twelve_hours_at_most_however_often_it_is_used(world: Wo
         opened = world.clock()
         while world.clock() + rules.SESSION_IDLE < opened + rules.SESSION_MAX:
             world.clock.advance(minutes=25)  # used every 25 minutes: never idle for 30
-            found = await world.service.session(token)
+            found = await world.uc.sessions.check(token)
             assert found is not None and found["expires_at"] <= opened + rules.SESSION_MAX
         world.clock.set(opened + rules.SESSION_MAX - rules.SESSION_IDLE / 2)
-        last = await world.service.session(token)  # the idle end is capped at the 12 hours
+        last = await world.uc.sessions.check(token)  # the idle end is capped at the 12 hours
         assert last is not None and last["expires_at"] == opened + rules.SESSION_MAX
         world.clock.set(opened + rules.SESSION_MAX - rules.SESSION_IDLE / 4)
-        assert await world.service.session(token) is not None
+        assert await world.uc.sessions.check(token) is not None
         world.clock.set(opened + rules.SESSION_MAX)
-        assert await world.service.session(token) is None
-        assert await world.service.session(token, touch=False) is None
+        assert await world.uc.sessions.check(token) is None
+        assert await world.uc.sessions.check(token, touch=False) is None
         idle = await log_in(world)  # and, as before, 30 minutes without a use end one
         world.clock.advance(minutes=30)
-        assert await world.service.session(idle) is None
+        assert await world.uc.sessions.check(idle) is None
 
     world.run(go())
 
@@ -186,25 +183,25 @@ def test_the_session_check_reads_by_id_only_and_accepts_older_documents(world: W
         await world.activate()
         token = await log_in(world)
         world.store.reads.clear()
-        assert await world.service.session(token) is not None
+        assert await world.uc.sessions.check(token) is not None
         assert world.store.reads == [("sessions", digest(token)), ("accounts", M)]
         # documents written before session generations: a list of digests, no generation anywhere
         account, stored = world.store.accounts[M], world.store.sessions[digest(token)]
         account.pop("session_generation")
         account["sessions"] = [digest(token)] * 20
         stored.pop("generation")
-        assert await world.service.session(token) is not None
-        ended = await world.steps.end_session(SessionRequest(session_token=token, everywhere=True))
-        assert ended.step.accepted and await world.service.session(token) is None
+        assert await world.uc.sessions.check(token) is not None
+        ended = await world.uc.sessions.end(SessionRequest(session_token=token, everywhere=True))
+        assert ended.step.accepted and await world.uc.sessions.check(token) is None
         assert world.store.accounts[M]["session_generation"] == 1 and "sessions" not in world.store.accounts[M]
         world.store.accounts.pop(M)  # no account: no session
         world.store.sessions[digest(token)].update(revoked=False, generation=5)
-        assert await world.service.session(token) is None
+        assert await world.uc.sessions.check(token) is None
 
     world.run(go())
 
 
 def test_ending_every_session_moves_the_generation_on_and_drops_the_old_list() -> None:
     acc: Account = {"_id": M, "sessions": ["a", "b"]}  # as older documents have it
-    assert domain.end_every_session(acc) == 1 and acc == {"_id": M, "session_generation": 1}
-    assert domain.end_every_session(acc) == 2 and acc["session_generation"] == 2
+    assert end_every_session(acc) == 1 and acc == {"_id": M, "session_generation": 1}
+    assert end_every_session(acc) == 2 and acc["session_generation"] == 2

@@ -23,7 +23,7 @@ from altcha.v1 import ChallengeOptions, create_challenge, verify_solution
 
 from schemas.activation import ChallengeAnswer
 
-from .store import Store
+from ..store.protocol import Store
 
 VALIDITY = timedelta(minutes=5)
 PURGE_EVERY = timedelta(minutes=1)

@@ -1,5 +1,5 @@
 """Activation's rules (DOMAIN.md, "Account activation" and "Rules the code enforces"). Pure: time and keys
-come in; hashing is in `services/kit/hashing.py`.
+come in; the secrets are hashed and checked by the service layer (`services/kit/hashing.py`).
 
 - activation code: 12 characters from an unambiguous alphabet (~59 bits), derived by HMAC from a server key,
   the matricule and the letter's generation — so a redelivered registry message re-sends the same letter,
@@ -15,7 +15,7 @@ come in; hashing is in `services/kit/hashing.py`.
   which no login failure affects;
 - sessions: 30 minutes idle, 12 hours at most from login however often they are used (`SESSION_MAX`); a
   password change, a new letter's code, a re-activation and "log out everywhere" end every session of the
-  account (`domain.end_every_session`: the account's session generation moves on);
+  account (`account.end_every_session`: the account's session generation moves on);
 - password (after NFKC, which `normalize_password` also applies before hashing and verifying): >= 8 visible
   characters, a letter, a digit, no invisible or control character, no leading or trailing space, not the
   matricule nor its first 11 digits, not the birth date in any usual form, not a common password;
