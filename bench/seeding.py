@@ -12,8 +12,9 @@ from pymongo import AsyncMongoClient
 
 from demo.laboratory import lab_result, matricule
 from schemas.lab_result import LabResultV1
-from services.records import domain, listing
-from services.records.store import stored
+from services.records.domain import documents as domain
+from services.records.domain import listing
+from services.records.store.shape import stored
 
 T0 = datetime(2026, 11, 30, tzinfo=UTC)
 

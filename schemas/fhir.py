@@ -1,7 +1,7 @@
 """Contract `lab.results.fhir.v1`: a FHIR R4 Bundle carrying one lab report (key: <laboratory_id>:<report_id>).
 
 This model documents the envelope only; the worker parses the whole Bundle with fhir.resources and maps
-it as described in services/records/fhir.py (identifier systems included).
+it as described in services/records/domain/fhir.py (identifier systems included).
 """
 
 from __future__ import annotations

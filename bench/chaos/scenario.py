@@ -41,7 +41,7 @@ from infra.local import LocalInfra
 from infra.procs import free_port
 from schemas.topics import all_topics
 from services.kit.deadletter import dead_letter_id
-from services.records.domain import document_id, event_id
+from services.records.domain.documents import document_id, event_id
 
 ROOT = Path(__file__).resolve().parents[2]
 TOPIC, EVENTS, DLQ, PERSONS = "lab.results.v1", "records.document-added.v1", "lab.results.v1.dlq", "registry.persons.v1"

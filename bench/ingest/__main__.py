@@ -40,7 +40,7 @@ from bench.common import Endpoints, SignedLabs, bench_line, infrastructure, kafk
 from bench.seeding import documents, seed
 from demo.laboratory import LABS, PATIENTS, lab_result, person
 from infra.procs import free_port
-from services.records.domain import document_id
+from services.records.domain.documents import document_id
 
 ROOT = Path(__file__).resolve().parents[2]
 TOPIC, EVENTS = "lab.results.v1", "records.document-added.v1"

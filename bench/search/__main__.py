@@ -29,7 +29,8 @@ from bench.common import Endpoints, bench_line, infrastructure, percentile, roun
 from bench.ingest.__main__ import RecordsWorker
 from bench.seeding import documents, numbered_matricule, seed
 from services.kit.servicetokens import Signer, new_key
-from services.records import domain, listing
+from services.records.domain import documents as domain
+from services.records.domain import listing
 
 GATEWAY_KEY, GATEWAY_PUBLIC = new_key()
 SIGNER = Signer("gateway", GATEWAY_KEY)

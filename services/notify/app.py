@@ -1,26 +1,36 @@
-"""notify's bootstrap: settings -> runtime -> store, channels (SMTP, SMS gateway, letter printer) -> service,
-document notices -> handlers, internal API -> ASGI app."""
+"""notify's bootstrap: settings -> runtime -> store, channels (SMTP, SMS gateway, letter printer) -> the use cases
+(`use_cases`) -> Kafka handlers and internal API routes -> ASGI app. Tests build the use cases over the in-memory
+store (tests/fakes/notify.py) with `use_cases`."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from faststream.asgi import AsgiFastStream
 from pydantic import Field, SecretStr, model_validator
 
 from schemas.notify import DeliveryV1
 from schemas.topics import NOTIFY_EVENTS
+from services.kit.deadletter import RetryPolicy
+from services.kit.http import Door
 from services.kit.runtime import Clock, build_runtime, make_app, utc_now
 from services.kit.sealing import public_key_of
 from services.kit.settings import SealKey, ServiceSettings
 
-from .api import NotifyApi
-from .channels import LetterPrinter, SmsGateway, Smtp
+from .api import console as console_api
+from .api import notifications as notifications_api
 from .handlers import register
-from .notices import DocumentNotices
-from .service import NotifyService
-from .store import NotifyStore
+from .service.channels import LetterPrinter, Mailer, Printer, SmsGateway, Smtp, Texter
+from .service.contacts import Contacts
+from .service.delivery import Delivery
+from .service.documents import DocumentNotices
+from .service.inbox import Inbox
+from .service.stats import Stats
+from .store.mongo import NotifyStore
+from .store.protocol import Store
 
 
 class NotifySettings(ServiceSettings):
@@ -50,14 +60,33 @@ class NotifySettings(ServiceSettings):
         return self
 
 
+@dataclass(frozen=True)
+class UseCases:
+    contacts: Contacts
+    delivery: Delivery
+    documents: DocumentNotices
+    inbox: Inbox
+    stats: Stats
+
+
+def use_cases(store: Store, smtp: Mailer, sms: Texter, printer: Printer, publish: Callable[..., Awaitable[Any]],
+              clock: Clock, pseudonym: Callable[[str], str], retry: RetryPolicy, seal_key: str) -> UseCases:
+    return UseCases(contacts=Contacts(store, clock),
+                    delivery=Delivery(store, smtp, sms, printer, publish, clock, pseudonym, retry, seal_key),
+                    documents=DocumentNotices(store, clock, pseudonym), inbox=Inbox(store, clock), stats=Stats(store))
+
+
+def routes(door: Door, uc: UseCases) -> list[tuple[str, Any]]:
+    return [*notifications_api.routes(door, uc.inbox), *console_api.routes(door, uc.stats)]
+
+
 def create_app(settings: NotifySettings, clock: Clock = utc_now) -> AsgiFastStream:
     rt = build_runtime(settings, clock)
-    store = NotifyStore(rt.db)
     events = rt.broker.publisher(NOTIFY_EVENTS.name, schema=DeliveryV1, title="notify.events",
                                  description="Delivered or failed, per request")
     sms = SmsGateway(settings.sms_url, settings.sms_token.get_secret_value())
-    service = NotifyService(store, Smtp(settings.smtp_host, settings.smtp_port, settings.mail_from), sms,
-                            LetterPrinter(settings.letter_dir), events.publish, clock, rt.pseudonym,
-                            rt.dead_letters.retry, settings.seal_key.get_secret_value())
-    register(rt, service, DocumentNotices(store, clock, rt.pseudonym))
-    return make_app(rt, routes=NotifyApi(store, clock).routes(settings.door()), on_shutdown=[sms.close])
+    uc = use_cases(NotifyStore(rt.db), Smtp(settings.smtp_host, settings.smtp_port, settings.mail_from), sms,
+                   LetterPrinter(settings.letter_dir), events.publish, clock, rt.pseudonym, rt.dead_letters.retry,
+                   settings.seal_key.get_secret_value())
+    register(rt, uc.contacts, uc.delivery, uc.documents)
+    return make_app(rt, routes=routes(settings.door(), uc), on_shutdown=[sms.close])

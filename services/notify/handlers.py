@@ -1,5 +1,6 @@
-"""notify's Kafka handlers: registry contacts, the channel each person chose at activation, notification requests
-handed to the delivery service, and document events turned into in-app notices."""
+"""notify's Kafka handlers, subscribe only: registry contacts and the channel each person chose at activation
+(`service/contacts.py`), notification requests (`service/delivery.py`), document events turned into in-app
+notices (`service/documents.py`)."""
 
 from __future__ import annotations
 
@@ -15,33 +16,31 @@ from services.kit.broker import consumer_options
 from services.kit.contracts import json_decoder
 from services.kit.runtime import Runtime
 
-from .domain import chosen_channel, contact_fields
-from .notices import DocumentNotices
-from .service import NotifyService
+from .service.contacts import Contacts
+from .service.delivery import Delivery
+from .service.documents import DocumentNotices
 
 
-def register(rt: Runtime, service: NotifyService, notices: DocumentNotices) -> None:
+def register(rt: Runtime, contacts: Contacts, delivery: Delivery, notices: DocumentNotices) -> None:
     options = consumer_options(rt.settings)
 
     @rt.broker.subscriber(REGISTRY_PERSONS.name, **options, decoder=json_decoder(PersonRegisteredV1),
                           title="notify.contacts", description="Where to reach each person (registry)")
     async def on_person(person: PersonRegisteredV1) -> None:
-        await service.store.keep_contact(person.matricule, contact_fields(person), {"registered_at": rt.clock()})
+        await contacts.registered(person)
 
     @rt.broker.subscriber(ACTIVATION_ACCOUNTS.name, **options, decoder=json_decoder(AccountActivatedV1),
                           title="notify.channels",
                           description="The channel (e-mail or SMS) each person chose at activation, where her "
                                       "alerts go")
     async def on_account(event: AccountActivatedV1) -> None:
-        chosen = chosen_channel(event)
-        if chosen is not None:
-            await service.store.keep_preference(event.matricule, chosen)
+        await contacts.activated(event)
 
     @rt.broker.subscriber(NOTIFY_REQUESTS.name, **options, decoder=json_decoder(NotificationRequestV1),
                           title="notify.requests",
                           description="Deliver each request once: e-mail, SMS, PDF letter or in-app")
     async def on_request(req: NotificationRequestV1) -> None:
-        await service.handle(req)
+        await delivery.handle(req)
 
     @rt.broker.subscriber(DOCUMENT_ADDED.name, **options, decoder=json_decoder(DocumentAddedV1),
                           title="notify.documents",

@@ -1,22 +1,22 @@
-"""records' Kafka handlers: thin — hand the records to the ingest service, the command service or the directory."""
+"""records' Kafka handlers, subscribe only: each hands its records to one use case — lab results and FHIR bundles
+to ingestion (`service/ingest.py`), laboratory announcements to the directory (`service/announcements.py`, and
+every replica's memory: `service/directory.py`), patients' commands to `service/patient_documents.py`, registry
+persons to `service/persons.py`. A domain rule broken (`Rejected`) is a dead letter with its reason."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from faststream import AckPolicy, NoCast
 from faststream.kafka.annotations import KafkaMessage
 
 from schemas.directory import LaboratoryListedV1
 from schemas.fhir import FhirLabBundleV1
 from schemas.lab_result import LabResultV1
-from schemas.records import DocumentAddedV1, DocumentVisibilityChangedV1, RecordsCommandV1
+from schemas.records import RecordsCommandV1
 from schemas.registry import PersonRegisteredV1
 from schemas.topics import (
     DIRECTORY_LABORATORIES,
-    DOCUMENT_ADDED,
-    DOCUMENT_VISIBILITY,
     FILE_MESSAGE_BYTES,
     LAB_RESULTS,
     LAB_RESULTS_FHIR,
@@ -28,23 +28,16 @@ from services.kit.contracts import json_decoder
 from services.kit.errors import BadMessage
 from services.kit.runtime import Runtime
 
-from .commands import CommandService
-from .directory import Directory
-from .domain import Rejected
-from .ingest import Ingestor
-from .metrics import RecordsMetrics
-from .store import RecordsStore
+from .domain.documents import Rejected
+from .service.announcements import Announcements
+from .service.directory import Directory
+from .service.ingest import Ingestor
+from .service.patient_documents import PatientDocuments
+from .service.persons import Persons
 
 
-def register(rt: Runtime, store: RecordsStore, directory: Directory, sealer: Ed25519PrivateKey) -> Ingestor:
-    events = rt.broker.publisher(DOCUMENT_ADDED.name, schema=DocumentAddedV1, title="records.document-added",
-                                 description="A document entered a DSP, or its current version changed")
-    resend = rt.broker.publisher(LAB_RESULTS.name, title="records.release-parked", include_in_schema=False)
-    resend_fhir = rt.broker.publisher(LAB_RESULTS_FHIR.name, title="records.release-fhir", include_in_schema=False)
-    ingest = Ingestor(store, rt.dead_letters, events.publish, resend.publish, rt.clock, rt.pseudonym,
-                      rt.settings.max_attempts, RecordsMetrics(rt.registry), directory=directory, sealer=sealer,
-                      send_fhir=resend_fhir.publish)
-
+def register(rt: Runtime, ingest: Ingestor, directory: Directory, announcements: Announcements,
+             patient_documents: PatientDocuments, persons: Persons) -> None:
     @rt.broker.subscriber(LAB_RESULTS.name, **consumer_options(rt.settings), batch=True, max_records=500,
                           batch_timeout_ms=50, decoder=raw_bodies,
                           title="records.lab-results",
@@ -70,25 +63,15 @@ def register(rt: Runtime, store: RecordsStore, directory: Directory, sealer: Ed2
                                       "waited for a key")
     async def on_laboratory(listed: LaboratoryListedV1) -> None:
         try:
-            lab = await directory.listed(listed)
+            await announcements.listed(listed)
         except Rejected as exc:
             raise BadMessage(str(exc)) from exc
-        for key in lab.keys:
-            await ingest.release_key(key.kid)
 
     @rt.broker.subscriber(DIRECTORY_LABORATORIES.name, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST,
                           decoder=json_decoder(LaboratoryListedV1), title="records.laboratories-everywhere",
                           description="Every replica (no consumer group) knows every laboratory's keys")
     async def on_laboratory_for_memory(listed: LaboratoryListedV1) -> None:
-        try:
-            directory.laboratories.apply(listed)
-        except Rejected:
-            pass  # the group's handler dead-letters it
-
-    visibility = rt.broker.publisher(DOCUMENT_VISIBILITY.name, schema=DocumentVisibilityChangedV1,
-                                     title="records.document-visibility",
-                                     description="A document was blocked or unblocked by its patient")
-    commands = CommandService(store, events.publish, rt.clock, visibility.publish)
+        directory.remember(listed)
 
     @rt.broker.subscriber(RECORDS_COMMANDS.name, **consumer_options(rt.settings),
                           max_partition_fetch_bytes=FILE_MESSAGE_BYTES,  # an upload, 5 MiB of file in one record
@@ -96,7 +79,7 @@ def register(rt: Runtime, store: RecordsStore, directory: Directory, sealer: Ed2
                           description="Patients' uploads, block and unblock")
     async def on_command(command: RecordsCommandV1) -> None:
         try:
-            await commands.apply(command.root)
+            await patient_documents.apply(command.root)
         except Rejected as exc:  # a domain rule: back to the sender with the reason
             raise BadMessage(str(exc)) from exc
 
@@ -104,10 +87,7 @@ def register(rt: Runtime, store: RecordsStore, directory: Directory, sealer: Ed2
                           decoder=json_decoder(PersonRegisteredV1), title="records.persons",
                           description="Know the registry's patients; release their parked results")
     async def on_person(person: PersonRegisteredV1) -> None:
-        await store.add_person(person.matricule)
-        await ingest.release(person.matricule)
-
-    return ingest
+        await persons.registered(person)
 
 
 async def raw_bodies(msg: Any) -> Any:

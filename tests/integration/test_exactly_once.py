@@ -28,7 +28,7 @@ from pymongo import AsyncMongoClient
 
 from schemas.topics import all_topics
 from services.kit.deadletter import dead_letter_id
-from services.records import domain
+from services.records.domain import documents as domain
 from tests.support import SigningProducer, Worker, encode, eventually, kafka_options, lab_result, make_matricule
 
 EVENTS = "records.document-added.v1"

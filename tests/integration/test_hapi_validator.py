@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from infra.hapi import FhirValidator
-from services.records import fhir
+from services.records.domain import fhir
 from tests.support import fhir_bundle
 
 

@@ -14,7 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
 from services.kit import labsign
-from services.records import domain
+from services.records.domain import documents as domain
 from tests.support import (
     SigningProducer,
     Worker,

@@ -1,7 +1,7 @@
 """notify's notification list on the real database (FerretDB, or MongoDB): every read and write of the list is
 by `_id` (the inbox document, then the notices' texts by `_id` `$in`), a redelivery adds nothing, and a crash
-between storing a notice and listing it is repaired by the redelivery. The store and the API are driven
-directly (no Kafka), every command they send recorded."""
+between storing a notice and listing it is repaired by the redelivery. The store and the use cases (the list's,
+the document notices', a request's delivery) are driven directly (no Kafka), every command they send recorded."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient, monitoring
 
-from schemas.notify import NotificationRequestV1
+from schemas.notify import MarkReadRequest, NotificationListQuery, NotificationRequestV1
 from schemas.records import DocumentAddedV1
 from services.kit.deadletter import RetryPolicy
-from services.notify.api import NotifyApi
-from services.notify.channels import LetterPrinter, SmsGateway, Smtp
-from services.notify.notices import DocumentNotices
-from services.notify.service import NotifyService
-from services.notify.store import NotifyStore, field_key
+from services.notify.service.channels import LetterPrinter, SmsGateway, Smtp
+from services.notify.service.delivery import Delivery
+from services.notify.service.documents import DocumentNotices
+from services.notify.service.inbox import Inbox
+from services.notify.store.mongo import NotifyStore, field_key
 from tests.inprocess import FakeClock
 from tests.support import make_matricule
 
@@ -71,13 +71,14 @@ def event(matricule: str, event_id: str, title: str = "Hémogramme") -> Document
         "document_date": "2026-11-20T08:05:00+01:00", "version": 1})
 
 
-async def call(api: NotifyApi, which: str, body: dict[str, Any]) -> Any:
-    status, answer = await (api.notifications if which == "list" else api.mark_read)(json.dumps(body).encode())
-    assert status == 200, answer
-    return answer
+async def call(api: Inbox, which: str, body: dict[str, Any]) -> Any:
+    """What the route answers: the use case's result as JSON (the body decoded as the route decodes it)."""
+    if which == "list":
+        return (await api.page(NotificationListQuery.model_validate_json(json.dumps(body)))).model_dump(mode="json")
+    return (await api.mark_read(MarkReadRequest.model_validate_json(json.dumps(body)))).model_dump()
 
 
-async def every(api: NotifyApi, recipient: str, limit: int, **options: Any) -> list[dict[str, Any]]:
+async def every(api: Inbox, recipient: str, limit: int, **options: Any) -> list[dict[str, Any]]:
     found, cursor = [], None
     while True:
         page = await call(api, "list", {"recipient": recipient, "limit": limit, "cursor": cursor, **options})
@@ -90,7 +91,7 @@ async def test_the_list_its_count_and_marking_read_touch_the_database_by_id_only
         world: tuple[NotifyStore, Commands, FakeClock], unique: str) -> None:
     store, commands, clock = world
     anna, other = make_matricule(date(1966, 8, 14), 11), make_matricule(date(1990, 2, 27), 12)
-    notices, api = DocumentNotices(store, clock, lambda m: "ref"), NotifyApi(store, clock)
+    notices, api = DocumentNotices(store, clock, lambda m: "ref"), Inbox(store, clock)
     for batch in range(3):  # notices of one batch share their millisecond: ordered by id
         clock.advance(seconds=1)
         for i in range(3):
@@ -133,7 +134,7 @@ async def test_a_redelivered_notice_adds_nothing_and_repairs_a_crash_before_it_w
         world: tuple[NotifyStore, Commands, FakeClock], unique: str, monkeypatch: pytest.MonkeyPatch) -> None:
     store, _, clock = world
     marie = make_matricule(date(1971, 4, 2), 21)
-    notices, api = DocumentNotices(store, clock, lambda m: "ref"), NotifyApi(store, clock)
+    notices, api = DocumentNotices(store, clock, lambda m: "ref"), Inbox(store, clock)
     first = event(marie, f"ev-a-{unique}")
     await notices.handle(first, marie.encode())
     [shown] = (await call(api, "list", {"recipient": marie}))["items"]
@@ -171,9 +172,9 @@ async def test_an_inapp_request_crashed_after_delivery_is_listed_by_its_redelive
     async def publish(event: dict[str, Any], **_: Any) -> None:
         sent.append(event)
 
-    service = NotifyService(store, Smtp("127.0.0.1", 9, "x@example.lu"), SmsGateway("http://127.0.0.1:9", "t"),
-                            LetterPrinter(tmp_path), publish, clock, lambda m: "ref", RetryPolicy(), "")
-    api = NotifyApi(store, clock)
+    service = Delivery(store, Smtp("127.0.0.1", 9, "x@example.lu"), SmsGateway("http://127.0.0.1:9", "t"),
+                       LetterPrinter(tmp_path), publish, clock, lambda m: "ref", RetryPolicy(), "")
+    api = Inbox(store, clock)
     req = NotificationRequestV1.model_validate({
         "request_id": f"fa-{unique}.1", "channel": "inapp", "template_id": "first-access", "locale": "fr",
         "recipient": paul, "parameters": {"professional": "Dr Hoffmann"}})

@@ -19,8 +19,8 @@ from aiokafka import AIOKafkaProducer
 
 from infra.procs import free_port
 from schemas.fields import rfc3339
-from services.records import domain
 from services.records.app import RecordsSettings, create_app
+from services.records.domain import documents as domain
 from tests.inprocess import FakeClock, InProcessWorker, settings_from
 from tests.support import as_caller, encode, eventually, lab_result, make_matricule, person
 

@@ -13,10 +13,12 @@ from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from schemas.lab_result import LabResultV1
-from services.records import domain, listing
-from services.records.api import RecordsApi
-from services.records.laboratories import Laboratories
-from services.records.store import RecordsStore
+from schemas.records_api import DocumentQuery, DocumentsQuery, FileQuery, TimelineQuery
+from services.records.domain import documents as domain
+from services.records.domain import listing
+from services.records.domain.laboratories import Laboratories
+from services.records.service.reads import Reads as RecordsReads
+from services.records.store.mongo import RecordsStore
 from tests.support import Worker, encode, eventually, header, lab_result, make_matricule, person, read_topic
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -35,46 +37,44 @@ def docs(mongo: AsyncMongoClient[dict[str, Any]], run_id: str) -> Any:
 
 
 class Reads:
-    """records' read API (`services.records.api`, what the gateway calls over HTTP), called in-process on the
-    test's database: every page of a list, one document, its file."""
+    """records' reads (the use case behind the read API the gateway calls over HTTP: `services.records.service.reads`),
+    called in-process on the test's database, their answers as the routes send them: every page of a list, one
+    document, its file."""
 
     def __init__(self, store: RecordsStore) -> None:
-        self.api = RecordsApi(store, Laboratories())  # no names here (test_lab_signatures asks the worker's API)
+        self.reads = RecordsReads(store, Laboratories())  # no names here (test_lab_signatures asks the worker's API)
 
-    async def _call(self, route: Any, **body: Any) -> tuple[int, Any]:
-        status, answer = await route(json.dumps(body).encode())
-        return status, answer
-
-    async def _pages(self, route: Any, **body: Any) -> list[dict[str, Any]]:
+    async def _pages(self, use_case: Any, query: Any, **body: Any) -> list[dict[str, Any]]:
         found, cursor = [], None
         while True:
-            status, page = await self._call(route, **body, **({"cursor": cursor} if cursor else {}))
-            assert status == 200, page
-            found += page["items"]
-            cursor = page["next_cursor"]
+            page = await use_case(query.model_validate_json(json.dumps({**body, **({"cursor": cursor} if cursor
+                                                                                  else {})})))
+            found += page.model_dump(mode="json")["items"]
+            cursor = page.next_cursor
             if cursor is None:
                 return found
 
     async def all(self, patient: str, viewer: str = "patient", include_withdrawn: bool = False) -> list[dict[str, Any]]:
-        return await self._pages(self.api.documents, patient=patient, viewer=viewer,
+        return await self._pages(self.reads.documents, DocumentsQuery, patient=patient, viewer=viewer,
                                  include_withdrawn=include_withdrawn)
 
     async def latest(self, patient: str) -> list[dict[str, Any]]:
-        return await self._pages(self.api.documents, patient=patient, sort="reported_at")
+        return await self._pages(self.reads.documents, DocumentsQuery, patient=patient, sort="reported_at")
 
     async def search(self, patient: str, q: str) -> list[dict[str, Any]]:
-        return await self._pages(self.api.documents, patient=patient, q=q)
+        return await self._pages(self.reads.documents, DocumentsQuery, patient=patient, q=q)
 
     async def timeline(self, patient: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
-        return await self._pages(self.api.timeline, patient=patient, start=start.isoformat(), end=end.isoformat())
+        return await self._pages(self.reads.timeline, TimelineQuery, patient=patient, start=start.isoformat(),
+                                 end=end.isoformat())
 
     async def get(self, patient: str, doc_id: str, viewer: str = "patient") -> dict[str, Any] | None:
-        status, found = await self._call(self.api.detail, patient=patient, document_id=doc_id, viewer=viewer)
-        return found if status == 200 else None
+        found = await self.reads.detail(DocumentQuery(patient=patient, document_id=doc_id, viewer=viewer))
+        return found.model_dump(mode="json") if found is not None else None
 
     async def file(self, patient: str, doc_id: str) -> tuple[str, bytes] | None:
-        status, found = await self._call(self.api.file, patient=patient, document_id=doc_id)
-        return (found["content_type"], base64.b64decode(found["data_base64"])) if status == 200 else None
+        found = await self.reads.file(FileQuery(patient=patient, document_id=doc_id))
+        return (found.content_type, base64.b64decode(found.data_base64)) if found is not None else None
 
 
 @pytest.fixture

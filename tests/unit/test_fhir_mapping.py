@@ -11,8 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from services.kit.errors import reason
-from services.records import fhir
-from services.records.domain import Rejected
+from services.records.domain import fhir
+from services.records.domain.documents import Rejected
 from tests.support import fhir_bundle
 
 

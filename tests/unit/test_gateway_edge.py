@@ -21,7 +21,7 @@ from services.gateway.app import GatewaySettings
 from services.gateway.app import create_app as gateway_app
 from services.gateway.limits import SENSITIVE, EdgeLimiter, client_address, parse_proxies, session_key
 from services.kit.bodylimit import BodyLimit
-from services.records import domain as records_domain
+from services.records.domain import documents as records_domain
 from tests.inprocess import settings_from
 from tests.sample_files import image, pdf
 

@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pymongo.errors import AutoReconnect
 
 from schemas.directory import LaboratoryListedV1
-from services.records import domain
-from services.records.directory import Directory
-from services.records.ingest import Ingestor
-from services.records.laboratories import Laboratories, merge
+from services.records.domain import documents as domain
+from services.records.domain.laboratories import Laboratories, merge
+from services.records.service.directory import Directory
+from services.records.service.ingest import Ingestor
 from tests.fakes.records import PATIENT, MemoryStore
 from tests.support import encode, lab_result, laboratory_key
 

@@ -20,12 +20,13 @@ from pydantic import ValidationError
 
 from schemas.directory import LaboratoryListedV1
 from services.kit import labsign
-from services.records import domain, provenance
-from services.records.directory import Directory
-from services.records.domain import Rejected
-from services.records.ingest import Ingestor
-from services.records.laboratories import Laboratories, merge
-from services.records.provenance import SEAL_KID, AwaitingKey, Provenance
+from services.records.domain import documents as domain
+from services.records.domain import provenance
+from services.records.domain.documents import Rejected
+from services.records.domain.laboratories import Laboratories, merge
+from services.records.domain.provenance import SEAL_KID, AwaitingKey, Provenance
+from services.records.service.directory import Directory
+from services.records.service.ingest import Ingestor
 from tests.fakes.records import PATIENT, MemoryStore
 from tests.support import encode, fhir_bundle, lab_result, laboratory_key
 from tests.unit.test_ingest_batches import DeadLetterRecorder, signed

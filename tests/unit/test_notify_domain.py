@@ -13,9 +13,9 @@ from pydantic import ValidationError
 from schemas.notify import Locale, MarkReadRequest
 from schemas.records import DocumentAddedV1
 from services.kit.paging import BadCursor, encode_cursor
-from services.notify import templates
-from services.notify.api import cursor_after, notification, position
-from services.notify.domain import BadEvent, document_notice
+from services.notify.domain import templates
+from services.notify.domain.listing import cursor_after, notification, position
+from services.notify.domain.notices import BadEvent, document_notice
 
 PATIENT = "1893120105732"
 
@@ -93,7 +93,7 @@ def test_marking_read_names_ids_or_all_never_both_nor_neither() -> None:
 def test_an_alert_on_the_persons_own_channel_goes_where_she_chose_else_to_the_registrys_e_mail_then_mobile() -> None:
     from schemas.activation import AccountActivatedV1
     from schemas.notify import Channel
-    from services.notify.domain import chosen_channel, preferred
+    from services.notify.domain.contacts import chosen_channel, preferred
 
     registry = {"email": "reg@example.lu", "mobile": "+352621000111"}
     activated = {"event_id": "e-1", "matricule": PATIENT, "minor": False, "luxtrust": False,

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from schemas.lab_result import LabResultKey, LabResultV1
 from schemas.records import DocumentChange
-from services.records import domain
+from services.records.domain import documents as domain
 from tests.support import encode, lab_result
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.records.listing import Listing, entry
+from services.records.domain.listing import Listing, entry
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from services.kit.paging import BadCursor, encode_cursor
-from services.records import views
-from services.records.api import _after, _ms
+from services.records.domain import views
+from services.records.domain.listing import after, ms
 
 AT = datetime(2026, 11, 20, 7, 5, 0, 123000, tzinfo=UTC)
 UPLOAD = {"_id": "u-1", "document_type": "patient-upload", "author": "patient", "title": "Ordonnance",
@@ -40,10 +40,10 @@ def test_a_version_stored_before_changes_were_kept_has_none_and_no_file() -> Non
 
 
 def test_a_cursor_is_only_good_for_the_list_that_gave_it_out() -> None:
-    cursor = encode_cursor("document_date:desc", _ms(AT), "d-1")
-    assert _after(cursor, "document_date:desc") == (AT, "d-1")  # milliseconds, as the database keeps them
-    assert _after(None, "document_date:desc") is None
-    for bad in (encode_cursor("document_date:asc", _ms(AT), "d-1"), encode_cursor("document_date:desc", True, "d-1"),
+    cursor = encode_cursor("document_date:desc", ms(AT), "d-1")
+    assert after(cursor, "document_date:desc") == (AT, "d-1")  # milliseconds, as the database keeps them
+    assert after(None, "document_date:desc") is None
+    for bad in (encode_cursor("document_date:asc", ms(AT), "d-1"), encode_cursor("document_date:desc", True, "d-1"),
                 encode_cursor("document_date:desc", "2026-11-20", "d-1"), encode_cursor("x", 1), "!!!"):
         with pytest.raises(BadCursor):
-            _after(bad, "document_date:desc")
+            after(bad, "document_date:desc")

@@ -126,8 +126,8 @@ def test_ordinary_numbers_with_separators_are_kept(text: str) -> None:
 
 def test_the_fhir_reason_names_no_matricule() -> None:
     from services.kit.errors import reason
-    from services.records import fhir
-    from services.records.domain import Rejected
+    from services.records.domain import fhir
+    from services.records.domain.documents import Rejected
     from tests.support import fhir_bundle
 
     bundle = fhir_bundle("LAB-LNS", "R-1", "m-1")

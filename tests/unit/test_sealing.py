@@ -24,8 +24,8 @@ from services.kit.sealing import (
     unseal,
 )
 from services.kit.settings import ServiceSettings, load
-from services.notify import templates
 from services.notify.app import NotifySettings
+from services.notify.domain import templates
 from tests.support import ROOT, TEST_NOTIFY_PUBLIC_KEY, TEST_NOTIFY_SEAL_KEY
 
 PRIVATE, PUBLIC = new_keypair()

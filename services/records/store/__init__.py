@@ -1,7 +1,3 @@
-"""records' store: the only package touching its collections (`mongo.RecordsStore`, behind `protocol.Store`)."""
-
-from .mongo import RecordsStore
-from .protocol import Store
-from .shape import loaded, stored
-
-__all__ = ["RecordsStore", "Store", "loaded", "stored"]
+"""records' collections: `protocol.py` (the `Store` Protocol, the seam below the use cases), `mongo.py`
+(`RecordsStore`, the only code that touches the collections), `shape.py` (what a stored document leaves out, and
+gets back when read), `files.py` (GridFS). The in-memory fake is `tests/fakes/records.py`."""

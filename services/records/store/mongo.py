@@ -17,8 +17,8 @@ from pymongo.errors import DuplicateKeyError
 
 from services.kit.projection import insert_many_once
 
-from .. import domain, listing
-from ..domain import Document
+from ..domain import documents, listing
+from ..domain.documents import Document
 from .files import Files
 from .shape import DERIVED, loaded, stored
 
@@ -49,7 +49,7 @@ class RecordsStore:
     async def rebuild_index(self) -> None:
         docs = [loaded(d) async for d in self.documents.find({}, {"event": 0})]
         for start in range(0, len(docs), 500):
-            await self.index_documents([{**d, "tokens": domain.search_words(d)} for d in docs[start:start + 500]])
+            await self.index_documents([{**d, "tokens": documents.search_words(d)} for d in docs[start:start + 500]])
 
     async def index_documents(self, docs: list[Document], stored_before: Collection[str] = ()) -> None:
         """Each document's entry in its patient's list: inserted with the document's block flag (new documents,
@@ -109,6 +109,12 @@ class RecordsStore:
 
     async def put_file(self, file_id: str, data: bytes, content_type: str) -> None:
         await self.files.put(file_id, data, content_type)
+
+    async def file_size(self, file_id: str) -> int | None:
+        return await self.files.size(file_id)
+
+    async def file(self, file_id: str) -> bytes | None:
+        return await self.files.read(file_id)
 
     async def document(self, patient: str, doc_id: str, professional: bool) -> Document | None:
         """The patient's document `doc_id` (looked up by `_id`; the owner and, for a professional, the block flag

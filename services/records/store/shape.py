@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from ..domain import Document
+from ..domain.documents import Document
 
 DERIVED = ("current", "tokens")  # what a stored lab result leaves out; `loaded` gives `current` back
 
@@ -20,7 +20,7 @@ def stored(doc: Document) -> dict[str, Any]:
 
 
 def loaded(doc: dict[str, Any]) -> Document:
-    """A document as read: `current` is the last of its versions (the order `domain.apply` keeps)."""
+    """A document as read: `current` is the last of its versions (the order `domain.documents.apply` keeps)."""
     if "current" not in doc and doc.get("versions"):
         doc["current"] = doc["versions"][-1]
     return cast(Document, doc)

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from schemas.fields import IDENTIFIER_PATTERN
 from services.kit import labsign
 
-from .domain import Rejected
+from .documents import Rejected
 from .laboratories import SigningKey
 
 SEAL_KID = "dsp-mesh:records"  # `schemas.directory` keeps every `dsp-mesh:` key id out of the laboratories' reach

@@ -3,6 +3,7 @@ as PDF files (reportlab) in an outbox folder with a manifest for the print provi
 
 Failures are classified for the dead-letter middleware: an unreachable server is a ConnectionError (wait and
 retry, never dead-letter); a refusal by the server is `Refused` (retried a few times, then failed for good).
+The use cases see them through `Mailer`, `Texter` and `Printer` (the unit tests' doubles are in tests/fakes/notify.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 import aiosmtplib
 import httpx
@@ -23,6 +24,19 @@ from reportlab.pdfgen import canvas
 
 class Refused(RuntimeError):
     """The provider answered and refused this message."""
+
+
+class Mailer(Protocol):
+    async def send(self, to: str, subject: str, body: str, reference: str) -> None: ...
+
+
+class Texter(Protocol):
+    async def send(self, to: str, text: str, reference: str) -> None: ...
+
+
+class Printer(Protocol):
+    async def print(self, reference: str, address: list[str], subject: str, body: str, when: datetime,
+                    recipient_ref: str) -> Path: ...
 
 
 class Smtp:
@@ -116,8 +130,3 @@ def _wrap(text: str, width: int) -> list[str]:
             line = f"{line} {word}".strip()
     return [*lines, line]
 
-
-def address_lines(given: str, family: str, params: dict[str, Any]) -> list[str]:
-    lines = [f"{given} {family}".strip(), params.get("line1", ""), params.get("line2", ""),
-             f"{params.get('postal_code', '')} {params.get('locality', '')}".strip(), params.get("country", "")]
-    return [line for line in lines if line]

@@ -1,5 +1,5 @@
-"""In-app notices for documents: one per new, corrected or (once shown) withdrawn document, from
-`records.document-added.v1`, in the patient's language when notify knows it (else French).
+"""The use case "a document event becomes an in-app notice": one per new, corrected or (once shown) withdrawn
+document, from `records.document-added.v1`, in the patient's language when notify knows it (else French).
 
 The notice is stored ready to read (status delivered) under an id derived from the event id, in one insert,
 then listed on the person's inbox: a redelivered event finds it there and adds nothing (it lists it again, as
@@ -13,20 +13,19 @@ from datetime import datetime
 
 import structlog
 
-from schemas.notify import Locale
 from schemas.records import DocumentAddedV1
 from schemas.topics import DOCUMENT_ADDED
 from services.kit.errors import BadMessage
 
-from . import templates
-from .domain import BadEvent, document_notice
-from .store import NotifyStore
+from ..domain import templates
+from ..domain.notices import BadEvent, document_notice, locale_of
+from ..store.protocol import Store
 
 log = structlog.get_logger("dsp.notify.documents")
 
 
 class DocumentNotices:
-    def __init__(self, store: NotifyStore, clock: Callable[[], datetime], pseudonym: Callable[[str], str]) -> None:
+    def __init__(self, store: Store, clock: Callable[[], datetime], pseudonym: Callable[[str], str]) -> None:
         self.store, self.clock, self.pseudonym = store, clock, pseudonym
 
     async def handle(self, event: DocumentAddedV1, key: bytes | None) -> None:
@@ -37,7 +36,7 @@ class DocumentNotices:
         if notice is None:
             log.info("document withdrawn before it was shown: no notice", document_id=event.document_id)
             return
-        locale = self._locale((await self.store.contact(event.patient_matricule)).get("locale"))
+        locale = locale_of((await self.store.contact(event.patient_matricule)).get("locale"))
         subject, body = templates.render(notice.template, locale, notice.parameters)
         now = self.clock()
         added = await self.store.add_notice({
@@ -50,9 +49,3 @@ class DocumentNotices:
                  template_id=notice.template, document_id=event.document_id,
                  patient_ref=self.pseudonym(event.patient_matricule))
 
-    @staticmethod
-    def _locale(known: object) -> Locale:
-        try:
-            return Locale(known) if isinstance(known, str) else Locale.FR
-        except ValueError:
-            return Locale.FR

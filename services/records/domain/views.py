@@ -12,7 +12,7 @@ from typing import Any
 from schemas.lab_result import Observation
 from schemas.records_api import DocumentDetail, DocumentFileInfo, DocumentSummary, DocumentVersion
 
-from .domain import Attachment, Document, Version
+from .documents import Attachment, Document, Version
 
 Names = Callable[[str], str | None]  # laboratory id -> its name (`laboratories.Laboratories.name`)
 

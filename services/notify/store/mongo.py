@@ -1,5 +1,6 @@
-"""notify's MongoDB collections — the only module of notify that touches them. Every hot-path query is an `_id`
-lookup (or `{_id: {$in: [...]}}`) or a unique-insert claim: fast on FerretDB and MongoDB alike.
+"""notify's MongoDB collections (`NotifyStore`, the `protocol.Store` on MongoDB) — the only module of notify that
+touches them. Every hot-path query is an `_id` lookup (or `{_id: {$in: [...]}}`) or a unique-insert claim: fast
+on FerretDB and MongoDB alike.
 
 `outbox`: one entry per notification request (its `_id`) and per document notice (`doc-<uuid>`), with its
 status and, for in-app ones, the text shown. `inbox`: one document per person (`_id` = the recipient's
@@ -16,7 +17,7 @@ New deployments only: notices stored before the inbox existed are not listed (no
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -25,7 +26,9 @@ from pymongo.errors import DuplicateKeyError
 from services.kit.projection import upsert
 from services.kit.turns import Turns
 
-CHANNELS = ("email", "sms", "letter", "inapp")
+from ..domain.listing import aware
+from .protocol import CHANNELS
+
 SHOWN = {"template_id": 1, "subject": 1, "body": 1}
 CHUNK = 500  # ids per `$in` (FerretDB pushes down at most 10,000)
 
@@ -33,11 +36,6 @@ CHUNK = 500  # ids per `$in` (FerretDB pushes down at most 10,000)
 def field_key(notice_id: str) -> str:
     """A notice id as one field name: '.' would be a path and '$' an operator; '%' keeps the encoding one-to-one."""
     return notice_id.replace("%", "%25").replace(".", "%2E").replace("$", "%24")
-
-
-def aware(at: datetime) -> datetime:
-    """A stored time as UTC (a client without tz_aware reads naive UTC)."""
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _newest_first(entries: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -50,7 +48,7 @@ class NotifyStore:
         self.outbox, self.contacts, self.inbox = db["outbox"], db["contacts"], db["inbox"]
         self._turn = Turns()  # one inbox write at a time per person in this process
 
-    # --- delivery (service.py, notices.py)
+    # --- delivery (service/delivery.py, service/documents.py)
 
     async def claim(self, entry: dict[str, Any]) -> dict[str, Any] | None:
         """Insert `entry` under its `_id`; None if it is new, else the entry stored first."""
@@ -93,7 +91,7 @@ class NotifyStore:
     async def remember_locale(self, matricule: str, locale: str) -> None:
         await self.contacts.update_one({"_id": matricule}, {"$set": {"locale": locale}}, upsert=True)
 
-    # --- the notification list (api.py)
+    # --- the notification list (service/inbox.py)
 
     async def _entries(self, recipient: str) -> list[dict[str, Any]]:
         """The person's listed notices, newest first (delivered at, then id)."""
@@ -131,7 +129,7 @@ class NotifyStore:
                     f"entries.{field_key(notice_id)}.read_at": at for notice_id in changed}})
         return len(changed)
 
-    # --- the console's counts (api.py)
+    # --- the console's counts (service/stats.py)
 
     async def counts(self) -> dict[str, Any]:
         count = self.outbox.count_documents

@@ -1,7 +1,7 @@
-"""Delivering a notification request once: claim it in the outbox (unique request id), render the template,
-send it on its channel (`preferred`: the e-mail or SMS the person chose, `domain.preferred`), record the delivery
-(never the codes) — an in-app one then goes on the person's
-list (the store's inbox, again on every redelivery) — and say so on `notify.events.v1`.
+"""The use case "deliver a notification request" (`notify.requests.v1`), once: claim it in the outbox (unique
+request id), render the template, send it on its channel (`domain.contacts.destination`; `preferred`: the e-mail or
+SMS the person chose), record the delivery (never the codes) — an in-app one then goes on the person's list (the
+store's inbox, again on every redelivery) — and say so on `notify.events.v1` (`domain.delivery`).
 
 Secret parameters come sealed to notify's key (`sealed_parameters`, see services/kit/sealing.py): they are
 opened here, merged over the plain parameters for rendering, and exist only in memory — the outbox keeps
@@ -13,29 +13,28 @@ is sent again — at least once, under the same reference, for a provider to de-
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 
-from schemas.notify import Channel, DeliveryV1, NotificationRequestV1
+from schemas.notify import Channel, NotificationRequestV1
 from services.kit.deadletter import RetryPolicy
 from services.kit.errors import BadMessage
 from services.kit.sealing import SealError, request_binding, unseal
 
-from . import templates
-from .channels import LetterPrinter, Refused, SmsGateway, Smtp, address_lines
-from .domain import preferred
-from .store import NotifyStore
+from ..domain import templates
+from ..domain.contacts import Unreachable, destination, letter_address
+from ..domain.delivery import delivery_event
+from ..store.protocol import Store
+from .channels import Mailer, Printer, Refused, Texter
 
 log = structlog.get_logger("dsp.notify")
-NS = uuid.UUID("7a0c2d55-1f0b-4a57-8d0e-5b8b6f3e2c91")
 
 
-class NotifyService:
-    def __init__(self, store: NotifyStore, smtp: Smtp, sms: SmsGateway, printer: LetterPrinter,
+class Delivery:
+    def __init__(self, store: Store, smtp: Mailer, sms: Texter, printer: Printer,
                  publish: Callable[..., Awaitable[Any]], clock: Callable[[], datetime],
                  pseudonym: Callable[[str], str], retry: RetryPolicy, seal_key: str) -> None:
         self.store = store
@@ -77,7 +76,7 @@ class NotifyService:
             if unopened is not None:
                 raise BadMessage(unopened)
             used = await self._deliver(req, now, secrets)
-        except (Refused, templates.UnknownTemplate, BadMessage) as exc:
+        except (Refused, templates.UnknownTemplate, Unreachable, BadMessage) as exc:
             final = not isinstance(exc, Refused) or self.retry.gives_up(attempts)
             event = self._event(req, "failed", attempts, str(exc)) if final else None
             await self.store.record(req.request_id, {
@@ -103,41 +102,23 @@ class NotifyService:
         contact = await self.store.contact(req.recipient)
         params.setdefault("family_name", contact.get("family_name", ""))
         subject, body = templates.render(req.template_id, req.locale, params)
-        channel, to = req.channel, req.destination
-        if channel is Channel.PREFERRED:
-            found = preferred(contact)
-            if found is None:
-                raise BadMessage("no e-mail address or mobile number for this person")
-            channel, to = found
+        channel, to = destination(req.channel, req.destination, contact)
         if channel is Channel.INAPP:  # the notification list shows what was stored: secrets masked
             _, shown = templates.render(req.template_id, req.locale, templates.stored(params, secret=secrets.keys()))
             await self.store.record(req.request_id, {"subject": subject, "body": shown})
         elif channel is Channel.EMAIL:
-            to = to or contact.get("email")
-            if not to:
-                raise BadMessage("no e-mail address for this person")
             await self.smtp.send(to, subject, body, req.request_id)
         elif channel is Channel.SMS:
-            to = to or contact.get("mobile")
-            if not to:
-                raise BadMessage("no mobile number for this person")
             await self.sms.send(to, f"{subject}: {body}", req.request_id)
-        else:
-            address = {**contact.get("postal_address", {}), **params}
-            lines = address_lines(params.get("given_name", contact.get("given_name", "")), params["family_name"],
-                                  address)
-            if len(lines) < 3:
-                raise BadMessage("no postal address for this person")
+        else:  # a letter, to the person's postal address
+            lines = letter_address(params, contact)
             path = await self.printer.print(req.request_id, lines, subject, body, now, self.pseudonym(req.recipient))
             await self.store.record(req.request_id, {"letter_file": path.name})
         return channel
 
-    def _event(self, req: NotificationRequestV1, status: str, attempts: int, reason: str = "",
-               channel: Channel | None = None) -> dict[str, Any]:
-        """The delivery event, fixed when the outcome is first stored (with it) and re-sent as it was."""
-        return DeliveryV1(event_id=str(uuid.uuid5(NS, f"{req.request_id}:{status}")), request_id=req.request_id,
-                          channel=channel or req.channel, template_id=req.template_id, status=status,
-                          reason=reason, attempts=attempts, at=self.clock()).model_dump(mode="json")
+    def _event(self, req: NotificationRequestV1, status: Literal["delivered", "failed"], attempts: int,
+               reason: str = "", channel: Channel | None = None) -> dict[str, Any]:
+        return delivery_event(req, status, attempts, self.clock(), reason, channel)
 
     async def _send(self, event: dict[str, Any]) -> None:
         await self.publish(event, key=str(event["request_id"]).encode(), headers={"event-id": event["event_id"]})

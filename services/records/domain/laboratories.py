@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from schemas.directory import LaboratoryListedV1
 from services.kit import labsign
 
-from .domain import Rejected
+from .documents import Rejected
 
 
 @dataclass(frozen=True)

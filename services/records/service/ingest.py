@@ -1,16 +1,16 @@
-"""Ingesting lab results in batches: verify who signed them, validate, park unknown patients, fold versions,
-bulk-write, emit events.
+"""The use case "ingest lab results", in batches: verify who signed them, validate, park unknown patients, fold
+versions, bulk-write, emit events.
 
-Each result's laboratory signature is checked first (`provenance`): a refused one is dead-lettered with the reason,
-one signed with a key id not announced yet waits whole in `awaiting_key` (released by the announcement, as a result
-for an unknown patient waits in `parked`), and the verified provenance is kept with each version. FHIR bundles are
-checked the same way, mapped and sent on through lab.results.v1 sealed by records (`forward_fhir`).
+Each result's laboratory signature is checked first (`domain.provenance`): a refused one is dead-lettered with the
+reason, one signed with a key id not announced yet waits whole in `awaiting_key` (released by the announcement, as a
+result for an unknown patient waits in `parked`), and the verified provenance is kept with each version. FHIR bundles
+are checked the same way, mapped and sent on through lab.results.v1 sealed by records (`forward_fhir`).
 
 Every step is idempotent, so a batch that fails on a dependency is simply processed again (the
 middleware waits and retries it); a batch that fails for another reason is split, and the record
 that keeps failing goes to the DLQ alone — a poison message never holds back its partition.
 
-What a batch's versions do to their documents, and the events they cause, is `folding` (pure). A batch's dead
+What a batch's versions do to their documents, and the events they cause, is `domain.folding` (pure). A batch's dead
 letters are written after its documents, so a batch waiting for the database writes them once, not per retry.
 """
 
@@ -37,11 +37,11 @@ from services.kit import labsign
 from services.kit.deadletter import DeadLetters, RetryPolicy
 from services.kit.errors import TRANSIENT, reason
 
-from . import domain, fhir, provenance
+from ..domain import documents, fhir, provenance
+from ..domain.folding import Arrival, fold
+from ..store.protocol import Store
 from .directory import Directory
-from .folding import Arrival, fold
 from .metrics import RecordsMetrics
-from .store import Store
 
 log = structlog.get_logger("dsp.records")
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
@@ -65,7 +65,7 @@ class Parsed:
 
     @functools.cached_property  # asked several times per batch; a name-based UUID is a SHA-1 each time
     def doc_id(self) -> str:
-        return domain.document_id(self.result.laboratory_id, self.result.report_id)
+        return documents.document_id(self.result.laboratory_id, self.result.report_id)
 
     @functools.cached_property
     def message_key(self) -> str:
@@ -127,7 +127,7 @@ class Ingestor:
         accepted = []
         for p in ready:
             if earlier.get(p.message_key, owners[p.message_key]) != p.doc_id:
-                rejected.append((p.record, domain.Rejected("message_id was already used for another report")))
+                rejected.append((p.record, documents.Rejected("message_id was already used for another report")))
             else:
                 accepted.append(p)
         await self._store(accepted, now)
@@ -144,13 +144,13 @@ class Ingestor:
                 waiting.append((record, signed.kid))
                 return None
             result = LabResultV1.model_validate_json(record.value or b"")
-            domain.check_key(LabResultKey.parse(record.key), result)
+            documents.check_key(LabResultKey.parse(record.key), result)
             provenance.claim(signed.laboratory_id, result.laboratory_id)
-            domain.check_times(result, now)
+            documents.check_times(result, now)
             attachment = None
             if result.attachment is not None:
                 attachment = base64.b64decode(result.attachment.data_base64)
-                domain.sniff(result.attachment.content_type, attachment)
+                documents.sniff(result.attachment.content_type, attachment)
         except (ValidationError, ValueError) as exc:
             rejected.append((record, exc))
             return None
@@ -171,7 +171,7 @@ class Ingestor:
         folds = {doc_id: fold(current.get(doc_id), arrivals(items), now) for doc_id, items in by_doc.items()}
         for p in accepted:
             if p.result.attachment is not None and p.attachment is not None:  # before the document pointing to it
-                await self.store.put_file(domain.version_id(p.result.laboratory_id, p.result.message_id),
+                await self.store.put_file(documents.version_id(p.result.laboratory_id, p.result.message_id),
                                           p.attachment, p.result.attachment.content_type)
         raced = await self.store.insert_new_documents([f.doc for i, f in folds.items() if i not in current])
         if raced:  # stored meanwhile by another consumer of the partition (a rebalance): fold onto theirs
@@ -199,7 +199,7 @@ class Ingestor:
         if not waiting:
             return
         await self.store.park([{
-            "_id": domain.version_id(p.result.laboratory_id, p.result.message_id),
+            "_id": documents.version_id(p.result.laboratory_id, p.result.message_id),
             "patient_matricule": p.result.patient_matricule, "key": p.record.key, "value": p.record.value,
             "signature": labsign.signature_of(p.record.headers), "parked_at": now} for p in waiting])
         log.info("lab results parked until the patient is registered", results=len(waiting))

@@ -1,6 +1,6 @@
 """The laboratory directory as records keeps it: each announcement of `directory.laboratories.v1` merged by the pure
-rule (`laboratories.merge`), stored (`laboratories`, `_id` = laboratory id) and held in memory. Every replica reads
-the whole topic (no consumer group) into memory as well, and loads the store at start; a key id a replica does not
+rule (`domain.laboratories.merge`), stored (`laboratories`, `_id` = laboratory id) and held in memory. Every replica
+reads the whole topic (no consumer group) into memory as well, and loads the store at start; a key id a replica does not
 know is looked for in the store (`load`) before a result waits for it."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import structlog
 
 from schemas.directory import LaboratoryListedV1
 
-from .domain import Rejected
-from .laboratories import Laboratories, Laboratory, loaded, merge
-from .store import Store
+from ..domain.documents import Rejected
+from ..domain.laboratories import Laboratories, Laboratory, loaded, merge
+from ..store.protocol import Store
 
 log = structlog.get_logger("dsp.records.directory")
 
@@ -43,3 +43,11 @@ class Directory:
         log.info("laboratory listed", laboratory_id=lab.laboratory_id, keys=len(lab.keys),
                  active=sum(k.active for k in lab.keys))
         return lab
+
+    def remember(self, listed: LaboratoryListedV1) -> None:
+        """Merge an announcement into this replica's memory only (its reader without a group reads them all); one
+        the rule refuses is left to the group's handler, which dead-letters it."""
+        try:
+            self.laboratories.apply(listed)
+        except Rejected:
+            pass

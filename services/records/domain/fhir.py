@@ -22,7 +22,7 @@ from fhir.resources.R4B.bundle import Bundle
 
 from schemas.lab_result import LabResultV1
 
-from .domain import Rejected
+from .documents import Rejected
 
 MATRICULE_SYSTEM = "urn:dsp-mesh:fhir:sid:matricule"
 LABORATORY_SYSTEM = "urn:dsp-mesh:fhir:sid:laboratory"

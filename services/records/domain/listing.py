@@ -6,17 +6,22 @@ prefix range (the `_id` index on MongoDB; on FerretDB too, `infra.ferretdb_patch
 writes them by insert (an entry is new with its document; only a correction updates one). An entry holds the
 document's summary and search words (written by ingestion and uploads) and its block flag (written by the
 patient's commands only — the two writers set disjoint fields, so a new version never undoes a block). A page
-is filtered, sorted and cut here.
+is filtered, sorted and cut here, and its cursor (`cursor_after`, `after`) says where it ended: the list's order,
+the sort field's value in whole milliseconds (as the database keeps times) and the id.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .domain import Document
+from services.kit.paging import BadCursor, decode_cursor, encode_cursor
+
+from .documents import Document
+
+EPOCH, MS = datetime(1970, 1, 1, tzinfo=UTC), timedelta(milliseconds=1)
 
 ENTRY_FIELDS = ("document_type", "title", "author", "document_date", "reported_at", "status", "version_count",
                 "tokens")
@@ -71,6 +76,29 @@ class Listing:
 
     def _beyond(self, value: datetime, at: datetime) -> bool:
         return value < at if self.descending else value > at
+
+    @property
+    def order(self) -> str:
+        """The order a cursor is for (a cursor of another list's order is refused)."""
+        return f"{self.field}:{'desc' if self.descending else 'asc'}"
+
+    def cursor_after(self, item: dict[str, Any]) -> str:
+        """The cursor of the page that ends with `item`."""
+        return encode_cursor(self.order, ms(item[self.field]), item["_id"])
+
+
+def ms(at: datetime) -> int:
+    return (at.astimezone(UTC) - EPOCH) // MS
+
+
+def after(cursor: str | None, order: str) -> tuple[datetime, str] | None:
+    """The position a cursor of this list's `order` gave out (BadCursor for one of another list)."""
+    if cursor is None:
+        return None
+    tag, at, doc_id = decode_cursor(cursor, 3)
+    if tag != order or type(at) is not int or not isinstance(doc_id, str):
+        raise BadCursor("cursor is not one this API gave out")
+    return EPOCH + at * MS, doc_id
 
 
 def items(index: list[dict[str, Any]]) -> Iterable[dict[str, Any]]:

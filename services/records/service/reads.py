@@ -1,0 +1,93 @@
+"""The use case "the gateway reads a DSP" (after access decided, so the viewer is the gateway's word): a patient's
+documents (listed, searched, or as a timeline: `domain.listing`), one document's detail and file (`domain.views`),
+their titles, the status of a command the gateway sent. A professional never sees a blocked document, not even by
+its id; a lab result names its laboratory as the directory lists it (from memory: `laboratories`)."""
+
+from __future__ import annotations
+
+import base64
+
+from schemas.records_api import (
+    CommandStatus,
+    CommandStatusQuery,
+    DocumentDetail,
+    DocumentFile,
+    DocumentFileInfo,
+    DocumentPage,
+    DocumentQuery,
+    DocumentsQuery,
+    DocumentTitles,
+    FileQuery,
+    TimelineQuery,
+    TitlesQuery,
+)
+
+from ..domain import views
+from ..domain.documents import Document, tokens
+from ..domain.laboratories import Laboratories
+from ..domain.listing import Listing, after
+from ..store.protocol import Store
+
+
+class Reads:
+    def __init__(self, store: Store, laboratories: Laboratories) -> None:
+        """`laboratories`: the directory's, in memory, so that a lab result names its laboratory."""
+        self.store, self.names = store, laboratories.name
+
+    async def _page(self, patient: str, listing: Listing, cursor: str | None, limit: int) -> DocumentPage:
+        """One page after the cursor; `BadCursor` for a cursor this list did not give out."""
+        found = listing.page(await self.store.patient_index(patient), after(cursor, listing.order), limit + 1)
+        items = found[:limit]
+        return DocumentPage(items=[views.summary(d, self.names) for d in items],
+                            next_cursor=listing.cursor_after(items[-1]) if len(found) > limit else None)
+
+    async def documents(self, query: DocumentsQuery) -> DocumentPage:
+        """Newest first by the query's sort, the withdrawn ones if asked, those holding every searched word."""
+        words = tokens(query.q) if query.q is not None else []
+        if query.q is not None and not words:  # nothing searchable (one letter, punctuation): nothing found
+            return DocumentPage(items=[], next_cursor=None)
+        return await self._page(query.patient, Listing(query.sort, True, query.viewer == "professional",
+                                                       query.include_withdrawn, tuple(words)),
+                                query.cursor, query.limit)
+
+    async def timeline(self, query: TimelineQuery) -> DocumentPage:
+        """Oldest first by document date, between the query's start and end."""
+        return await self._page(query.patient, Listing("document_date", False, query.viewer == "professional",
+                                                       start=query.start, end=query.end), query.cursor, query.limit)
+
+    async def _document(self, query: DocumentQuery) -> Document | None:
+        return await self.store.document(query.patient, query.document_id, query.viewer == "professional")
+
+    async def detail(self, query: DocumentQuery) -> DocumentDetail | None:
+        """The document, its versions and its file's type and size; None: no such document for this viewer."""
+        doc = await self._document(query)
+        if doc is None:
+            return None
+        current = views.attachment(doc, None)
+        file = None
+        if current is not None:
+            file = DocumentFileInfo(content_type=current[1]["content_type"],
+                                    size=await self.store.file_size(current[1]["file_id"]))
+        return views.detail(doc, file, self.names)
+
+    async def file(self, query: FileQuery) -> DocumentFile | None:
+        """A version's file (the current one's by default); None: no such document or file for this viewer."""
+        doc = await self._document(query)
+        found = views.attachment(doc, query.version) if doc is not None else None
+        data = await self.store.file(found[1]["file_id"]) if found is not None else None
+        if found is None or data is None:
+            return None
+        return DocumentFile(document_id=query.document_id, version=found[0], content_type=found[1]["content_type"],
+                            size=len(data), data_base64=base64.b64encode(data).decode())
+
+    async def titles(self, query: TitlesQuery) -> DocumentTitles:
+        return DocumentTitles(titles=await self.store.titles(query.patient, query.ids) if query.ids else {})
+
+    async def command_status(self, query: CommandStatusQuery) -> CommandStatus:
+        """A command's outcome (applied, or rejected with the reason), or pending while none is stored."""
+        found = await self.store.outcome(query.command_id, query.patient)
+        if found is None:
+            return CommandStatus(command_id=query.command_id, status="pending", command=None, document_id=None,
+                                 reason=None, at=None)
+        return CommandStatus(command_id=query.command_id, status=found["status"], command=found["command"],
+                             document_id=found.get("document_id"), reason=found.get("reason"), at=found["at"])
