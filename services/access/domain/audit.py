@@ -156,7 +156,7 @@ def resume(newest: AuditEntry | None, newest_signed: AuditEntry | None, checkpoi
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """access's signed statement of a chain's head (`checkpoints.py`): seq, hash, when (epoch seconds), and the
+    """access's signed statement of a chain's head (`service/checkpoints.py`): seq, hash, when (epoch seconds), and the
     compact JWS that says so, kept to be checked again and handed over in an export."""
 
     seq: int
