@@ -26,8 +26,13 @@ ProfessionalId = Annotated[str, Field(pattern=IDENTIFIER_PATTERN,
 PRESENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud at a practice's front desk
 PRESENCE_PATTERN = rf"^[{PRESENCE_ALPHABET}]{{4}}-[{PRESENCE_ALPHABET}]{{4}}$"
 PresencePasswordText = Annotated[str, StringConstraints(pattern=PRESENCE_PATTERN)]
-"""A presence password as generated and shown (XXXX-XXXX over `PRESENCE_ALPHABET`); `services.access.presence`
-generates from the same alphabet and normalises what a professional types to this form."""
+"""A presence password as generated and shown (XXXX-XXXX over `PRESENCE_ALPHABET`); access's presence use
+case (`services/access/service/presence.py`) generates from the same alphabet and normalises what a professional
+types to this form."""
+
+GrantKindName = Literal["trusted-circle", "presence-password", "emergency"]
+"""The kinds of grant a professional reads a DSP with: access's grant-kind table (`services/access/domain/grants.py`),
+one name per row; a new kind is one name here."""
 
 
 class ActorRef(BaseModel):
@@ -69,7 +74,7 @@ class ProfessionalCommand(_Command):
     command: Literal["block-professional", "unblock-professional", "set-access-period", "revoke-grant"]
     professional_id: ProfessionalId = Field(description="The professional (directory id)")
     days: int | None = Field(default=None, ge=0, le=365, description="set-access-period: 0-365 days from now")
-    grant: Literal["trusted-circle", "presence-password", "emergency"] | None = Field(
+    grant: GrantKindName | None = Field(
         default=None, description="revoke-grant: which grant (all of the professional's grants if omitted)")
 
 
@@ -131,7 +136,7 @@ class EndGrant(_Command):
     Applied by the patient's partition owner like any command, so two sweeping replicas end it once."""
 
     command: Literal["end-grant"]
-    grant: Literal["trusted-circle", "presence-password", "emergency", "assistant"] = Field(description="Kind")
+    grant: Literal[GrantKindName, "assistant"] = Field(description="Kind")
     subject: Annotated[str, StringConstraints(max_length=64)] = Field(description="Professional id or matricule")
     ends_at: AwareDatetime = Field(description="The end the sweeper found due (a renewed grant is left alone)")
 
@@ -176,7 +181,7 @@ class GrantExpiredV1(BaseModel):
 
     event_id: str = Field(description="Deterministic: the same grant end always yields the same id")
     patient: Matricule = Field(description="Whose DSP")
-    grant: Literal["trusted-circle", "presence-password", "emergency", "assistant"] = Field(description="Kind")
+    grant: Literal[GrantKindName, "assistant"] = Field(description="Kind")
     subject: str = Field(description="The professional id, or the assistant's matricule")
     ended_at: datetime = Field(description="The grant's end time")
 
@@ -284,7 +289,7 @@ class ProfessionalRef(BaseModel):
 class GrantV1(ProfessionalRef):
     """A grant in force or on record: trusted-circle membership, a presence-password or an emergency grant."""
 
-    kind: Literal["trusted-circle", "presence-password", "emergency"] = Field(description="Which grant")
+    kind: GrantKindName = Field(description="Which grant")
     granted_at: UtcDateTime = Field(description="Since when")
     ends_at: UtcDateTime | None = Field(description="When it ends; none: no end (a circle member by default)")
 

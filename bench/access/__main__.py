@@ -22,10 +22,11 @@ import bson
 from bson.codec_options import CodecOptions
 
 from bench.common import bench_line, percentile, rounded
-from services.access import state as ev
-from services.access.decisions import Action, Actor, GrantKind, PatientAccess, decide
+from services.access.domain import state as ev
+from services.access.domain.decisions import Action, Actor, PatientAccess, decide
+from services.access.domain.grants import GrantKind
+from services.access.service.view import AccessView
 from services.access.store import Store, decode_access, encode_access
-from services.access.view import AccessView
 
 T0 = datetime(2026, 11, 22, tzinfo=UTC)
 CODEC: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True)
@@ -39,7 +40,7 @@ def build(patients: int, grants: int, rng: random.Random) -> tuple[dict[str, Pat
         at = T0 + timedelta(minutes=rng.randrange(60 * 24 * 30))
         kind = rng.random()
         event = (ev.CircleMemberAdded(pro, at, rng.choice([None, 30, 365])) if kind < 0.7
-                 else ev.PresencePasswordRedeemed(pro, at) if kind < 0.95 else ev.EmergencyAccessUsed(pro, at))
+                 else ev.GrantGiven(GrantKind.PRESENCE if kind < 0.95 else GrantKind.EMERGENCY, pro, at))
         ev.apply(access, event)
         if n % 50 == 0:
             ev.apply(access, ev.ProfessionalBlocked(rng.choice(pros), at))

@@ -6,7 +6,7 @@ the hash chain before the answer). Requests are sent open-loop at --rate per sec
 native load generator (`bench.access.vegeta`, built on first use), so sending them does not eat the worker's CPU;
 latency is measured from each request's scheduled time, so queueing counts. The raw baseline, in the same run, is
 the same worker answering `GET /health/live` at the same rate: HTTP and the event loop, no decision, no audit.
-The time split comes from the worker's own `/metrics` (`services.access.timing`): door (Host, content type, service
+The time split comes from the worker's own `/metrics` (`services.access.api.timing`): door (Host, content type, service
 token), parse, decide, audit (waiting until the entry is stored); HTTP is the client's mean minus the endpoint's.
 """
 

@@ -1,5 +1,5 @@
-"""Where the worker's time went during a run: its `dsp_access_decision_seconds` histograms (`services.access.timing`)
-between two `/metrics` scrapes, and its CPU time from /proc."""
+"""Where the worker's time went during a run: its `dsp_access_decision_seconds` histograms
+(`services.access.api.timing`) between two `/metrics` scrapes, and its CPU time from /proc."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.access.timing import PHASES
+from services.access.api.timing import PHASES
 
 
 def split(before: str, after: str) -> dict[str, dict[str, float]]:
-    """Per phase of `dsp_access_decision_seconds` (services.access.timing), between two /metrics scrapes: the
+    """Per phase of `dsp_access_decision_seconds` (services.access.api.timing), between two /metrics scrapes: the
     mean and the p99 (the upper bound of the histogram bucket holding it), in ms."""
     def read(text: str) -> dict[tuple[str, str, str], float]:
         return {(s.name, s.labels.get("phase", ""), s.labels.get("le", "")): s.value

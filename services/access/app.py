@@ -1,11 +1,12 @@
-"""access's bootstrap: settings -> runtime -> store, view, audit keys and checkpoints, audit log, service -> handlers,
-APIs, sweeper -> app."""
+"""access's bootstrap: settings -> runtime -> store, view, audit keys and checkpoints, audit log -> the use cases
+(`use_cases`, one place: tests build them over the in-memory fakes) -> Kafka handlers, HTTP routes, the sweeper
+and the checkpoint book in the background -> ASGI app."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
-from typing import ClassVar
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
 from faststream.asgi import AsgiFastStream
 from pydantic import Field
@@ -21,28 +22,36 @@ from schemas.topics import (
     ACCESS_GRANT_EXPIRED,
     NOTIFY_REQUESTS,
 )
+from services.kit.http import Door
 from services.kit.kafka_auth import client_options
 from services.kit.runtime import Clock, build_runtime, make_app, utc_now
 from services.kit.settings import Secret, ServiceKey, ServiceSettings
 
-from .agency import AgencyPresence
-from .api import AccessApi
-from .audit import AuditKeys
-from .audit_api import AuditApi
-from .checkpoints import CheckpointBook
-from .directory_api import DirectoryApi
+from .api import audit as audit_api
+from .api import decisions as decisions_api
+from .api import directory as directory_api
+from .api import presence as presence_api
+from .api import reads as reads_api
+from .api.service_token_cache import RememberingVerifier
+from .api.timing import Phases
+from .domain.audit import AuditKeys
+from .domain.signing import AuditSigner
 from .handlers import register
-from .names import Names
-from .presence_api import PresenceApi
-from .reads import AccessReads
-from .service import AccessService, Publishers
-from .signing import AuditSigner
-from .store import AccessStore
+from .service.apply import ApplyCommands
+from .service.audit_export import AuditExport
+from .service.checkpoints import CheckpointBook
+from .service.decide import Decide, FirstAccess
+from .service.directory import Directory
+from .service.effects import Notices, Publishers
+from .service.names import Names
+from .service.presence import PresencePasswords
+from .service.reads import AccessReads
+from .service.registry import Registry
+from .service.stats import Stats
+from .service.sweeper import Sweeper
+from .service.view import AccessView
+from .store import AccessStore, AuditTrail, Checkpoints, Store
 from .store.audit_log import AuditLog
-from .sweeper import Sweeper
-from .timing import Phases
-from .tokens import RememberingVerifier
-from .view import AccessView
 
 
 class AccessSettings(ServiceSettings):
@@ -61,6 +70,48 @@ class AccessSettings(ServiceSettings):
     audit_checkpoint_interval_s: float = Field(default=0.5, gt=0, le=10,
                                                validation_alias="DSP_ACCESS_AUDIT_CHECKPOINT_INTERVAL_S",
                                                description="How often the chains' new heads are checkpointed")
+
+
+@dataclass(frozen=True)
+class UseCases:
+    """Every use case of access, built once over the store, the view and the audit trail (`use_cases`): the app
+    wires them to its handlers and routes; tests build them over the in-memory fakes."""
+
+    commands: ApplyCommands
+    decide: Decide
+    first_access: FirstAccess
+    presence: PresencePasswords
+    registry: Registry
+    reads: AccessReads
+    directory: Directory
+    audit_export: AuditExport
+    stats: Stats
+    sweeper: Sweeper
+
+
+def use_cases(store: Store, view: AccessView, audit: AuditTrail, checkpoints: Checkpoints, signer: AuditSigner,
+              out: Publishers, clock: Clock, notify_key: str | None) -> UseCases:
+    notices, names = Notices(out.notify), Names(store, view)
+    first_access = FirstAccess(store, view, notices, clock)
+    return UseCases(
+        commands=ApplyCommands(store, view, audit, out, notices, clock),
+        decide=Decide(view, audit, first_access, clock),
+        first_access=first_access,
+        presence=PresencePasswords(store, view, audit, notices, out.command, clock, notify_key),
+        registry=Registry(store, view, clock),
+        reads=AccessReads(store, view, audit, names, clock),
+        directory=Directory(store, view, clock),
+        audit_export=AuditExport(view, audit, names, checkpoints, signer, clock),
+        stats=Stats(store, clock),
+        sweeper=Sweeper(store, view, out.command, clock),
+    )
+
+
+def routes(door: Door, uc: UseCases, phases: Phases | None = None) -> list[tuple[str, Any]]:
+    """Every route behind the door: the gateway's (the console's counters apart)."""
+    return [*decisions_api.routes(door, uc.decide, uc.stats, phases), *reads_api.routes(door, uc.reads),
+            *audit_api.routes(door, uc.audit_export), *directory_api.routes(door, uc.directory),
+            *presence_api.routes(door, uc.presence)]
 
 
 def create_app(settings: AccessSettings, clock: Clock = utc_now) -> AsgiFastStream:
@@ -88,9 +139,8 @@ def create_app(settings: AccessSettings, clock: Clock = utc_now) -> AsgiFastStre
                                  description="Grant ends and document visibility, applied on the patient's partition"
                                  ).publish,
     )
-    service = AccessService(store, view, audit_log, out, clock)
-    sweeper = Sweeper(store, view, out.command, clock)
-    register(rt, service, AgencyPresence(service, clock, settings.notify_public_key))
+    uc = use_cases(store, view, audit_log, book, signer, out, clock, settings.notify_public_key)
+    register(rt, uc.registry, uc.commands, uc.presence, view)
     door = settings.door()
     if door.verifier is not None:
         door = replace(door, verifier=RememberingVerifier(door.verifier))
@@ -98,19 +148,14 @@ def create_app(settings: AccessSettings, clock: Clock = utc_now) -> AsgiFastStre
 
     async def start_background() -> None:
         book.seal(audit_log.adopted)  # the chains from before the key, once: checkpointed, then the marker
-        tasks.append(asyncio.create_task(sweeper.run(settings.sweep_interval_s, stop)))
+        tasks.append(asyncio.create_task(uc.sweeper.run(settings.sweep_interval_s, stop)))
         tasks.append(asyncio.create_task(book.run(stop)))
 
     async def stop_background() -> None:
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    names = Names(store, view)
     return make_app(rt, on_startup=[store.ensure_indexes, view.load, book.load, audit_log.load_heads],
-                    routes=[*AccessApi(service, clock, Phases(rt.registry)).routes(door),
-                            *AccessReads(service, names, clock).routes(door),
-                            *AuditApi(service, names, book, signer, clock).routes(door),
-                            *DirectoryApi(service, clock).routes(door),
-                            *PresenceApi(service, clock, settings.notify_public_key).routes(door)],
+                    routes=routes(door, uc, Phases(rt.registry)),
                     after_startup=[start_background],
                     on_shutdown=[stop_background])

@@ -17,7 +17,7 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
-from . import signing
+from .domain import signing
 
 
 def check(document: Mapping[str, Any], jwks: Mapping[str, Any]) -> tuple[list[str], list[str]]:

@@ -1,20 +1,27 @@
-"""access's store, audit trail and checkpoints in memory (the `services.access.store.Store`,
-`services.access.audit.AuditTrail` and `services.access.audit.Checkpoints` protocols). The patient state goes
-through the store's own codec, as it would through MongoDB."""
+"""access's store, audit trail and checkpoints in memory (the `services.access.store.Store`, `AuditTrail` and
+`Checkpoints` protocols), and `FakeAccess`: every use case built by the app's own bootstrap (`app.use_cases`) over
+them, with recording publishers. The patient state goes through the store's own codec, as it would through
+MongoDB."""
 
 from __future__ import annotations
 
+import base64
 import copy
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.access import audit, audit_check
-from services.access.audit import AuditEntry, AuditKeys, Checkpoint, Head
-from services.access.decisions import PatientAccess
-from services.access.domain import ProfessionalCard
-from services.access.emergency import Use
+from services.access.app import UseCases, use_cases
+from services.access.domain import audit, audit_check
+from services.access.domain.audit import AuditEntry, AuditKeys, Checkpoint, Head
+from services.access.domain.decisions import PatientAccess
+from services.access.domain.directory import ProfessionalCard
+from services.access.domain.emergency import Use
+from services.access.domain.signing import AuditSigner
+from services.access.service.effects import Publishers
+from services.access.service.view import AccessView
 from services.access.store import RECENT_COMMANDS, PatientDoc, decode_access, decode_doc, encode_access
+from tests.fakes.publish import Sent
 
 Doc = dict[str, Any]
 
@@ -240,3 +247,22 @@ class FakeAuditTrail:
         found = self.checkpoints.checked(patient)
         return audit_check.verify(self.chains.get(patient, []) if chain is None else chain, self.keys.entries,
                                   found.head if found is not None else None, patient)
+
+
+TEST_SIGNER = AuditSigner(base64.b64encode(bytes(range(32))).decode())  # the unit tests' audit signing key
+
+
+class FakeAccess:
+    """access's use cases over the in-memory store, view, audit trail and checkpoints, built as the app builds them;
+    what they publish is recorded (`outcome`, `changed`, `notify`, `expired`, `command`)."""
+
+    def __init__(self, clock: Callable[[], datetime], store: FakeAccessStore | None = None,
+                 audit_trail: FakeAuditTrail | None = None, notify_key: str | None = None) -> None:
+        self.clock = clock
+        self.store = store or FakeAccessStore()
+        self.audit = audit_trail or FakeAuditTrail()
+        self.view = AccessView(self.store)
+        self.outcome, self.changed, self.notify, self.expired, self.command = Sent(), Sent(), Sent(), Sent(), Sent()
+        self.out = Publishers(self.outcome, self.changed, self.notify, self.expired, self.command)
+        self.uc: UseCases = use_cases(self.store, self.view, self.audit, self.audit.checkpoints, TEST_SIGNER,
+                                      self.out, clock, notify_key)

@@ -18,7 +18,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from schemas.fields import rfc3339
-from services.access.commands import MINOR_CONFIRMS, NOT_A_REPRESENTATIVE, PAUSED
+from services.access.domain.planner import MINOR_CONFIRMS, NOT_A_REPRESENTATIVE, PAUSED
 from services.kit.servicetokens import Signer
 from tests.inprocess import FakeClock, InProcessWorker
 from tests.integration.access_support import Gateway, TopicReader, access_worker, guardian_of, people

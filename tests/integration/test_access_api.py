@@ -18,8 +18,8 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from schemas.fields import rfc3339
-from services.access import presence
-from services.access.commands import majority
+from services.access.domain.planner import majority
+from services.access.service import presence as passwords
 from services.kit.paging import encode_cursor
 from services.kit.sealing import request_binding, unseal
 from tests.inprocess import FakeClock, InProcessWorker
@@ -324,7 +324,7 @@ async def test_an_activated_account_gets_one_sealed_presence_password_letter(
     binding = request_binding(letter["request_id"], "letter", patient, letter.get("destination"))
     password = unseal(TEST_NOTIFY_SEAL_KEY, letter["sealed_parameters"], bound_to=binding)["password"]
     stored = (await db["patients"].find_one({"_id": patient}))["presence_hash"]
-    assert await presence.matches(stored, password) and password not in stored and password not in json.dumps(letter)
+    assert await passwords.matches(stored, password) and password not in stored and password not in json.dumps(letter)
 
     again = await gw.producer.send_and_wait("activation.accounts.v1", event, key=patient.encode())  # redelivered
     partition = TopicPartition("activation.accounts.v1", again.partition)

@@ -8,10 +8,10 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from services.access import state as ev
+from services.access.domain import state as ev
+from services.access.service.sweeper import Sweeper
+from services.access.service.view import AccessView
 from services.access.store import AccessStore, PatientDoc, changes
-from services.access.sweeper import Sweeper
-from services.access.view import AccessView
 from tests.fakes.publish import Sent
 
 PATIENTS = ["1893120105732", "1990010100015", "1985061200117"]

@@ -10,12 +10,14 @@ from typing import Any
 from pymongo import AsyncMongoClient
 
 from schemas.access import AccessCommandV1
-from services.access import state as ev
-from services.access.service import AccessService, Publishers
+from services.access.domain import state as ev
+from services.access.domain.grants import GrantKind
+from services.access.service.apply import ApplyCommands
+from services.access.service.effects import Notices, Publishers
+from services.access.service.sweeper import Sweeper
+from services.access.service.view import AccessView
 from services.access.store import AccessStore, PatientDoc
 from services.access.store.audit_log import AuditLog
-from services.access.sweeper import Sweeper
-from services.access.view import AccessView
 from tests.fakes.access import TEST_AUDIT_KEYS, FakeCheckpoints
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -39,7 +41,7 @@ async def test_racing_sweepers_end_each_grant_once(mongo: AsyncMongoClient[dict[
     pros = [f"PRO-{i}" for i in range(30)]
     for i, pro in enumerate(pros):
         at = T0 + timedelta(minutes=i)
-        ev.apply(doc.access, ev.PresencePasswordRedeemed(pro, at))
+        ev.apply(doc.access, ev.GrantGiven(GrantKind.PRESENCE, pro, at))
         await store.schedule_end(PATIENT, "presence-password", pro, at + timedelta(hours=24))
     assert await store.save(doc, T0)
 
@@ -55,7 +57,7 @@ async def test_racing_sweepers_end_each_grant_once(mongo: AsyncMongoClient[dict[
     expired = Sink()
     out = Publishers(outcome=Sink(), changed=Sink(), notify=Sink(), expired=expired, command=Sink())
     trail = AuditLog(store.audit, TEST_AUDIT_KEYS, FakeCheckpoints())
-    owner = AccessService(store, AccessView(store), trail, out, clock)
+    owner = ApplyCommands(store, AccessView(store), trail, out, Notices(out.notify), clock)
     for body in asked + asked[:5]:  # the partition owner applies every request, a redelivery too
         await owner.handle(AccessCommandV1.model_validate(body).root)
 

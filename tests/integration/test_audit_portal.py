@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from services.access import signing, verify_export
+from services.access import verify_export
+from services.access.domain import signing
 from services.gateway.pro_assertion import sign
 from tests.integration import test_gateway
 from tests.integration.test_gateway import onboard, problem_of

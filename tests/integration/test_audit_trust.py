@@ -25,8 +25,8 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from infra.local import LocalInfra
-from services.access import signing
-from services.access.audit import GENESIS, AuditEntry, AuditKeys
+from services.access.domain import signing
+from services.access.domain.audit import GENESIS, AuditEntry, AuditKeys
 from services.kit.mongo import make_client
 from tests.inprocess import FakeClock, InProcessWorker
 from tests.integration.access_support import Gateway, TopicReader, access_worker, guardian_of, people

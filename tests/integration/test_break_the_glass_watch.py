@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaProducer
 
 from infra.procs import free_port
 from infra.sinks import SmtpSink
-from services.access import emergency
+from services.access.domain import emergency
 from services.access.store import AccessStore
 from services.console.app import ConsoleSettings
 from services.console.app import create_app as console_app

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
 from schemas.access import PRESENCE_ALPHABET, PresencePasswordText
-from services.access import audit, audit_check, presence
+from services.access.domain import audit, audit_check, presence
+from services.access.service import presence as passwords
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 PATIENT = "1893120105732"
@@ -60,21 +61,21 @@ def test_removed_or_reordered_entries_break_the_chain() -> None:
 
 
 def test_presence_passwords_are_unambiguous_hashed_and_forgiving_in_format() -> None:
-    codes = {presence.generate() for _ in range(200)}
+    codes = {passwords.generate() for _ in range(200)}
     assert len(codes) == 200
-    assert all(len(c) == 9 and c[4] == "-" and set(c.replace("-", "")) <= set(presence.ALPHABET) for c in codes)
+    assert all(len(c) == 9 and c[4] == "-" and set(c.replace("-", "")) <= set(PRESENCE_ALPHABET) for c in codes)
     code = next(iter(codes))
-    stored = asyncio.run(presence.hash_password(code))
+    stored = asyncio.run(passwords.hash_password(code))
     assert stored.startswith("$argon2") and code not in stored
-    assert asyncio.run(presence.matches(stored, code.lower().replace("-", " ")))
-    assert not asyncio.run(presence.matches(stored, "AAAA-AAAA"))
-    assert not asyncio.run(presence.matches("not a hash", code))
-    assert not asyncio.run(presence.matches(None, code))
+    assert asyncio.run(passwords.matches(stored, code.lower().replace("-", " ")))
+    assert not asyncio.run(passwords.matches(stored, "AAAA-AAAA"))
+    assert not asyncio.run(passwords.matches("not a hash", code))
+    assert not asyncio.run(passwords.matches(None, code))
 
 
 def test_the_contract_accepts_exactly_the_alphabet_presence_passwords_are_made_of() -> None:
     shown = TypeAdapter(PresencePasswordText)
-    for code in {presence.generate() for _ in range(200)}:
+    for code in {passwords.generate() for _ in range(200)}:
         assert shown.validate_python(code) == code
     assert presence.ALPHABET == PRESENCE_ALPHABET and len(set(PRESENCE_ALPHABET)) == 31
     for excluded in "01ILO":  # read aloud at a front desk: never generated, so never accepted

@@ -16,11 +16,12 @@ from typing import Any
 
 import pytest
 
-from services.access import audit, audit_check, signing, verify_export
-from services.access.audit import GENESIS, AuditEntry, AuditKeys, Head
-from services.access.audit_api import export_document
-from services.access.audit_check import Problem
-from services.access.checkpoints import CheckpointBook
+from services.access import verify_export
+from services.access.domain import audit, audit_check, signing
+from services.access.domain.audit import GENESIS, AuditEntry, AuditKeys, Head
+from services.access.domain.audit_check import Problem
+from services.access.service.audit_export import export_document
+from services.access.service.checkpoints import CheckpointBook
 from services.kit.servicetokens import new_key
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)

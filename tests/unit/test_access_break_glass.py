@@ -15,15 +15,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.access import AccessCommandV1, AccessStatsV1
-from services.access import commands, emergency
-from services.access.api import AccessApi
-from services.access.decisions import PatientAccess
-from services.access.domain import ProfessionalCard
-from services.access.emergency import Use, frequent, justification_problem
-from services.access.service import AccessService, Publishers
-from services.access.view import AccessView
-from tests.fakes.access import FakeAccessStore, FakeAuditTrail
-from tests.fakes.publish import Sent
+from services.access.domain import emergency, planner
+from services.access.domain.decisions import PatientAccess
+from services.access.domain.directory import ProfessionalCard
+from services.access.domain.emergency import Use, frequent, justification_problem
+from tests.fakes.access import FakeAccess
 from tests.inprocess import FakeClock
 from tests.support import make_matricule
 
@@ -84,13 +80,13 @@ def test_the_rule_answers_any_text_with_a_fixed_reason_never_the_text(text: str)
 
 
 def test_the_planner_refuses_noise_before_anything_else_and_alerts_on_a_real_one() -> None:
-    facts = commands.Facts(patient_known=True, professional_known=True, professional_display="Eva Roth (Médecin)")
+    facts = planner.Facts(patient_known=True, professional_known=True, professional_display="Eva Roth (Médecin)")
 
-    def glass(justification: str) -> commands.Plan:
+    def glass(justification: str) -> planner.Plan:
         cmd = AccessCommandV1.model_validate({"command": "break-the-glass", "command_id": "g-1", "patient": PATIENTS[0],
                                               "actor": {"kind": "professional", "id": ER},
                                               "justification": justification}).root
-        return commands.plan(cmd, PatientAccess(), facts, T0)
+        return planner.plan(cmd, PatientAccess(), facts, T0)
 
     noise = glass("aaaaaaaaaaaaaaa")
     assert (noise.accepted, noise.reason, noise.events, noise.notices) == (False, emergency.REPEATS, [], [])
@@ -114,10 +110,10 @@ def test_the_professionals_breaking_the_glass_on_three_patients_in_24_hours_are_
 class World:
     def __init__(self) -> None:
         self.clock = FakeClock(T0)
-        self.store, self.audit, self.notify, self.outcome = FakeAccessStore(), FakeAuditTrail(), Sent(), Sent()
-        self.view = AccessView(self.store)
-        self.service = AccessService(self.store, self.view, self.audit, Publishers(
-            self.outcome, Sent(), self.notify, Sent(), Sent()), self.clock)
+        fake = FakeAccess(self.clock)
+        self.store, self.audit, self.notify, self.outcome = fake.store, fake.audit, fake.notify, fake.outcome
+        self.view, self.uc = fake.view, fake.uc
+        self.service = fake.uc.commands
         for m in PATIENTS:
             self.store.persons[m] = {"_id": m}
         for pro in (ER, OTHER):
@@ -131,8 +127,7 @@ class World:
         return asyncio.run(self.service.handle(cmd)).accepted
 
     def stats(self) -> dict[str, Any]:
-        status, answer = asyncio.run(AccessApi(self.service, self.clock).stats(b"{}"))
-        assert status == 200
+        answer = asyncio.run(self.uc.stats()).model_dump(mode="json")
         AccessStatsV1.model_validate(answer)
         return dict(answer)
 

@@ -8,8 +8,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.access import state as ev
-from services.access.decisions import Action, Actor, GrantKind, PatientAccess, decide
+from services.access.domain import state as ev
+from services.access.domain.decisions import Action, Actor, PatientAccess, decide
+from services.access.domain.grants import GrantKind
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 PATIENT, PARENT = "1893120105732", "1984030901234"
@@ -33,7 +34,7 @@ def test_owner_and_assistant_have_the_owners_rights_others_do_not() -> None:
 
 
 def test_presence_password_gives_exactly_24_hours() -> None:
-    access = replay(ev.PresencePasswordRedeemed("PRO-1", T0))
+    access = replay(ev.GrantGiven(GrantKind.PRESENCE, "PRO-1", T0))
     assert decide(access, DR, Action.READ, PATIENT, T0 + timedelta(hours=24) - timedelta(microseconds=1)).allowed
     late = decide(access, DR, Action.READ, PATIENT, T0 + timedelta(hours=24))
     assert (late.allowed, late.reason) == (False, "the grant has expired")
@@ -50,7 +51,7 @@ def test_blocking_beats_every_grant_and_blocked_documents_are_hidden() -> None:
 
 
 def test_emergency_access_only_where_not_refused_and_professionals_never_manage() -> None:
-    access = replay(ev.EmergencyAccessUsed("PRO-1", T0))
+    access = replay(ev.GrantGiven(GrantKind.EMERGENCY, "PRO-1", T0))
     assert decide(access, DR, Action.READ, PATIENT, T0).grant is GrantKind.EMERGENCY
     ev.apply(access, ev.EmergencyAccessSettingChanged(T0, refused=True))
     assert not decide(access, DR, Action.READ, PATIENT, T0).allowed
@@ -87,9 +88,9 @@ def reference(history: list[Any], pro: str, doc: str | None, now: datetime) -> t
             grants[GrantKind.CIRCLE] = None
         elif isinstance(e, ev.AccessPeriodSet) and mine and grants[GrantKind.CIRCLE]:
             grants[GrantKind.CIRCLE] = (grants[GrantKind.CIRCLE][0], e.at + timedelta(days=e.days))  # type: ignore[index]
-        elif isinstance(e, ev.PresencePasswordRedeemed) and mine:
+        elif isinstance(e, ev.GrantGiven) and e.kind is GrantKind.PRESENCE and mine:
             grants[GrantKind.PRESENCE] = (e.at, e.at + timedelta(hours=24))
-        elif isinstance(e, ev.EmergencyAccessUsed) and mine:
+        elif isinstance(e, ev.GrantGiven) and e.kind is GrantKind.EMERGENCY and mine:
             grants[GrantKind.EMERGENCY] = (e.at, e.at + timedelta(hours=12))
         elif isinstance(e, ev.GrantRevoked) and mine:
             grants[e.kind] = None
@@ -118,8 +119,8 @@ def event(kind: str, pro: str, doc: str, days: int | None, flag: bool, grant: Gr
         "remove": lambda: ev.CircleMemberRemoved(pro, at),
         "period": lambda: ev.AccessPeriodSet(pro, at, days or 0),
         "block": lambda: ev.ProfessionalBlocked(pro, at, flag),
-        "presence": lambda: ev.PresencePasswordRedeemed(pro, at),
-        "emergency": lambda: ev.EmergencyAccessUsed(pro, at),
+        "presence": lambda: ev.GrantGiven(GrantKind.PRESENCE, pro, at),
+        "emergency": lambda: ev.GrantGiven(GrantKind.EMERGENCY, pro, at),
         "setting": lambda: ev.EmergencyAccessSettingChanged(at, flag),
         "revoke": lambda: ev.GrantRevoked(pro, grant, at),
         "doc": lambda: ev.DocumentBlocked(doc, at, flag),

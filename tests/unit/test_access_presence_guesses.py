@@ -7,18 +7,15 @@ argon2 check real; time moves on a FakeClock."""
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from services.access import commands, presence
-from services.access.domain import ProfessionalCard
-from services.access.presence_api import PresenceApi
-from services.access.service import AccessService, Publishers
-from services.access.view import AccessView
-from tests.fakes.access import FakeAccessStore, FakeAuditTrail
-from tests.fakes.publish import Sent
+from schemas.access import PresenceRedeemRequest
+from services.access.domain import planner, presence
+from services.access.domain.directory import ProfessionalCard
+from services.access.service import presence as passwords
+from tests.fakes.access import FakeAccess, FakeAccessStore
 from tests.inprocess import FakeClock
 from tests.support import make_matricule
 
@@ -31,24 +28,22 @@ RIGHT, WRONG = "ABCD-EFGH", "ZZZZ-ZZZZ"
 class World:
     def __init__(self) -> None:
         self.clock = FakeClock(T0)
-        self.store, self.audit, self.notify, self.command = FakeAccessStore(), FakeAuditTrail(), Sent(), Sent()
-        self.view = AccessView(self.store)
-        service = AccessService(self.store, self.view, self.audit, Publishers(Sent(), Sent(), self.notify, Sent(),
-                                                                              self.command), self.clock)
-        self.api = PresenceApi(service, self.clock, None)
+        fake = FakeAccess(self.clock)
+        self.store, self.audit, self.notify, self.command = fake.store, fake.audit, fake.notify, fake.command
+        self.view, self.passwords = fake.view, fake.uc.presence
         self.store.persons[PATIENT] = {"_id": PATIENT}
         for pro in PROS:
             self.view.list_professional(ProfessionalCard(pro, "Eva", "Roth", "Médecin", None, None, True))
 
     async def set_password(self, password: str = RIGHT) -> None:
         doc = await self.store.load(PATIENT)
-        doc.presence_hash = await presence.hash_password(password)
+        doc.presence_hash = await passwords.hash_password(password)
         assert await self.store.save(doc, self.clock())
 
     async def redeem(self, pro: str, password: str = WRONG) -> tuple[int, Any]:
         body = {"command_id": f"r-{uuid.uuid4().hex}", "patient": PATIENT, "professional_id": pro,
                 "password": password}
-        return await self.api.redeem(json.dumps(body).encode())
+        return await self.passwords.redeem(PresenceRedeemRequest.model_validate(body))
 
     def evaluated_wrong(self) -> int:
         """Wrong guesses the API evaluated on the patient (each one audited)."""
@@ -64,12 +59,12 @@ def test_six_professionals_get_ten_guesses_on_one_patient_in_the_hour_and_she_is
         await w.set_password()
         answers = [await w.redeem(pro) for pro in PROS for _ in range(5)]  # the finding: 6 x 5 = 30 tries
         assert [status for status, _ in answers].count(403) == 10 and w.evaluated_wrong() == 10
-        assert all(a == (429, {"detail": commands.PAUSED}) for a in answers[10:])
+        assert all(a == (429, {"detail": planner.PAUSED}) for a in answers[10:])
         assert w.told() == [("presence-password-guesses", "inapp", "3"),
                             ("presence-password-guesses", "preferred", "3"),
                             ("presence-password-guesses-paused", "inapp", "10"),
                             ("presence-password-guesses-paused", "preferred", "10")]
-        assert (await w.redeem(PROS[5], RIGHT)) == (429, {"detail": commands.PAUSED})  # not evaluated: paused
+        assert (await w.redeem(PROS[5], RIGHT)) == (429, {"detail": planner.PAUSED})  # not evaluated: paused
 
         w.clock.advance(minutes=59, seconds=59)
         assert (await w.redeem(PROS[5], RIGHT))[0] == 429  # the window has not slid yet
@@ -88,7 +83,7 @@ def test_a_new_password_made_by_the_present_patient_starts_its_own_count() -> No
         for pro in PROS[:2]:
             for _ in range(5):
                 await w.redeem(pro)
-        assert (await w.redeem(PROS[2], RIGHT)) == (429, {"detail": commands.PAUSED})
+        assert (await w.redeem(PROS[2], RIGHT)) == (429, {"detail": planner.PAUSED})
         await w.set_password("HJKM-NPQR")  # what the portal's "new presence password" makes the patient's
         assert (await w.redeem(PROS[2], "HJKM-NPQR"))[0] == 202
         # the professionals' own caps stay: DR-0 had 5 wrong guesses on this patient within the hour

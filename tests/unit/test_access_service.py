@@ -5,19 +5,15 @@ the same ones under the same ids. The sweeper asks for due ends. No broker, no d
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from schemas.access import AccessCommandV1, AccessOutcomeV1
-from services.access import api as access_api
-from services.access import commands
-from services.access.domain import ProfessionalCard
-from services.access.service import AccessService, Publishers
-from services.access.sweeper import Sweeper
-from services.access.view import AccessView
-from tests.fakes.access import FakeAccessStore, FakeAuditTrail
-from tests.fakes.publish import Sent
+from schemas.access import AccessCommandV1, AccessOutcomeV1, DecisionRequest
+from services.access.domain import planner
+from services.access.domain.directory import ProfessionalCard
+from services.access.service import decide as decide_module
+from services.access.service.sweeper import Sweeper
+from tests.fakes.access import FakeAccess
 from tests.inprocess import FakeClock
 from tests.support import make_matricule
 
@@ -29,11 +25,11 @@ PRO = "DR-1"
 class World:
     def __init__(self) -> None:
         self.clock = FakeClock(T0)
-        self.store, self.audit = FakeAccessStore(), FakeAuditTrail()
-        self.view = AccessView(self.store)
-        self.outcome, self.changed, self.notify, self.expired, self.command = Sent(), Sent(), Sent(), Sent(), Sent()
-        self.service = AccessService(self.store, self.view, self.audit, Publishers(
-            self.outcome, self.changed, self.notify, self.expired, self.command), self.clock)
+        fake = FakeAccess(self.clock)
+        self.store, self.audit, self.view, self.uc = fake.store, fake.audit, fake.view, fake.uc
+        self.outcome, self.changed, self.notify, self.expired, self.command = (
+            fake.outcome, fake.changed, fake.notify, fake.expired, fake.command)
+        self.service = fake.uc.commands
         self.store.persons[OWNER] = {"_id": OWNER}
         self.view.list_professional(ProfessionalCard(PRO, "Eva", "Roth", "Médecin", None, None, True))
 
@@ -105,7 +101,7 @@ def test_a_minors_legal_representatives_come_from_accesss_copy_of_the_registry()
         return asyncio.run(w.service.handle(cmd))
 
     refused = add(neighbour, "a-1")
-    assert (refused.accepted, refused.reason) == (False, commands.NOT_A_REPRESENTATIVE)
+    assert (refused.accepted, refused.reason) == (False, planner.NOT_A_REPRESENTATIVE)
     accepted = add(parent, "a-2")
     assert accepted.accepted and accepted.details == {"link_ends_at": "2033-06-01T00:00:00.000Z"}
     assert [(e["kind"], e["subject"]) for e in w.store.expiries.values()] == [("assistant", parent)]
@@ -153,16 +149,15 @@ def test_a_first_access_is_told_once_even_after_the_pairs_seen_are_forgotten(mon
     w.view.list_professional(ProfessionalCard(second, "Luc", "Weber", "Médecin", None, None, True))
     for pro in (PRO, second):
         w.handle("add-to-circle", command_id=f"c-{pro}", professional_id=pro, period_days=30)
-    monkeypatch.setattr(access_api, "SEEN_MAX", 1)
-    api = access_api.AccessApi(w.service, w.clock)
+    monkeypatch.setattr(decide_module, "SEEN_MAX", 1)
 
     async def reads(*pros: str) -> None:
         for pro in pros:
-            status, answer = await api.decide(json.dumps({"actor": {"kind": "professional", "id": pro},
-                                                          "action": "read", "patient": OWNER}).encode())
-            assert status == 200 and answer["allowed"] is True
-            await asyncio.gather(*api._tasks)
+            answer = await w.uc.decide(DecisionRequest.model_validate(
+                {"actor": {"kind": "professional", "id": pro}, "action": "read", "patient": OWNER}))
+            assert answer.allowed is True
+            await w.uc.first_access.settled()
 
     asyncio.run(reads(PRO, second, PRO, second))
     told = [b for b in w.notify.bodies if b.get("template_id") == "first-access"]
-    assert len(told) == 2 and len(api._seen) == 1
+    assert len(told) == 2 and len(w.uc.first_access._seen) == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.access.tokens import RememberingVerifier
+from services.access.api.service_token_cache import RememberingVerifier
 from services.kit.servicetokens import LIFETIME_S, Refused, Signer, Verifier, new_key, parse_public_keys
 
 

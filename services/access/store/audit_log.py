@@ -4,7 +4,7 @@
 Appends are group-committed: callers wait until their entry is stored (no audit, no access), while a single
 writer task stores whatever is queued in one unordered `insert_many` — at most one entry per patient per
 batch, so a duplicate (another replica got there first) never strands a successor with a wrong prev_hash. Each
-stored head is noted for the checkpoint (`checkpoints.py`); no Kafka call on this path.
+stored head is noted for the checkpoint (`service/checkpoints.py`); no Kafka call on this path.
 
 A reloaded head is trusted only if access signed it (its MAC holds under the key): an entry someone else wrote
 above it is linked past, never vouched for (`audit.resume`), and a tail deleted below the checkpoint is not
@@ -24,8 +24,9 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from services.kit.projection import insert_many_once
 
-from .. import audit, audit_check
-from ..audit import AuditEntry, AuditKeys, Checkpoints, Head
+from ..domain import audit, audit_check
+from ..domain.audit import AuditEntry, AuditKeys, Head
+from .protocol import Checkpoints
 
 log = structlog.get_logger("dsp.access.audit")
 FIELDS = ("patient", "seq", "at", "actor_kind", "actor_id", "action", "document", "allowed", "reason", "prev_hash",

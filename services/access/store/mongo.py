@@ -14,9 +14,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.kit.projection import insert_many_once, insert_once, upsert
 
-from ..decisions import PatientAccess
-from ..domain import ProfessionalCard
-from ..emergency import Use
+from ..domain.decisions import PatientAccess
+from ..domain.directory import ProfessionalCard
+from ..domain.emergency import Use
 from . import changes
 from .claims import UniqueInserts
 from .protocol import RECENT_COMMANDS, PatientDoc, decode_access, decode_doc, encode_access

@@ -1,20 +1,24 @@
 """The shape of access's stored data and the seam below the service layer: `PatientDoc` (one document per patient:
 the whole access state, a version, the presence password's hash, consents and the recent commands' outcomes), its
 encoding (`encode_access`, `decode_access`, `decode_doc`, shared by the MongoDB store and the in-memory fake) and
-`Store`, the Protocol every store of access's data implements. No driver here."""
+`Store`, the Protocol every store of access's data implements, with `AuditTrail` (the audit chains) and `Checkpoints`
+(their heads checkpointed outside the database). No driver here."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from services.kit.commands import recent_outcome
 
-from ..decisions import Grant, GrantKind, PatientAccess
-from ..domain import ProfessionalCard
-from ..emergency import Use
+from ..domain.audit import AuditEntry, Checkpoint, Head
+from ..domain.audit_check import Verdict
+from ..domain.decisions import Grant, PatientAccess
+from ..domain.directory import ProfessionalCard
+from ..domain.emergency import Use
+from ..domain.grants import GrantKind
 
 RECENT_COMMANDS = 50  # outcomes kept per patient to answer a redelivered command identically
 
@@ -107,3 +111,37 @@ class Store(Protocol):
     async def forget_sealed_presence(self, command_id: str) -> None: ...
     async def put_redemption(self, command_id: str, patient: str, professional: str, at: datetime) -> None: ...
     async def redemption(self, command_id: str) -> dict[str, Any] | None: ...
+
+
+class Checkpoints(Protocol):
+    """The heads access checkpointed outside its database (`service.checkpoints.CheckpointBook` on Kafka,
+    `tests.fakes.access.FakeCheckpoints` in memory)."""
+
+    @property
+    def sealed(self) -> bool:
+        """access has checkpointed the chains it found when it first keyed entries (after that, an unsigned chain
+        without a checkpoint is nobody's access wrote)."""
+
+    def latest(self, patient: str) -> Checkpoint | None:
+        """The newest checkpoint of the patient's chain as the topic (which only access may write) says."""
+
+    def checked(self, patient: str) -> Checkpoint | None:
+        """The same, its signature checked with access's public key (None, and a warning, if it does not hold)."""
+
+    def note(self, patient: str, head: Head) -> None:
+        """An entry stored at `head`: checkpoint it soon (coalesced per patient, off the decision's path)."""
+
+
+class AuditTrail(Protocol):
+    """Where a patient's chain is kept (`store.audit_log.AuditLog` on MongoDB, `tests.fakes.access.FakeAuditTrail` in
+    memory): appended once per `ref`, read newest first by page, read whole, and verified against access's key and
+    checkpoint."""
+
+    async def load_heads(self) -> int: ...
+    async def append(self, patient: str, at: datetime, actor_kind: str, actor_id: str, action: str,
+                     document: str | None, allowed: bool, reason: str, ref: str | None = None,
+                     via: str = "", justification: str = "") -> AuditEntry: ...
+    async def page(self, patient: str, before_seq: int | None, limit: int) -> list[AuditEntry]: ...
+    async def chain(self, patient: str) -> list[AuditEntry]: ...
+    async def verify(self, patient: str, chain: Sequence[AuditEntry] | None = None) -> Verdict:
+        """The chain (read now, or `chain` as just read) checked against the key and the checkpoint."""

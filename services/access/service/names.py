@@ -8,8 +8,8 @@ from typing import Any
 
 from schemas.access import AuditActor, ProfessionalRef
 
-from . import domain
-from .store import Store
+from ..domain import directory
+from ..store import Store
 from .view import AccessView
 
 
@@ -30,7 +30,7 @@ class Names:
 
     async def person_names(self, matricules: Iterable[str]) -> dict[str, str | None]:
         found = await self.people(matricules)
-        return {m: domain.person_name(raw) for m, raw in found.items()}
+        return {m: directory.person_name(raw) for m, raw in found.items()}
 
     def actor(self, kind: str, actor_id: str, people: dict[str, str | None]) -> AuditActor:
         """Who did it, named (`people`: the names of the persons among the actors)."""
@@ -40,4 +40,4 @@ class Names:
                               specialty=pro.specialty)
         if kind == "patient":
             return AuditActor(kind="patient", id=actor_id, name=people.get(actor_id))
-        return AuditActor(kind="operator", id=actor_id, name=domain.AGENCY)
+        return AuditActor(kind="operator", id=actor_id, name=directory.AGENCY)

@@ -1,13 +1,18 @@
 """The planner's shared types: the facts the worker gathers for a command (`Facts`, with `AuditCheck`, the verdict on
 an audit trail), the plan that comes out (`Plan`: accepted or not, why, the events, notices and details)
-and `refuse`, the plan of a refused command. Every family of commands plans with these."""
+`refuse`, the plan of a refused command, and `give`, the plan that gives a grant of a kind with a length of its own
+(its audit wording, notice and end from the grant-kind table). Every family of commands plans with these."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+
+from schemas.fields import rfc3339
 
 from .. import state as ev
 from ..audit_check import Verdict
+from ..grants import GrantKind, rule
 
 AuditCheck = Verdict  # how the patient's audit chain verified (asked for a `verify-audit-trail` command only)
 
@@ -39,3 +44,12 @@ class Plan:
 
 def refuse(reason: str) -> Plan:
     return Plan(False, reason)
+
+
+def give(kind: GrantKind, professional: str, now: datetime, params: dict[str, str]) -> Plan:
+    """Give `professional` a grant of `kind` now: the table's wording, its notice (with `params`), its end."""
+    row = rule(kind)
+    ends = row.ends(now)
+    return Plan(True, row.given, [ev.GrantGiven(kind, professional, now)],
+                [(row.notice, params)] if row.notice else [], {"ends_at": rfc3339(ends)} if ends else {},
+                alert=row.alert)

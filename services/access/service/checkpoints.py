@@ -35,8 +35,8 @@ from aiokafka.errors import KafkaError
 from schemas.topics import ACCESS_AUDIT_HEADS
 from services.kit.commands import Publish
 
-from . import signing
-from .audit import GENESIS, AuditKeys, Checkpoint, Head
+from ..domain import signing
+from ..domain.audit import GENESIS, AuditKeys, Checkpoint, Head
 
 log = structlog.get_logger("dsp.access.checkpoints")
 CHUNK = 500  # checkpoints published at once (aiokafka batches them)

@@ -1,6 +1,6 @@
-"""access's read API for the portal (behind the door; the gateway calls it): the access state, the audit trail,
-the patients of a professional and the DSPs a person assists — professionals and people named, dates in RFC 3339
-UTC (`Z`), lists cursor-paged (`{"items", "next_cursor"}`; a cursor this API did not give out is a 422).
+"""access's reads for the portal (the use cases behind `api/reads.py`; the gateway calls them): the access state, the
+audit trail, the patients of a professional and the DSPs a person assists — professionals and people named, dates in
+RFC 3339 UTC (`Z`), lists cursor-paged (`{"items", "next_cursor"}`; a cursor this API did not give out is a 422).
 
 The owner and their assistants read the state and the trail; the audit entries show who (named), what, when,
 allowed or not and why, and a break-the-glass justification — the hash chain's internals (seq, hashes) only in
@@ -28,45 +28,36 @@ from schemas.access import (
     ProfessionalQuery,
 )
 from schemas.fields import rfc3339
-from services.kit.http import Door
 from services.kit.paging import BadCursor, encode_cursor
 
-from . import domain
+from ..domain import directory
+from ..domain.audit import AuditEntry
+from ..domain.decisions import Action, Actor, decide
+from ..domain.planner import is_adult
+from ..store import AuditTrail, PatientDoc, Store
 from .answers import Answer, bad_cursor, key_position, keyset, ok, seq_position
-from .audit import AuditEntry
-from .commands import is_adult
-from .decisions import Action, Actor, decide
+from .effects import ms
 from .names import Names
-from .service import AccessService, ms
-from .store import PatientDoc
+from .view import AccessView
 
 LEGACY = ("patient", "seq", "at", "actor_kind", "actor_id", "action", "document", "allowed", "reason", "via")
 
 
 class AccessReads:
-    def __init__(self, service: AccessService, names: Names, clock: Callable[[], datetime]) -> None:
-        self.service, self.names, self.clock = service, names, clock
-        self.view, self.audit, self.store = service.view, service.audit, service.store
+    def __init__(self, store: Store, view: AccessView, audit: AuditTrail, names: Names,
+                 clock: Callable[[], datetime]) -> None:
+        self.store, self.view, self.audit, self.names, self.clock = store, view, audit, names, clock
 
-    def routes(self, door: Door) -> list[tuple[str, Any]]:
-        gateway = ("gateway",)
-        return [("/v1/access-state", door.endpoint(self.access_state, gateway)),
-                ("/v1/audit", door.endpoint(self.audit_trail, gateway)),
-                ("/v1/patients-of", door.endpoint(self.patients_of, gateway)),
-                ("/v1/assisted", door.endpoint(self.assisted, gateway))]
-
-    async def _manager(self, raw: bytes) -> PatientQuery | Answer:
-        body = PatientQuery.model_validate_json(raw)
+    async def _refused(self, body: PatientQuery) -> Answer | None:
+        """403 unless the actor manages the patient's DSP (the owner, an assistant)."""
         decision = await self.view.decide(Actor(body.actor.kind, body.actor.id), Action.MANAGE, body.patient,
                                           ms(self.clock()))
-        if not decision.allowed:
-            return 403, {"detail": decision.reason}
-        return body
+        return None if decision.allowed else (403, {"detail": decision.reason})
 
-    async def access_state(self, raw: bytes) -> Answer:
-        body = await self._manager(raw)
-        if not isinstance(body, PatientQuery):
-            return body
+    async def access_state(self, body: PatientQuery) -> Answer:
+        refused = await self._refused(body)
+        if refused is not None:
+            return refused
         return ok(await self.state(await self.store.load(body.patient)))
 
     async def state(self, doc: PatientDoc) -> AccessStateV1:
@@ -75,23 +66,23 @@ class AccessReads:
         guardians = (people.get(doc.patient) or {}).get("guardians", [])
         minor = not is_adult(doc.patient, ms(self.clock()))
         return AccessStateV1(
-            patient=doc.patient, patient_name=domain.person_name(people.get(doc.patient)), version=doc.version,
+            patient=doc.patient, patient_name=directory.person_name(people.get(doc.patient)), version=doc.version,
             grants=[GrantV1(**names.professional(g.professional_id).model_dump(), kind=g.kind.value,
                             granted_at=g.granted_at, ends_at=g.ends_at) for g in access.grants.values()],
             referring_gp=names.professional(access.referring_gp) if access.referring_gp else None,
             blocked_professionals=[names.professional(p) for p in sorted(access.blocked_professionals)],
             blocked_documents=sorted(access.blocked_documents),
-            assistants=[AssistantV1(matricule=m, name=domain.person_name(people.get(m)),
-                                    kind=domain.assistant_kind(minor, m, guardians),
+            assistants=[AssistantV1(matricule=m, name=directory.person_name(people.get(m)),
+                                    kind=directory.assistant_kind(minor, m, guardians),
                                     since=access.assistant_since.get(m), ends_at=end)
                         for m, end in access.assistants.items()],
             emergency_refused=access.emergency_refused, presence_password=doc.presence_hash is not None,
             consents=[ConsentV1(**c) for c in doc.consents])
 
-    async def audit_trail(self, raw: bytes) -> Answer:
-        body = await self._manager(raw)
-        if not isinstance(body, PatientQuery):
-            return body
+    async def audit_trail(self, body: PatientQuery) -> Answer:
+        refused = await self._refused(body)
+        if refused is not None:
+            return refused
         try:
             before = seq_position(body.cursor) if body.cursor is not None else body.before_seq
         except BadCursor as exc:
@@ -108,10 +99,9 @@ class AccessReads:
                             action=entry.action, document_id=entry.document, allowed=entry.allowed,
                             reason=entry.reason, justification=entry.justification or None)
 
-    async def patients_of(self, raw: bytes) -> Answer:
+    async def patients_of(self, body: ProfessionalQuery) -> Answer:
         """The patients whose DSP a professional may read now, with the grant, by matricule (from the view's
         index of the patients they hold a grant on)."""
-        body = ProfessionalQuery.model_validate_json(raw)
         now, pro = ms(self.clock()), body.professional_id
         if not await self.view.professional_known(pro):
             return 404, {"detail": "unknown professional"}
@@ -133,9 +123,8 @@ class AccessReads:
         return ok(PatientsOfPage(professional=self.names.professional(pro), items=items, next_cursor=next_cursor,
                                  patients=items))
 
-    async def assisted(self, raw: bytes) -> Answer:
+    async def assisted(self, body: AssistedQuery) -> Answer:
         """The DSPs `user` assists now (the link made and not ended), by the patient's matricule."""
-        body = AssistedQuery.model_validate_json(raw)
         now, user = ms(self.clock()), body.user
         try:
             after = key_position(body.cursor, "assisted")
@@ -147,8 +136,8 @@ class AccessReads:
             return (patient, state) if allowed else None
         page, more = keyset(self.view.by_assistant.get(user, ()), after, body.limit, assisted)
         people = await self.names.people(p for p, _ in page)
-        items = [AssistedV1(patient=p, name=domain.person_name(people.get(p)),
-                            kind=domain.assistant_kind(not is_adult(p, now), user,
+        items = [AssistedV1(patient=p, name=directory.person_name(people.get(p)),
+                            kind=directory.assistant_kind(not is_adult(p, now), user,
                                                        (people.get(p) or {}).get("guardians", [])),
                             since=state.assistant_since.get(user), ends_at=state.assistants.get(user))
                  for p, state in page]

@@ -1,55 +1,47 @@
-"""Applying access commands: load the patient's state, plan (pure rules), save version-guarded, then the
-effects — audit entry, scheduled grant ends, notices (an alert also on the patient's own channel), the
-break-the-glass count the operators watch, outcome event, view refresh. A redelivered command finds
+"""The use case that applies access commands (`access.commands.v1`): load the patient's state, plan (pure rules),
+save version-guarded, then the effects — audit entry, scheduled grant ends, notices (an alert also on the patient's
+own channel), the break-the-glass count the operators watch, outcome event, view refresh. A redelivered command finds
 its outcome stored with the state and repeats the same effects under the same ids (never a second letter)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import structlog
 
-from schemas.access import AccessChangedV1, AccessOutcomeV1, AnyCommand, GrantExpiredV1
-from schemas.notify import Channel, NotificationRequestV1
-from services.kit.commands import Ids, Publish, remember, send
+from schemas.access import (
+    AccessChangedV1,
+    AccessOutcomeV1,
+    ActorRef,
+    AnyCommand,
+    GrantExpiredV1,
+    SetDocumentVisibility,
+)
+from schemas.notify import Channel
+from schemas.records import DocumentVisibilityChangedV1
+from services.kit.commands import remember, send
 
-from . import commands
-from . import state as ev
-from .audit import AuditTrail
-from .store import RECENT_COMMANDS, PatientDoc, Store
+from ..domain import planner
+from ..domain import state as ev
+from ..store import RECENT_COMMANDS, AuditTrail, PatientDoc, Store
+from .effects import IDS, Notices, Publishers, ms
 from .view import AccessView
 
 log = structlog.get_logger("dsp.access")
-NS = uuid.UUID("0b5d2c4e-6a51-4f0e-9c1b-5d0f6c0a3e77")  # the service's id namespace
-IDS = Ids(NS)
+RECORDS = ActorRef(kind="operator", id="records")
 
 
 class Conflict(RuntimeError):
     """The patient's state kept changing under us; the message is retried."""
 
 
-def ms(at: datetime) -> datetime:
-    """Millisecond precision: what MongoDB stores, so a reloaded grant ends at the same instant."""
-    return at.replace(microsecond=at.microsecond // 1000 * 1000)
-
-
-@dataclass
-class Publishers:
-    outcome: Publish
-    changed: Publish
-    notify: Publish
-    expired: Publish
-    command: Publish  # internal commands (grant ends, document visibility) go through the patient's partition
-
-
-class AccessService:
-    def __init__(self, store: Store, view: AccessView, audit_log: AuditTrail, out: Publishers,
+class ApplyCommands:
+    def __init__(self, store: Store, view: AccessView, audit_log: AuditTrail, out: Publishers, notices: Notices,
                  clock: Callable[[], datetime]) -> None:
         self.store, self.view, self.audit, self.out, self.clock = store, view, audit_log, out, clock
+        self.notices = notices
 
     async def handle(self, cmd: AnyCommand) -> AccessOutcomeV1:
         now = ms(self.clock())
@@ -61,13 +53,13 @@ class AccessService:
                 if not await self.store.effects_done(cmd.command_id):
                     await self._effects(cmd, outcome, done["effects"], doc.version)
                 return outcome
-            plan = commands.plan(cmd, doc.access, await self._facts(cmd, doc), now)
+            plan = planner.plan(cmd, doc.access, await self._facts(cmd, doc), now)
             ends = self._apply(doc, plan)
             outcome = AccessOutcomeV1(event_id=IDS.of("outcome", cmd.command_id),
                                       command_id=cmd.command_id, command=cmd.command, patient=cmd.patient,
                                       accepted=plan.accepted, reason=plan.reason, at=now, details=plan.details)
             effects = {"notices": [{"template": t, "params": p} for t, p in plan.notices],  # no nested arrays
-                       "ends": ends, "expired": commands.ended_grant(cmd) is not None and plan.accepted,
+                       "ends": ends, "expired": planner.ended_grant(cmd) is not None and plan.accepted,
                        "alert": plan.alert}
             if not plan.accepted and doc.version == 0:  # no state for an unknown patient: the refusal alone
                 outcome = AccessOutcomeV1.model_validate(await self.store.first_refusal(
@@ -83,15 +75,15 @@ class AccessService:
                 return outcome
         raise Conflict("the patient's access state changed 20 times while applying one command")
 
-    async def _facts(self, cmd: AnyCommand, doc: PatientDoc) -> commands.Facts:
+    async def _facts(self, cmd: AnyCommand, doc: PatientDoc) -> planner.Facts:
         """What the planner needs to know and cannot look up itself (it is pure)."""
         pro: str = getattr(cmd, "professional_id", None) or (cmd.actor.id if cmd.actor.kind == "professional" else "")
         assistant: str = getattr(cmd, "assistant", "")
-        pending = await self.store.pending_presence(cmd.command_id) if commands.needs_presence_hash(cmd) else None
-        redeemed = await self.store.redemption(cmd.command_id) if commands.needs_presence_check(cmd) else None
-        check = await self.audit.verify(cmd.patient) if commands.needs_audit_check(cmd) else None
+        pending = await self.store.pending_presence(cmd.command_id) if planner.needs_presence_hash(cmd) else None
+        redeemed = await self.store.redemption(cmd.command_id) if planner.needs_presence_check(cmd) else None
+        check = await self.audit.verify(cmd.patient) if planner.needs_audit_check(cmd) else None
         patient = await self.store.person(cmd.patient)
-        return commands.Facts(
+        return planner.Facts(
             patient_known=patient is not None,
             patient_guardians=frozenset(patient.get("guardians") or []) if patient else frozenset(),
             professional_known=bool(pro) and await self.view.professional_known(pro),
@@ -105,7 +97,7 @@ class AccessService:
             audit=check)
 
     @staticmethod
-    def _apply(doc: PatientDoc, plan: commands.Plan) -> list[dict[str, Any]]:
+    def _apply(doc: PatientDoc, plan: planner.Plan) -> list[dict[str, Any]]:
         """Apply an accepted plan to `doc`; returns the grant ends it added, as the state now holds them."""
         if not plan.accepted:
             return []
@@ -125,25 +117,25 @@ class AccessService:
         under the same request id, which notify sends once."""
         pending = await self.store.pending_presence(cmd.command_id)
         if pending is not None and pending.get("sealed"):
-            await self.notify(cmd.patient, f"{cmd.command_id}:password", "presence-password", {},
-                              Channel(channel), pending["sealed"])
+            await self.notices.notify(cmd.patient, f"{cmd.command_id}:password", "presence-password", {},
+                                      Channel(channel), pending["sealed"])
 
     async def _effects(self, cmd: AnyCommand, outcome: AccessOutcomeV1, effects: dict[str, Any], version: int) -> None:
         await self.audit.append(cmd.patient, outcome.at, cmd.actor.kind, cmd.actor.id, cmd.command, None,
                                 outcome.accepted, outcome.reason, ref=cmd.command_id,
-                                justification=commands.justification(cmd))
-        channel = commands.sends_password(cmd)
+                                justification=planner.justification(cmd))
+        channel = planner.sends_password(cmd)
         if channel is not None and outcome.accepted:
             await self._send_password(cmd, channel)
         for end in effects["ends"]:
             await self.store.schedule_end(cmd.patient, end["kind"], end["subject"], end["ends_at"])
-        tell = self.alert if effects.get("alert") else self.notify
+        tell = self.notices.alert if effects.get("alert") else self.notices.notify
         for notice in effects["notices"]:
             await tell(cmd.patient, f"{cmd.command_id}:{notice['template']}", notice["template"], notice["params"])
-        if outcome.accepted and commands.breaks_the_glass(cmd):  # counted for the operators' watch, once
+        if outcome.accepted and planner.breaks_the_glass(cmd):  # counted for the operators' watch, once
             await self.store.glass_broken(cmd.actor.id, cmd.patient, outcome.at, cmd.command_id)
         key = cmd.patient.encode()
-        ended = commands.ended_grant(cmd)
+        ended = planner.ended_grant(cmd)
         if effects.get("expired") and ended is not None:
             expired = GrantExpiredV1(event_id=IDS.of("expired", cmd.command_id), patient=cmd.patient,
                                      grant=ended.grant, subject=ended.subject, ended_at=ended.ends_at)
@@ -152,25 +144,14 @@ class AccessService:
         if outcome.accepted and version:
             await self.out.changed(AccessChangedV1(patient=cmd.patient, version=version).model_dump(), key=key)
         await self.store.mark_effects_done(cmd.command_id, outcome.at)
-        if commands.keeps_sealed_password(cmd):
+        if planner.keeps_sealed_password(cmd):
             await self.store.forget_sealed_presence(cmd.command_id)  # the letter is on its way: keep the hash only
         log.info("access command applied" if outcome.accepted else "access command refused", command=cmd.command,
                  reason=outcome.reason)
 
-    async def alert(self, patient: str, ref: str, template: str, params: dict[str, str]) -> None:
-        """A notice in the portal and on the patient's own channel (the e-mail or SMS she chose; notify resolves
-        it): an emergency access, repeated wrong presence passwords."""
-        await self.notify(patient, ref, template, params)
-        await self.notify(patient, f"{ref}:preferred", template, params, Channel.PREFERRED)
-
-    async def notify(self, patient: str, ref: str, template: str, params: dict[str, str],
-                     channel: Channel = Channel.INAPP, sealed: dict[str, str] | None = None) -> None:
-        request = NotificationRequestV1(request_id=notice_id(ref), channel=channel, template_id=template,
-                                        recipient=patient, parameters=params, **(sealed or {}))
-        await self.out.notify(request.model_dump(mode="json"), key=request.request_id.encode())
-
-
-def notice_id(ref: str) -> str:
-    """The deterministic request id of a notice (the API seals a presence password to it in advance)."""
-    return f"access-{IDS.of(ref)}"
-
+    async def document_visibility(self, event: DocumentVisibilityChangedV1) -> None:
+        """records hid or showed a document: an internal command, applied by the patient's partition owner."""
+        command = SetDocumentVisibility(command="set-document-visibility", command_id=f"vis-{event.event_id}",
+                                        patient=event.patient_matricule, actor=RECORDS, document_id=event.document_id,
+                                        blocked=event.blocked)
+        await self.out.command(command.model_dump(mode="json"), key=event.patient_matricule.encode())

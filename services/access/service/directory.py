@@ -1,4 +1,5 @@
-"""access's directory reads (behind the door; the gateway calls them), so that nobody else opens access's database:
+"""access's directory reads, the use cases behind `api/directory.py` (the gateway calls them), so that nobody else
+opens access's database:
 
 - `POST /v1/professionals/search`: active professionals by name prefix (case and accents ignored), by family then
   given name, cursor-paged — to add one to the trusted circle;
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from schemas.access import (
     PersonLookup,
@@ -24,13 +24,14 @@ from schemas.access import (
     ProfessionalStatusV1,
     ProfessionalV1,
 )
-from services.kit.http import Door
 from services.kit.paging import BadCursor, decode_cursor, encode_cursor
 
-from . import domain
+from ..domain import directory
+from ..domain.planner import is_adult
+from ..store import Store
 from .answers import Answer, bad_cursor, ok
-from .commands import is_adult
-from .service import AccessService, ms
+from .effects import ms
+from .view import AccessView
 
 NOT_FOUND: Answer = (404, {"detail": "no registered adult with this matricule"})
 
@@ -44,23 +45,16 @@ def _after(cursor: str | None) -> tuple[str, str, str] | None:
     return key[0], key[1], key[2]
 
 
-class DirectoryApi:
-    def __init__(self, service: AccessService, clock: Callable[[], datetime]) -> None:
-        self.service, self.clock, self.view, self.store = service, clock, service.view, service.store
+class Directory:
+    def __init__(self, store: Store, view: AccessView, clock: Callable[[], datetime]) -> None:
+        self.store, self.view, self.clock = store, view, clock
 
-    def routes(self, door: Door) -> list[tuple[str, Any]]:
-        gateway = ("gateway",)
-        return [("/v1/professionals/search", door.endpoint(self.search, gateway)),
-                ("/v1/professionals/get", door.endpoint(self.get, gateway)),
-                ("/v1/persons/lookup", door.endpoint(self.lookup, gateway))]
-
-    async def search(self, raw: bytes) -> Answer:
-        body = ProfessionalSearch.model_validate_json(raw)
+    async def search(self, body: ProfessionalSearch) -> Answer:
         try:
             after = _after(body.cursor)
         except BadCursor as exc:
             return bad_cursor(exc)
-        found = domain.search(list(self.view.directory.values()), body.q, after, body.limit + 1)
+        found = directory.search(list(self.view.directory.values()), body.q, after, body.limit + 1)
         page = found[:body.limit]
         items = [ProfessionalV1(professional_id=c.professional_id, given_name=c.given_name,
                                 family_name=c.family_name, name=c.name, profession=c.profession,
@@ -69,8 +63,7 @@ class DirectoryApi:
         return ok(ProfessionalPage(items=items, next_cursor=encode_cursor("professionals", *page[-1].sort_key())
                                    if more else None))
 
-    async def get(self, raw: bytes) -> Answer:
-        body = ProfessionalGet.model_validate_json(raw)
+    async def get(self, body: ProfessionalGet) -> Answer:
         card = self.view.card(body.professional_id)
         if card is None:
             return ok(ProfessionalStatusV1(professional_id=body.professional_id, listed=False, active=False,
@@ -78,11 +71,10 @@ class DirectoryApi:
         return ok(ProfessionalStatusV1(professional_id=card.professional_id, listed=True, active=card.active,
                                        name=card.name, profession=card.profession, specialty=card.specialty))
 
-    async def lookup(self, raw: bytes) -> Answer:
-        body = PersonLookup.model_validate_json(raw)
+    async def lookup(self, body: PersonLookup) -> Answer:
         if body.actor.kind != "patient":
             return 403, {"detail": "only a person adds a DSP assistant"}
         person = await self.store.person(body.matricule)
         if person is None or not is_adult(body.matricule, ms(self.clock())):
             return NOT_FOUND
-        return ok(PersonV1(matricule=body.matricule, name=domain.person_name(person)))
+        return ok(PersonV1(matricule=body.matricule, name=directory.person_name(person)))

@@ -5,8 +5,8 @@ Each entry carries the hash of the previous one and its own `hash`: an HMAC-SHA2
 the previous hash and the entry's canonical body (`mac: "hmac-sha256"`, itself part of the body). Whoever lacks
 the key — another service with a database password — can write an entry that looks like one from before the key
 existed (a plain SHA-256, no `mac`), never a keyed one. Such older entries are vouched for only by a keyed
-successor that links to them, or by access's checkpoint of the chain's head (`checkpoints.py`, on a Kafka topic
-only access writes); `audit_check.verify` names the first entry nothing vouches for, or that was forged, removed
+successor that links to them, or by access's checkpoint of the chain's head (`service/checkpoints.py`, on a Kafka
+topic only access writes); `audit_check.verify` names the first entry nothing vouches for, or that was forged, removed
 or reordered.
 
 Pure: the key comes in as an argument. Storage appends with a unique (patient, seq) `_id`, so two replicas cannot
@@ -19,16 +19,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-if TYPE_CHECKING:
-    from .audit_check import Verdict
 
 GENESIS = "0" * 64
 KEYED = "hmac-sha256"  # the `mac` of an entry access wrote with its key; "" for the plain SHA-256 of older ones
@@ -161,7 +156,7 @@ def resume(newest: AuditEntry | None, newest_signed: AuditEntry | None, checkpoi
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """access's signed statement of a chain's head (`checkpoints.py`): seq, hash, when (epoch seconds), and the
+    """access's signed statement of a chain's head (`service/checkpoints.py`): seq, hash, when (epoch seconds), and the
     compact JWS that says so, kept to be checked again and handed over in an export."""
 
     seq: int
@@ -172,37 +167,3 @@ class Checkpoint:
     @property
     def head(self) -> Head:
         return Head(self.seq, self.hash)
-
-
-class Checkpoints(Protocol):
-    """The heads access checkpointed outside its database (`checkpoints.CheckpointBook` on Kafka,
-    `tests.fakes.access.FakeCheckpoints` in memory)."""
-
-    @property
-    def sealed(self) -> bool:
-        """access has checkpointed the chains it found when it first keyed entries (after that, an unsigned chain
-        without a checkpoint is nobody's access wrote)."""
-
-    def latest(self, patient: str) -> Checkpoint | None:
-        """The newest checkpoint of the patient's chain as the topic (which only access may write) says."""
-
-    def checked(self, patient: str) -> Checkpoint | None:
-        """The same, its signature checked with access's public key (None, and a warning, if it does not hold)."""
-
-    def note(self, patient: str, head: Head) -> None:
-        """An entry stored at `head`: checkpoint it soon (coalesced per patient, off the decision's path)."""
-
-
-class AuditTrail(Protocol):
-    """Where a patient's chain is kept (`store.audit_log.AuditLog` on MongoDB, `tests.fakes.access.FakeAuditTrail` in
-    memory): appended once per `ref`, read newest first by page, read whole, and verified against access's key and
-    checkpoint."""
-
-    async def load_heads(self) -> int: ...
-    async def append(self, patient: str, at: datetime, actor_kind: str, actor_id: str, action: str,
-                     document: str | None, allowed: bool, reason: str, ref: str | None = None,
-                     via: str = "", justification: str = "") -> AuditEntry: ...
-    async def page(self, patient: str, before_seq: int | None, limit: int) -> list[AuditEntry]: ...
-    async def chain(self, patient: str) -> list[AuditEntry]: ...
-    async def verify(self, patient: str, chain: Sequence[AuditEntry] | None = None) -> Verdict:
-        """The chain (read now, or `chain` as just read) checked against the key and the checkpoint."""

@@ -9,13 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from schemas.access import BreakTheGlass, RedeemPresencePassword
-from schemas.fields import rfc3339
 
 from .. import presence
-from .. import state as ev
-from ..decisions import PRESENCE_GRANT, Actor, PatientAccess
+from ..decisions import Actor, PatientAccess
 from ..emergency import justification_problem
-from .plans import AuditCheck, Facts, Plan, refuse
+from ..grants import GrantKind
+from .plans import AuditCheck, Facts, Plan, give, refuse
 
 PAUSED = ("too many wrong presence passwords for this patient from all professionals; tries are paused for up to "
           "an hour")
@@ -65,16 +64,12 @@ def _professional_action(cmd: RedeemPresencePassword | BreakTheGlass, access: Pa
             return refuse(problem)
         if access.emergency_refused:
             return refuse("the patient has refused emergency access")
-        grant = ev.EmergencyAccessUsed(actor.id, now)
-        notice = {"professional": named, "justification": cmd.justification}
-        return Plan(True, "emergency access granted", [grant], [("emergency-access-used", notice)],
-                    {"ends_at": rfc3339(now + ev.EMERGENCY_GRANT)}, alert=True)
+        return give(GrantKind.EMERGENCY, actor.id, now, {"professional": named, "justification": cmd.justification})
     if not facts.has_presence_password:
         return refuse("the patient has no presence password")
     if not facts.presence_checked:
         return refuse("a presence password is redeemed through access's API only")
-    return Plan(True, "presence password accepted", [ev.PresencePasswordRedeemed(actor.id, now)],
-                [("presence-password-used", {"professional": named})], {"ends_at": rfc3339(now + PRESENCE_GRANT)})
+    return give(GrantKind.PRESENCE, actor.id, now, {"professional": named})
 
 
 def _verified(facts: Facts) -> Plan:

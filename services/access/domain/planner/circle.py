@@ -11,7 +11,8 @@ from schemas.access import CircleCommand, EndGrant, ProfessionalCommand
 from schemas.fields import rfc3339
 
 from .. import state as ev
-from ..decisions import GrantKind, PatientAccess
+from ..decisions import PatientAccess
+from ..grants import GrantKind, rule
 from .plans import Facts, Plan, refuse
 
 
@@ -24,7 +25,7 @@ def _professional_command(cmd: CircleCommand | ProfessionalCommand, access: Pati
                 return refuse("unknown professional")
             if pro in access.blocked_professionals:
                 return refuse("the professional is blocked; unblock them first")
-            return Plan(True, "added to the trusted circle", [ev.CircleMemberAdded(pro, now, cmd.period_days)])
+            return Plan(True, rule(GrantKind.CIRCLE).given, [ev.CircleMemberAdded(pro, now, cmd.period_days)])
         case "remove-from-circle" | "set-referring-gp" | "set-access-period" if not member:
             return refuse("the professional is not in the trusted circle")
         case "remove-from-circle":
@@ -58,7 +59,6 @@ def _professional_command(cmd: CircleCommand | ProfessionalCommand, access: Pati
 def _end_grant(cmd: EndGrant, access: PatientAccess) -> Plan:
     """End the grant the sweeper found due, if it is still the one in force (not revoked nor renewed)."""
     details = {"grant": cmd.grant, "subject": cmd.subject, "ended_at": rfc3339(cmd.ends_at)}
-    notice: list[tuple[str, dict[str, str]]] = [("grant-expired", {"grant": str(cmd.grant)})]
     if cmd.grant == "assistant":  # a minor's link, at majority: kept as ended (no rights) for her to confirm
         if cmd.subject in access.assistants and access.assistants[cmd.subject] == cmd.ends_at:
             return Plan(True, "assistant link ended at the patient's majority; only the patient can confirm it",
@@ -66,5 +66,6 @@ def _end_grant(cmd: EndGrant, access: PatientAccess) -> Plan:
     else:
         grant = access.grants.get((GrantKind(cmd.grant), cmd.subject))
         if grant is not None and grant.ends_at == cmd.ends_at:
-            return Plan(True, "grant ended", [ev.GrantRevoked(cmd.subject, grant.kind, cmd.ends_at)], notice, details)
+            notice = (rule(grant.kind).ended_notice, {"grant": str(cmd.grant)})
+            return Plan(True, "grant ended", [ev.GrantRevoked(cmd.subject, grant.kind, cmd.ends_at)], [notice], details)
     return refuse("nothing to end: the grant was revoked, renewed or has already ended")

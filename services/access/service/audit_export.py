@@ -1,4 +1,4 @@
-"""access's audit API for the portal (behind the door; the gateway calls it): a patient's whole trail signed by
+"""The audit export use case (behind `api/audit.py`; the gateway calls it): a patient's whole trail signed by
 access — `POST /v1/audit/export`, for the owner or an assistant (403 otherwise, a professional included) — and the
 public key that checks it, `POST /v1/audit/keys` (a JWKS, which the gateway publishes).
 
@@ -15,33 +15,29 @@ from typing import Any
 from schemas.access import PatientQuery
 from schemas.audit import EXPORT_FORMAT, AuditExportV1
 from schemas.fields import rfc3339
-from services.kit.http import Door
 
+from ..domain.audit import AuditEntry, Checkpoint
+from ..domain.audit_check import Verdict
+from ..domain.decisions import Action, Actor
+from ..domain.signing import AuditSigner
+from ..store import AuditTrail, Checkpoints
 from .answers import Answer
-from .audit import AuditEntry, Checkpoint, Checkpoints
-from .audit_check import Verdict
-from .decisions import Action, Actor
+from .effects import ms
 from .names import Names
-from .service import AccessService, ms
-from .signing import AuditSigner
+from .view import AccessView
 
 
-class AuditApi:
-    def __init__(self, service: AccessService, names: Names, checkpoints: Checkpoints, signer: AuditSigner,
-                 clock: Callable[[], datetime]) -> None:
-        self.view, self.audit = service.view, service.audit
+class AuditExport:
+    def __init__(self, view: AccessView, audit: AuditTrail, names: Names, checkpoints: Checkpoints,
+                 signer: AuditSigner, clock: Callable[[], datetime]) -> None:
+        self.view, self.audit = view, audit
         self.names, self.checkpoints, self.signer, self.clock = names, checkpoints, signer, clock
 
-    def routes(self, door: Door) -> list[tuple[str, Any]]:
-        gateway = ("gateway",)
-        return [("/v1/audit/export", door.endpoint(self.export, gateway)),
-                ("/v1/audit/keys", door.endpoint(self.keys, gateway))]
+    def keys(self) -> dict[str, Any]:
+        """access's public key set (a JWKS), which the gateway publishes."""
+        return self.signer.jwks()
 
-    async def keys(self, raw: bytes) -> Answer:
-        return 200, self.signer.jwks()
-
-    async def export(self, raw: bytes) -> Answer:
-        body = PatientQuery.model_validate_json(raw)
+    async def export(self, body: PatientQuery) -> Answer:
         now = ms(self.clock())
         decision = await self.view.decide(Actor(body.actor.kind, body.actor.id), Action.MANAGE, body.patient, now)
         if not decision.allowed:

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from .decisions import Action, Actor, Decision, PatientAccess, decide
-from .domain import ProfessionalCard
-from .store import Store
+from ..domain.decisions import Action, Actor, Decision, PatientAccess, decide
+from ..domain.directory import ProfessionalCard
+from ..store import Store
 
 log = structlog.get_logger("dsp.access.view")
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .decisions import PRESENCE_GRANT, Grant, GrantKind, PatientAccess
+from .decisions import Grant, PatientAccess
+from .grants import GrantKind, rule
 
-EMERGENCY_GRANT = timedelta(hours=12)
 MAX_PERIOD_DAYS = 365
 
 
@@ -43,13 +43,11 @@ class ProfessionalBlocked:
 
 
 @dataclass(frozen=True)
-class PresencePasswordRedeemed:
-    professional_id: str
-    at: datetime
+class GrantGiven:
+    """A grant of a kind with a length of its own (a presence password redeemed, the glass broken): it ends its
+    kind's duration after `at` (the grant-kind table, `grants.py`)."""
 
-
-@dataclass(frozen=True)
-class EmergencyAccessUsed:
+    kind: GrantKind
     professional_id: str
     at: datetime
 
@@ -99,9 +97,9 @@ class AssistantUnlinked:
     at: datetime
 
 
-AccessEvent = (CircleMemberAdded | CircleMemberRemoved | AccessPeriodSet | ProfessionalBlocked
-               | PresencePasswordRedeemed | EmergencyAccessUsed | EmergencyAccessSettingChanged | GrantRevoked
-               | DocumentBlocked | ReferringGpSet | ReferringGpUnset | AssistantLinked | AssistantUnlinked)
+AccessEvent = (CircleMemberAdded | CircleMemberRemoved | AccessPeriodSet | ProfessionalBlocked | GrantGiven
+               | EmergencyAccessSettingChanged | GrantRevoked | DocumentBlocked | ReferringGpSet | ReferringGpUnset
+               | AssistantLinked | AssistantUnlinked)
 
 
 def _period_end(at: datetime, days: int | None) -> datetime | None:
@@ -128,10 +126,8 @@ def apply(state: PatientAccess, event: AccessEvent) -> PatientAccess:
                                                               _period_end(at, days))
         case ProfessionalBlocked(pro, _, blocked):
             (state.blocked_professionals.add if blocked else state.blocked_professionals.discard)(pro)
-        case PresencePasswordRedeemed(pro, at):
-            state.grants[(GrantKind.PRESENCE, pro)] = Grant(GrantKind.PRESENCE, pro, at, at + PRESENCE_GRANT)
-        case EmergencyAccessUsed(pro, at):
-            state.grants[(GrantKind.EMERGENCY, pro)] = Grant(GrantKind.EMERGENCY, pro, at, at + EMERGENCY_GRANT)
+        case GrantGiven(kind, pro, at):
+            state.grants[(kind, pro)] = Grant(kind, pro, at, rule(kind).ends(at))
         case EmergencyAccessSettingChanged(_, refused):
             state.emergency_refused = refused
         case GrantRevoked(pro, kind, _):

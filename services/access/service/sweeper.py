@@ -21,8 +21,8 @@ import structlog
 from schemas.access import ActorRef, EndGrant
 from services.kit.commands import Publish
 
-from .service import IDS, ms
-from .store import Store
+from ..store import Store
+from .effects import IDS, ms
 from .view import AccessView
 
 log = structlog.get_logger("dsp.access.sweeper")

@@ -25,7 +25,7 @@ from schemas.access import (
 
 from .. import state as ev
 from ..decisions import Action, Actor, PatientAccess, decide
-from ..domain import AGENCY_ACTOR
+from ..directory import AGENCY_ACTOR
 from .assistants import _assistant, _confirm_assistant
 from .circle import _end_grant, _professional_command
 from .plans import Facts, Plan, refuse

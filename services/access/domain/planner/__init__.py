@@ -3,7 +3,7 @@
 The worker looks up the facts (is the professional listed, is the assistant an adult in the registry, who are the
 patient's legal representatives, did access's API keep a presence password's hash or check a typed one for this
 command, how the audit chain verifies) and stores the outcome; every rule — and every question about a command's
-kind — lives in this package: `plans` (the shared types), `planner` (`plan`, routing each command to its rule),
+kind — lives in this package: `plans` (the shared types), `routing` (`plan`, routing each command to its rule),
 `circle` (circle, referring GP, blocks, grant revocations and ends), `assistants` (assistants and the age rules),
 `presence_audit` (presence passwords, break-the-glass, the audit check) and `kinds` (the questions about a
 command's kind). Import from here.
@@ -20,9 +20,9 @@ from .kinds import (
     needs_presence_hash,
     sends_password,
 )
-from .planner import plan
 from .plans import AuditCheck, Facts, Plan, refuse
 from .presence_audit import PAUSED, guesses_notice, presence_try
+from .routing import plan
 
 __all__ = [
     "MINOR_CONFIRMS",

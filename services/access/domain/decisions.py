@@ -1,12 +1,12 @@
 """Access decisions: who may see a patient's DSP, and why. Pure: the state is given, `now` is given.
 
-Rules (`../shared/domain/DOMAIN.md` from the repository root, "Access to the record" and "Rules the code enforces"):
+Rules (the commands and who may send them: `docs/services/access.md`):
 - the owner and the owner's active DSP assistants have the owner's rights;
 - a professional the patient blocked is denied, whatever else they hold;
 - a blocked document is invisible to every professional;
-- a professional reads with a grant that is in force at `now`: trusted-circle membership (within its
-  access period, none = no end), a presence-password grant (exactly 24 h), or break-the-glass emergency
-  access (only where the patient has not refused it);
+- a professional reads with a grant that is in force at `now`, the kinds in the order of the grant-kind table
+  (`grants.py`: trusted-circle membership within its access period, none = no end; a presence-password grant;
+  break-the-glass emergency access, only where the patient has not refused it);
 - an expired or revoked grant denies at once: expiry is checked here, never left to a sweeper;
 - only the owner and assistants manage access.
 """
@@ -14,21 +14,15 @@ Rules (`../shared/domain/DOMAIN.md` from the repository root, "Access to the rec
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
-PRESENCE_GRANT = timedelta(hours=24)
+from .grants import GRANTS, GrantKind
 
 
 class Action(StrEnum):
     READ = "read"  # list or read the patient's documents
     MANAGE = "manage"  # change who has access, consents, assistants
-
-
-class GrantKind(StrEnum):
-    CIRCLE = "trusted-circle"
-    PRESENCE = "presence-password"
-    EMERGENCY = "emergency"
 
 
 @dataclass(frozen=True, slots=True)  # slots: a million of them in the view, about 100 bytes less each
@@ -91,15 +85,13 @@ def decide(state: PatientAccess | None, actor: Actor, action: Action, patient: s
         return Decision(False, "professional blocked by the patient")
     if document is not None and document in state.blocked_documents:
         return Decision(False, "document blocked by the patient")
-    for kind in (GrantKind.CIRCLE, GrantKind.PRESENCE, GrantKind.EMERGENCY):
-        grant = state.grants.get((kind, actor.id))
-        if grant is None:
-            continue
-        if kind is GrantKind.EMERGENCY and state.emergency_refused:
+    for rule in GRANTS:
+        grant = state.grants.get((rule.kind, actor.id))
+        if grant is None or (rule.refusable and state.emergency_refused):
             continue
         if grant.in_force(now):
-            label = "referring GP" if kind is GrantKind.CIRCLE and state.referring_gp == actor.id else kind.value
-            return Decision(True, label, kind)
+            gp = rule.kind is GrantKind.CIRCLE and state.referring_gp == actor.id
+            return Decision(True, "referring GP" if gp else rule.reads_as, rule.kind)
     if any(g.professional_id == actor.id and g.ends_at is not None and now >= g.ends_at
            for g in state.grants.values()):
         return Decision(False, "the grant has expired")
