@@ -36,6 +36,7 @@ from .guard import Guard, allowed_hosts
 from .operations import operations_routes
 from .probes import Probes
 from .sign_in import sign_in_routes
+from .store.mongo import ConsoleStore
 from .throttle import LoginThrottle
 from .web import Web, errors
 
@@ -68,14 +69,14 @@ class ConsoleSettings(ServiceSettings):
 def create_app(settings: ConsoleSettings, clock: Clock = utc_now) -> FastAPI:
     mongo = make_client(settings.mongo_uri, "console", settings.mongo_username, settings.mongo_password,
                         settings.mongo_auth_source)
-    db = mongo[settings.mongo_db]
+    store = ConsoleStore(mongo[settings.mongo_db])
     workers = dict(pair.split("=", 1) for pair in settings.worker_urls.split(",") if "=" in pair)
     signer = settings.signer()  # helpdesk commands carry the authenticated operator; counters asked of each service
     probes = Probes(settings.kafka_bootstrap, signer, workers, settings.kafka_group_prefix,
                     kafka=client_options(settings))
     dead = DeadLetters(settings.kafka_bootstrap, kafka=client_options(settings))
-    operators = Operators(db, clock)
-    sessions, throttle, audit = Sessions(db, operators, clock), LoginThrottle(db, clock), Audit(db, clock)
+    operators = Operators(store, clock)
+    sessions, throttle, audit = Sessions(store, operators, clock), LoginThrottle(store, clock), Audit(store, clock)
     secure = settings.secure_cookies
 
     @asynccontextmanager

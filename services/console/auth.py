@@ -1,5 +1,5 @@
-"""Console operators and their sessions, in the console's own database `<prefix>_console` (the login slow-down
-is `throttle`, the operators' audit trail `audit`):
+"""Console operators and their sessions, in the console's own database `<prefix>_console` through its store
+(`store.protocol.Store`; the login slow-down is `throttle`, the operators' audit trail `audit`):
 
 - `operators`: `_id` = the operator's name, `role` (viewer | replayer), `password_hash` (argon2, through
   `services.kit.hashing`), `epoch` (a random value renewed with the password: sessions opened before a change end);
@@ -7,8 +7,8 @@ is `throttle`, the operators' audit trail `audit`):
 - `sessions`: `_id` = the SHA-256 of a random token that only the browser holds (an HttpOnly cookie), so the
   database alone opens no session; the operator, the synchronizer CSRF token, 30 minutes idle, 8 hours at most;
 
-Every lookup is by `_id` (the only query FerretDB answers fast, see INFRA.md); expiry is done here (FerretDB has
-no TTL index); all time comes from `clock`."""
+Every lookup is by `_id` (the only query FerretDB answers fast, see docs/infrastructure.md); expiry is done here
+(FerretDB has no TTL index); all time comes from `clock`."""
 
 from __future__ import annotations
 
@@ -20,11 +20,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from services.kit.hashing import digest, hash_secret, matches
 from services.kit.runtime import Clock, utc_now
+
+from .store.protocol import Store
 
 log = structlog.get_logger("dsp.console.auth")
 
@@ -86,8 +86,8 @@ def check_password(password: str) -> str:
 
 
 class Operators:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], clock: Clock = utc_now) -> None:
-        self.operators, self.sessions, self.clock = db["operators"], db["sessions"], clock
+    def __init__(self, store: Store, clock: Clock = utc_now) -> None:
+        self.store, self.clock = store, clock
 
     async def add(self, name: str, role: str, password: str, *, replace: bool = False) -> str:
         """'created' or 'replaced' (new password and role; the operator's sessions end); OperatorExists if the name
@@ -99,27 +99,25 @@ class Operators:
         doc = {"_id": name, "role": role, "password_hash": await hash_secret(password),
                "epoch": secrets.token_hex(8), "created_at": self.clock()}
         if not replace:
-            try:
-                await self.operators.insert_one(doc)
-            except DuplicateKeyError:
-                raise OperatorExists(f"operator {name} exists; --replace changes its password and role") from None
+            if not await self.store.insert_operator(doc):
+                raise OperatorExists(f"operator {name} exists; --replace changes its password and role")
             return "created"
-        done = await self.operators.replace_one({"_id": name}, doc, upsert=True)
-        await self.sessions.delete_many({"operator": name})  # the old epoch refuses them anyway; tidy
-        return "replaced" if done.matched_count else "created"
+        replaced = await self.store.replace_operator(doc)
+        await self.store.delete_sessions_of(name)  # the old epoch refuses them anyway; tidy
+        return "replaced" if replaced else "created"
 
     async def remove(self, name: str) -> bool:
-        done = await self.operators.delete_one({"_id": name})
-        await self.sessions.delete_many({"operator": name})
-        return done.deleted_count > 0
+        removed = await self.store.delete_operator(name)
+        await self.store.delete_sessions_of(name)
+        return removed
 
     async def all(self) -> list[dict[str, Any]]:
-        docs = await self.operators.find({}, {"password_hash": False, "epoch": False}).to_list(None)
+        docs = await self.store.operators()
         return sorted(({"name": d["_id"], "role": d.get("role"), "created_at": d.get("created_at")} for d in docs),
                       key=lambda d: str(d["name"]))
 
     async def get(self, name: str) -> dict[str, Any] | None:
-        return await self.operators.find_one({"_id": name}) if NAME.fullmatch(name) else None
+        return await self.store.operator(name) if NAME.fullmatch(name) else None
 
     async def verify(self, name: str, password: str) -> tuple[Operator | None, bool]:
         """(the operator if the password is theirs, whether the name is an operator's); argon2 runs even for an
@@ -133,15 +131,15 @@ class Operators:
 
 
 class Sessions:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], operators: Operators, clock: Clock = utc_now) -> None:
-        self.sessions, self.operators, self.clock = db["sessions"], operators, clock
+    def __init__(self, store: Store, operators: Operators, clock: Clock = utc_now) -> None:
+        self.store, self.operators, self.clock = store, operators, clock
         self._purged: datetime | None = None
 
     async def open(self, operator: Operator) -> tuple[str, Session]:
         """A new session (a new token at every login: no fixation); the token goes to the cookie only."""
         token, now = secrets.token_urlsafe(32), self.clock()
         session = Session(operator, secrets.token_urlsafe(32), digest(token))
-        await self.sessions.insert_one({"_id": session.id, "operator": operator.name, "epoch": operator.epoch,
+        await self.store.insert_session({"_id": session.id, "operator": operator.name, "epoch": operator.epoch,
                                         "csrf": session.csrf, "created": now, "last_seen": now,
                                         "expires": now + IDLE, "absolute": now + ABSOLUTE, "revoked": False})
         await self._purge_now_and_then()
@@ -152,7 +150,7 @@ class Sessions:
         deadline back (a request by the operator); a server-sent event stream checks without touching."""
         if not token or not TOKEN.fullmatch(token):
             raise NotLoggedIn("not logged in")
-        doc = await self.sessions.find_one({"_id": digest(token)})
+        doc = await self.store.session(digest(token))
         if doc is None or doc.get("revoked"):
             raise NotLoggedIn("not logged in")
         now = self.clock()
@@ -163,13 +161,12 @@ class Sessions:
             raise NotLoggedIn("the operator was changed or removed; log in again")
         later = min(now + IDLE, doc["absolute"])
         if touch and later - doc["expires"] >= SLIDE_EVERY:
-            await self.sessions.update_one({"_id": doc["_id"]}, {"$set": {"expires": later, "last_seen": now}})
+            await self.store.update_session(doc["_id"], {"expires": later, "last_seen": now})
         return Session(Operator(operator["_id"], operator["role"], operator["epoch"]), doc["csrf"], doc["_id"])
 
     async def revoke(self, session: Session) -> None:
         now = self.clock()
-        await self.sessions.update_one({"_id": session.id}, {"$set": {"revoked": True, "expires": now,
-                                                                      "revoked_at": now}})
+        await self.store.update_session(session.id, {"revoked": True, "expires": now, "revoked_at": now})
 
     async def _purge_now_and_then(self) -> None:
         now = self.clock()
@@ -177,6 +174,6 @@ class Sessions:
             return
         self._purged = now
         try:
-            await self.sessions.delete_many({"expires": {"$lt": now}})
+            await self.store.purge_sessions(now)
         except Exception as exc:  # noqa: BLE001 - a later purge does it; never fails a login
             log.warning("purging console sessions failed", error=type(exc).__name__)

@@ -103,12 +103,13 @@ async def _with_database(args: argparse.Namespace, out: TextIO, stdin: TextIO, a
     from services.kit.mongo import make_client
 
     from .auth import Operators
+    from .store.mongo import ConsoleStore
 
     settings = StoreSettings()
     client = make_client(settings.mongo_uri, "console-cli", settings.mongo_username, settings.mongo_password,
                          settings.mongo_auth_source)
     try:
-        return await run(args, Operators(client[f"{settings.mongo_db_prefix}_console"]), out, stdin, ask)
+        return await run(args, Operators(ConsoleStore(client[f"{settings.mongo_db_prefix}_console"])), out, stdin, ask)
     finally:
         await client.close()
 
