@@ -1,13 +1,15 @@
 """The operations console: a live dashboard of the mesh (FastAPI, server-sent events, Plotly charts), for logged-in
-operators only — its settings and wiring; the pages and logins are `sign_in.py`, the JSON API `operations.py`, what
-they share (cookies, the session and CSRF checks, bodies) `web.py`.
+operators only — its settings and wiring. The routes are `web/`: the pages and logins `sign_in.py`, the JSON API
+`operations.py`, what they share (cookies, the session and CSRF checks, bodies) `common.py`; the use cases
+`service/` (operators, sessions, the login slow-down, the audit trail, dead letters, probes) over `store/` (the
+console's own database) and the rules of `domain/` (operators and sessions, the slow-down, payload masking).
 
 Per worker: health, messages processed and mean processing time (from its Prometheus metrics); consumer lag
 per group and partition and dead-letter depth per topic (Kafka's admin API); the activation funnel, grants,
 and notify's deliveries per channel (asked of each service). Dead letters: every operator sees where, when and
 why; a replayer also reads a dead letter's payload (masked unless they ask otherwise) and replays it — each payload
-view and replay audited with the authenticated operator (audit.py). Every write carries the session's CSRF token;
-every response the security headers and the Host check of guard.py."""
+view and replay audited with the authenticated operator (service/audit.py). Every write carries the session's CSRF
+token; every response the security headers and the Host check of web/guard.py."""
 
 from __future__ import annotations
 
@@ -29,15 +31,17 @@ from services.kit.mongo import make_client
 from services.kit.runtime import Clock, utc_now
 from services.kit.settings import ServiceSettings
 
-from .audit import Audit
-from .auth import Operators, Sessions
-from .deadletters import DeadLetters
-from .guard import Guard, allowed_hosts
-from .operations import operations_routes
-from .probes import Probes
-from .sign_in import sign_in_routes
-from .throttle import LoginThrottle
-from .web import Web, errors
+from .service.audit import Audit
+from .service.deadletters import DeadLetters
+from .service.operators import Operators
+from .service.probes import Probes
+from .service.sessions import Sessions
+from .service.throttle import LoginThrottle
+from .store.mongo import ConsoleStore
+from .web.common import Web, errors
+from .web.guard import Guard, allowed_hosts
+from .web.operations import operations_routes
+from .web.sign_in import sign_in_routes
 
 log = structlog.get_logger("dsp.console")
 
@@ -68,14 +72,14 @@ class ConsoleSettings(ServiceSettings):
 def create_app(settings: ConsoleSettings, clock: Clock = utc_now) -> FastAPI:
     mongo = make_client(settings.mongo_uri, "console", settings.mongo_username, settings.mongo_password,
                         settings.mongo_auth_source)
-    db = mongo[settings.mongo_db]
+    store = ConsoleStore(mongo[settings.mongo_db])
     workers = dict(pair.split("=", 1) for pair in settings.worker_urls.split(",") if "=" in pair)
     signer = settings.signer()  # helpdesk commands carry the authenticated operator; counters asked of each service
     probes = Probes(settings.kafka_bootstrap, signer, workers, settings.kafka_group_prefix,
                     kafka=client_options(settings))
     dead = DeadLetters(settings.kafka_bootstrap, kafka=client_options(settings))
-    operators = Operators(db, clock)
-    sessions, throttle, audit = Sessions(db, operators, clock), LoginThrottle(db, clock), Audit(db, clock)
+    operators = Operators(store, clock)
+    sessions, throttle, audit = Sessions(store, operators, clock), LoginThrottle(store, clock), Audit(store, clock)
     secure = settings.secure_cookies
 
     @asynccontextmanager
