@@ -55,7 +55,7 @@ inbox: deps  ## the demo patient's activation letter (with its code) and the one
 pro-assertion: deps  ## a fresh identity-provider assertion for a demo professional, to paste at /pro/login (PRO=PRO-1000)
 	@$(UV) run --frozen python -m demo.idp $(or $(PRO),PRO-1000)
 
-bench-ingest: deps  ## records' ingest rate and latency vs a raw aiokafka + insert_many baseline (COUNT=50000)
+bench-ingest: deps  ## records' ingest rate and latency vs a raw and a same-shape insert_many baseline (COUNT=50000)
 	$(UV) run --frozen python -m bench.ingest --count $(or $(COUNT),50000)
 
 bench-search: deps  ## a patient's keyword search over HTTP, 200 000 documents over 20 000 patients, vs a raw _id lookup
