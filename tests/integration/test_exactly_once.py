@@ -238,21 +238,30 @@ def log_lines(text: str) -> list[dict[str, Any]]:
 async def test_broker_restart_is_two_log_lines_not_a_flood(
         local: Any, records: Worker, mongo: AsyncMongoClient[dict[str, Any]], run_id: str, unique: str,
         infra: Any) -> None:
+    lab = f"LAB-{unique}"
+    docs = mongo[f"{run_id}_records"]["documents"]
+
+    async def publish(message_id: str, report: str) -> None:
+        producer = SigningProducer(AIOKafkaProducer(**infra.kafka, acks="all", enable_idempotence=True),
+                                   infra.bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait("lab.results.v1", encode(lab_result(lab, report, message_id=message_id)),
+                                         key=f"{lab}:{report}".encode())
+        finally:
+            await producer.stop()
+
+    # the laboratory is known (its key announced and listed) before the outage: a result parked until its key
+    # arrives would log its own lines, which are not the restart's
+    await publish("before", "R0")
+    await eventually(lambda: docs.find_one({"laboratory_id": lab, "report_id": "R0"}), within_s=90)
     await asyncio.sleep(2)  # the worker is idle: whatever it logs from now on is about the restart
     mark = len(records.logs())
     local.kafka.stop()
     await asyncio.sleep(8)  # down long enough for every client to notice (heartbeats, fetches, metadata)
     local.kafka.start()
-    lab = f"LAB-{unique}"
-    producer = SigningProducer(AIOKafkaProducer(**infra.kafka, acks="all", enable_idempotence=True), infra.bootstrap)
-    await producer.start()
-    try:
-        await producer.send_and_wait("lab.results.v1", encode(lab_result(lab, message_id="after")),
-                                     key=f"{lab}:R1".encode())
-    finally:
-        await producer.stop()
-    docs = mongo[f"{run_id}_records"]["documents"]
-    await eventually(lambda: docs.find_one({"laboratory_id": lab}), within_s=90)
+    await publish("after", "R1")
+    await eventually(lambda: docs.find_one({"laboratory_id": lab, "report_id": "R1"}), within_s=90)
     await asyncio.sleep(5)  # late reconnect noise would show up now
     lines = log_lines(records.logs()[mark:])
     summary = "\n".join(f"{e.get('logger')} {e.get('level')} {e.get('event')}" for e in lines[:40])
