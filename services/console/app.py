@@ -1,13 +1,15 @@
 """The operations console: a live dashboard of the mesh (FastAPI, server-sent events, Plotly charts), for logged-in
-operators only — its settings and wiring; the pages and logins are `sign_in.py`, the JSON API `operations.py`, what
-they share (cookies, the session and CSRF checks, bodies) `web.py`.
+operators only — its settings and wiring. The routes are `web/`: the pages and logins `sign_in.py`, the JSON API
+`operations.py`, what they share (cookies, the session and CSRF checks, bodies) `common.py`; the use cases
+`service/` (operators, sessions, the login slow-down, the audit trail, dead letters, probes) over `store/` (the
+console's own database) and the rules of `domain/` (operators and sessions, the slow-down, payload masking).
 
 Per worker: health, messages processed and mean processing time (from its Prometheus metrics); consumer lag
 per group and partition and dead-letter depth per topic (Kafka's admin API); the activation funnel, grants,
 and notify's deliveries per channel (asked of each service). Dead letters: every operator sees where, when and
 why; a replayer also reads a dead letter's payload (masked unless they ask otherwise) and replays it — each payload
-view and replay audited with the authenticated operator (audit.py). Every write carries the session's CSRF token;
-every response the security headers and the Host check of guard.py."""
+view and replay audited with the authenticated operator (service/audit.py). Every write carries the session's CSRF
+token; every response the security headers and the Host check of web/guard.py."""
 
 from __future__ import annotations
 
@@ -29,16 +31,17 @@ from services.kit.mongo import make_client
 from services.kit.runtime import Clock, utc_now
 from services.kit.settings import ServiceSettings
 
-from .audit import Audit
-from .auth import Operators, Sessions
-from .deadletters import DeadLetters
-from .guard import Guard, allowed_hosts
-from .operations import operations_routes
-from .probes import Probes
-from .sign_in import sign_in_routes
+from .service.audit import Audit
+from .service.deadletters import DeadLetters
+from .service.operators import Operators
+from .service.probes import Probes
+from .service.sessions import Sessions
+from .service.throttle import LoginThrottle
 from .store.mongo import ConsoleStore
-from .throttle import LoginThrottle
-from .web import Web, errors
+from .web.common import Web, errors
+from .web.guard import Guard, allowed_hosts
+from .web.operations import operations_routes
+from .web.sign_in import sign_in_routes
 
 log = structlog.get_logger("dsp.console")
 

@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.kit.errors import TRANSIENT
 from services.kit.settings import ServiceSettings
 
-from .auth import MAX_PASSWORD, ROLES, OperatorError, OperatorExists, check_name, check_password
+from .domain.operators import MAX_PASSWORD, ROLES, OperatorError, OperatorExists, check_name, check_password
 
 
 class StoreSettings(BaseSettings):
@@ -102,7 +102,7 @@ async def run(args: argparse.Namespace, store: Store, out: TextIO, stdin: TextIO
 async def _with_database(args: argparse.Namespace, out: TextIO, stdin: TextIO, ask: Callable[[str], str]) -> int:
     from services.kit.mongo import make_client
 
-    from .auth import Operators
+    from .service.operators import Operators
     from .store.mongo import ConsoleStore
 
     settings = StoreSettings()

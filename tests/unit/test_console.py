@@ -19,11 +19,11 @@ from stdnum import luhn, verhoeff
 
 from services.console import cli
 from services.console.app import ConsoleSettings, create_app
-from services.console.auth import Operator, OperatorExists
-from services.console.guard import allowed_hosts
-from services.console.masking import MASK, mask_digits, mask_key, preview
-from services.console.pages import plotly_css, plotly_map_style
-from services.console.throttle import MAX_DELAY, delay_after
+from services.console.domain.masking import MASK, mask_digits, mask_key, preview
+from services.console.domain.operators import Operator, OperatorExists
+from services.console.domain.slowdown import MAX_DELAY, delay_after
+from services.console.web.guard import allowed_hosts
+from services.console.web.pages import plotly_css, plotly_map_style
 from tests.inprocess import settings_from
 from tests.support import lab_result
 
@@ -125,7 +125,7 @@ def test_every_operator_reads_a_dead_letters_reason_masked() -> None:
     """A viewer reads the reason of every dead letter, including those written before reasons were redacted."""
     from aiokafka import ConsumerRecord
 
-    from services.console.deadletters import payload
+    from services.console.service.deadletters import payload
 
     old = ConsumerRecord(topic="lab.results.fhir.v1.dlq", partition=0, offset=3, timestamp=0, timestamp_type=0,
                          key=b"LAB1:R1", value=b"{}", checksum=None, serialized_key_size=0, serialized_value_size=0,

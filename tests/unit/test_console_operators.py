@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.console.audit import Audit
-from services.console.auth import ABSOLUTE, IDLE, NotLoggedIn, Operator, OperatorExists, Operators, Sessions
-from services.console.throttle import LoginThrottle
+from services.console.domain.operators import ABSOLUTE, IDLE, NotLoggedIn, Operator, OperatorExists
+from services.console.service.audit import Audit
+from services.console.service.operators import Operators
+from services.console.service.sessions import Sessions
+from services.console.service.throttle import LoginThrottle
 from tests.fakes.console import FakeConsoleStore
 from tests.inprocess import FakeClock
 

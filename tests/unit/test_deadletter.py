@@ -142,7 +142,7 @@ async def test_a_record_redelivered_to_the_same_worker_is_not_dead_lettered_twic
 
 async def test_a_dead_letter_keeps_the_original_headers_so_a_replayed_result_still_verifies() -> None:
     """The laboratory's signature goes to the DLQ with the record; the console's replay keeps it too."""
-    from services.console.deadletters import DeadLetters as ConsoleDeadLetters
+    from services.console.service.deadletters import DeadLetters as ConsoleDeadLetters
     from tests.support import laboratory_key
 
     signer = laboratory_key("LAB1")

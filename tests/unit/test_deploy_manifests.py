@@ -362,7 +362,7 @@ def guarded(name: str, settings: Any) -> Any:
 
         return TrustedHosts(ok, allowed_hosts=sorted(settings.hosts))
     if name == "console":
-        from services.console.guard import Guard, allowed_hosts
+        from services.console.web.guard import Guard, allowed_hosts
 
         return Guard(ok, hosts=allowed_hosts(settings.allowed_hosts, settings.http_port))
     from services.kit.http import hosts_only

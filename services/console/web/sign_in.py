@@ -10,11 +10,12 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from prometheus_client import Counter
 
+from ..domain.operators import NAME, NotLoggedIn
+from ..service.audit import Audit
+from ..service.operators import Operators
+from ..service.throttle import LoginThrottle
 from . import pages
-from .audit import Audit
-from .auth import NAME, NotLoggedIn, Operators
-from .throttle import LoginThrottle
-from .web import Web
+from .common import Web
 
 log = structlog.get_logger("dsp.console")
 WRONG_LOGIN = "Wrong operator name or password."

@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaTimeoutError
 
 from schemas.topics import FILE_MESSAGE_BYTES, TOPICS
 
-from .masking import mask_digits, mask_key, preview
+from ..domain.masking import mask_digits, mask_key, preview
 
 log = structlog.get_logger("dsp.console")
 DLQ_TOPICS = {f"{t.name}.dlq": t.name for t in TOPICS}

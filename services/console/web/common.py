@@ -12,8 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ValidationError
 
+from ..domain.operators import NotLoggedIn, Session
+from ..service.sessions import Sessions
 from . import pages
-from .auth import NotLoggedIn, Session, Sessions
 
 
 def errors(exc: ValidationError | RequestValidationError) -> list[dict[str, Any]]:

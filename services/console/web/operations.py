@@ -20,11 +20,11 @@ from schemas.fields import Matricule
 from schemas.topics import ACTIVATION_COMMANDS
 from services.kit.servicetokens import Signer
 
-from .audit import Audit
-from .auth import NotLoggedIn, Session
-from .deadletters import DeadLetters, NotFound, payload
-from .probes import Probes
-from .web import Web
+from ..domain.operators import NotLoggedIn, Session
+from ..service.audit import Audit
+from ..service.deadletters import DeadLetters, NotFound, payload
+from ..service.probes import Probes
+from .common import Web
 
 log = structlog.get_logger("dsp.console")
 

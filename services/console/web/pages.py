@@ -19,7 +19,7 @@ from pathlib import Path
 import structlog
 
 log = structlog.get_logger("dsp.console")
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).parents[1] / "static"
 _SLOT = re.compile(r"\{\{([a-z_]+)\}\}")
 _STRING = r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\''
 _RULE = re.compile(rf"({_STRING})\s*:\s*({_STRING})")

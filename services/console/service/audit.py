@@ -1,6 +1,6 @@
-"""The console operators' audit trail, in `<prefix>_console.audit` (through `store.protocol.Store`): every login,
-logout, payload view (masked or not) and replay, with the authenticated operator, written before the action's effect
-is shown or done."""
+"""The use case "the console operators' audit trail", in `<prefix>_console.audit` (through `store.protocol.Store`):
+every login, logout, payload view (masked or not) and replay, with the authenticated operator, written before the
+action's effect is shown or done."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from services.kit.runtime import Clock, utc_now
 
-from .store.protocol import Store
+from ..store.protocol import Store
 
 
 class Audit:

@@ -1,34 +1,24 @@
-"""The console's login slow-down, in `<prefix>_console.login_failures` (through `store.protocol.Store`): `_id` = a
-name that was typed; consecutive failures and the time before the next attempt is answered. There is never a lock:
-after 3 failures each attempt waits 2, 4, 8 … at most 60 seconds (429 with Retry-After), whoever types — a stranger
-can slow an operator down, never lock them out. Lookups by `_id`; all time comes from `clock`."""
+"""The use case "the console's login slow-down" (the rule: `domain.slowdown`), in `<prefix>_console.login_failures`
+(through `store.protocol.Store`): `_id` = a name that was typed; consecutive failures and the time before the next
+attempt is answered. There is never a lock: after 3 failures each attempt waits 2, 4, 8 … at most 60 seconds (429
+with Retry-After), whoever types — a stranger can slow an operator down, never lock them out. Lookups by `_id`; all
+time comes from `clock`."""
 
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import structlog
 
 from services.kit.runtime import Clock, utc_now
 from services.kit.turns import Turns
 
-from .auth import PURGE_EVERY
-from .store.protocol import Store
+from ..domain.operators import PURGE_EVERY
+from ..domain.slowdown import FORGET_FAILURES, delay_after
+from ..store.protocol import Store
 
 log = structlog.get_logger("dsp.console.auth")
-FREE_FAILURES = 3  # failed logins for a name before its attempts are slowed down
-MAX_DELAY = timedelta(seconds=60)
-FORGET_FAILURES = timedelta(hours=1)  # a name's failure count starts again after an hour without one
-
-
-def delay_after(failures: int) -> timedelta:
-    """No wait for the first FREE_FAILURES failures, then 2, 4, 8 … seconds, at most MAX_DELAY."""
-    if failures < FREE_FAILURES:
-        return timedelta(0)
-    return min(MAX_DELAY, timedelta(seconds=2 ** min(failures - FREE_FAILURES + 1, 16)))  # no overflow after days
-
-
 class LoginThrottle:
     """Per typed name (known or not, so that the answer tells nothing about which names exist). FerretDB's
     read-modify-write is not atomic, so this replica also runs the attempts for one name one at a time (`turn`):
