@@ -5,6 +5,7 @@ fold, the decision, the plan and the grant's end, with no other edit."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, get_args
@@ -16,7 +17,10 @@ from schemas.fields import rfc3339
 from services.access.domain import decisions, planner
 from services.access.domain import state as ev
 from services.access.domain.decisions import Action, Actor, PatientAccess, decide
+from services.access.domain.directory import ProfessionalCard
 from services.access.domain.grants import GRANTS, RULES, GrantKind, rule
+from tests.fakes.access import FakeAccess
+from tests.inprocess import FakeClock
 from tests.support import make_matricule
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -110,3 +114,20 @@ def test_a_grants_end_tells_the_patient_with_its_kinds_ended_notice(monkeypatch:
     assert planner.plan(end, access, internal, T0).notices == [("grant-expired", {"grant": "presence-password"})]
     monkeypatch.setitem(RULES, GrantKind.PRESENCE, replace(RULES[GrantKind.PRESENCE], ended_notice="first-access"))
     assert planner.plan(end, access, internal, T0).notices[0][0] == "first-access"
+
+
+def test_the_operators_watch_counts_the_grants_the_table_marks_watched(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A break of the glass is counted because its grant is `watched`; marking another kind so counts it too."""
+    assert planner.plan(GLASS, PatientAccess(), FACTS, T0).watched
+    assert not planner.plan(REDEEM, PatientAccess(), FACTS, T0).watched
+    monkeypatch.setitem(RULES, GrantKind.PRESENCE, replace(RULES[GrantKind.PRESENCE], watched=True))
+    assert planner.plan(REDEEM, PatientAccess(), FACTS, T0).watched
+    fake = FakeAccess(FakeClock(T0))
+    fake.store.persons[PATIENT] = {"_id": PATIENT}
+    fake.view.list_professional(ProfessionalCard(PRO, "Eva", "Roth", "Médecin", None, None, True))
+    doc = asyncio.run(fake.store.load(PATIENT))
+    doc.presence_hash = "$argon2id$kept"
+    assert asyncio.run(fake.store.save(doc, T0))
+    asyncio.run(fake.store.put_redemption("c-redeem-presence-password", PATIENT, PRO, T0))  # the API checked it
+    assert asyncio.run(fake.uc.commands.handle(REDEEM)).accepted
+    assert [(u.professional_id, u.patient) for u in fake.store.glass.values()] == [(PRO, PATIENT)]

@@ -60,7 +60,7 @@ class ApplyCommands:
                                       accepted=plan.accepted, reason=plan.reason, at=now, details=plan.details)
             effects = {"notices": [{"template": t, "params": p} for t, p in plan.notices],  # no nested arrays
                        "ends": ends, "expired": planner.ended_grant(cmd) is not None and plan.accepted,
-                       "alert": plan.alert}
+                       "alert": plan.alert, "watched": plan.watched}
             if not plan.accepted and doc.version == 0:  # no state for an unknown patient: the refusal alone
                 outcome = AccessOutcomeV1.model_validate(await self.store.first_refusal(
                     cmd.command_id, outcome.model_dump(mode="json")))  # a redelivery finds the first one
@@ -132,7 +132,7 @@ class ApplyCommands:
         tell = self.notices.alert if effects.get("alert") else self.notices.notify
         for notice in effects["notices"]:
             await tell(cmd.patient, f"{cmd.command_id}:{notice['template']}", notice["template"], notice["params"])
-        if outcome.accepted and planner.breaks_the_glass(cmd):  # counted for the operators' watch, once
+        if outcome.accepted and effects.get("watched", planner.breaks_the_glass(cmd)):  # the operators' watch, once
             await self.store.glass_broken(cmd.actor.id, cmd.patient, outcome.at, cmd.command_id)
         key = cmd.patient.encode()
         ended = planner.ended_grant(cmd)

@@ -39,7 +39,8 @@ def keeps_sealed_password(cmd: AnyCommand) -> bool:
 
 
 def breaks_the_glass(cmd: AnyCommand) -> bool:
-    """An emergency access: counted per professional for the operators (`emergency.frequent`) once accepted."""
+    """An emergency access. What the operators' watch counts is a plan's `watched` (the grant-kind table), kept with
+    the command's effects; this answers for effects stored before they said (a redelivery after an upgrade)."""
     return isinstance(cmd, BreakTheGlass)
 
 

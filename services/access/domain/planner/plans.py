@@ -41,6 +41,11 @@ class Plan:
     consent: dict[str, object] | None = None  # the consent to record
     alert: bool = False  # the notices also go to the patient's own channel (the e-mail or SMS she chose)
 
+    @property
+    def watched(self) -> bool:
+        """Accepted, and it gives a grant the operators watch (the table's `watched`: a break of the glass)."""
+        return self.accepted and any(isinstance(e, ev.GrantGiven) and rule(e.kind).watched for e in self.events)
+
 
 def refuse(reason: str) -> Plan:
     return Plan(False, reason)
