@@ -154,6 +154,7 @@ def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
             response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         return response
 
+    app.add_middleware(context.OneSessionCheck)  # outermost: a page's in-process API calls share its check
     problems.install(app)
     if settings.api_docs:
         api_docs.install(app)

@@ -7,12 +7,14 @@ its contract before it is sent."""
 from __future__ import annotations
 
 import hashlib
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Annotated, Any, NamedTuple
 
 import httpx
 from fastapi import Cookie, Depends, Header, Query, Request
 from pydantic import BaseModel, ValidationError
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from schemas.fields import check_matricule
 from schemas.portal_access import CommandResult
@@ -74,15 +76,42 @@ def checked(model: type[BaseModel], body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+_checked: ContextVar[dict[str, str] | None] = ContextVar("dsp_sessions_checked", default=None)
+
+
+class OneSessionCheck:
+    """ASGI middleware: a session is checked once per request from outside — a portal page calls this API
+    in-process several times (`services.portal.api`), and each of those calls runs inside the page's request, so
+    they share its checks. Nothing outlives the outer request: the next page asks activation again."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or _checked.get() is not None:  # an in-process call within a page: shared
+            await self.app(scope, receive, send)
+            return
+        token = _checked.set({})
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _checked.reset(token)
+
+
 async def me(c: Context, session: str | None) -> str:
     if not session:
         raise Refusal(401, "not logged in")
+    checked = _checked.get()
+    if checked is not None and session in checked:
+        return checked[session]
     reply = await c.activation.post("/v1/sessions/check", json={"session_token": session})
     if reply.status_code >= 500:
         raise Refusal(503, "activation unavailable; try again")
     if reply.status_code != 200:  # 401, or 422 for a token that cannot be one
         raise Refusal(401, "not logged in (the session is unknown, expired or ended)")
     matricule: str = reply.json()["matricule"]
+    if checked is not None:
+        checked[session] = matricule
     return matricule
 
 
