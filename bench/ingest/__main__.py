@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -206,14 +207,18 @@ async def run_records(ends: Endpoints, args: argparse.Namespace, log: Path) -> d
             "patients": plan.patients}
 
 
-async def run_baseline(ends: Endpoints, count: int, live: int, live_rate: float) -> tuple[float, list[float]]:
-    """A plain consumer: getmany -> insert_many -> commit. No parsing, no validation, no events."""
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(ends.mongo_uri)
-    raw = client["bench_baseline_" + secrets.token_hex(3)]["raw"]
-    consumer = AIOKafkaConsumer(TOPIC, **kafka_options(ends.bootstrap), group_id="baseline-" + secrets.token_hex(3),
+Write = Callable[[list[Any]], Awaitable[None]]  # a batch of consumed records -> its effect, done
+Phase = Callable[[str, float | None], Awaitable[Any]]  # publish the phase's results ("warm", "count", "live")
+
+
+async def drive_plain(ends: Endpoints, name: str, write: Write, publish_phase: Phase, sizes: dict[str, int],
+                      live_rate: float) -> tuple[float, list[float]]:
+    """A plain consumer (getmany -> `write` -> commit): warmed up, then the backlog drained (rate), then the live
+    results (latency = effect - Kafka timestamp)."""
+    consumer = AIOKafkaConsumer(TOPIC, **kafka_options(ends.bootstrap), group_id=f"{name}-" + secrets.token_hex(3),
                                 auto_offset_reset="latest", enable_auto_commit=False)
     await consumer.start()
-    effects: list[tuple[float, float]] = []  # (publish timestamp, insert done), in consumption order
+    effects: list[tuple[float, float]] = []  # (publish timestamp, effect done), in consumption order
     first = 0.0
 
     async def consume(until: int) -> None:
@@ -223,29 +228,46 @@ async def run_baseline(ends: Endpoints, count: int, live: int, live_rate: float)
             records = [r for rs in batches.values() for r in rs]
             if records:
                 first = first or time.time()
-                await raw.insert_many([{"key": r.key, "value": r.value, "ts": r.timestamp} for r in records],
-                                      ordered=False)
+                await write(records)
                 await consumer.commit()
                 done = time.time()
                 effects.extend((r.timestamp / 1000, done) for r in records)
 
-    await consumer.getmany(timeout_ms=1000)  # joined and positioned at the end: only what follows counts
-    warm = asyncio.create_task(consume(200))
-    await publish(ends.bootstrap, 200)
-    await warm
-    effects.clear()
-    first = 0.0
-    drain = asyncio.create_task(consume(count))
-    await publish(ends.bootstrap, count)
-    await drain
-    rate = count / (effects[-1][1] - first)
-    effects.clear()
-    caught_up = asyncio.create_task(consume(live))
-    await publish(ends.bootstrap, live, live_rate)
-    await caught_up
-    await consumer.stop()
-    await client.close()
+    async def phase(which: str, rate: float | None = None) -> None:
+        nonlocal first
+        effects.clear()
+        first = 0.0
+        task = asyncio.create_task(consume(sizes[which]))
+        await publish_phase(which, rate)
+        await task
+
+    try:
+        await consumer.getmany(timeout_ms=1000)  # joined and positioned at the end: only what follows counts
+        await phase("warm")
+        await phase("count")
+        rate = sizes["count"] / (effects[-1][1] - first)
+        await phase("live", live_rate)
+    finally:
+        await consumer.stop()
     return rate, [1000 * (done - published) for published, done in effects]
+
+
+async def run_baseline(ends: Endpoints, count: int, live: int, live_rate: float) -> tuple[float, list[float]]:
+    """The raw baseline: each message inserted as opaque bytes. No parsing, no validation, no events."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(ends.mongo_uri)
+    raw = client["bench_baseline_" + secrets.token_hex(3)]["raw"]
+
+    async def write(records: list[Any]) -> None:
+        await raw.insert_many([{"key": r.key, "value": r.value, "ts": r.timestamp} for r in records], ordered=False)
+
+    async def publish_phase(which: str, rate: float | None) -> None:
+        await publish(ends.bootstrap, {"warm": 200, "count": count, "live": live}[which], rate)
+
+    try:
+        return await drive_plain(ends, "baseline", write, publish_phase,
+                                 {"warm": 200, "count": count, "live": live}, live_rate)
+    finally:
+        await client.close()
 
 
 def shaped(count: int, patients: list[str]) -> tuple[list[tuple[bytes, bytes]], dict[bytes, tuple[Any, Any, Any]]]:
@@ -280,52 +302,26 @@ async def publish_these(bootstrap: str, messages: list[tuple[bytes, bytes]], per
 
 async def run_same_shape(ends: Endpoints, count: int, live: int, live_rate: float,
                          patients: list[str]) -> tuple[float, list[float]]:
-    """getmany -> the three insert_many records does (documents, lab_messages, patient_documents) -> commit."""
-    warm_msgs, warm_docs = shaped(200, patients)
-    backlog, backlog_docs = shaped(count, patients)
-    live_msgs, live_docs = shaped(live, patients)
-    prepared = {**warm_docs, **backlog_docs, **live_docs}
+    """The same-shape baseline: the three insert_many records does (documents, lab_messages, patient_documents)."""
+    phases = {"warm": shaped(200, patients), "count": shaped(count, patients), "live": shaped(live, patients)}
+    prepared = {key: docs for _, shapes in phases.values() for key, docs in shapes.items()}
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(ends.mongo_uri, tz_aware=True)
     db = client["bench_same_shape_" + secrets.token_hex(3)]
-    consumer = AIOKafkaConsumer(TOPIC, **kafka_options(ends.bootstrap), group_id="same-shape-" + secrets.token_hex(3),
-                                auto_offset_reset="latest", enable_auto_commit=False)
-    await consumer.start()
-    effects: list[tuple[float, float]] = []
-    first = 0.0
 
-    async def consume(until: int) -> None:
-        nonlocal first
-        while len(effects) < until:
-            batches = await consumer.getmany(timeout_ms=200, max_records=500)
-            records = [r for rs in batches.values() for r in rs if r.key in prepared]
-            if records:
-                first = first or time.time()
-                shapes = [prepared[r.key] for r in records]
-                await db["documents"].insert_many([s[0] for s in shapes], ordered=False)
-                await db["lab_messages"].insert_many([s[1] for s in shapes], ordered=False)
-                await db["patient_documents"].insert_many([s[2] for s in shapes], ordered=False)
-                await consumer.commit()
-                done = time.time()
-                effects.extend((r.timestamp / 1000, done) for r in records)
+    async def write(records: list[Any]) -> None:
+        shapes = [prepared[r.key] for r in records]
+        await db["documents"].insert_many([s[0] for s in shapes], ordered=False)
+        await db["lab_messages"].insert_many([s[1] for s in shapes], ordered=False)
+        await db["patient_documents"].insert_many([s[2] for s in shapes], ordered=False)
 
-    await consumer.getmany(timeout_ms=1000)
-    warm = asyncio.create_task(consume(len(warm_msgs)))
-    await publish_these(ends.bootstrap, warm_msgs)
-    await warm
-    effects.clear()
-    first = 0.0
-    drain = asyncio.create_task(consume(count))
-    await publish_these(ends.bootstrap, backlog)
-    await drain
-    rate = count / (effects[-1][1] - first)
-    effects.clear()
-    caught_up = asyncio.create_task(consume(live))
-    await publish_these(ends.bootstrap, live_msgs, live_rate)
-    await caught_up
-    await consumer.stop()
-    await client.close()
-    return rate, [1000 * (done - published) for published, done in effects]
+    async def publish_phase(which: str, rate: float | None) -> None:
+        await publish_these(ends.bootstrap, phases[which][0], rate)
 
+    try:
+        return await drive_plain(ends, "same-shape", write, publish_phase,
+                                 {which: len(msgs) for which, (msgs, _) in phases.items()}, live_rate)
+    finally:
+        await client.close()
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
