@@ -109,14 +109,8 @@ async def test_a_kill_between_effect_and_commit_redelivers_the_same_event_bytes(
     patient = make_matricule(date(1960 + random.randrange(40), 1 + random.randrange(12), 1 + random.randrange(28)),
                              random.randrange(1000))
     await mongo[f"{prefix}_records"]["persons"].insert_one({"_id": patient, "known": True})
-    worker = spawn_worker("records", DSP_MONGO_DB_PREFIX=prefix, DSP_KAFKA_GROUP_PREFIX=f"{prefix}-")
     lab = f"LAB-{unique}"
     key = f"{lab}:R1".encode()
-    first = await producer.send_and_wait("lab.results.v1", encode(lab_result(
-        lab, message_id="v1", patient_matricule=patient)), key=key)
-    await producer.send_and_wait("lab.results.v1", encode(lab_result(
-        lab, message_id="v2", status="corrected", reported_at="2026-11-20T16:00:00+01:00",
-        title="Hémogramme (corrigé)", patient_matricule=patient)), key=key)
     doc_id = domain.document_id(lab, "R1")
     wanted = {domain.event_id(doc_id, "v1"), domain.event_id(doc_id, "v2")}
 
@@ -124,12 +118,20 @@ async def test_a_kill_between_effect_and_commit_redelivers_the_same_event_bytes(
         events = await events_for(infra.bootstrap, doc_id)
         return all(sum(json.loads(e.value)["event_id"] == i for e in events) >= copies for i in wanted)
 
-    await eventually(lambda: sent(1), within_s=90)
-    worker.kill()  # both effects done (documents written, events sent); now: the offset was never committed
-    await rewind(infra.bootstrap, f"{prefix}-records", TopicPartition("lab.results.v1", first.partition),
-                 first.offset)
-    worker.start()
+    # stopped whatever happens: left running (its own group, its own database) it would answer the next tests'
+    # commands again with events of its own
+    worker = spawn_worker("records", DSP_MONGO_DB_PREFIX=prefix, DSP_KAFKA_GROUP_PREFIX=f"{prefix}-")
     try:
+        first = await producer.send_and_wait("lab.results.v1", encode(lab_result(
+            lab, message_id="v1", patient_matricule=patient)), key=key)
+        await producer.send_and_wait("lab.results.v1", encode(lab_result(
+            lab, message_id="v2", status="corrected", reported_at="2026-11-20T16:00:00+01:00",
+            title="Hémogramme (corrigé)", patient_matricule=patient)), key=key)
+        await eventually(lambda: sent(1), within_s=90)
+        worker.kill()  # both effects done (documents written, events sent); now: the offset was never committed
+        await rewind(infra.bootstrap, f"{prefix}-records", TopicPartition("lab.results.v1", first.partition),
+                     first.offset)
+        worker.start()
         await eventually(lambda: sent(2), within_s=90)  # both messages redelivered, both events re-sent
     finally:
         worker.stop()
