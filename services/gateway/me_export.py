@@ -62,7 +62,7 @@ async def my_export(request: Request, who: ReadingFor) -> Response:
     export_id, summary_id = str(uuid.uuid4()), str(uuid.uuid4())
     bundle = export.everything(pid, patient, names, documents, files, state, trail, base, now, export_id)
     summary = export.summary(pid, patient, names, documents, state, base, now, summary_id)
-    bundle["entry"].insert(0, {"fullUrl": f"urn:uuid:{summary_id}", "resource": summary})
+    bundle["entry"].insert(0, {"fullUrl": f"{base}/Bundle/{summary_id}", "resource": summary})
     return JSONResponse(bundle, media_type=FHIR_JSON, headers={
         "Content-Disposition": f'attachment; filename="mon-dsp-{now:%Y-%m-%d}.json"', "Cache-Control": "no-store"})
 

@@ -38,7 +38,7 @@ CLIENT, DR, STRANGER = "cabinet-weber", f"PRO-F{secrets.token_hex(3)}", f"PRO-X{
 _REGISTRY = Path(tempfile.mkdtemp(prefix="fhir-clients-")) / "clients.json"
 _REGISTRY.write_text(json.dumps([{
     "client_id": CLIENT, "jwks": {"keys": [{**json.loads(OKPAlgorithm.to_jwk(KEY.public_key())), "kid": "k1"}]},
-    "professionals": [DR, STRANGER], "scopes": ["user/*.read"]}]))
+    "professionals": [DR, STRANGER], "scopes": ["user/*.read", "user/DocumentReference.read", "user/Patient.read"]}]))
 GATEWAY_ENV = {"DSP_GATEWAY_FHIR_CLIENTS_FILE": str(_REGISTRY), "DSP_GATEWAY_SESSION_RATE_LIMIT_PER_MINUTE": "1000"}
 FHIR_JSON = "application/fhir+json"
 PDF = sample_files.pdf()
@@ -100,10 +100,11 @@ async def test_a_practice_reads_a_dsp_as_the_patient_allows(portal: dict[str, An
         for report, hb, day in (("R1", 13.9, "18"), ("R2", 13.5, "19"), ("R3", 11.0, "20"), ("R4", 14.2, "17")):
             await producer.send_and_wait("lab.results.v1", encode(lab_result(
                 lab, report, f"m-{report}", patient_matricule=patient, title=f"Bilan {report}",
-                reported_at=f"2026-11-{day}T14:30:00+01:00", observations=[_hb(hb)])), key=f"{lab}:{report}".encode())
+                collected_at=f"2026-11-{day}T08:05:00+01:00", reported_at=f"2026-11-{day}T14:30:00+01:00",
+                observations=[_hb(hb)])), key=f"{lab}:{report}".encode())
         await producer.send_and_wait("lab.results.v1", encode(lab_result(  # R2 corrected, reported last, a PDF
             lab, "R2", "m-R2-fix", patient_matricule=patient, title="Bilan R2", status="corrected",
-            reported_at="2026-11-21T09:00:00+01:00", observations=[_hb(6.1)],
+            collected_at="2026-11-19T08:05:00+01:00", reported_at="2026-11-21T09:00:00+01:00", observations=[_hb(6.1)],
             attachment={"content_type": "application/pdf", "data_base64": base64.b64encode(PDF).decode()})),
             key=f"{lab}:R2".encode())
 
@@ -171,9 +172,10 @@ async def test_a_practice_reads_a_dsp_as_the_patient_allows(portal: dict[str, An
             done = await me.post(f"/v1/me/documents/{blocked}/block")
             assert done.status_code == 202, done.text
 
-            async def hidden() -> bool:
+            async def hidden() -> bool:  # records hides it, access knows it
                 again = await web.get("/fhir/r4/DocumentReference", headers=pro, params={"patient": pid})
-                return again.json()["total"] == 3
+                state = (await me.get("/v1/me/access")).json()
+                return again.json()["total"] == 3 and blocked in state["blocked_documents"]
 
             await eventually(hidden)
             outcome_of(await web.get(f"/fhir/r4/DocumentReference/{blocked}", headers=pro), 404)  # like no document
@@ -195,7 +197,7 @@ async def test_a_practice_reads_a_dsp_as_the_patient_allows(portal: dict[str, An
 
         async def told() -> bool:
             notices = (await me.get("/v1/me/notifications")).json()["items"]
-            return any(n.get("kind") == "first-access" for n in notices)
+            return any(n["template"] == "first-access" for n in notices)
 
         assert await eventually(told)
 

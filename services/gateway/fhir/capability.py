@@ -61,9 +61,8 @@ def capability_statement(base: str, published: datetime, software_version: str) 
                 "description": f"Bearer tokens from {base}/auth/token: SMART Backend Services (client_credentials, "
                                f"a signed JWT assertion of a registered client, {', '.join(ALGORITHMS)}, naming "
                                "the professional it acts for in dsp_professional) or the professional identity "
-                               "provider's assertion (grant_type jwt-bearer). Scopes user/<Type>.read.",
-                "extension": [{"url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
-                               "extension": [{"url": "token", "valueUri": f"{base}/auth/token"}]}]},
+                               "provider's assertion (grant_type jwt-bearer). Scopes user/<Type>.read. SMART's "
+                               f"discovery document: {base}/.well-known/smart-configuration."},
             "resource": resources}]}
 
 

@@ -138,7 +138,8 @@ class Reader:
             matricule = self.matricule(given)
         await self.decide(matricule)
         pid = self.ids.of(matricule)
-        return self._page(query, "Patient", window(query, [fhir.patient(pid, matricule)]), 1)
+        linked = Query({k: v for k, v in query.values.items() if k != "identifier"})  # no matricule in a link
+        return self._page(linked, "Patient", window(query, [fhir.patient(pid, matricule)]), 1)
 
     async def document_references(self, query: Query) -> Json:
         pid, matricule = self._patient(query)
