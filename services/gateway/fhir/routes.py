@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import httpx
 import jwt
 import structlog
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -147,7 +147,7 @@ async def smart_config(request: Request) -> Response:
 
 
 @router.post("/auth/token")
-async def token(request: Request) -> Response:
+async def token(request: Request, background: BackgroundTasks) -> Response:
     """An access token for a registered client's signed assertion, or for the identity provider's assertion."""
     d, form = door(request), {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     now = request.app.state.clock()
@@ -164,6 +164,8 @@ async def token(request: Request) -> Response:
     if not listed["listed"] or not listed["active"]:
         raise Refusal(401, "the professional is not listed and active in the professional directory")
     access_token, ttl = await d.store.issue(grant)
+    if d.store.purge_due():
+        background.add_task(d.store.purge)
     log.info("fhir token issued", professional_id=grant.professional, client_id=grant.client_id)
     return JSONResponse({"access_token": access_token, "token_type": "bearer", "expires_in": ttl,
                          "scope": " ".join(sorted(grant.scopes))}, headers={"Cache-Control": "no-store"})

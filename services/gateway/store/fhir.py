@@ -25,13 +25,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import structlog
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from services.kit.runtime import Clock, utc_now
 
 from ..fhir.smart import TOKEN_TTL_S, Client, Grant
 
+log = structlog.get_logger("dsp.gateway.fhir")
 DUPLICATE = 11000
 KNOWN_MAX = 100_000  # document ids this process knows are indexed (skips a write per search)
 
@@ -60,6 +62,7 @@ class FhirStore:
         self.tokens, self.assertions = db["fhir_tokens"], db["fhir_client_assertions"]
         self.documents, self.clock = db["fhir_documents"], clock
         self._known: set[str] = set()
+        self._purged: datetime | None = None
 
     async def use_client_assertion(self, client_id: str, jti: str, expires: datetime) -> bool:
         """Remember a client assertion's jti; False if it was already used (a replay)."""
@@ -106,7 +109,19 @@ class FhirStore:
         found = await self.documents.find_one({"_id": document})
         return str(found["pid"]) if found else None
 
-    async def purge(self) -> None:
+    def purge_due(self) -> bool:
+        """True at most once every 10 minutes (a purge then runs after a token is issued)."""
         now = self.clock()
-        await self.tokens.delete_many({"expires": {"$lte": now}})
-        await self.assertions.delete_many({"expires": {"$lt": now - timedelta(minutes=5)}})
+        if self._purged is not None and now - self._purged < timedelta(minutes=10):
+            return False
+        self._purged = now
+        return True
+
+    async def purge(self) -> None:
+        """Forget expired tokens and the client assertions that can no longer be replayed (they have expired)."""
+        now = self.clock()
+        try:
+            await self.tokens.delete_many({"expires": {"$lte": now}})
+            await self.assertions.delete_many({"expires": {"$lt": now - timedelta(minutes=5)}})
+        except PyMongoError as exc:  # a later purge does it; never fails a token request
+            log.warning("purging FHIR tokens failed", error=type(exc).__name__)
