@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export UV_PROJECT_ENVIRONMENT ?= $(HOME)/.cache/dsp-mesh/venv
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: run test docs docs-pages dotenv down status infra lint schemas inbox pro-assertion bench-ingest bench-access bench-login bench-search chaos uv deps browser
+.PHONY: run test docs docs-pages dotenv down status infra lint schemas inbox pro-assertion fhir-token bench-ingest bench-access bench-login bench-search chaos uv deps browser
 
 uv:
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
@@ -54,6 +54,9 @@ inbox: deps  ## the demo patient's activation letter (with its code) and the one
 
 pro-assertion: deps  ## a fresh identity-provider assertion for a demo professional, to paste at /pro/login (PRO=PRO-1000)
 	@$(UV) run --frozen python -m demo.idp $(or $(PRO),PRO-1000)
+
+fhir-token: deps  ## a 5-minute FHIR API token for a demo doctor, as a practice's software gets one (PRO=PRO-1000)
+	@$(UV) run --frozen python -m demo.fhir_client $(or $(PRO),PRO-1000)
 
 bench-ingest: deps  ## records' ingest rate and latency vs a raw and a same-shape insert_many baseline (COUNT=50000)
 	$(UV) run --frozen python -m bench.ingest --count $(or $(COUNT),50000)

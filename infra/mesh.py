@@ -54,6 +54,13 @@ def _seal_keys(infra: LocalInfra) -> tuple[str, str]:
     return private, public
 
 
+def _fhir_clients(infra: LocalInfra) -> Path:
+    """The demo practice's software registered at the FHIR API (`demo.fhir_client`: its key in the state folder)."""
+    from demo.fhir_client import registry
+
+    return registry(infra.state_dir)
+
+
 def mesh_env(infra: LocalInfra) -> dict[str, str]:
     """Environment of every worker; the keys are generated once and kept in the state folder. notify's private
     sealing key is not in it (see `worker_env`): only its public half, which every producer seals to."""
@@ -61,6 +68,7 @@ def mesh_env(infra: LocalInfra) -> dict[str, str]:
            "DSP_ACTIVATION_CODE_KEY": _key(infra, "activation-code"),
            "DSP_NOTIFY_PUBLIC_KEY": _seal_keys(infra)[1], "DSP_SERVICE_PUBLIC_KEYS": _public_keys(infra),
            "DSP_GATEWAY_PRO_IDP_KEY": _key(infra, "professional-idp"), "DSP_LOG_JSON": "true",
+           "DSP_GATEWAY_FHIR_CLIENTS_FILE": str(_fhir_clients(infra)),
            "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     env.update({f"DSP_{name.upper()}_HTTP_PORT": str(port) for name, port in WORKERS.items()})
     env.update({"DSP_GATEWAY_HTTP_PORT": str(GATEWAY_PORT),
@@ -283,6 +291,8 @@ def run(infra: LocalInfra) -> int:
           "assistant, then 'Autres dossiers patient')")
     print(f"[mesh]   as a health professional: {portal}/pro/login with the assertion `make pro-assertion` prints "
           "(the demo identity provider; PRO=PRO-1001 for the other doctor)")
+    print(f"[mesh]   as a practice's software: FHIR R4 at {portal}/fhir/r4 with the token `make fhir-token` prints "
+          "(SMART Backend Services, the demo client; see docs/fhir.md)")
     print(f"[mesh] Kafka {infra.kafka.bootstrap}   MongoDB protocol (FerretDB) {infra.ferret.uri}  databases dsp_*, "
           f"one user per service (passwords in {infra.ferret.users_dir})")
     print(f"[mesh] demo laboratory publishing to lab.results.v1; log: {run_dir / 'demo-laboratory.log'}")

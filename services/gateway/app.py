@@ -10,6 +10,7 @@ response model, every error is an RFC 9457 problem (`problems.py`), both in the 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar
@@ -29,9 +30,24 @@ from services.kit.servicetokens import ServiceAuth
 from services.kit.settings import ServiceSettings
 from services.portal import app as portal
 
-from . import account, api_docs, context, notices, patient, preferences, pro_documents, problems, professional, records
+from . import (
+    account,
+    api_docs,
+    context,
+    me_export,
+    notices,
+    patient,
+    preferences,
+    pro_documents,
+    problems,
+    professional,
+    records,
+)
 from .bus import Bus
+from .fhir import routes as fhir_routes
+from .fhir.ids import PatientIds
 from .limits import EdgeLimiter, parse_proxies
+from .store.fhir import FhirStore, load_clients
 from .store.preferences import PreferenceStore
 from .store.sessions import ProStore
 
@@ -84,6 +100,14 @@ class GatewaySettings(ServiceSettings):
     api_docs: bool = Field(default=True, validation_alias="DSP_GATEWAY_API_DOCS",
                            description="Serve the interactive API page at /docs (Swagger UI from the gateway's own "
                                        "files, under a CSP); false in production: /openapi.json stays")
+    fhir_clients_file: str | None = Field(default=None, validation_alias="DSP_GATEWAY_FHIR_CLIENTS_FILE",
+                                          description="JSON file of the SMART Backend Services clients registered "
+                                                      "at the FHIR API (client_id, jwks, professionals, scopes); "
+                                                      "unset: none (the identity provider's assertion still works)")
+    fhir_base_url: str | None = Field(default=None, validation_alias="DSP_GATEWAY_FHIR_BASE_URL",
+                                      description="The FHIR API's public URL (e.g. https://dsp.example.lu/fhir/r4), "
+                                                  "in links and as the token endpoint's audience; unset: from the "
+                                                  "request's Host")
     secure_cookies: bool = Field(default=True, validation_alias="DSP_GATEWAY_SECURE_COOKIES",
                                  description="Mark cookies Secure and send HSTS (behind TLS); false only for a "
                                              "portal served locally over plain HTTP")
@@ -128,6 +152,8 @@ def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
     app.include_router(notices.router)
     app.include_router(notices.search_router)
     app.include_router(preferences.router)
+    app.include_router(me_export.router)
+    app.include_router(fhir_routes.router)  # the FHIR R4 door, /fhir/r4 (OperationOutcome errors, not in OpenAPI)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
@@ -136,6 +162,11 @@ def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
     app.state.pro_idp_key, app.state.clock = key, clock
     app.state.pro_sessions = ProStore(mongo[settings.mongo_db], clock)  # professionals' assertions, sessions
     app.state.preferences = PreferenceStore(mongo[settings.mongo_db], clock)  # each person's portal language
+    fhir_key = settings.portal_key.get_secret_value().encode() if settings.portal_key else secrets.token_bytes(32)
+    app.state.fhir = fhir_routes.FhirDoor(PatientIds(fhir_key), FhirStore(mongo[settings.mongo_db], clock),
+                                          load_clients(settings.fhir_clients_file),
+                                          settings.fhir_base_url.rstrip("/") if settings.fhir_base_url else None,
+                                          clock())
     limiter = EdgeLimiter(mongo[settings.mongo_db]["rate_limits"], settings.rate_limit_per_minute,
                           settings.session_rate_limit_per_minute, parse_proxies(settings.trusted_proxies))
     app.add_middleware(problems.TrustedHosts, allowed_hosts=sorted(settings.hosts))  # no DNS rebinding

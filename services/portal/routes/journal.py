@@ -107,6 +107,15 @@ async def audit_export(p: Current) -> Response:
     return p.send(Response(reply.content, media_type="application/json", headers=headers))
 
 
+@router.get("/export")
+async def dsp_export(p: Current) -> Response:
+    """'Télécharger mon DSP': the whole DSP as one FHIR R4 Bundle, as the API serves it, as a download."""
+    reply = await p.api.file("GET", "/v1/me/export")
+    headers = {"Content-Disposition": reply.headers.get("content-disposition")
+               or 'attachment; filename="mon-dsp.json"', "X-Content-Type-Options": "nosniff"}
+    return p.send(Response(reply.content, media_type="application/fhir+json", headers=headers))
+
+
 @router.get("/notifications")
 async def notifications(p: Current, cursor: str | None = None, marked: int | None = None) -> Response:
     user, _state = await patient(p)

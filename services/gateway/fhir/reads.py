@@ -1,0 +1,258 @@
+"""What the FHIR door does for each read — the same path as a professional's reads at `/v1/pro` (`pro_documents.py`):
+access decides first, over HTTP (audited in the patient's Traçabilité, the patient told of a first access), then
+records' read API answers as viewer "professional", which never shows a blocked document.
+
+- A search (`Patient`, `DocumentReference`, `DiagnosticReport`, `Observation`) is one decision on the DSP; its
+  list is what records shows a professional, filtered here, and `total` is counted on that list — after access's
+  filtering, so a blocked document is in no total, no id and no page.
+- A read by id (`DocumentReference/{id}`, `DiagnosticReport/{id}`, its `_history`, `Binary/{id}`) is a decision on
+  that document. A document the patient blocked answers 404, as an unknown id does (the refused attempt is in her
+  trail all the same): a 403 would tell that it exists.
+- Ids: the patient's is opaque (`ids.PatientIds`); a document's is its DSP id, whose DSP the gateway learnt when a
+  search answered it (`store.fhir.FhirStore.owner`)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from schemas.fields import check_matricule
+from schemas.records_api import DocumentDetail, DocumentFile, DocumentSummary
+
+from ..calls import read
+from ..context import Context
+from ..problems import Refusal
+from ..store.fhir import FhirStore
+from . import resources as fhir
+from .ids import PatientIds
+from .params import BadParameter, Query, dates, reference_id, tokens
+from .resources import Json
+from .smart import Grant
+
+T = TypeVar("T")
+BLOCKED = "document blocked by the patient"  # access's reason (services/access/decisions.py)
+PAGE = 100  # records' largest page
+DETAILS_AT_ONCE = 8
+STATUS = {"current": "active", "entered-in-error": "withdrawn"}
+
+
+@dataclass
+class Reader:
+    """One request's reads: on behalf of `grant`'s professional, answering with URLs under `base`."""
+
+    c: Context
+    ids: PatientIds
+    store: FhirStore
+    base: str
+    grant: Grant
+
+    # -- decisions and records ------------------------------------------------------------------------------------
+
+    async def decide(self, matricule: str, document: str | None = None) -> None:
+        body: dict[str, Any] = {"actor": {"kind": "professional", "id": self.grant.professional}, "action": "read",
+                                "patient": matricule}
+        if document:
+            body["document"] = document
+        reply = await self.c.access.post("/v1/decisions", json=body)
+        if reply.status_code != 200:
+            raise Refusal(503, "access decisions unavailable; try again")
+        decision = reply.json()
+        if not decision["allowed"]:
+            if document and decision["reason"] == BLOCKED:
+                raise Refusal(404, "no such resource")
+            raise Refusal(403, decision["reason"])
+
+    def matricule(self, pid: str) -> str:
+        found = self.ids.matricule(pid)
+        if found is None:
+            raise Refusal(404, "no such patient")
+        return found
+
+    async def owner(self, document: str) -> str:
+        pid = await self.store.owner(document)
+        if pid is None:
+            raise Refusal(404, "no such resource")
+        return self.matricule(pid)
+
+    async def visible(self, matricule: str) -> list[DocumentSummary]:
+        """Every document of the DSP a professional may see (newest report first), withdrawn ones included."""
+        out: list[DocumentSummary] = []
+        cursor: str | None = None
+        while True:
+            page = await self._records("/v1/documents", matricule, sort="reported_at", include_withdrawn=True,
+                                       limit=PAGE, cursor=cursor)
+            out += [DocumentSummary.model_validate(d) for d in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return out
+
+    async def detail(self, matricule: str, document: str) -> DocumentDetail:
+        return DocumentDetail.model_validate(await self._records("/v1/documents/detail", matricule,
+                                                                 document_id=document))
+
+    async def details(self, matricule: str, documents: Sequence[DocumentSummary]) -> list[DocumentDetail]:
+        limit = asyncio.Semaphore(DETAILS_AT_ONCE)
+
+        async def one(doc: DocumentSummary) -> DocumentDetail:
+            async with limit:
+                return await self.detail(matricule, doc.id)
+        return list(await asyncio.gather(*(one(d) for d in documents)))
+
+    async def _records(self, path: str, matricule: str, **body: Any) -> Any:
+        return await read(self.c.records, "records", path, {"patient": matricule, "viewer": "professional", **body},
+                          keep=(404,))
+
+    def _patient(self, query: Query) -> tuple[str, str]:
+        """(opaque id, matricule) of the patient a search names (`patient=` or `subject=`)."""
+        named = [v for k in ("patient", "subject") for v in query.values.get(k, [])]
+        if len(named) != 1:
+            raise BadParameter("name one patient: patient=<Patient id> (find it with Patient?identifier=)")
+        pid = reference_id(named[0], "Patient")
+        return pid, self.matricule(pid)
+
+    def _page(self, query: Query, path: str, shown: Sequence[Json], total: int) -> Json:
+        """A searchset of `shown` (already this page's), `total` matches, a `next` link if more follow."""
+        count, offset = query.count(), query.offset()
+        following = offset + count if count and offset + count < total else None
+        return fhir.searchset(shown, total, self.base, query.url(self.base, path),
+                              query.url(self.base, path, _offset=following) if following is not None else None)
+
+    # -- searches -------------------------------------------------------------------------------------------------
+
+    async def patients(self, query: Query) -> Json:
+        given = query.one("identifier") or query.one("_id")
+        if given is None:
+            raise BadParameter("search a patient by identifier=urn:dsp-mesh:fhir:sid:matricule|<matricule>")
+        if "identifier" in query.values:
+            system, _, value = given.rpartition("|")
+            if system not in ("", fhir.MATRICULE_SYSTEM):
+                raise BadParameter(f"a patient's identifier system is {fhir.MATRICULE_SYSTEM}")
+            try:
+                matricule = check_matricule(value)
+            except ValueError:
+                raise BadParameter("not a valid matricule") from None
+        else:
+            matricule = self.matricule(given)
+        await self.decide(matricule)
+        pid = self.ids.of(matricule)
+        linked = Query({k: v for k, v in query.values.items() if k != "identifier"})  # no matricule in a link
+        return self._page(linked, "Patient", window(query, [fhir.patient(pid, matricule)]), 1)
+
+    async def document_references(self, query: Query) -> Json:
+        pid, matricule = self._patient(query)
+        when, kind = dates(query), tokens(query, "type")
+        statuses = {s for v in query.values.get("status", []) for s in v.split(",")}
+        if statuses - set(STATUS):
+            raise BadParameter("status is current or entered-in-error")
+        await self.decide(matricule)
+        docs = [d for d in await self.visible(matricule)
+                if when(d.reported_at) and kind(fhir.LOINC, fhir.TYPES[d.document_type][0])
+                and (not statuses or d.status in {STATUS[s] for s in statuses})]
+        page = self._page(query, "DocumentReference", [fhir.document_reference(d, pid) for d in window(query, docs)],
+                          len(docs))
+        await self._remember(pid, page)
+        return page
+
+    async def diagnostic_reports(self, query: Query) -> Json:
+        pid, matricule = self._patient(query)
+        when = dates(query)
+        statuses = {s for v in query.values.get("status", []) for s in v.split(",")}
+        await self.decide(matricule)
+        labs = [d for d in await self.visible(matricule) if d.document_type == "lab-result"]
+        if query.values.get("date") or statuses:  # the filters read the reports themselves
+            reports = [r for r in (self._current(d, pid) for d in await self.details(matricule, labs))
+                       if when(_effective(r)) and (not statuses or r["status"] in statuses)]
+            page = self._page(query, "DiagnosticReport", window(query, reports), len(reports))
+        else:  # only the page's reports are read
+            shown = await self.details(matricule, window(query, labs))
+            page = self._page(query, "DiagnosticReport", [self._current(d, pid) for d in shown], len(labs))
+        await self._remember(pid, page)
+        return page
+
+    async def observations(self, query: Query) -> Json:
+        pid, matricule = self._patient(query)
+        when, code = dates(query), tokens(query, "code")
+        await self.decide(matricule)
+        labs = [d for d in await self.visible(matricule) if d.document_type == "lab-result"]
+        values = [o for doc in await self.details(matricule, labs)
+                  for o in fhir.report_observations(doc, fhir.current_version(doc), pid)
+                  if any(code(c.get("system"), c["code"]) for c in o["code"]["coding"])
+                  and when(_effective(o) or _instant(o["issued"]))]
+        page = self._page(query, "Observation", window(query, values), len(values))
+        await self._remember(pid, page)
+        return page
+
+    async def _remember(self, pid: str, page: Json) -> None:
+        await self.store.remember(pid, {_document_of(e["resource"]) for e in page["entry"]})
+
+    @staticmethod
+    def _current(doc: DocumentDetail, pid: str) -> Json:
+        return fhir.diagnostic_report(doc, fhir.current_version(doc), pid)
+
+    # -- reads by id ----------------------------------------------------------------------------------------------
+
+    async def patient(self, pid: str) -> Json:
+        matricule = self.matricule(pid)
+        await self.decide(matricule)
+        return fhir.patient(pid, matricule)
+
+    async def _document(self, document: str) -> tuple[str, DocumentDetail]:
+        matricule = await self.owner(document)
+        await self.decide(matricule, document)
+        return self.ids.of(matricule), await self.detail(matricule, document)
+
+    async def document_reference(self, document: str) -> Json:
+        pid, doc = await self._document(document)
+        return fhir.document_reference(doc, pid)
+
+    async def report(self, document: str, version: str | None = None) -> Json:
+        pid, doc = await self._lab(document)
+        if version is None:
+            return self._current(doc, pid)
+        found = next((v for v in doc.versions if str(v.version) == version), None)
+        if found is None:
+            raise Refusal(404, "no such version of this report")
+        return fhir.diagnostic_report(doc, found, pid)
+
+    async def history(self, document: str) -> Json:
+        pid, doc = await self._lab(document)
+        return fhir.history(doc, pid, self.base)
+
+    async def _lab(self, document: str) -> tuple[str, DocumentDetail]:
+        pid, doc = await self._document(document)
+        if doc.document_type != "lab-result":
+            raise Refusal(404, "no such resource (this document is not a laboratory report)")
+        return pid, doc
+
+    async def binary(self, binary_id: str) -> DocumentFile:
+        document, _, version = binary_id.rpartition("-v")
+        if not document or not version.isdigit() or not 1 <= int(version) <= 10_000:
+            raise Refusal(404, "no such resource")
+        matricule = await self.owner(document)
+        await self.decide(matricule, document)
+        return DocumentFile.model_validate(await self._records("/v1/documents/file", matricule, document_id=document,
+                                                               version=int(version)))
+
+
+def window(query: Query, items: Sequence[T]) -> list[T]:
+    """The items of the page a search asks for (`_offset`, `_count`)."""
+    count, offset = query.count(), query.offset()
+    return list(items[offset:offset + count]) if count else []
+
+
+def _document_of(resource: Json) -> str:
+    """The DSP document a resource comes from (an observation's id is `<document>-<n>`)."""
+    rid = str(resource["id"])
+    return rid.rsplit("-", 1)[0] if resource["resourceType"] == "Observation" else rid
+
+
+def _effective(resource: Json) -> datetime | None:
+    found = resource.get("effectiveDateTime")
+    return _instant(found) if found else None
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

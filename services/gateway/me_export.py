@@ -1,0 +1,107 @@
+"""`GET /v1/me/export` — 'Télécharger mon DSP': the patient takes her whole DSP with her, as one FHIR R4 Bundle
+(the European Health Data Space's right to portability): a `collection` of everything (`fhir/export.py`: Patient,
+DocumentReference + Binary, DiagnosticReport + Observation of every version, Provenance, Consent, AuditEvent), its
+first entry her patient summary (an IPS-shaped `document` Bundle).
+
+The owner, or an assistant for the DSP they assist (`X-DSP-Patient`; their read is decided and audited, like any
+assistant's); a professional cannot (there is no patient session). Everything is read from the services' APIs:
+records (as viewer "patient": blocked documents included — they are hers), access (her choices and her trail)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from schemas.access import AccessStateV1, AuditEntryV1
+from schemas.records_api import DocumentDetail, DocumentFile, DocumentSummary
+
+from .calls import read
+from .context import Context, ctx
+from .fhir import export
+from .fhir.routes import FHIR_JSON, FhirDoor
+from .problems import errors
+from .records import ReadingFor
+
+router = APIRouter(prefix="/v1/me", tags=["patient"], responses=errors(400, 401, 403, 413, 422, 429, 503))
+AT_ONCE = 8
+
+
+@router.get("/export", summary="Download my whole DSP as FHIR R4: every document, value and version, my consents, "
+            "my Traçabilité, and a patient summary ('Télécharger mon DSP')", response_class=Response,
+            responses={200: {"description": "A FHIR R4 `collection` Bundle (its first entry the IPS-shaped summary, "
+                                             "a `document` Bundle), as a download",
+                             "content": {FHIR_JSON: {"schema": {"type": "object"}}}}})
+async def my_export(request: Request, who: ReadingFor) -> Response:
+    c, door = ctx(request), _door(request)
+    now, patient = request.app.state.clock(), who.patient
+    summaries = await _documents(c, patient)
+    limit = asyncio.Semaphore(AT_ONCE)
+
+    async def detail(doc: DocumentSummary) -> DocumentDetail:
+        async with limit:
+            return DocumentDetail.model_validate(await _records(c, "/v1/documents/detail", patient,
+                                                                document_id=doc.id))
+
+    documents = list(await asyncio.gather(*(detail(d) for d in summaries)))
+
+    async def file(doc: str, version: int) -> DocumentFile:
+        async with limit:
+            return DocumentFile.model_validate(await _records(c, "/v1/documents/file", patient, document_id=doc,
+                                                              version=version))
+
+    files = list(await asyncio.gather(*(file(d.id, v.version) for d in documents for v in d.versions
+                                        if v.has_file)))
+    actor = {"actor": {"kind": "patient", "id": who.user}, "patient": patient}
+    state = AccessStateV1.model_validate(await read(c.access, "access", "/v1/access-state", actor, keep=(403,)))
+    trail = await _trail(c, actor)
+    pid, base, names = door.ids.of(patient), door.base(request), _names(state.patient_name)
+    export_id, summary_id = str(uuid.uuid4()), str(uuid.uuid4())
+    bundle = export.everything(pid, patient, names, documents, files, state, trail, base, now, export_id)
+    summary = export.summary(pid, patient, names, documents, state, base, now, summary_id)
+    bundle["entry"].insert(0, {"fullUrl": f"{base}/Bundle/{summary_id}", "resource": summary})
+    return JSONResponse(bundle, media_type=FHIR_JSON, headers={
+        "Content-Disposition": f'attachment; filename="mon-dsp-{now:%Y-%m-%d}.json"', "Cache-Control": "no-store"})
+
+
+def _door(request: Request) -> FhirDoor:
+    found: FhirDoor = request.app.state.fhir
+    return found
+
+
+async def _records(c: Context, path: str, patient: str, **body: Any) -> Any:
+    return await read(c.records, "records", path, {"patient": patient, "viewer": "patient", **body}, keep=(404,))
+
+
+async def _documents(c: Context, patient: str) -> list[DocumentSummary]:
+    out: list[DocumentSummary] = []
+    cursor: str | None = None
+    while True:
+        page = await _records(c, "/v1/documents", patient, include_withdrawn=True, limit=100, cursor=cursor)
+        out += [DocumentSummary.model_validate(d) for d in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return out
+
+
+async def _trail(c: Context, actor: dict[str, Any]) -> list[AuditEntryV1]:
+    """Her whole Traçabilité, oldest first."""
+    out: list[AuditEntryV1] = []
+    cursor: str | None = None
+    while True:
+        page = await read(c.access, "access", "/v1/audit", {**actor, "limit": 1000, "cursor": cursor}, keep=(403,))
+        out += [AuditEntryV1.model_validate(e) for e in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return out[::-1]
+
+
+def _names(name: str | None) -> list[tuple[str, str]]:
+    """'Marie Weber' (access's word) as FHIR's given and family names; none if unknown."""
+    if not name or " " not in name:
+        return []
+    given, family = name.split(" ", 1)
+    return [(given, family)]

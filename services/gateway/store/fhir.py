@@ -1,0 +1,127 @@
+"""The FHIR door's own data, in the gateway's database (`<prefix>_gateway`), and its registered clients.
+
+- `fhir_tokens`: the bearer tokens handed out by the token endpoint. The client holds a random token
+  (`secrets.token_urlsafe(32)`); only its SHA-256 is stored (`_id`) with the professional it acts for, its scopes,
+  its client and its end (5 minutes): the database alone opens nothing, and a token is never logged nor sent on Kafka.
+- `fhir_client_assertions`: every SMART client assertion already used (`_id` = `<client>|<jti>`), kept until it has
+  expired — a replay is a duplicate `_id`, the one claim FerretDB makes reliably, whichever replica sees it.
+  (The identity provider's assertions are remembered where `/v1/pro/login` remembers them: one use in all.)
+- `fhir_documents`: which DSP a document id belongs to (`_id` = the document id, `pid` = the patient's opaque FHIR id,
+  never the matricule), learned from the documents a search answered. A read by id (`DocumentReference/{id}`,
+  `Binary/{id}`) carries no patient; this is how the gateway knows whose DSP to ask access about. An id never
+  answered by a search is a 404 (like an unknown one).
+
+The registered clients (`Clients`) are the agency's word, read once from a JSON file
+(`DSP_GATEWAY_FHIR_CLIENTS_FILE`): a list of `{"client_id", "jwks", "professionals", "scopes"}`.
+Every lookup is by `_id`; expiry is checked here against the injected clock."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+
+from services.kit.runtime import Clock, utc_now
+
+from ..fhir.smart import TOKEN_TTL_S, Client, Grant
+
+log = structlog.get_logger("dsp.gateway.fhir")
+DUPLICATE = 11000
+KNOWN_MAX = 100_000  # document ids this process knows are indexed (skips a write per search)
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(b"dsp-fhir-token\x1f" + token.encode()).hexdigest()
+
+
+def load_clients(path: str | None) -> dict[str, Client]:
+    """The registered SMART clients (none without a file); a malformed file fails at start, naming the entry."""
+    if not path:
+        return {}
+    found: dict[str, Client] = {}
+    for n, entry in enumerate(json.loads(Path(path).read_text(encoding="utf-8"))):
+        try:
+            client = Client(str(entry["client_id"]), dict(entry["jwks"]), frozenset(entry["professionals"]),
+                            frozenset(entry["scopes"]))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: client {n} lacks {exc}") from None
+        found[client.client_id] = client
+    return found
+
+
+class FhirStore:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], clock: Clock = utc_now) -> None:
+        self.tokens, self.assertions = db["fhir_tokens"], db["fhir_client_assertions"]
+        self.documents, self.clock = db["fhir_documents"], clock
+        self._known: set[str] = set()
+        self._purged: datetime | None = None
+
+    async def use_client_assertion(self, client_id: str, jti: str, expires: datetime) -> bool:
+        """Remember a client assertion's jti; False if it was already used (a replay)."""
+        try:
+            await self.assertions.insert_one({"_id": f"{client_id}|{jti}", "expires": expires,
+                                              "used_at": self.clock()})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def issue(self, grant: Grant) -> tuple[str, int]:
+        """A new bearer token for `grant` and its lifetime in seconds."""
+        token, now = secrets.token_urlsafe(32), self.clock()
+        await self.tokens.insert_one({"_id": digest(token), "professional": grant.professional,
+                                      "scopes": sorted(grant.scopes), "client_id": grant.client_id,
+                                      "issued": now, "expires": now + timedelta(seconds=TOKEN_TTL_S)})
+        return token, TOKEN_TTL_S
+
+    async def grant(self, token: str) -> Grant | None:
+        """What a live token carries, or None (unknown, expired)."""
+        if not 20 <= len(token) <= 128:
+            return None
+        found = await self.tokens.find_one({"_id": digest(token)})
+        if found is None or self.clock() >= found["expires"]:
+            return None
+        return Grant(str(found["professional"]), frozenset(found["scopes"]), found.get("client_id"))
+
+    async def remember(self, pid: str, documents: Iterable[str]) -> None:
+        """Note whose DSP each document answered by a search is in (first writer wins; the same answer anyway)."""
+        fresh = [d for d in documents if d not in self._known]
+        if not fresh:
+            return
+        try:
+            await self.documents.insert_many([{"_id": d, "pid": pid} for d in fresh], ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != DUPLICATE for e in exc.details.get("writeErrors", [])):
+                raise
+        if len(self._known) > KNOWN_MAX:
+            self._known.clear()
+        self._known.update(fresh)
+
+    async def owner(self, document: str) -> str | None:
+        """The opaque patient id of a document's DSP, if a search ever answered it."""
+        found = await self.documents.find_one({"_id": document})
+        return str(found["pid"]) if found else None
+
+    def purge_due(self) -> bool:
+        """True at most once every 10 minutes (a purge then runs after a token is issued)."""
+        now = self.clock()
+        if self._purged is not None and now - self._purged < timedelta(minutes=10):
+            return False
+        self._purged = now
+        return True
+
+    async def purge(self) -> None:
+        """Forget expired tokens and the client assertions that can no longer be replayed (they have expired)."""
+        now = self.clock()
+        try:
+            await self.tokens.delete_many({"expires": {"$lte": now}})
+            await self.assertions.delete_many({"expires": {"$lt": now - timedelta(minutes=5)}})
+        except PyMongoError as exc:  # a later purge does it; never fails a token request
+            log.warning("purging FHIR tokens failed", error=type(exc).__name__)
