@@ -43,7 +43,7 @@ from PIL import Image, UnidentifiedImageError
 from pypdf import PdfReader
 from pypdf.errors import DependencyError, PyPdfError
 
-MAX_BYTES = 5 * 1024 * 1024  # records' limit (services.records.domain.MAX_ATTACHMENT_BYTES): larger ones it refuses
+MAX_BYTES = 5 * 1024 * 1024  # records' limit (records.domain.documents.MAX_ATTACHMENT_BYTES): larger refused
 MAX_PIXELS = 40_000_000  # a 600-dpi A4 scan is 35 megapixels
 MAX_PAGES = 2_000
 MAGIC = {"application/pdf": b"%PDF-", "image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
@@ -62,8 +62,8 @@ class Refused(ValueError):
 
 
 def upload_id(command_id: str) -> str:
-    """The document id records gives an upload (services.records.domain.upload_id, copied: the gateway does not
-    import the records service)."""
+    """The document id records gives an upload (services.records.domain.documents.upload_id, copied: the gateway
+    does not import the records service)."""
     return str(uuid.uuid5(UPLOAD_NAMESPACE, f"patient-upload\x1f{command_id}"))
 
 
