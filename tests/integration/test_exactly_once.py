@@ -127,12 +127,12 @@ async def test_a_kill_between_effect_and_commit_redelivers_the_same_event_bytes(
         await producer.send_and_wait("lab.results.v1", encode(lab_result(
             lab, message_id="v2", status="corrected", reported_at="2026-11-20T16:00:00+01:00",
             title="Hémogramme (corrigé)", patient_matricule=patient)), key=key)
-        await eventually(lambda: sent(1), within_s=90)
+        await eventually(lambda: sent(1), within_s=180)
         worker.kill()  # both effects done (documents written, events sent); now: the offset was never committed
         await rewind(infra.bootstrap, f"{prefix}-records", TopicPartition("lab.results.v1", first.partition),
                      first.offset)
         worker.start()
-        await eventually(lambda: sent(2), within_s=90)  # both messages redelivered, both events re-sent
+        await eventually(lambda: sent(2), within_s=180)  # both messages redelivered, both events re-sent
     finally:
         worker.stop()
     events = assert_same_id_same_bytes(await events_for(infra.bootstrap, doc_id))
