@@ -3,8 +3,9 @@ detail (observations, every version, the file), the outcome of an upload or bloc
 
 Documents are records' answers, served as records gives them (`schemas.records_api`: the one definition of a
 document, its versions and observations); notices are notify's (`schemas.notify`). What the portal adds is here:
-the outcome of an asynchronous write as the portal names it, and the body that marks notices read (its recipient
-is the person logged in, never the client's word).
+a document's prescriber named as the directory of professionals lists them (access's copy), the outcome of an
+asynchronous write as the portal names it, and the body that marks notices read (its recipient is the person
+logged in, never the client's word).
 """
 
 from __future__ import annotations
@@ -18,12 +19,24 @@ from .fields import MessageId, UtcDateTime
 from .notify import MarkReadResultV1 as MarkReadResult
 from .notify import NotificationPageV1 as NotificationPage
 from .notify import NotificationV1 as Notification
-from .records_api import DocumentDetail, DocumentFileInfo, DocumentPage, DocumentSummary, DocumentVersion
+from .records_api import DocumentDetail as RecordsDocumentDetail
+from .records_api import DocumentFileInfo, DocumentPage, DocumentSummary, DocumentVersion
 
 __all__ = ["CommandOutcome", "CommandState", "DocumentDetail", "DocumentFileInfo", "DocumentPage", "DocumentSummary",
            "DocumentVersion", "MarkRead", "MarkReadResult", "Notification", "NotificationPage", "Order"]
 
 Order = Literal["reported_at", "document_date"]
+
+
+class DocumentDetail(RecordsDocumentDetail):
+    """One document as records gives it, its prescriber named."""
+
+    model_config = ConfigDict(title="DocumentDetail")
+
+    prescriber_name: str | None = Field(
+        default=None, description="The prescriber's name, as the directory of professionals lists it (what to show "
+                                  "rather than `prescriber_id`); none when no prescriber is named or the directory "
+                                  "does not know the id")
 
 
 class CommandState(StrEnum):

@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from schemas.fields import IDENTIFIER_PATTERN, Matricule
 from schemas.portal_documents import DocumentDetail, DocumentPage, Order
 
+from . import prescribers
 from .calls import read
 from .context import Context, ctx
 from .problems import Refusal, errors
@@ -88,7 +89,8 @@ async def timeline(body: TimelineBody, request: Request, pro: Professional) -> A
 async def detail(body: DocumentBody, request: Request, pro: Professional) -> Any:
     c = ctx(request)
     await _decide(c, pro, body.patient, body.document_id)
-    return await _records(c, body.patient, "/v1/documents/detail", document_id=body.document_id)
+    return await prescribers.named(c, await _records(c, body.patient, "/v1/documents/detail",
+                                                     document_id=body.document_id))
 
 
 @router.post("/documents/file", summary="One document's file, if access allows (audited)", response_class=Response,

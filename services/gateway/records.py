@@ -23,7 +23,7 @@ from schemas.portal_documents import CommandOutcome, CommandState, DocumentDetai
 from schemas.records import RecordsCommandV1
 from schemas.topics import RECORDS_COMMANDS
 
-from . import uploads
+from . import prescribers, uploads
 from .calls import read
 from .context import Acting, ActingFor, Behalf, Context, Cursor, Session, act_for, checked, ctx
 from .problems import Refusal, errors
@@ -74,7 +74,8 @@ async def documents(request: Request, who: ReadingFor, q: Annotated[str | None, 
 @router.get("/documents/{document_id}", summary="One document: its results, every version, its file",
             response_model=DocumentDetail, responses=errors(404))
 async def detail(document_id: DocumentId, request: Request, who: ReadingDocument) -> Any:
-    return await _records(request, who, "/v1/documents/detail", document_id=document_id)
+    return await prescribers.named(ctx(request), await _records(request, who, "/v1/documents/detail",
+                                                                document_id=document_id))
 
 
 @router.get("/documents/{document_id}/file", summary="Download a document's file", response_class=Response,
