@@ -19,11 +19,20 @@ from .fields import MessageId, UtcDateTime
 from .notify import MarkReadResultV1 as MarkReadResult
 from .notify import NotificationPageV1 as NotificationPage
 from .notify import NotificationV1 as Notification
+from .records_api import (
+    AnalyteHistories,
+    AnalyteHistory,
+    AnalyteResult,
+    DocumentFileInfo,
+    DocumentPage,
+    DocumentSummary,
+    DocumentVersion,
+)
 from .records_api import DocumentDetail as RecordsDocumentDetail
-from .records_api import DocumentFileInfo, DocumentPage, DocumentSummary, DocumentVersion
 
-__all__ = ["CommandOutcome", "CommandState", "DocumentDetail", "DocumentFileInfo", "DocumentPage", "DocumentSummary",
-           "DocumentVersion", "MarkRead", "MarkReadResult", "Notification", "NotificationPage", "Order"]
+__all__ = ["AnalyteHistories", "AnalyteHistory", "AnalyteResult", "CommandOutcome", "CommandState", "DocumentDetail",
+           "DocumentFileInfo", "DocumentPage", "DocumentSummary", "DocumentVersion", "MarkRead", "MarkReadResult",
+           "Notification", "NotificationPage", "Order"]
 
 Order = Literal["reported_at", "document_date"]
 

@@ -9,7 +9,7 @@ from typing import Literal, Self
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from .fields import Identifier, Matricule, MessageId, UtcDateTime
-from .lab_result import Observation
+from .lab_result import LOINC, Observation
 from .records import DocumentChange
 
 Viewer = Literal["patient", "professional"]
@@ -62,6 +62,14 @@ class DocumentQuery(_Viewed):
     model_config = ConfigDict(extra="forbid", title="DocumentQuery")
 
     document_id: Identifier = Field(description="The document")
+
+
+class ValuesQuery(_Viewed):
+    """`POST /v1/documents/values`: every result of some analytes (by LOINC code) in the patient's lab results."""
+
+    model_config = ConfigDict(extra="forbid", title="ValuesQuery")
+
+    loinc: list[LOINC] = Field(min_length=1, max_length=50, description="The analytes' LOINC codes")
 
 
 class FileQuery(DocumentQuery):
@@ -198,3 +206,29 @@ class RecordsStats(BaseModel):
     lab_results_stored: int = Field(ge=0, description="Lab-result documents in every DSP")
     patient_uploads: int = Field(ge=0, description="Documents patients uploaded")
     parked_results: int = Field(ge=0, description="Lab results waiting for the registry to announce their patient")
+
+
+class AnalyteResult(BaseModel):
+    """One result of an analyte: the current version of an active lab result that has it."""
+
+    model_config = ConfigDict(title="AnalyteResult")
+
+    document_id: str = Field(description="The lab result it is in")
+    title: str = Field(description="The lab result's title")
+    document_date: UtcDateTime = Field(description="When the sample was collected")
+    laboratory_name: str | None = Field(description="The laboratory, as the directory names it")
+    observation: Observation = Field(description="The result: value and unit or text, reference range, flag")
+
+
+class AnalyteHistory(BaseModel):
+    model_config = ConfigDict(title="AnalyteHistory")
+
+    loinc: str = Field(description="The analyte's LOINC code")
+    display: str | None = Field(description="Its name in the latest result (none: no result)")
+    results: list[AnalyteResult] = Field(description="Every result, oldest first (by collection date)")
+
+
+class AnalyteHistories(BaseModel):
+    model_config = ConfigDict(title="AnalyteHistories")
+
+    histories: list[AnalyteHistory] = Field(description="One per LOINC code asked, in the order asked")

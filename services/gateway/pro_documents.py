@@ -11,7 +11,8 @@ from fastapi import APIRouter, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.fields import IDENTIFIER_PATTERN, Matricule
-from schemas.portal_documents import DocumentDetail, DocumentPage, Order
+from schemas.lab_result import LOINC
+from schemas.portal_documents import AnalyteHistories, DocumentDetail, DocumentPage, Order
 
 from . import prescribers
 from .calls import read
@@ -50,6 +51,12 @@ class DocumentBody(BaseModel):
     patient: Matricule
     document_id: str = Field(max_length=64, pattern=IDENTIFIER_PATTERN)
     version: int | None = Field(default=None, ge=1, le=10_000, description="The file only: an earlier version's")
+
+
+class ValuesBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    patient: Matricule
+    loinc: list[LOINC] = Field(min_length=1, max_length=50, description="LOINC codes, e.g. 718-7 (haemoglobin)")
 
 
 async def _decide(c: Context, pro: str, patient: str, document: str | None) -> None:
@@ -91,6 +98,14 @@ async def detail(body: DocumentBody, request: Request, pro: Professional) -> Any
     await _decide(c, pro, body.patient, body.document_id)
     return await prescribers.named(c, await _records(c, body.patient, "/v1/documents/detail",
                                                      document_id=body.document_id))
+
+
+@router.post("/values", summary="Every result of some analytes (by LOINC code) in a patient's lab results, oldest "
+             "first, if access allows", response_model=AnalyteHistories, responses=errors(403))
+async def values(body: ValuesBody, request: Request, pro: Professional) -> Any:
+    c = ctx(request)
+    await _decide(c, pro, body.patient, None)
+    return await _records(c, body.patient, "/v1/documents/values", loinc=body.loinc)
 
 
 @router.post("/documents/file", summary="One document's file, if access allows (audited)", response_class=Response,

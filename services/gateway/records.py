@@ -18,8 +18,16 @@ from fastapi import Path as PathParam
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.fields import IDENTIFIER_PATTERN, MESSAGE_ID_PATTERN
+from schemas.lab_result import LOINC
 from schemas.portal import Accepted
-from schemas.portal_documents import CommandOutcome, CommandState, DocumentDetail, DocumentPage, Order
+from schemas.portal_documents import (
+    AnalyteHistories,
+    CommandOutcome,
+    CommandState,
+    DocumentDetail,
+    DocumentPage,
+    Order,
+)
 from schemas.records import RecordsCommandV1
 from schemas.topics import RECORDS_COMMANDS
 
@@ -93,6 +101,14 @@ async def timeline(request: Request, start: AwareDatetime, end: AwareDatetime, w
         raise Refusal(422, "invalid request", errors=[{"loc": ["query", "end"], "msg": "end must be after start"}])
     return await _records(request, who, "/v1/documents/timeline", start=start.isoformat(), end=end.isoformat(),
                           cursor=cursor, limit=limit)
+
+
+@router.get("/values", summary="Every result of some analytes (by LOINC code) in the lab results, oldest first: a "
+            "value's history", response_model=AnalyteHistories)
+async def values(request: Request, who: ReadingFor,
+                 loinc: Annotated[list[LOINC], Query(min_length=1, max_length=50,
+                                                     description="LOINC codes, e.g. 718-7 (haemoglobin)")]) -> Any:
+    return await _records(request, who, "/v1/documents/values", loinc=loinc)
 
 
 @router.get("/commands/{command_id}", summary="What became of an upload, block or unblock (poll it)",

@@ -1,5 +1,5 @@
-"""The gateway's routes (the use case `service/reads.py`): documents, search, timeline, detail, file, titles, the
-status of a command."""
+"""The gateway's routes (the use case `service/reads.py`): documents, search, timeline, detail, file, titles, an
+analyte's history, the status of a command."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from schemas.records_api import (
     FileQuery,
     TimelineQuery,
     TitlesQuery,
+    ValuesQuery,
 )
 from services.kit.http import Door
 from services.kit.paging import BadCursor
@@ -56,6 +57,9 @@ def routes(door: Door, reads: Reads) -> list[tuple[str, Any]]:
     async def titles(raw: bytes) -> Answer:
         return _ok(await reads.titles(TitlesQuery.model_validate_json(raw)))
 
+    async def values(raw: bytes) -> Answer:
+        return _ok(await reads.values(ValuesQuery.model_validate_json(raw)))
+
     async def command_status(raw: bytes) -> Answer:
         return _ok(await reads.command_status(CommandStatusQuery.model_validate_json(raw)))
 
@@ -64,4 +68,5 @@ def routes(door: Door, reads: Reads) -> list[tuple[str, Any]]:
             ("/v1/documents/detail", door.endpoint(detail, GATEWAY)),
             ("/v1/documents/file", door.endpoint(file, GATEWAY)),
             ("/v1/documents/titles", door.endpoint(titles, GATEWAY)),
+            ("/v1/documents/values", door.endpoint(values, GATEWAY)),
             ("/v1/commands/status", door.endpoint(command_status, GATEWAY))]

@@ -10,7 +10,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from schemas.lab_result import Observation
-from schemas.records_api import DocumentDetail, DocumentFileInfo, DocumentSummary, DocumentVersion
+from schemas.records_api import (
+    AnalyteHistory,
+    AnalyteResult,
+    DocumentDetail,
+    DocumentFileInfo,
+    DocumentSummary,
+    DocumentVersion,
+)
 
 from .documents import Attachment, Document, Version
 
@@ -70,3 +77,16 @@ def detail(doc: Document, file: DocumentFileInfo | None, names: Names = _no_name
         **summary(doc, names).model_dump(), laboratory_id=doc.get("laboratory_id"),
         prescriber_id=current.get("prescriber_id"), observations=_observations(current), versions=versions(doc),
         file=file)
+
+
+def analytes(loincs: list[str], docs: list[Document], names: Names = _no_names) -> list[AnalyteHistory]:
+    """Each analyte's results in these lab results' current versions, oldest first (by collection date, then id)."""
+    ordered = sorted(docs, key=lambda d: (d["document_date"], d["_id"]))
+    histories = []
+    for loinc in loincs:
+        results = [AnalyteResult(document_id=d["_id"], title=d["title"], document_date=d["document_date"],
+                                 laboratory_name=names(d["author"]), observation=o)
+                   for d in ordered for o in _observations(d.get("current") or {}) if o.loinc == loinc]
+        histories.append(AnalyteHistory(loinc=loinc, display=results[-1].observation.display if results else None,
+                                        results=results))
+    return histories

@@ -1,6 +1,7 @@
 """The use case "the gateway reads a DSP" (after access decided, so the viewer is the gateway's word): a patient's
 documents (listed, searched, or as a timeline: `domain.listing`), one document's detail and file (`domain.views`),
-their titles, the status of a command the gateway sent. A professional never sees a blocked document, not even by
+their titles, an analyte's history (every result of a LOINC code in the current versions of the active lab results),
+the status of a command the gateway sent. A professional never sees a blocked document, not even by
 its id; a lab result names its laboratory as the directory lists it (from memory: `laboratories`)."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import base64
 
 from schemas.records_api import (
+    AnalyteHistories,
     CommandStatus,
     CommandStatusQuery,
     DocumentDetail,
@@ -20,6 +22,7 @@ from schemas.records_api import (
     FileQuery,
     TimelineQuery,
     TitlesQuery,
+    ValuesQuery,
 )
 
 from ..domain import views
@@ -82,6 +85,15 @@ class Reads:
 
     async def titles(self, query: TitlesQuery) -> DocumentTitles:
         return DocumentTitles(titles=await self.store.titles(query.patient, query.ids) if query.ids else {})
+
+    async def values(self, query: ValuesQuery) -> AnalyteHistories:
+        """Every result of some analytes (`views.analytes`): the patient's active lab results (a professional's
+        without the blocked ones), read whole — one DSP's lab results, a few hundred at most."""
+        shown = Listing("document_date", False, query.viewer == "professional").page(
+            await self.store.patient_index(query.patient), None, 100_000)
+        ids = [e["_id"] for e in shown if e["document_type"] == "lab-result"]
+        docs = await self.store.load(ids) if ids else {}
+        return AnalyteHistories(histories=views.analytes(query.loinc, list(docs.values()), self.names))
 
     async def command_status(self, query: CommandStatusQuery) -> CommandStatus:
         """A command's outcome (applied, or rejected with the reason), or pending while none is stored."""
