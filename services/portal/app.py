@@ -35,6 +35,7 @@ def install(app: FastAPI, secure: bool, key: bytes | None) -> None:
         assistants,
         choices,
         documents,
+        installable,
         journal,
         passwords,
         pro,
@@ -47,8 +48,8 @@ def install(app: FastAPI, secure: bool, key: bytes | None) -> None:
     app.state.portal_box = SecretBox(hashlib.sha256(b"dsp-portal-acting\x1f" + key).digest() if key
                                      else nacl.utils.random(SecretBox.KEY_SIZE))
     # the routers are tried in this order: upload's /documents/upload must come before /documents/{document_id}
-    for module in (account, activation, journal, upload, documents, professionals, choices, assistants, passwords,
-                   pro, pro_records):
+    for module in (account, installable, activation, journal, upload, documents, professionals, choices, assistants,
+                   passwords, pro, pro_records):
         app.include_router(module.router)
 
     @app.get("/static/{name}", include_in_schema=False)

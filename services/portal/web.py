@@ -28,7 +28,7 @@ from .api import Api, Problem
 
 TEMPLATES = Path(__file__).parent / "templates"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+       "manifest-src 'self'; worker-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 YEAR = 365 * 24 * 3600
 
 

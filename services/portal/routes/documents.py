@@ -14,15 +14,17 @@ from fastapi.responses import Response
 
 from schemas.fields import IDENTIFIER_PATTERN
 
+from .. import charts
 from ..api import Problem
 from ..app import Current
-from ..web import field, patient
+from ..web import Page, field, patient
 from ._forms import _
 from ._listing import _cursor, _labels
 
 router = APIRouter(include_in_schema=False)
 
 DOCUMENT_ID = re.compile(IDENTIFIER_PATTERN)  # schemas.fields.Identifier
+LOINC = re.compile(r"\d{1,7}-\d")  # schemas.lab_result.LOINC
 FLAGS = {"H": ("▲", _("High")), "HH": ("▲▲", _("Critically high")), "L": ("▼", _("Low")),
          "LL": ("▼▼", _("Critically low")), "A": ("!", _("Abnormal")), "N": ("", _("Normal"))}
 
@@ -36,6 +38,31 @@ def _flag(observation: dict[str, Any]) -> dict[str, Any]:
     symbol, word = FLAGS.get(code or "", ("", ""))
     return {**observation, "flag": code, "flag_symbol": symbol, "flag_word": word,
             "out_of_range": bool(code and code != "N")}
+
+
+def flagged_history(history: dict[str, Any]) -> dict[str, Any]:
+    """An analyte's history (the API's AnalyteHistory) with each result's flag in words and symbol."""
+    results = []
+    for r in history["results"]:
+        said = _flag(r["observation"])
+        results.append({**r, **{k: said[k] for k in ("flag", "flag_symbol", "flag_word", "out_of_range")}})
+    return {**history, "results": results}
+
+
+async def histories(p: Page, observations: list[dict[str, Any]], ask: Any, current: str) -> list[dict[str, Any]]:
+    """The analytes of a lab result that have earlier results, each with its chart (`ask`: the API call that gives
+    the histories of a list of LOINC codes)."""
+    codes = list(dict.fromkeys(o["loinc"] for o in observations if o.get("value") is not None))[:50]
+    if not codes:
+        return []
+    found = await ask(codes)
+    out = []
+    for history in found["histories"]:
+        if len(history["results"]) < 2:
+            continue
+        history = flagged_history(history)
+        out.append({"history": history, "chart": charts.value_chart(history["results"], p.lang, current)})
+    return out
 
 
 @router.get("/documents")
@@ -95,5 +122,20 @@ async def document(p: Current, document_id: str) -> Response:
     observations = [_flag(o) for o in detail.get("observations") or []]
     versions = [{**v, "observations": [_flag(o) for o in v.get("observations") or []]}
                 for v in reversed(detail.get("versions") or [])]  # newest first
+    found = await histories(p, observations, lambda codes: p.api.get("/v1/me/values", loinc=codes), document_id)
     return p.render("document.html", user=user, doc=detail, observations=observations, versions=versions,
-                    **_labels(p))
+                    histories=found, **_labels(p))
+
+
+@router.get("/documents/values/{loinc}")
+async def values(p: Current, loinc: str) -> Response:
+    """Every result of one analyte (by its LOINC code): its chart and its table."""
+    if not LOINC.fullmatch(loinc):
+        raise Problem(404, _("no such analyte"))
+    user, _state = await patient(p)
+    [history] = (await p.api.get("/v1/me/values", loinc=[loinc]))["histories"]
+    if not history["results"]:
+        raise Problem(404, _("no result of this analyte in this DSP"))
+    history = flagged_history(history)
+    chart = charts.value_chart(history["results"], p.lang, None)
+    return p.render("values.html", user=user, history=history, chart=chart, loinc=loinc)

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from .. import i18n
+from .. import charts, i18n
 from ..app import Current
 from ..web import Page, field, patient
 from ._forms import _
@@ -66,7 +66,9 @@ def _day(value: str | None) -> date | None:
 @router.get("/timeline")
 async def timeline(p: Current, start: str | None = None, end: str | None = None,
                    cursor: str | None = None) -> Response:
-    """The 'Ligne de vie' between two days (both included), oldest first."""
+    """The 'Ligne de vie' between two days (both included), oldest first: drawn on a time axis (one lane per type
+    of document, each mark a link), then listed (the chart's text equivalent); drawn for a phone and for a wide
+    screen (the stylesheet shows one)."""
     user, _state = await patient(p)
     today = datetime.now(i18n.ZONE).date()
     first, last = _day(start), _day(end)
@@ -82,10 +84,14 @@ async def timeline(p: Current, start: str | None = None, end: str | None = None,
     if not fields:
         page = await p.api.get("/v1/me/timeline", start=datetime.combine(first, time(0), i18n.ZONE).isoformat(),
                                end=datetime.combine(last + timedelta(days=1), time(0), i18n.ZONE).isoformat(),
-                               cursor=_cursor(cursor), limit=50)
-    return p.render("timeline.html", 400 if fields else 200, user=user, listing=page, fields=fields,
+                               cursor=_cursor(cursor), limit=200)
+    labels = _labels(p)
+    drawn = {size: charts.timeline(page["items"], first, last, width, p.lang,
+                                   lambda kind: str(labels["types"].get(kind, kind)), lambda d: f"/documents/{d['id']}")
+             for size, width in (("narrow", 340), ("wide", 900))} if page["items"] else {}
+    return p.render("timeline.html", 400 if fields else 200, user=user, listing=page, fields=fields, charts=drawn,
                     start=start if fields.get("start") else first.isoformat(),
-                    end=end if fields.get("end") else last.isoformat(), cursor=_cursor(cursor), **_labels(p))
+                    end=end if fields.get("end") else last.isoformat(), cursor=_cursor(cursor), **labels)
 
 
 @router.get("/audit")

@@ -17,6 +17,7 @@ from ..api import Problem
 from ..app import Current
 from ..web import Page, field
 from ._pro import _patients, _user
+from .documents import histories
 
 router = APIRouter(include_in_schema=False)
 DOCUMENT_ID = re.compile(IDENTIFIER_PATTERN)  # schemas.fields.Identifier
@@ -78,7 +79,10 @@ async def document(document_id: str, p: Current) -> Response:
             raise
         return p.render("pro_document.html", refused.status, user=user, patient=patient, doc=None,
                         error=p.refusal(refused))
-    return p.render("pro_document.html", user=user, patient=patient, doc=doc)
+    found = await histories(p, doc.get("observations") or [],
+                            lambda codes: p.api.post("/v1/pro/values", {"patient": matricule, "loinc": codes}),
+                            document_id)
+    return p.render("pro_document.html", user=user, patient=patient, doc=doc, histories=found)
 
 
 @router.get("/pro/documents/{document_id}/file")

@@ -1,7 +1,8 @@
 // myDSP's progressive enhancement (every form also works without JavaScript):
 // - the ALTCHA proof of work (protocol v1) solved in the browser: find n <= maxnumber with SHA-256(salt + n) == challenge;
 // - the password policy shown live while typing (the server's check stays the one that decides);
-// - a language choice sent as soon as it is picked; a printable wallet card's print button.
+// - a language choice sent as soon as it is picked; a printable wallet card's print button;
+// - the service worker that shows a page saying the DSP needs a connection when there is none (it caches nothing else).
 "use strict";
 
 async function sha256hex(text) {
@@ -47,6 +48,10 @@ function livePolicy(input) {
   };
   input.addEventListener("input", update);
   update();
+}
+
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker.register("/service-worker.js").catch(() => {});  // the site works the same without it
 }
 
 document.addEventListener("DOMContentLoaded", () => {
