@@ -75,9 +75,8 @@ return small;
 
 # the service worker's own script, its fetch handler called for a page while the network fails
 OFFLINE_JS = """
-const [path, done] = [arguments[0], arguments[arguments.length - 1]];
+const [path, source, done] = [arguments[0], arguments[1], arguments[arguments.length - 1]];
 (async () => {
-  const source = await (await fetch('/service-worker.js')).text();
   const listeners = {};
   const worker = {location: self.location, addEventListener: (type, f) => { listeners[type] = f; }};
   new Function('self', 'fetch', 'caches', source)(worker, () => Promise.reject(new TypeError('offline')), caches);
@@ -86,7 +85,12 @@ const [path, done] = [arguments[0], arguments[arguments.length - 1]];
                    respondWith: (promise) => { answer = promise; }});
   const reply = await answer;
   done(reply ? await reply.text() : 'no answer');
-})().catch((e) => done('error: ' + e));
+})().catch((e) => done('error: ' + e + ' ' + e.stack));
+"""
+SHOWN_JS = """
+const el = document.querySelector(arguments[0]);
+const box = el && el.getBoundingClientRect();
+return !!el && box.width > 0 && box.height > 0 && el.checkVisibility();
 """
 
 
@@ -140,6 +144,11 @@ class Walk:
             self.problems.append(f"{name} at {NARROWEST}: {scroll} px wide in a {inner} px window")
         self.size(*SIZES[0][1:])
         return self
+
+    def expect(self, holds: bool, said: str) -> None:
+        """A check the walk goes on after (every problem is listed at the end)."""
+        if not holds:
+            self.problems.append(said)
 
     def save(self) -> None:
         WIDTHS.parent.mkdir(parents=True, exist_ok=True)
@@ -250,22 +259,25 @@ async def _walk(walk: Walk, portal: dict[str, Any], producer: AIOKafkaProducer, 
     # the menu: one button (a disclosure, no script) naming the current page, that opens the list
     person.open("/documents")
     button = person.element("menu-button")
-    assert button.text == "Menu: Documents", button.text
-    assert not person.driver.find_element(By.CSS_SELECTOR, '#menu a[href="/audit"]').is_displayed()
+    walk.expect(button.text == "Menu: Documents", f"the menu button says {button.text!r}")
+    walk.expect(not person.driver.find_element(By.CSS_SELECTOR, '#menu a[href="/audit"]').is_displayed(),
+                "the menu is open on a phone before its button is pressed")
     button.click()
     current = person.driver.find_element(By.CSS_SELECTOR, '#menu a[aria-current="page"]')
-    assert current.is_displayed() and (current.get_attribute("href") or "").endswith("/documents")
+    walk.expect(current.is_displayed() and (current.get_attribute("href") or "").endswith("/documents"),
+                "the menu's current page is not shown once open")
     menu_height = person.driver.execute_script("return document.getElementById('menu').offsetHeight")
     walk.shot("phone-menu", SIZES[0][1])
     walk.size(*SIZES[0][1:])
     button.click()
     top = person.driver.execute_script("return document.querySelector('main h1').getBoundingClientRect().top")
-    assert top < 200, f"the header and the closed menu take {top} px before the page's title"
+    walk.expect(top < 200, f"the header and the closed menu take {top} px before the page's title")
     walk.size(1280, 900)
-    assert person.driver.find_element(By.CSS_SELECTOR, '#menu a[href="/audit"]').is_displayed()  # wide: open
-    assert not button.is_displayed()
+    walk.expect(person.driver.execute_script(SHOWN_JS, '#menu a[href="/audit"]'),  # (selenium's is_displayed
+                "the menu is not shown on a wide screen")                      # says no inside a closed <details>)
+    walk.expect(not button.is_displayed(), "the menu button is shown on a wide screen")
     walk.size(*SIZES[0][1:])
-    assert menu_height > 11 * 44
+    walk.expect(menu_height > 11 * 44, f"the open menu is {menu_height} px high")
     walk.check("documents")
     person.type("q", "hémogramme").press("search").sees("Documents trouvés")
     walk.check("search")
@@ -273,30 +285,33 @@ async def _walk(walk: Walk, portal: dict[str, Any], producer: AIOKafkaProducer, 
     driver.find_element(By.PARTIAL_LINK_TEXT, "(corrigé)").click()
     person.sees("Historique des versions")
     document_path = person.path
-    assert person.element("laboratory").text == f"Laboratoire {lab}"
-    assert person.element("prescriber").text == f"Marc Schmit{unique}"  # the directory's name, not the id
+    walk.expect(person.element("laboratory").text == f"Laboratoire {lab}", "the laboratory is not named")
+    walk.expect(person.element("prescriber").text == f"Marc Schmit{unique}",  # the directory's name, not the id
+                f"the prescriber is {person.element('prescriber').text!r}")
     # haemoglobin has earlier results: its chart (the range as a band, the low one a ▼) and its table
     figure = person.element("history-718-7-figure")
-    assert len(figure.find_elements(By.CSS_SELECTOR, "svg[role=img] .point")) == 3
-    assert len(figure.find_elements(By.CSS_SELECTOR, "svg .point.out")) == 1
-    assert figure.find_elements(By.CSS_SELECTOR, "svg rect.band")
-    assert "3 résultats en g/dL" in figure.text
-    assert not driver.find_elements(By.ID, "history-2093-3-figure")  # cholesterol is in another document
+    walk.expect(len(figure.find_elements(By.CSS_SELECTOR, "svg[role=img] .point")) == 3, "not 3 points")
+    walk.expect(len(figure.find_elements(By.CSS_SELECTOR, "svg .point.out")) == 1, "not 1 point out of range")
+    walk.expect(bool(figure.find_elements(By.CSS_SELECTOR, "svg rect.band")), "no range band")
+    walk.expect("3 résultats en g/dL" in figure.text, f"the chart says {figure.text!r}")
+    walk.expect(not driver.find_elements(By.ID, "history-2093-3-figure"), "cholesterol charted on a blood count")
     walk.check("lab-result")
     person.press("all-718-7")
     assert person.path == "/documents/values/718-7"
     rows = driver.find_elements(By.CSS_SELECTOR, "#history tbody tr")
-    assert [r.find_element(By.TAG_NAME, "td").text for r in rows] == ["13,1 g/dL", "11,4 g/dL", "12,4 g/dL"]
-    assert "Bas" in rows[1].text
+    shown = [r.find_element(By.TAG_NAME, "td").text for r in rows]
+    walk.expect(shown == ["13,1 g/dL", "11,4 g/dL", "12,4 g/dL"], f"the values page lists {shown}")
+    walk.expect(len(rows) == 3 and "Bas" in rows[1].text, "the low value is not flagged in words")
     walk.check("values")
     person.open("/timeline?start=2025-11-01&end=2026-11-30")
     marks = driver.find_elements(By.CSS_SELECTOR, "svg.timeline-chart.narrow a.mark")
-    assert len(marks) == 4 and all(m.is_displayed() for m in marks)
-    assert document_path in {"/documents/" + (m.get_attribute("href") or "").split("/documents/")[-1] for m in marks}
+    assert len(marks) == 4, len(marks)
+    walk.expect(all(m.is_displayed() for m in marks), "a timeline mark is not shown")
+    walk.expect(document_path in {m.get_dom_attribute("href") for m in marks}, "no mark links to the lab result")
     marks[-1].click()  # the last one: the lipid panel, of November
     person.sees("Bilan lipidique")
     person.open("/timeline?start=2025-11-01&end=2026-11-30")
-    assert "Hémogramme 2025-12-02" in person.element("timeline-table").text  # the text equivalent
+    walk.expect("Hémogramme 2025-12-02" in person.element("timeline-table").text, "the timeline's list")
     walk.check("timeline")
     person.open("/audit")
     walk.check("traceability")
@@ -314,8 +329,9 @@ async def _walk(walk: Walk, portal: dict[str, Any], producer: AIOKafkaProducer, 
     pdf = driver.execute_cdp_cmd("Page.printToPDF", {"preferCSSPageSize": True, "printBackground": True})
     pages = PdfReader(io.BytesIO(base64.b64decode(pdf["data"]))).pages
     box = pages[0].mediabox
-    assert len(pages) == 1 and abs(float(box.width) - 242.6) < 2 and abs(float(box.height) - 153.0) < 2, box
-    assert presence in pages[0].extract_text()
+    walk.expect(len(pages) == 1 and abs(float(box.width) - 242.6) < 2 and abs(float(box.height) - 153.0) < 2,
+                f"the wallet card prints on {len(pages)} page(s) of {box.width} x {box.height} pt")
+    walk.expect(presence in pages[0].extract_text(), "the printed card lacks the password")
 
     # her child's DSP, which she assists (the banner saying whose record it is)
     kid = await onboard(portal, producer, child, f"kid.{unique}", given_name="Tom", family_name="Weber",
@@ -362,8 +378,9 @@ async def _walk(walk: Walk, portal: dict[str, Any], producer: AIOKafkaProducer, 
     walk.check("pro-patient")
     driver.find_element(By.PARTIAL_LINK_TEXT, "(corrigé)").click()
     person.sees("Hémoglobine")
-    assert person.element("prescriber").text == f"Marc Schmit{unique}"
-    assert "3 résultats en g/dL" in person.element("history-718-7-figure").text  # the same chart as hers
+    walk.expect(person.element("prescriber").text == f"Marc Schmit{unique}", "the professional's prescriber")
+    walk.expect("3 résultats en g/dL" in person.element("history-718-7-figure").text,  # the same chart as hers
+                "the professional's chart")
     walk.check("pro-document")
 
     # installable: the service worker keeps only the offline page (and its style sheet and icon)
@@ -374,12 +391,13 @@ async def _walk(walk: Walk, portal: dict[str, Any], producer: AIOKafkaProducer, 
         "const done = arguments[arguments.length - 1];"
         "caches.keys().then(keys => Promise.all(keys.map(k => caches.open(k).then(c => c.keys()))))"
         ".then(lists => done(lists.flat().map(r => new URL(r.url).pathname)));")
-    assert sorted(kept) == ["/offline", "/static/icon-192.png", "/static/portal.css"], kept
+    walk.expect(sorted(kept) == ["/offline", "/static/icon-192.png", "/static/portal.css"], f"the worker keeps {kept}")
     # without a network, the worker answers a page with the offline page it kept (its handler run with a fetch that
     # fails, on this browser's real cache: Chromium's offline emulation does not reach a service worker's fetches)
-    assert driver.execute_script("return !!navigator.serviceWorker.controller")  # it answers for this page
+    walk.expect(driver.execute_script("return !!navigator.serviceWorker.controller"), "no worker answers the page")
     person.open("/static/icon-192.png")  # a page of the site without the CSP that forbids the test's `new Function`
-    said = driver.execute_async_script(OFFLINE_JS, document_path)
-    assert "Votre DSP a besoin d'une connexion" in said and "Hémoglobine" not in said, said[:300]
+    worker = (ROOT / "services" / "portal" / "static" / "service-worker.js").read_text()
+    said = driver.execute_async_script(OFFLINE_JS, document_path, worker)
+    walk.expect("Votre DSP a besoin d'une connexion" in said and "Hémoglobine" not in said, f"offline: {said[:300]}")
     person.open("/offline")
     walk.check("offline")
