@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export UV_PROJECT_ENVIRONMENT ?= $(HOME)/.cache/dsp-mesh/venv
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: run test docs docs-pages dotenv down status infra lint schemas inbox pro-assertion fhir-token bench-ingest bench-access bench-login bench-search chaos uv deps browser
+.PHONY: run test docs docs-pages dotenv down status infra lint schemas inbox pro-assertion fhir-token bench-ingest bench-access bench-login bench-search bench-portal chaos uv deps browser
 
 uv:
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
@@ -66,6 +66,9 @@ bench-search: deps  ## a patient's keyword search over HTTP, 200 000 documents o
 
 bench-login: deps  ## complete logins (password + one-time code) per second on a real activation worker (RATE=40)
 	$(UV) run --frozen python -m bench.login --rate $(or $(RATE),40)
+
+bench-portal: deps  ## the portal's pages under a crowd: SESSIONS logged-in patients (200), open loop at RATES page views/s
+	$(UV) run --frozen python -m bench.portal --sessions $(or $(SESSIONS),200) $(if $(RATES),--rates $(RATES))
 
 bench-access: deps  ## access decisions: in memory (100 000 patients, 1 000 000 grants), then over HTTP on a real worker
 	$(UV) run --frozen python -m bench.access

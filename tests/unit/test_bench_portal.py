@@ -1,0 +1,46 @@
+"""bench.portal's pure parts: pages named from their URLs, per-page percentiles, the knee, a page's time split."""
+
+from __future__ import annotations
+
+from bench.portal.__main__ import VISIT, visit
+from bench.portal.figures import holds, knee, median_split, page_of, per_page, split
+from bench.portal.people import Patient
+
+
+def _rate(offered: float, p99: float, unanswered: int = 0, pages: tuple[str, ...] = VISIT) -> dict[str, object]:
+    return {"offered_per_s": offered, "unanswered": unanswered,
+            "pages": {p: {"p50": p99 / 2, "p99": p99, "n": 100} for p in pages}}
+
+
+def test_a_visit_names_its_six_pages() -> None:
+    urls = visit("http://127.0.0.1:9", Patient("x", "s", "LAB-A-R-1"))
+    assert [page_of(u) for u in urls] == list(VISIT)
+    assert urls[2] == "http://127.0.0.1:9/documents/LAB-A-R-1"
+    assert page_of("/documents?cursor=abc") == "documents"
+
+
+def test_per_page_percentiles() -> None:
+    figures = per_page([("home", float(ms)) for ms in range(1, 101)] + [("audit", 7.0)])
+    assert figures["home"] == {"p50": 50.5, "p99": 99.0, "n": 100}
+    assert figures["audit"] == {"p50": 7.0, "p99": 7.0, "n": 1}
+
+
+def test_the_knee_is_the_highest_rate_below_the_first_that_fails() -> None:
+    rates = [_rate(25, 40), _rate(50, 80), _rate(100, 299.9), _rate(200, 300), _rate(400, 100)]
+    assert knee(rates, VISIT) == 100
+    assert knee([_rate(25, 400)], VISIT) == 0
+    assert knee(list(reversed(rates)), VISIT) == 100  # in any order
+
+
+def test_a_rate_with_a_missing_page_or_an_unanswered_request_does_not_hold() -> None:
+    assert holds(_rate(25, 10), VISIT)
+    assert not holds(_rate(25, 10, unanswered=1), VISIT)
+    assert not holds(_rate(25, 10, pages=VISIT[:-1]), VISIT)
+
+
+def test_a_page_time_splits_into_its_calls_and_the_gateway_own() -> None:
+    parts = split(30.0, [("records /v1/documents", 8.0), ("activation /v1/sessions/check", 2.0),
+                         ("records /v1/documents", 4.0)])
+    assert parts == {"records /v1/documents": 12.0, "activation /v1/sessions/check": 2.0, "gateway_own": 16.0}
+    assert median_split([{"a": 1.0, "gateway_own": 5.0}, {"gateway_own": 7.0}, {"a": 3.0, "gateway_own": 6.0}]) \
+        == {"a": 1.0, "gateway_own": 6.0}
