@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export UV_PROJECT_ENVIRONMENT ?= $(HOME)/.cache/dsp-mesh/venv
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: run test docs docs-pages dotenv down status infra lint schemas inbox pro-assertion fhir-token bench-ingest bench-access bench-login bench-search bench-portal chaos uv deps browser
+.PHONY: run test docs docs-pages dotenv down status infra lint schemas inbox pro-assertion fhir-token bench-ingest bench-access bench-login bench-search bench-portal bench-fhir chaos uv deps browser
 
 uv:
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
@@ -73,6 +73,9 @@ bench-portal: deps  ## the portal's pages under a crowd: SESSIONS logged-in pati
 bench-access: deps  ## access decisions: in memory (100 000 patients, 1 000 000 grants), then over HTTP on a real worker
 	$(UV) run --frozen python -m bench.access
 	$(UV) run --frozen python -m bench.access.http
+
+bench-fhir: deps  ## the FHIR door: a 1 000-document export over HTTP, DocumentReference searches at RATE/s on 200 000 documents (RATE=100)
+	$(UV) run --frozen python -m bench.fhir --rate $(or $(RATE),100)
 
 chaos: deps  ## SIGKILLs, FerretDB and Kafka restarts under a realistic flow; exit 0 only if nothing was lost, doubled or changed (COUNT=30000 RATE=100)
 	$(UV) run --frozen python -m bench.chaos --count $(or $(COUNT),30000) --rate $(or $(RATE),100)

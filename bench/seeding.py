@@ -37,6 +37,23 @@ def documents(count: int, people: list[str], rng: random.Random) -> list[dict[st
     return docs
 
 
+def corrected(doc: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """`doc` with a second version: the laboratory's correction (new values, reported an hour later) — the
+    first version kept in its history, as records keeps it."""
+    first = doc["current"]
+    at = first["reported_at"] + timedelta(hours=1)
+    body = {"message_id": f"{first['message_id']}-fix", "laboratory_id": doc["laboratory_id"],
+            "report_id": doc["report_id"], "status": "corrected", "patient_matricule": doc["patient_matricule"],
+            "prescriber_id": first["prescriber_id"], "collected_at": first["collected_at"].isoformat(),
+            "reported_at": at.isoformat(), "title": first["title"],
+            "observations": [{**o, "value": round(o["value"] * rng.uniform(0.9, 1.1), 1)} if "value" in o else o
+                             for o in first["observations"]]}
+    version = domain.to_version(LabResultV1.model_validate(body), at, at)
+    fixed, _ = domain.apply({k: v for k, v in doc.items() if k != "blocked"}, doc["laboratory_id"],
+                            doc["report_id"], version)
+    return {**fixed, "blocked": False}
+
+
 async def seed(mongo_uri: str, prefix: str, docs: list[dict[str, Any]]) -> None:
     """The documents, their laboratories' message ids (claimed) and each patient's index, in `<prefix>_records`."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_uri, tz_aware=True)

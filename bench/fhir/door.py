@@ -1,6 +1,5 @@
-"""python -m bench.fhir [--documents 1000] [--searches 2000] [--per-patient 10]
-
-The FHIR door's own cost, in this process (no Kafka, no database: what the gateway adds to the services' answers):
+"""The FHIR door's own cost, in this process (no Kafka, no database: what the gateway adds to the services' answers),
+the first phase of `python -m bench.fhir`:
 
 - export: a patient's whole DSP as FHIR (`fhir.export.everything` + the IPS summary + the JSON the API writes) —
   --documents lab reports (3 values each, one in ten corrected: two versions), a PDF of 20 KiB for one in five,
@@ -9,14 +8,10 @@ The FHIR door's own cost, in this process (no Kafka, no database: what the gatew
   list, filtering, paging, the resources, the Bundle) --searches times, with access and records answered by
   in-memory doubles over httpx's transport (`--per-patient` documents each, as in a DSP of 200,000 documents over
   20,000 patients) — the services' own latencies are measured by `make bench-access` and `make bench-search`.
-
-The last line is `BENCH {json}`.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import base64
 import json
 import time
@@ -26,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import bench_line, rounded
+from bench.common import rounded
 from schemas.access import AccessStateV1, AuditEntryV1
 from schemas.records_api import DocumentDetail, DocumentFile, DocumentSummary
 from services.gateway.context import Context
@@ -131,22 +126,3 @@ async def bench_search(searches: int, per_patient: int) -> dict[str, Any]:
     await records.aclose()
     return {"searches": searches, "documents_per_patient": per_patient, "per_second_one_core": round(rate),
             "ms": rounded(latencies)}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.fhir", description=__doc__.splitlines()[0])
-    parser.add_argument("--documents", type=int, default=1000)
-    parser.add_argument("--searches", type=int, default=2000)
-    parser.add_argument("--per-patient", type=int, default=10)
-    args = parser.parse_args()
-    exported = bench_export(args.documents)
-    print(f"export of {exported['documents']} documents: {exported['resources']} resources, "
-          f"{exported['bytes'] / 1e6:.1f} MB, {exported['seconds_best']} s (worst of 3: {exported['seconds_worst']} s)")
-    searched = asyncio.run(bench_search(args.searches, args.per_patient))
-    print(f"DocumentReference search (door only): p50 {searched['ms']['p50']} ms, p99 {searched['ms']['p99']} ms, "
-          f"{searched['per_second_one_core']}/s on one core")
-    print(bench_line("fhir", export=exported, search=searched))
-
-
-if __name__ == "__main__":
-    main()
