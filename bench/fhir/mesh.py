@@ -185,24 +185,17 @@ async def trail(mesh: Mesh, patient: str, document_ids: list[str], per_document:
     return time.perf_counter() - started
 
 
-async def login(mesh: Mesh, patient: str) -> httpx.AsyncClient:
-    """The patient's portal session: password, then the one-time code (read as notify would)."""
-    mailbox = Mailbox(mesh.ends.bootstrap, mesh.seal_private)
-    await mailbox.consumer.start()
-    reader = asyncio.create_task(mailbox.run())
+async def login(mesh: Mesh, mailbox: Mailbox, patient: str) -> httpx.AsyncClient:
+    """The patient's portal session: password, then the one-time code (read as notify would, from `mailbox`)."""
     web = httpx.AsyncClient(base_url=mesh.url, timeout=120)
-    try:
-        code: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        mailbox.waiting[patient] = code
-        first = await web.post("/v1/login", json={"matricule": patient, "password": PASSWORD, "channel": "email"})
-        if first.status_code != 200:
-            raise RuntimeError(f"login: HTTP {first.status_code} {first.text[:300]}")
-        verified = await web.post("/v1/login/verify", json={"code": await asyncio.wait_for(code, 60)})
-        if verified.status_code != 200:
-            raise RuntimeError(f"login/verify: HTTP {verified.status_code} {verified.text[:300]}")
-    finally:
-        reader.cancel()
-        await mailbox.consumer.stop()
+    code: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    mailbox.waiting[patient] = code
+    first = await web.post("/v1/login", json={"matricule": patient, "password": PASSWORD, "channel": "email"})
+    if first.status_code != 200:
+        raise RuntimeError(f"login: HTTP {first.status_code} {first.text[:300]}")
+    verified = await web.post("/v1/login/verify", json={"code": await asyncio.wait_for(code, 60)})
+    if verified.status_code != 200:
+        raise RuntimeError(f"login/verify: HTTP {verified.status_code} {verified.text[:300]}")
     return web
 
 
@@ -259,10 +252,17 @@ async def run(args: argparse.Namespace, ends: Endpoints) -> dict[str, Any]:
             hers = await seed_mesh(mesh, args, people, patient, rng)
             await mesh.start()
             print(f"mesh ready: gateway {mesh.url}, records, access, activation", flush=True)
-            took = await trail(mesh, patient, hers, args.reads_per_document)
-            print(f"her Traçabilité: {len(hers) * args.reads_per_document:,} reads decided and audited "
-                  f"in {took:.1f}s", flush=True)
-            web = await login(mesh, patient)
+            mailbox = Mailbox(ends.bootstrap, mesh.seal_private)  # listening long before her login
+            await mailbox.consumer.start()
+            reader = asyncio.create_task(mailbox.run())
+            try:
+                took = await trail(mesh, patient, hers, args.reads_per_document)
+                print(f"her Traçabilité: {len(hers) * args.reads_per_document:,} reads decided and audited "
+                      f"in {took:.1f}s", flush=True)
+                web = await login(mesh, mailbox, patient)
+            finally:
+                reader.cancel()
+                await mailbox.consumer.stop()
             try:
                 exported = await export(web, args.export_runs)
             finally:
