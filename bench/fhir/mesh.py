@@ -46,7 +46,7 @@ from services.access.domain.decisions import PatientAccess
 from services.access.store import encode_access
 from services.gateway.fhir.ids import PatientIds
 from services.kit.hashing import hasher
-from services.kit.sealing import new_keypair
+from services.kit.sealing import new_keypair, request_binding, unseal
 
 PRO, CLIENT, KID = "PRO-4242", "bench-cabinet", "bench-1"
 PASSWORD = "Echternach-Dance-19"  # noqa: S105 - the bench patient's password, for this bench only
@@ -123,6 +123,21 @@ class Mesh:
                           algorithm="EdDSA", headers={"kid": KID})
 
 
+class Codes(Mailbox):
+    """`bench.login`'s mailbox, taking only sealed one-time codes: her DSP's first-access notice (access tells her
+    of the professional's first read, on the same topic, to the same recipient) must not take her code's place."""
+
+    async def run(self) -> None:
+        async for record in self.consumer:
+            req = json.loads(record.value)
+            if not req.get("sealed_parameters") or req["recipient"] not in self.waiting:
+                continue
+            future = self.waiting.pop(req["recipient"])
+            binding = request_binding(req["request_id"], req["channel"], req["recipient"], req.get("destination"))
+            if not future.done():
+                future.set_result(unseal(self.key, req["sealed_parameters"], bound_to=binding)["code"])
+
+
 async def _ready(http: httpx.AsyncClient, url: str) -> bool:
     try:
         return (await http.get(url)).status_code == 200
@@ -185,7 +200,7 @@ async def trail(mesh: Mesh, patient: str, document_ids: list[str], per_document:
     return time.perf_counter() - started
 
 
-async def login(mesh: Mesh, mailbox: Mailbox, patient: str) -> httpx.AsyncClient:
+async def login(mesh: Mesh, mailbox: Codes, patient: str) -> httpx.AsyncClient:
     """The patient's portal session: password, then the one-time code (read as notify would, from `mailbox`)."""
     web = httpx.AsyncClient(base_url=mesh.url, timeout=120)
     code: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -252,7 +267,7 @@ async def run(args: argparse.Namespace, ends: Endpoints) -> dict[str, Any]:
             hers = await seed_mesh(mesh, args, people, patient, rng)
             await mesh.start()
             print(f"mesh ready: gateway {mesh.url}, records, access, activation", flush=True)
-            mailbox = Mailbox(ends.bootstrap, mesh.seal_private)  # listening long before her login
+            mailbox = Codes(ends.bootstrap, mesh.seal_private)  # listening long before her login
             await mailbox.consumer.start()
             reader = asyncio.create_task(mailbox.run())
             try:
