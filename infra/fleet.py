@@ -5,7 +5,8 @@ replicas listen on ports of their own from `DSP_FLEET_PORT_BASE` (default 8200: 
 base + 10·k + r). The gateways reach every service's HTTP API through the load balancer (one backend per service),
 as the console does. HAProxy checks each replica's `/health/ready` every second, balances round-robin, retries a
 request whose connection failed or whose answer never came on the other replica (`retry-on
-all-retryable-errors`, `option redispatch`), and names the replica that answered in `X-DSP-Replica`.
+all-retryable-errors`, `option redispatch`; for the portal's POSTs only a refused connection), and names the
+replica that answered in `X-DSP-Replica`.
 
 Process names: replica 1 keeps the single mesh's name (`records`, its pid and log files `run/records.*`),
 replica 2 is `records-2`; HAProxy is `haproxy` and its configuration `haproxy.cfg` in the state folder.
@@ -23,6 +24,12 @@ from .procs import InfraError
 # the services a fleet runs in replicas, in the order their ports are given out
 REPLICATED = ("gateway", "records", "activation", "access", "notify", "console")
 REPLICA_HEADER = "X-DSP-Replica"
+GATEWAY_ONLY = [
+    "    option forwardfor",  # the client's address, which the gateways' rate limits count
+    # a portal POST (a command: its id is the gateway's, new per request) is sent again only if it never reached a
+    # gateway (connection refused); one whose answer was lost is not repeated (it may have been carried out)
+    "    http-request disable-l7-retry if !METH_GET",
+]
 
 
 def replicas_from_env(environ: Mapping[str, str] = os.environ) -> int:
@@ -92,7 +99,7 @@ def haproxy_config(fronts: Mapping[str, int], ports: Mapping[str, list[int]]) ->
     for service, front in fronts.items():
         lines += [f"frontend {service}", f"    bind 127.0.0.1:{front}", f"    default_backend {service}", "",
                   f"backend {service}", "    balance roundrobin",
-                  *(["    option forwardfor"] if service == "gateway" else []),  # the client's address, for limits
+                  *(GATEWAY_ONLY if service == "gateway" else []),
                   f"    http-response set-header {REPLICA_HEADER} %[srv_name]"]
         lines += [f"    server {replica_name(service, r)} 127.0.0.1:{port}"
                   for r, port in enumerate(ports[service], start=1)]

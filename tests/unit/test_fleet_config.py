@@ -41,6 +41,7 @@ def test_the_configuration_balances_checks_retries_and_names_the_replica(tmp_pat
         assert f"bind 127.0.0.1:{port}" in config and f"backend {service}" in config
     assert "server records-2 127.0.0.1:8212" in config and "server records 127.0.0.1:8211" in config
     assert config.count("option forwardfor") == 1  # the gateway's rate limits count the client, not HAProxy
+    assert config.count("http-request disable-l7-retry if !METH_GET") == 1  # a portal command is not repeated
     binary = fleet.haproxy_binary()  # `make test` installs it (make haproxy)
     written = fleet.write_config(tmp_path, FRONTS, fleet.replica_ports(2, 8200))
     checked = subprocess.run([binary, "-c", "-f", str(written)], capture_output=True, text=True, check=False)
