@@ -81,10 +81,12 @@ def haproxy_config(fronts: Mapping[str, int], ports: Mapping[str, list[int]]) ->
         "    log global",
         "    option httplog",
         "    option dontlog-normal",
+        "    option log-separate-errors",  # a failed or retried request is logged (at err), the rest not
         "    timeout connect 1s",
         "    timeout client 60s",
         "    timeout server 60s",
         "    timeout http-request 10s",
+        "    timeout http-keep-alive 30s",  # longer than a client's idle expiry (httpx: 5 s), so the client closes
         "    timeout queue 10s",
         "    retries 3",
         "    option redispatch 1",
