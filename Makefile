@@ -3,15 +3,17 @@ SHELL := /bin/bash
 export UV_PROJECT_ENVIRONMENT ?= $(HOME)/.cache/dsp-mesh/venv
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: run test docs docs-pages dotenv down status infra lint schemas inbox pro-assertion fhir-token bench-ingest bench-access bench-login bench-search bench-portal bench-fhir chaos uv deps browser
+.PHONY: run test docs docs-pages dotenv down status infra lint schemas inbox pro-assertion fhir-token bench-ingest bench-access bench-login bench-search bench-portal bench-fhir chaos uv deps browser haproxy
 
 uv:
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
 deps: uv
 	@$(UV) sync --frozen --quiet
 
-run: deps  ## infrastructure + every worker + a demo laboratory, until Ctrl-C
-	@$(UV) run --frozen python -m infra run
+# REPLICAS=2: two of every service behind HAProxy on the same ports (infra/fleet.py, docs/fleet.md)
+REPLICAS ?= $(or $(DSP_REPLICAS),1)
+run: deps $(if $(filter-out 1,$(REPLICAS)),haproxy)  ## infrastructure + every worker + a demo laboratory, until Ctrl-C (REPLICAS=2: a fleet)
+	@DSP_REPLICAS=$(REPLICAS) $(UV) run --frozen python -m infra run
 
 down: deps  ## stop workers and infrastructure started by `make run` / `make infra`
 	@$(UV) run --frozen python -m infra down
@@ -35,7 +37,12 @@ browser:  ## Debian's chromium + chromedriver for the console's browser test (in
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	   chromium chromium-driver >/dev/null)
 
-test: deps browser lint docs  ## everything CI runs
+haproxy:  ## Debian's HAProxy, the load balancer of `make run REPLICAS=2` and of the fleet test (installed once, if missing)
+	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	   haproxy >/dev/null)
+
+test: deps browser haproxy lint docs  ## everything CI runs
 	$(UV) run --frozen pytest
 
 # The docs site (MkDocs + Material, offline): strict, so a broken link or anchor fails; into build/site (not in git).

@@ -2,7 +2,8 @@
 
 run: infrastructure + every worker + a demo laboratory, until Ctrl-C; up: infrastructure only;
 down: stop workers and infrastructure; status: what is running; env: export lines for the shell;
-topics: create the project's topics on DSP_KAFKA_BOOTSTRAP (existing infrastructure, e.g. compose).
+topics: create the project's topics on DSP_KAFKA_BOOTSTRAP (existing infrastructure, e.g. compose);
+start-replica NAME: start one replica of a fleet (`make run REPLICAS=2`) again, e.g. `records-2` or `gateway`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 
 from schemas.topics import all_topics
 
-from . import mesh
+from . import fleet, mesh
 from .local import LocalInfra, create_topics
 from .procs import InfraError
 
@@ -26,7 +27,8 @@ KAFKA_VARIABLES = ("DSP_KAFKA_BOOTSTRAP", "DSP_KAFKA_SECURITY_PROTOCOL", "DSP_KA
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra", description=__doc__)
-    parser.add_argument("command", choices=["run", "up", "down", "status", "env", "topics"])
+    parser.add_argument("command", choices=["run", "up", "down", "status", "env", "topics", "start-replica"])
+    parser.add_argument("name", nargs="?", help="start-replica: the replica, e.g. records-2 (replica 1: records)")
     args = parser.parse_args(argv)
     try:
         if args.command == "topics":  # existing infrastructure: no state folder, no cache, not even a home needed
@@ -39,6 +41,14 @@ def main(argv: list[str] | None = None) -> int:
         infra = LocalInfra()
         if args.command == "run":
             return mesh.run(infra)
+        if args.command == "start-replica":
+            service, _, number = (args.name or "").partition("-")
+            if service not in fleet.REPLICATED or not (number or "1").isdigit():
+                parser.error(f"start-replica: a replica's name, e.g. records-2, not {args.name!r}")
+            pid = mesh.start_replica(infra, service, int(number or "1"),
+                                     fleet.replica_ports(int(number or "1"), fleet.port_base()))
+            print(f"[infra] {args.name}: " + (f"started (pid {pid})" if pid else "already running"))
+            return 0
         if args.command == "up":
             timings = infra.up()
             print(f"[infra] up in {timings['total']:.1f}s (ferretdb {timings['ferretdb']:.1f}s, "

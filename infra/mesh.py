@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from . import fleet
 from .local import LocalInfra
 from .procs import read_pid, spawn, stop
 
@@ -23,6 +24,8 @@ SINKS = ["smtp-sink", "sms-sink"]
 GATEWAY_PORT = int(os.environ.get("DSP_GATEWAY_HTTP_PORT", 8100))
 CONSOLE_PORT = int(os.environ.get("DSP_CONSOLE_HTTP_PORT", 8105))
 PROCESSES = [*WORKERS, "gateway", "console", "demo-laboratory", *SINKS]
+# `make run REPLICAS=n` (infra.fleet): HAProxy on the ports above, n replicas of each service on ports of their own
+FRONTS = {"gateway": GATEWAY_PORT, **WORKERS, "console": CONSOLE_PORT}
 
 
 def _key(infra: LocalInfra, name: str) -> str:
@@ -69,6 +72,7 @@ def mesh_env(infra: LocalInfra) -> dict[str, str]:
            "DSP_NOTIFY_PUBLIC_KEY": _seal_keys(infra)[1], "DSP_SERVICE_PUBLIC_KEYS": _public_keys(infra),
            "DSP_GATEWAY_PRO_IDP_KEY": _key(infra, "professional-idp"), "DSP_LOG_JSON": "true",
            "DSP_GATEWAY_FHIR_CLIENTS_FILE": str(_fhir_clients(infra)),
+           "DSP_GATEWAY_PORTAL_KEY": _key(infra, "gateway-portal"),  # the same on every gateway replica
            "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     env.update({f"DSP_{name.upper()}_HTTP_PORT": str(port) for name, port in WORKERS.items()})
     env.update({"DSP_GATEWAY_HTTP_PORT": str(GATEWAY_PORT),
@@ -180,7 +184,9 @@ def console_operator(infra: LocalInfra, env: dict[str, str]) -> Path | None:
     return password
 
 
-def start(infra: LocalInfra, demo: bool = True) -> None:
+def start(infra: LocalInfra, demo: bool = True, replicas: int = 1) -> None:
+    """Every process not running yet; `replicas` > 1: that many of each service and HAProxy in front
+    (`infra.fleet`)."""
     run_dir = infra.state_dir / "run"
     env = mesh_env(infra)
     sinks = {"smtp-sink": ["smtp", "--port", str(SMTP_PORT), "--maildir", str(infra.state_dir / "maildir")],
@@ -188,30 +194,60 @@ def start(infra: LocalInfra, demo: bool = True) -> None:
     for name, args in sinks.items():  # notify's outside world: a real SMTP server and an HTTP SMS gateway
         if read_pid(run_dir / f"{name}.pid") is None:
             spawn(name, [sys.executable, "-m", "infra.sinks", *args], run_dir, env=env)
-    for name in WORKERS:
-        if read_pid(run_dir / f"{name}.pid") is None:
-            spawn(name, [sys.executable, "-m", f"services.{name}"], run_dir, env=worker_env(infra, name, env))
-    for edge in ("gateway", "console"):
-        if read_pid(run_dir / f"{edge}.pid") is None:
-            spawn(edge, [sys.executable, "-m", f"services.{edge}"], run_dir, env=worker_env(infra, edge, env))
+    if replicas > 1:
+        ports = fleet.replica_ports(replicas, fleet.port_base())
+        config = fleet.write_config(infra.state_dir, FRONTS, ports)
+        for service in (*WORKERS, "gateway", "console"):
+            for replica in range(1, replicas + 1):
+                start_replica(infra, service, replica, ports, env)
+        if read_pid(run_dir / "haproxy.pid") is None:
+            spawn("haproxy", [fleet.haproxy_binary(), "-db", "-f", str(config)], run_dir)
+    else:
+        for name in (*WORKERS, "gateway", "console"):
+            if read_pid(run_dir / f"{name}.pid") is None:
+                spawn(name, [sys.executable, "-m", f"services.{name}"], run_dir, env=worker_env(infra, name, env))
     if demo and read_pid(run_dir / "demo-laboratory.pid") is None:
         spawn("demo-laboratory", [sys.executable, "-m", "demo.laboratory", "--interval", "2"], run_dir,
               env=worker_env(infra, "demo-laboratory", env))
 
 
+def start_replica(infra: LocalInfra, service: str, replica: int, ports: dict[str, list[int]],
+                  env: dict[str, str] | None = None) -> int | None:
+    """Replica `replica` (1-based) of `service` on its own port, unless it runs; its pid (None: it was running).
+    The gateways and the console keep reaching the services through the load balancer's ports (`mesh_env`)."""
+    run_dir = infra.state_dir / "run"
+    name = fleet.replica_name(service, replica)
+    if read_pid(run_dir / f"{name}.pid") is not None:
+        return None
+    own = {f"DSP_{service.upper()}_HTTP_PORT": str(ports[service][replica - 1])}
+    if service == "console":  # it answers the load balancer's Host too (127.0.0.1:8105)
+        own["DSP_CONSOLE_ALLOWED_HOSTS"] = f"127.0.0.1,localhost,127.0.0.1:{CONSOLE_PORT},localhost:{CONSOLE_PORT}"
+    full = {**worker_env(infra, service, env if env is not None else mesh_env(infra)), **own}
+    if service == "gateway":  # the client's address is the one HAProxy (on loopback) puts in X-Forwarded-For
+        full.setdefault("DSP_GATEWAY_TRUSTED_PROXIES", "127.0.0.1")
+    return spawn(name, [sys.executable, "-m", f"services.{service}"], run_dir, env=full)
+
+
 def stop_all(infra: LocalInfra) -> list[str]:
     run_dir = infra.state_dir / "run"
-    stopped = [name for name in PROCESSES if stop(run_dir / f"{name}.pid", timeout=25)]
+    stopped = [name for name in ["haproxy", *_replicas_running(run_dir), *PROCESSES]
+               if stop(run_dir / f"{name}.pid", timeout=25)]
     return stopped + infra.down()
+
+
+def _replicas_running(run_dir: Path) -> list[str]:
+    """The second and further replicas' names that have a pid file (`make down` is not told how many ran)."""
+    return sorted(p.stem for p in run_dir.glob("*-[2-9].pid") if p.stem.rpartition("-")[0] in fleet.REPLICATED)
 
 
 def _stopped_elsewhere(infra: LocalInfra) -> bool:
     run_dir = infra.state_dir / "run"
-    return not any(read_pid(run_dir / f"{n}.pid") for n in PROCESSES) and not read_pid(infra.kafka.pid_file) \
+    return not any(read_pid(run_dir / f"{n}.pid") for n in [*PROCESSES, *_replicas_running(run_dir)]) \
+        and not read_pid(infra.kafka.pid_file) \
         and not read_pid(infra.ferret.pid_file)
 
 
-async def _report(infra: LocalInfra, stopping: asyncio.Event, every_s: int = 10) -> None:
+async def _report(infra: LocalInfra, stopping: asyncio.Event, every_s: int = 10, replicas: int = 1) -> None:
     """Every `every_s` s: lab results stored, dead-lettered, workers up — until `stopping` is set, or until the
     mesh is found stopped from elsewhere (`make down`: looked for every second). A progress read waits 5 s at
     most, and the Kafka client's own connection errors stay out of the terminal (a line says it instead)."""
@@ -229,8 +265,10 @@ async def _report(infra: LocalInfra, stopping: asyncio.Event, every_s: int = 10)
     async def progress() -> str:
         stored = await client["dsp_records"]["documents"].count_documents({"document_type": "lab-result"})
         dead = sum((await consumer.end_offsets(dlq)).values())
-        alive = sum(1 for n in WORKERS if read_pid(run_dir / f"{n}.pid"))
-        return f"[mesh] lab results stored: {stored}   dead-lettered: {dead}   workers up: {alive}/4"
+        alive = sum(1 for n in WORKERS for r in range(1, replicas + 1)
+                    if read_pid(run_dir / f"{fleet.replica_name(n, r)}.pid"))
+        return (f"[mesh] lab results stored: {stored}   dead-lettered: {dead}   "
+                f"workers up: {alive}/{len(WORKERS) * replicas}")
 
     try:
         tick = 0
@@ -254,24 +292,35 @@ async def _report(infra: LocalInfra, stopping: asyncio.Event, every_s: int = 10)
         await client.close()
 
 
-async def _supervise(infra: LocalInfra) -> None:
+async def _supervise(infra: LocalInfra, replicas: int) -> None:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
-    await _report(infra, stopping)
+    await _report(infra, stopping, replicas=replicas)
 
 
 def run(infra: LocalInfra) -> int:
-    """Bring everything up, print where to look, report progress until Ctrl-C, then stop everything."""
+    """Bring everything up, print where to look, report progress until Ctrl-C, then stop everything.
+    `DSP_REPLICAS` (`make run REPLICAS=2`): that many of each service behind HAProxy (`infra.fleet`)."""
+    replicas = fleet.replicas_from_env()
+    if replicas > 1:
+        fleet.haproxy_binary()  # a clear error before anything starts
     try:
         timings = infra.up()
     except BaseException:
         print(f"[mesh] stopped what had started: {', '.join(infra.down()) or 'nothing'}", flush=True)
         raise
     print(f"[mesh] infrastructure up in {timings['total']:.1f}s")
-    start(infra)
+    start(infra, replicas=replicas)
     run_dir = infra.state_dir / "run"
+    if replicas > 1:
+        ports = fleet.replica_ports(replicas, fleet.port_base())
+        print(f"[mesh] a fleet: {replicas} replicas of each service behind HAProxy (config {infra.state_dir}/"
+              f"haproxy.cfg, log {run_dir / 'haproxy.log'}); the ports below are the load balancer's, the replicas':")
+        for service, numbers in ports.items():
+            names = ", ".join(f"{fleet.replica_name(service, r)} :{p}" for r, p in enumerate(numbers, start=1))
+            print(f"  {service:<11} {names}   ({fleet.REPLICA_HEADER} names the one that answered)")
     print("[mesh] workers (health, readiness, Prometheus metrics, AsyncAPI):")
     for name, port in WORKERS.items():
         print(f"  {name:<11} http://127.0.0.1:{port}/health/ready  /metrics  /asyncapi   log: {run_dir / name}.log")
@@ -301,7 +350,7 @@ def run(infra: LocalInfra) -> int:
           f"PDF letters in {infra.state_dir / 'letters'}")
     print("[mesh] Ctrl-C stops everything (or, from another shell: make down)", flush=True)
     try:
-        asyncio.run(_supervise(infra))
+        asyncio.run(_supervise(infra, replicas))
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not interrupt the clean stop
             signal.signal(sig, signal.SIG_IGN)

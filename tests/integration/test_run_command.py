@@ -40,9 +40,10 @@ def inbox(env: dict[str, str]) -> dict[str, str]:
     return {k: m.group(1) for k, m in found.items() if m}
 
 
-def newcomer_reaches_her_dsp(portal: str, env: dict[str, str], started: float) -> None:
+def newcomer_reaches_her_dsp(portal: str, env: dict[str, str], started: float) -> dict[str, str]:
     """The README's walk: `make inbox`, then at the browser the quick guide (the proof of work instead of the image:
-    a test cannot read it), the code e-mailed, the first login, and her DSP with the demo laboratory's results."""
+    a test cannot read it), the code e-mailed, the first login, and her DSP with the demo laboratory's results.
+    Returns the browser's cookies at the end (her session: the fleet test goes on with it)."""
     deadline = time.monotonic() + 120
     while "code" not in (found := inbox(env)) and time.monotonic() < deadline:
         time.sleep(1)
@@ -64,6 +65,7 @@ def newcomer_reaches_her_dsp(portal: str, env: dict[str, str], started: float) -
         assert person.path == "/home", person.text[:300]
         person.sees("Anne Muller", "Hémogramme", within_s=60)
         print(f"a newcomer reached her DSP {time.monotonic() - started:.0f} s after `make run` started")
+        return {c["name"]: c["value"] for c in driver.get_cookies()}
 
 
 def _new_code(env: dict[str, str], old: str | None) -> str:
