@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export UV_PROJECT_ENVIRONMENT ?= $(HOME)/.cache/dsp-mesh/venv
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: run test docs docs-pages dotenv down status infra lint schemas inbox pro-assertion fhir-token bench-ingest bench-access bench-login bench-search bench-portal chaos uv deps browser
+.PHONY: run test docs docs-pages dotenv down status infra lint schemas inbox pro-assertion fhir-token bench-ingest bench-access bench-access-http bench-login bench-search bench-portal chaos uv deps browser
 
 uv:
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
@@ -70,9 +70,12 @@ bench-login: deps  ## complete logins (password + one-time code) per second on a
 bench-portal: deps  ## the portal's pages under a crowd: SESSIONS logged-in patients (200), open loop at RATES page views/s
 	$(UV) run --frozen python -m bench.portal --sessions $(or $(SESSIONS),200) $(if $(RATES),--rates $(RATES))
 
-bench-access: deps  ## access decisions: in memory (100 000 patients, 1 000 000 grants), then over HTTP on a real worker
+bench-access: deps  ## access decisions: in memory (1 000 000 grants), then over HTTP beside SpiceDB on PostgreSQL at 250-2000/s
 	$(UV) run --frozen python -m bench.access
-	$(UV) run --frozen python -m bench.access.http
+	$(UV) run --frozen python -m bench.access.versus
+
+bench-access-http: deps  ## access decisions over HTTP on a real worker at one rate, with the worker's time split (RATE=2000)
+	$(UV) run --frozen python -m bench.access.http --rate $(or $(RATE),2000)
 
 chaos: deps  ## SIGKILLs, FerretDB and Kafka restarts under a realistic flow; exit 0 only if nothing was lost, doubled or changed (COUNT=30000 RATE=100)
 	$(UV) run --frozen python -m bench.chaos --count $(or $(COUNT),30000) --rate $(or $(RATE),100)
