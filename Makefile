@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export UV_PROJECT_ENVIRONMENT ?= $(HOME)/.cache/dsp-mesh/venv
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: run test docs docs-pages dotenv down status infra lint schemas inbox pro-assertion fhir-token bench-ingest bench-access bench-access-http bench-login bench-search bench-portal chaos uv deps browser
+.PHONY: run test docs docs-pages dotenv down status infra lint schemas inbox pro-assertion fhir-token bench-ingest bench-access bench-access-http bench-login bench-search bench-portal chaos uv deps browser postgresql
 
 uv:
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
@@ -34,6 +34,11 @@ browser:  ## Debian's chromium + chromedriver for the console's browser test (in
 	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	   chromium chromium-driver >/dev/null)
+
+postgresql:  ## Debian's PostgreSQL server programs, for make bench-access's SpiceDB (installed once, if missing)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	   postgresql >/dev/null)
 
 test: deps browser lint docs  ## everything CI runs
 	$(UV) run --frozen pytest
@@ -70,7 +75,7 @@ bench-login: deps  ## complete logins (password + one-time code) per second on a
 bench-portal: deps  ## the portal's pages under a crowd: SESSIONS logged-in patients (200), open loop at RATES page views/s
 	$(UV) run --frozen python -m bench.portal --sessions $(or $(SESSIONS),200) $(if $(RATES),--rates $(RATES))
 
-bench-access: deps  ## access decisions: in memory (1 000 000 grants), then over HTTP beside SpiceDB on PostgreSQL at 250-2000/s
+bench-access: deps postgresql  ## access decisions: in memory (1 000 000 grants), then over HTTP beside SpiceDB on PostgreSQL at 250-2000/s
 	$(UV) run --frozen python -m bench.access
 	$(UV) run --frozen python -m bench.access.versus
 

@@ -86,10 +86,12 @@ def relationships(view: dict[str, PatientAccess], now: datetime) -> list[dict[st
     return out
 
 
-def check_body(patient: str, professional: str) -> bytes:
-    """`POST /v1/permissions/check`: may `professional` read `patient`'s record (minimize latency: SpiceDB's default
-    consistency, a recent snapshot and its caches)."""
-    return json.dumps({"consistency": {"minimizeLatency": True},
+def check_body(patient: str, professional: str, token: str | None = None) -> bytes:
+    """`POST /v1/permissions/check`: may `professional` read `patient`'s record. Minimize latency (SpiceDB's default
+    consistency: a recent snapshot, at most its quantization interval old, 5 s, and its caches), or at least as
+    fresh as `token` (a write's ZedToken)."""
+    consistency = {"atLeastAsFresh": {"token": token}} if token else {"minimizeLatency": True}
+    return json.dumps({"consistency": consistency,
                        "resource": {"objectType": "patient", "objectId": patient}, "permission": "read",
                        "subject": {"object": {"objectType": "professional", "objectId": professional}}}).encode()
 
@@ -206,8 +208,10 @@ def spicedb(db: Postgres, tmp: Path) -> Iterator[SpiceDB]:
             process.wait()
 
 
-def load(server: SpiceDB, rels: list[dict[str, Any]]) -> None:
-    """The schema, then the relationships in batches of `BATCH` (WriteRelationships, each batch one transaction)."""
+def load(server: SpiceDB, rels: list[dict[str, Any]]) -> str:
+    """The schema, then the relationships in batches of `BATCH` (WriteRelationships, each batch one transaction);
+    the last write's ZedToken."""
+    token = ""
     with httpx.Client(base_url=server.url, headers=server.headers, timeout=120) as client:
         answer = client.post("/v1/schema/write", json={"schema": SCHEMA})
         if answer.status_code != 200:
@@ -217,11 +221,14 @@ def load(server: SpiceDB, rels: list[dict[str, Any]]) -> None:
             answer = client.post("/v1/relationships/write", json={"updates": batch})
             if answer.status_code != 200:
                 raise SystemExit(f"spicedb refused relationships {i}..: {answer.text[:500]}")
+            token = answer.json()["writtenAt"]["token"]
+    return token
 
 
-def check(server: SpiceDB, patient: str, professional: str) -> bool:
-    """One check, answered as vegeta's are (for the bench's agreement test before it measures)."""
-    answer = httpx.post(f"{server.url}/v1/permissions/check", content=check_body(patient, professional),
+def check(server: SpiceDB, patient: str, professional: str, token: str) -> bool:
+    """One check at least as fresh as `token` (the bench's agreement test, before it measures: a check that
+    minimizes latency right after the load may read a snapshot from before its last writes)."""
+    answer = httpx.post(f"{server.url}/v1/permissions/check", content=check_body(patient, professional, token),
                         headers=server.headers, timeout=30)
     answer.raise_for_status()
     return allowed(answer.json())

@@ -72,13 +72,14 @@ def slices(qs: list[Query], rates: list[float], seconds: float) -> list[list[Que
     return out
 
 
-def agreement(server: spicedb.SpiceDB, view: dict[str, PatientAccess], qs: list[Query]) -> tuple[int, int]:
+def agreement(server: spicedb.SpiceDB, token: str, view: dict[str, PatientAccess],
+              qs: list[Query]) -> tuple[int, int]:
     """How many of `qs` SpiceDB answers as our decide() does now (the document aside: no relation models a
     document block), and how many of those allow."""
     same = allowed = 0
     for patient, pro, _ in qs:
         ours = decide(view[patient], Actor("professional", pro), Action.READ, patient, datetime.now(UTC)).allowed
-        same += spicedb.check(server, patient, pro) == ours
+        same += spicedb.check(server, patient, pro, token) == ours
         allowed += ours
     return same, allowed
 
@@ -89,9 +90,9 @@ def measure_spicedb(view: dict[str, PatientAccess], parts: list[list[Query]], sa
         print(f"{db.version}; spicedb {spicedb.SPICEDB.version} serving on {server.url}", flush=True)
         started = time.perf_counter()
         rels = spicedb.relationships(view, datetime.now(UTC))
-        spicedb.load(server, rels)
+        token = spicedb.load(server, rels)
         print(f"relationships written: {len(rels):,} in {time.perf_counter() - started:.1f}s", flush=True)
-        same, allowed = agreement(server, view, sample)
+        same, allowed = agreement(server, token, view, sample)
         print(f"agreement with decide(): {same}/{len(sample)} checks ({allowed} allowed)", flush=True)
         if same < 0.99 * len(sample):  # not all: a grant may begin or end between the load and the check
             raise SystemExit("SpiceDB's answers differ from ours: the schema or the relationships are wrong")

@@ -91,3 +91,9 @@ def test_a_check_asks_for_read_on_the_patient_by_the_professional() -> None:
     assert body["permission"] == "read"
     assert spicedb.allowed({"permissionship": "PERMISSIONSHIP_HAS_PERMISSION"})
     assert not spicedb.allowed({"permissionship": "PERMISSIONSHIP_NO_PERMISSION"})
+
+
+def test_a_measured_check_minimizes_latency_and_the_agreement_check_reads_after_the_load() -> None:
+    assert json.loads(spicedb.check_body("1950010100012", "PRO-1"))["consistency"] == {"minimizeLatency": True}
+    assert json.loads(spicedb.check_body("1950010100012", "PRO-1", "GhUKEzE3"))["consistency"] == {
+        "atLeastAsFresh": {"token": "GhUKEzE3"}}
