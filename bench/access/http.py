@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +42,13 @@ from services.access.store import encode_access
 from services.kit.servicetokens import Signer, new_key
 
 
-def snapshot(patients: int, grants: int) -> tuple[dict[str, PatientAccess], list[str], list[tuple[str, str, str]]]:
-    """The bench's access view (`patients` patients by matricule holding `grants` grants), its professionals, and
-    50,000 queries (patient, professional, document): the same every run (seeded)."""
+def snapshot(patients: int, grants: int, t0: datetime = T0) -> tuple[dict[str, PatientAccess], list[str],
+                                                                    list[tuple[str, str, str]]]:
+    """The bench's access view (`patients` patients by matricule holding `grants` grants given over the 30 days
+    from `t0`), its professionals, and 50,000 queries (patient, professional, document): the same every run
+    (seeded), but for the times."""
     rng = random.Random(7)
-    built, pros = build(patients, grants, rng)
+    built, pros = build(patients, grants, rng, t0)
     view = {numbered_matricule(i, T0.date().replace(year=1950)): access for i, access in enumerate(built.values())}
     return view, pros, queries(view, pros, 50_000, rng)
 
