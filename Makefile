@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export UV_PROJECT_ENVIRONMENT ?= $(HOME)/.cache/dsp-mesh/venv
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: run test docs docs-pages dotenv down status infra lint schemas inbox pro-assertion fhir-token bench-ingest bench-access bench-login bench-search bench-portal bench-fhir chaos uv deps browser haproxy
+.PHONY: run test docs docs-pages dotenv down status infra lint schemas inbox pro-assertion fhir-token bench-ingest bench-access bench-access-http bench-login bench-search bench-portal bench-fhir chaos uv deps browser haproxy postgresql
 
 uv:
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
@@ -42,6 +42,11 @@ haproxy:  ## Debian's HAProxy, the load balancer of `make run REPLICAS=2` and of
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	   haproxy >/dev/null)
 
+postgresql:  ## Debian's PostgreSQL server programs, for make bench-access's SpiceDB (installed once, if missing)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	   postgresql >/dev/null)
+
 test: deps browser haproxy lint docs  ## everything CI runs
 	$(UV) run --frozen pytest
 
@@ -77,9 +82,12 @@ bench-login: deps  ## complete logins (password + one-time code) per second on a
 bench-portal: deps  ## the portal's pages under a crowd: SESSIONS logged-in patients (200), open loop at RATES page views/s
 	$(UV) run --frozen python -m bench.portal --sessions $(or $(SESSIONS),200) $(if $(RATES),--rates $(RATES))
 
-bench-access: deps  ## access decisions: in memory (100 000 patients, 1 000 000 grants), then over HTTP on a real worker
+bench-access: deps postgresql  ## access decisions: in memory (1 000 000 grants), then over HTTP beside SpiceDB on PostgreSQL at 250-2000/s
 	$(UV) run --frozen python -m bench.access
-	$(UV) run --frozen python -m bench.access.http
+	$(UV) run --frozen python -m bench.access.versus
+
+bench-access-http: deps  ## access decisions over HTTP on a real worker at one rate, with the worker's time split (RATE=2000)
+	$(UV) run --frozen python -m bench.access.http --rate $(or $(RATE),2000)
 
 bench-fhir: deps  ## the FHIR door: a 1 000-document export over HTTP, DocumentReference searches at RATE/s on 200 000 documents (RATE=100)
 	$(UV) run --frozen python -m bench.fhir --rate $(or $(RATE),100)

@@ -32,12 +32,14 @@ T0 = datetime(2026, 11, 22, tzinfo=UTC)
 CODEC: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True)
 
 
-def build(patients: int, grants: int, rng: random.Random) -> tuple[dict[str, PatientAccess], list[str]]:
+def build(patients: int, grants: int, rng: random.Random,
+          t0: datetime = T0) -> tuple[dict[str, PatientAccess], list[str]]:
+    """`grants` grants over `patients` patients, each given at some minute of the 30 days from `t0`."""
     view = {f"P{i:07d}": PatientAccess() for i in range(patients)}
     keys, pros = list(view), [f"PRO-{i}" for i in range(20_000)]
     for n in range(grants):
         access, pro = view[keys[n % patients]], rng.choice(pros)
-        at = T0 + timedelta(minutes=rng.randrange(60 * 24 * 30))
+        at = t0 + timedelta(minutes=rng.randrange(60 * 24 * 30))
         kind = rng.random()
         event = (ev.CircleMemberAdded(pro, at, rng.choice([None, 30, 365])) if kind < 0.7
                  else ev.GrantGiven(GrantKind.PRESENCE if kind < 0.95 else GrantKind.EMERGENCY, pro, at))

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +37,24 @@ from bench.common import Endpoints, bench_line, infrastructure, percentile, roun
 from bench.seeding import numbered_matricule
 from infra.procs import free_port
 from infra.tools import VEGETA
+from services.access.domain.decisions import PatientAccess
 from services.access.store import encode_access
 from services.kit.servicetokens import Signer, new_key
 
 
-async def seed(ends: Endpoints, prefix: str, patients: int, grants: int) -> list[tuple[str, str, str]]:
+def snapshot(patients: int, grants: int, t0: datetime = T0) -> tuple[dict[str, PatientAccess], list[str],
+                                                                    list[tuple[str, str, str]]]:
+    """The bench's access view (`patients` patients by matricule holding `grants` grants given over the 30 days
+    from `t0`), its professionals, and 50,000 queries (patient, professional, document): the same every run
+    (seeded), but for the times."""
     rng = random.Random(7)
-    built, pros = build(patients, grants, rng)
+    built, pros = build(patients, grants, rng, t0)
     view = {numbered_matricule(i, T0.date().replace(year=1950)): access for i, access in enumerate(built.values())}
+    return view, pros, queries(view, pros, 50_000, rng)
+
+
+async def store(ends: Endpoints, prefix: str, view: dict[str, PatientAccess], pros: list[str]) -> None:
+    """The view as the access worker's snapshot in MongoDB (it loads it when it starts)."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(ends.mongo_uri, tz_aware=True)
     db = client[f"{prefix}_access"]
     docs = [{"_id": p, "version": 1, "access": encode_access(a), "updated_at": T0 - timedelta(seconds=i)}  # as if
@@ -53,7 +63,12 @@ async def seed(ends: Endpoints, prefix: str, patients: int, grants: int) -> list
         await db["patients"].insert_many(docs[i:i + 1000])
     await db["professionals"].insert_many([{"_id": p, "active": True} for p in pros])
     await client.close()
-    return queries(view, pros, 50_000, rng)
+
+
+async def seed(ends: Endpoints, prefix: str, patients: int, grants: int) -> list[tuple[str, str, str]]:
+    view, pros, qs = snapshot(patients, grants)
+    await store(ends, prefix, view, pros)
+    return qs
 
 
 GATEWAY_KEY, GATEWAY_PUBLIC = new_key()  # the bench calls as the gateway does, with a service token

@@ -57,7 +57,13 @@ def attack(targets: list[Target], rate: float, seconds: float, workdir: Path, na
                     "-http2=false", f"-name={name}", f"-output={results}"], check=True)
     encoded = subprocess.run([vegeta, "encode", "--to", "csv", str(results)],  # noqa: S603
                              check=True, capture_output=True, text=True).stdout
-    rows = list(csv.reader(encoded.splitlines()))
+    return parse(list(csv.reader(encoded.splitlines())), rate, name)
+
+
+def parse(rows: list[list[str]], rate: float, name: str = "attack") -> Run:
+    """A run from vegeta's CSV results (`vegeta encode --to csv`: timestamp ns, HTTP code, latency ns, bytes out,
+    bytes in, error, base64 body, attack name, sequence number, ...), paced at `rate`/s: every answer must be a 200
+    (code 0, no answer at all, is counted as an error); latency runs from each request's scheduled time."""
     if not rows:
         raise RuntimeError(f"vegeta sent no request ({name})")
     for row in rows:

@@ -15,7 +15,7 @@ MODULES = sorted(m.name for m in pkgutil.walk_packages(bench.__path__, "bench.")
 
 def test_every_bench_is_found() -> None:
     assert {"bench.ingest.__main__", "bench.login.__main__", "bench.search.__main__", "bench.access.http",
-            "bench.chaos.__main__", "bench.portal.__main__"} <= set(MODULES)
+            "bench.access.versus", "bench.chaos.__main__", "bench.portal.__main__"} <= set(MODULES)
 
 
 @pytest.mark.parametrize("name", MODULES)
