@@ -185,7 +185,7 @@ async def _portal_flow(mesh: Mesh, tally: Tally, me: httpx.AsyncClient, doctor: 
 class Decisions:
     """Access decisions at a steady rate through HAProxy for one (professional, patient); (sent, allowed)."""
 
-    answers: list[tuple[float, bool, str]] = field(default_factory=list)
+    answers: list[tuple[float, bool, str, float]] = field(default_factory=list)  # sent, allowed, replica, answered
     failures: list[str] = field(default_factory=list)
     repeated: list[str] = field(default_factory=list)  # sent again: the connection closed before any answer
 
@@ -212,7 +212,7 @@ async def _decision_flow(mesh: Mesh, signer: Signer, body: dict[str, Any], out: 
                     out.failures.append(f"{tally.phase}: {reply.status_code} {reply.text[:120]}")
                 else:
                     out.answers.append((sent, bool(reply.json()["allowed"]),
-                                        reply.headers.get(fleet.REPLICA_HEADER, "?")))
+                                        reply.headers.get(fleet.REPLICA_HEADER, "?"), time.time()))
             except httpx.HTTPError as exc:
                 out.failures.append(f"{tally.phase}: {type(exc).__name__}")
             finally:
@@ -446,17 +446,18 @@ async def scenario(mesh: Mesh, cookies: dict[str, str]) -> dict[str, Any]:
     figures["decisions"] = len(decisions.answers)
     figures["decision_failures"] = decisions.failures[:10]
     figures["decisions_sent_again"] = decisions.repeated[:20]
-    # a decision sent once the replicas up were seen denying, and before the doctor was let back in: denied
+    # a decision sent once the replicas up were seen denying, and answered before the doctor was let back in:
+    # denied (one sent just before the unblock and answered after it may rightly be allowed)
     revoked = [(revocations[0][1], unblock_sent), (revocations[1][1], float("inf"))]
-    late = [(sent, replica) for sent, allowed, replica in decisions.answers
-            if allowed and any(start <= sent < end for start, end in revoked)]
+    late = [(sent, replica) for sent, allowed, replica, answered in decisions.answers
+            if allowed and any(start <= sent and answered < end for start, end in revoked)]
     figures["allowed_after_revocation"] = len(late)
     assert not tally.failures, tally.failures[:20]
     assert not decisions.failures, decisions.failures[:10]
     both = {"patient": {"gateway", "gateway-2"}, "professional": {"gateway", "gateway-2"},
             "console": {"console", "console-2"}}
     assert all(want <= tally.replicas[what] for what, want in both.items()), tally.replicas
-    assert {r for _, _, r in decisions.answers} == {"access", "access-2"}
+    assert {r for _, _, r, _ in decisions.answers} == {"access", "access-2"}
 
     # every result stored once, its events byte-identical per id (the chaos scenario's check, on our laboratories)
     offsets = Offsets(kafka, "records")

@@ -470,7 +470,8 @@ async def _call(web: httpx.AsyncClient, method: str, path: str, doc: str, dr: st
         "/v1/me/documents": {"title": "Scan", "content_type": "application/pdf",
                              "data_base64": base64.b64encode(sample_files.pdf()).decode()},
     }
-    params = {"start": "2026-11-01T00:00:00+00:00", "end": "2026-12-01T00:00:00+00:00"} if "timeline" in path else {}
+    params: dict[str, Any] = {"start": "2026-11-01T00:00:00+00:00", "end": "2026-12-01T00:00:00+00:00"} \
+        if "timeline" in path else {"loinc": ["718-7"]} if path == "/v1/me/values" else {}
     if method == "GET":
         return await web.get(url, params=params, headers=headers)
     if method == "PUT":
