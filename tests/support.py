@@ -288,6 +288,34 @@ async def read_topic(bootstrap: str, topic: str, key_prefix: bytes, count: int, 
     return found
 
 
+async def skip_history(bootstrap: str, groups: list[str], within_s: float = 60.0) -> None:
+    """Commit, for each consumer group in `groups`, the current end of every topic: a module's world on the run's
+    shared broker starts where the run is, instead of first replaying what other modules published since it last
+    ran (a fleet's thousands of commands, hundreds of activations: minutes of argon2 hashes and letters on a loaded
+    CI machine before its own patient's turn). Call it before the world's workers start (no member in the group)."""
+    from aiokafka import TopicPartition
+    from aiokafka.errors import KafkaError
+
+    from schemas.topics import all_topics
+
+    parts = [TopicPartition(name, p) for name, count in all_topics().items() for p in range(count)]
+    for group in groups:
+        deadline = time.monotonic() + within_s
+        while True:
+            consumer = AIOKafkaConsumer(**kafka_options(bootstrap), group_id=group, enable_auto_commit=False)
+            await consumer.start()
+            try:
+                consumer.assign(parts)
+                await consumer.commit(dict(await consumer.end_offsets(parts)))
+                break
+            except KafkaError:  # the group's last members have not left yet: wait for them
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(1.0)
+            finally:
+                await consumer.stop()
+
+
 def header(record: ConsumerRecord[bytes, bytes], name: str) -> str:
     return dict(record.headers)[name].decode()
 

@@ -3,6 +3,7 @@ by SMS, reads the lab result a laboratory published, manages access and reads th
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -48,7 +49,17 @@ from services.notify.app import create_app as notify_app
 from tests import sample_files
 from tests.inprocess import InProcessWorker, file_ready, settings_from
 from tests.integration.test_activation import CODE, FakeLuxTrust, FixedCaptcha
-from tests.support import ROOT, Worker, encode, eventually, kafka_options, lab_result, make_matricule, person
+from tests.support import (
+    ROOT,
+    Worker,
+    encode,
+    eventually,
+    kafka_options,
+    lab_result,
+    make_matricule,
+    person,
+    skip_history,
+)
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +96,7 @@ def portal(infra: Any, run_id: str, records: Worker, tmp_path_factory: pytest.Te
     ]
     sms = subprocess.Popen([sys.executable, "-m", "infra.sinks", "sms", "--port", str(ports["sms"]), "--file",
                             str(tmp / "sms.jsonl")], cwd=ROOT)  # up all along: old SMS requests may come first
+    asyncio.run(skip_history(infra.bootstrap, [f"{prefix}-{w}" for w in ("activation", "access", "notify", "gateway")]))
     for worker in workers:
         worker.start()
     yield {"url": f"http://127.0.0.1:{ports['gw']}", "letters": tmp / "letters", "smtp": smtp,
