@@ -409,7 +409,15 @@ async def onboard(portal: dict[str, Any], producer: AIOKafkaProducer, matricule:
                                               "channel": "email"})).is_success
     fresh = await eventually(lambda: _another_code(portal["smtp"], mail, seen))
     assert (await web.post("/v1/login/verify", json={"code": fresh})).is_success
+    # access reads the registry on its own: a world's access worker whose consumers are still joining their group
+    # may not have her yet ("unknown patient", refused, nothing changed); what follows needs access to know her
+    await eventually(lambda: _known_to_access(web), within_s=60, every_s=1.0)
     return web
+
+
+async def _known_to_access(web: httpx.AsyncClient) -> bool:
+    reply = await web.get("/v1/me/access")  # her name comes from access's copy of the registry
+    return reply.status_code == 200 and bool(reply.json().get("patient_name"))
 
 
 async def _another_code(smtp: SmtpSink, to: str, not_this: str) -> str | None:
