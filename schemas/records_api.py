@@ -64,6 +64,32 @@ class DocumentQuery(_Viewed):
     document_id: Identifier = Field(description="The document")
 
 
+class DetailsQuery(_Viewed):
+    """`POST /v1/documents/details`: many documents' details in one answer — the ones named (`document_ids`), or a
+    page of all the patient's documents (newest first by `sort`, `cursor`, `limit`) — with their files if asked.
+    The same viewer rules as `/v1/documents/detail` and `/v1/documents/file`: a professional never sees a blocked
+    document (a named one is left out, as another patient's or an unknown id is: listed in `missing`)."""
+
+    model_config = ConfigDict(extra="forbid", title="DetailsQuery")
+
+    document_ids: list[Identifier] | None = Field(
+        default=None, min_length=1, max_length=200,
+        description="Up to 200 documents, answered in this order; none: a page of all the patient's documents")
+    sort: Literal["document_date", "reported_at"] = Field(
+        default="document_date", description="Without `document_ids`: newest first by clinical date or by arrival")
+    include_withdrawn: bool = Field(default=False, description="Without `document_ids`: also the lab results their "
+                                                               "laboratory withdrew (named ones are always answered)")
+    cursor: str | None = Field(default=None, max_length=512, description=CURSOR + " (without `document_ids`)")
+    limit: int = Field(default=100, ge=1, le=200, description="Without `document_ids`: at most this many documents")
+    files: bool = Field(default=False, description="Also answer the file of every version that has one (base64)")
+
+    @model_validator(mode="after")
+    def _named_or_paged(self) -> Self:
+        if self.document_ids is not None and self.cursor is not None:
+            raise ValueError("a cursor pages all the patient's documents: send it without document_ids")
+        return self
+
+
 class ValuesQuery(_Viewed):
     """`POST /v1/documents/values`: every result of some analytes (by LOINC code) in the patient's lab results."""
 
@@ -177,6 +203,20 @@ class DocumentFile(BaseModel):
     content_type: Literal["application/pdf", "image/jpeg", "image/png"] = Field(description="MIME type")
     size: int = Field(ge=0, description="Bytes")
     data_base64: str = Field(description="The file, base64 (standard alphabet)")
+
+
+class DocumentDetails(BaseModel):
+    """The answer to `POST /v1/documents/details`."""
+
+    model_config = ConfigDict(title="DocumentDetails")
+
+    items: list[DocumentDetail] = Field(description="The documents' details, in the order asked (or listed)")
+    files: list[DocumentFile] = Field(description="With `files`: every file of these documents' versions, by "
+                                                  "document then version (a file missing from the store is left out)")
+    missing: list[str] = Field(description="Named ids this viewer may not see in this DSP (unknown, another "
+                                           "patient's, or blocked for a professional), in the order asked")
+    next_cursor: str | None = Field(description="Without `document_ids`: send it back as `cursor` for the next "
+                                                "page; none: the last page")
 
 
 class CommandStatus(BaseModel):

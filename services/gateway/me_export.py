@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from schemas.access import AccessStateV1, AuditEntryV1
-from schemas.records_api import DocumentDetail, DocumentFile, DocumentSummary
+from schemas.records_api import DocumentDetail, DocumentDetails, DocumentFile
 
 from .calls import read
 from .context import Context, ctx
@@ -27,7 +27,7 @@ from .problems import errors
 from .records import ReadingFor
 
 router = APIRouter(prefix="/v1/me", tags=["patient"], responses=errors(400, 401, 403, 413, 422, 429, 503))
-AT_ONCE = 8
+PAGE = 100  # documents (with their files) per records answer: ~1 MB with a PDF in five
 
 
 @router.get("/export", summary="Download my whole DSP as FHIR R4: every document, value and version, my consents, "
@@ -38,26 +38,15 @@ AT_ONCE = 8
 async def my_export(request: Request, who: ReadingFor) -> Response:
     c, door = ctx(request), _door(request)
     now, patient = request.app.state.clock(), who.patient
-    summaries = await _documents(c, patient)
-    limit = asyncio.Semaphore(AT_ONCE)
-
-    async def detail(doc: DocumentSummary) -> DocumentDetail:
-        async with limit:
-            return DocumentDetail.model_validate(await _records(c, "/v1/documents/detail", patient,
-                                                                document_id=doc.id))
-
-    documents = list(await asyncio.gather(*(detail(d) for d in summaries)))
-
-    async def file(doc: str, version: int) -> DocumentFile:
-        async with limit:
-            return DocumentFile.model_validate(await _records(c, "/v1/documents/file", patient, document_id=doc,
-                                                              version=version))
-
-    files = list(await asyncio.gather(*(file(d.id, v.version) for d in documents for v in d.versions
-                                        if v.has_file)))
     actor = {"actor": {"kind": "patient", "id": who.user}, "patient": patient}
-    state = AccessStateV1.model_validate(await read(c.access, "access", "/v1/access-state", actor, keep=(403,)))
-    trail = await _trail(c, actor)
+    # records and access answer at the same time: her documents with their files, a page at a time, her choices
+    answers = await asyncio.gather(_documents(c, patient), _state(c, actor), _trail(c, actor),
+                                   return_exceptions=True)  # each one ends before a refusal is answered
+    for failed in answers:
+        if isinstance(failed, BaseException):
+            raise failed
+    (documents, files), state, trail = cast(tuple[tuple[list[DocumentDetail], list[DocumentFile]], AccessStateV1,
+                                                  list[AuditEntryV1]], answers)
     pid, base, names = door.ids.of(patient), door.base(request), _names(state.patient_name)
     export_id, summary_id = str(uuid.uuid4()), str(uuid.uuid4())
     bundle = export.everything(pid, patient, names, documents, files, state, trail, base, now, export_id)
@@ -72,19 +61,25 @@ def _door(request: Request) -> FhirDoor:
     return found
 
 
-async def _records(c: Context, path: str, patient: str, **body: Any) -> Any:
-    return await read(c.records, "records", path, {"patient": patient, "viewer": "patient", **body}, keep=(404,))
-
-
-async def _documents(c: Context, patient: str) -> list[DocumentSummary]:
-    out: list[DocumentSummary] = []
+async def _documents(c: Context, patient: str) -> tuple[list[DocumentDetail], list[DocumentFile]]:
+    """Every document of her DSP (withdrawn and blocked ones included) with every version's file: records'
+    `/v1/documents/details`, a page of PAGE at a time (one call per page, not one per document and per file)."""
+    documents: list[DocumentDetail] = []
+    files: list[DocumentFile] = []
     cursor: str | None = None
     while True:
-        page = await _records(c, "/v1/documents", patient, include_withdrawn=True, limit=100, cursor=cursor)
-        out += [DocumentSummary.model_validate(d) for d in page["items"]]
-        cursor = page["next_cursor"]
+        page = DocumentDetails.model_validate(await read(c.records, "records", "/v1/documents/details", {
+            "patient": patient, "viewer": "patient", "include_withdrawn": True, "files": True, "limit": PAGE,
+            "cursor": cursor}, keep=(404,)))
+        documents += page.items
+        files += page.files
+        cursor = page.next_cursor
         if cursor is None:
-            return out
+            return documents, files
+
+
+async def _state(c: Context, actor: dict[str, Any]) -> AccessStateV1:
+    return AccessStateV1.model_validate(await read(c.access, "access", "/v1/access-state", actor, keep=(403,)))
 
 
 async def _trail(c: Context, actor: dict[str, Any]) -> list[AuditEntryV1]:

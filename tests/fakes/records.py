@@ -142,6 +142,12 @@ class MemoryStore:
             return None
         return loaded({k: v for k, v in copy.deepcopy(found).items() if k != "event"})
 
+    async def some_documents(self, patient: str, doc_ids: list[str], professional: bool) -> dict[str, Document]:
+        return {i: d for i in doc_ids if (d := await self.document(patient, i, professional)) is not None}
+
+    async def file_sizes(self, file_ids: list[str]) -> dict[str, int]:
+        return {i: len(self.files[i]) for i in file_ids if i in self.files}
+
     async def file_size(self, file_id: str) -> int | None:
         return len(self.files[file_id]) if file_id in self.files else None
 

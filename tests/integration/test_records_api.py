@@ -257,6 +257,16 @@ async def test_uploads_and_blocks_report_their_status_and_professionals_never_se
                         end="2026-11-01T00:00:00Z")) == []
     for path in ("/v1/documents/detail", "/v1/documents/file"):
         assert (await call(api, path, **seen_by_pro, document_id=doc_id))[0] == 404
+    many = await ok(api, "/v1/documents/details", patient=patient, document_ids=[doc_id, "no-such-document"],
+                    files=True)  # many at once, as the single reads: her blocked document, its file, one unknown
+    assert [d["id"] for d in many["items"]] == [doc_id] and many["missing"] == ["no-such-document"]
+    assert [(f["document_id"], f["version"], base64.b64decode(f["data_base64"])) for f in many["files"]] == [
+        (doc_id, 1, PDF)] and many["items"][0]["file"] == {"content_type": "application/pdf", "size": len(PDF)}
+    assert await ok(api, "/v1/documents/details", **seen_by_pro, files=True) == {
+        "items": [], "files": [], "missing": [], "next_cursor": None}
+    assert (await ok(api, "/v1/documents/details", **seen_by_pro, document_ids=[doc_id]))["missing"] == [doc_id]
+    status, problem = await call(api, "/v1/documents/details", patient=patient, document_ids=[doc_id], cursor="x")
+    assert status == 422 and "without document_ids" in json.dumps(problem)
     assert await ok(api, "/v1/documents/titles", patient=patient, ids=[doc_id, "no-such-document"]) == {
         "titles": {doc_id: "Radiographie genou"}}
     assert await ok(api, "/v1/documents/titles", patient=other, ids=[doc_id]) == {"titles": {}}
@@ -267,6 +277,7 @@ async def test_uploads_and_blocks_report_their_status_and_professionals_never_se
     assert ids(await ok(api, "/v1/documents", **seen_by_pro)) == [doc_id]
     file = await ok(api, "/v1/documents/file", **seen_by_pro, document_id=doc_id)
     assert base64.b64decode(file["data_base64"]) == PDF and file["version"] == 1
+    assert [d["id"] for d in (await ok(api, "/v1/documents/details", **seen_by_pro))["items"]] == [doc_id]
 
 
 async def _settled(api: InProcessWorker, patient: str, command_id: str) -> Any:
@@ -285,8 +296,8 @@ async def test_only_the_gateway_reads_documents_and_only_the_console_counts(
     assert knock(api.port, {**json_type, **as_caller("gateway", "records")}, encode({}), "/v1/stats")[0] == 403
     assert knock(api.port, {"content-type": "text/plain", **as_caller("gateway", "records")}, body,
                  "/v1/documents")[0] == 415
-    for path in ("/v1/documents/timeline", "/v1/documents/detail", "/v1/documents/file", "/v1/documents/titles",
-                 "/v1/commands/status", "/v1/stats"):
+    for path in ("/v1/documents/timeline", "/v1/documents/detail", "/v1/documents/file", "/v1/documents/details",
+                 "/v1/documents/titles", "/v1/commands/status", "/v1/stats"):
         assert knock(api.port, json_type, body, path)[0] == 401
     assert (await ok(api, "/v1/documents", patient=patient))["items"] == []  # the gateway may
 

@@ -1,6 +1,7 @@
 """records' patient-document and read use cases over its in-memory store (tests/fakes/records.py): an upload stored
 once with its event fixed, listed and readable with its file; a block hides it from professionals (by list and by
-id) and is sent once; a rejected command keeps its outcome; a list pages by its cursor and refuses another list's.
+id) and is sent once; a rejected command keeps its outcome; a list pages by its cursor and refuses another list's;
+many details and files in one answer say what the single reads say, with the same viewer rules.
 The real Kafka and FerretDB paths are tests/integration/test_records*.py."""
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ import json
 from datetime import UTC, date, datetime
 
 import pytest
+from pydantic import ValidationError
 
 from schemas.records import SetDocumentBlocked, UploadDocument
 from schemas.records_api import (
     CommandStatusQuery,
+    DetailsQuery,
     DocumentQuery,
     DocumentsQuery,
     FileQuery,
@@ -129,3 +132,38 @@ async def test_a_list_pages_by_its_cursor_and_refuses_a_cursor_of_another_list()
     with pytest.raises(BadCursor):
         await w.reads.timeline(TimelineQuery(patient=PATIENT, start=datetime(2026, 1, 1, tzinfo=UTC),
                                              end=datetime(2027, 1, 1, tzinfo=UTC), cursor=first.next_cursor))
+
+
+async def test_many_details_and_files_in_one_answer_say_what_the_single_reads_say_with_the_same_viewer_rules() -> None:
+    w = World()
+    ids = [await w.upload(f"c-{i}", f"Document {i}", PDF + str(i).encode()) for i in range(5)]
+    await w.documents.apply(SetDocumentBlocked(command="block-document", command_id="b-1", patient_matricule=PATIENT,
+                                               requested_by=PATIENT, document_id=ids[1]))
+    single = {i: await w.reads.detail(DocumentQuery(patient=PATIENT, document_id=i)) for i in ids}
+    files = {i: await w.reads.file(FileQuery(patient=PATIENT, document_id=i)) for i in ids}
+
+    found, cursor, pages = [], None, 0  # all of her DSP, two at a time, files included
+    while True:
+        page = await w.reads.details(DetailsQuery(patient=PATIENT, limit=2, cursor=cursor, files=True))
+        assert [f.document_id for f in page.files] == [d.id for d in page.items] and page.missing == []
+        found += list(zip(page.items, page.files, strict=True))
+        pages += 1
+        if (cursor := page.next_cursor) is None:
+            break
+    assert pages == 3 and [d.id for d, _ in found] == ids[::-1]  # newest first, each once, the blocked one too
+    assert all(d == single[d.id] and f == files[d.id] for d, f in found)
+
+    asked = [ids[3], "unknown-doc", ids[1], ids[0], ids[3]]  # named: answered in that order, each once
+    named = await w.reads.details(DetailsQuery(patient=PATIENT, document_ids=asked, viewer="professional"))
+    assert [d.id for d in named.items] == [ids[3], ids[0]] and named.files == [] and named.next_cursor is None
+    assert named.missing == ["unknown-doc", ids[1]]  # the blocked one is not shown to a professional, not even named
+    assert [d.id for d in (await w.reads.details(DetailsQuery(patient=PATIENT, viewer="professional"))).items] == [
+        i for i in ids[::-1] if i != ids[1]]
+    assert (await w.reads.details(DetailsQuery(patient=OTHER, document_ids=ids))).items == []  # not in her DSP
+    with pytest.raises(ValidationError, match="without document_ids"):
+        DetailsQuery(patient=PATIENT, document_ids=ids, cursor=page.next_cursor or "x")
+    with pytest.raises(ValidationError):
+        DetailsQuery(patient=PATIENT, document_ids=[f"d-{n}" for n in range(201)])
+    with pytest.raises(BadCursor):
+        await w.reads.details(DetailsQuery(patient=PATIENT, sort="reported_at", cursor=(
+            await w.reads.details(DetailsQuery(patient=PATIENT, limit=1))).next_cursor))

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from schemas.fields import check_matricule
-from schemas.records_api import DocumentDetail, DocumentFile, DocumentSummary
+from schemas.records_api import DocumentDetail, DocumentDetails, DocumentFile, DocumentSummary
 
 from ..calls import read
 from ..context import Context
@@ -35,7 +35,7 @@ from .smart import Grant
 T = TypeVar("T")
 BLOCKED = "document blocked by the patient"  # access's reason (services/access/decisions.py)
 PAGE = 100  # records' largest page
-DETAILS_AT_ONCE = 8
+DETAILS_AT_ONCE = 200  # documents per records call (its largest)
 STATUS = {"current": "active", "entered-in-error": "withdrawn"}
 
 
@@ -94,12 +94,12 @@ class Reader:
                                                                  document_id=document))
 
     async def details(self, matricule: str, documents: Sequence[DocumentSummary]) -> list[DocumentDetail]:
-        limit = asyncio.Semaphore(DETAILS_AT_ONCE)
-
-        async def one(doc: DocumentSummary) -> DocumentDetail:
-            async with limit:
-                return await self.detail(matricule, doc.id)
-        return list(await asyncio.gather(*(one(d) for d in documents)))
+        """The documents' details, in their order: records' `/v1/documents/details`, DETAILS_AT_ONCE at a time (a
+        document blocked since the list was read is left out, as records leaves it out)."""
+        chunks = [documents[i:i + DETAILS_AT_ONCE] for i in range(0, len(documents), DETAILS_AT_ONCE)]
+        pages = await asyncio.gather(*(self._records("/v1/documents/details", matricule,
+                                                     document_ids=[d.id for d in chunk]) for chunk in chunks))
+        return [d for page in pages for d in DocumentDetails.model_validate(page).items]
 
     async def _records(self, path: str, matricule: str, **body: Any) -> Any:
         return await read(self.c.records, "records", path, {"patient": matricule, "viewer": "professional", **body},

@@ -1,5 +1,5 @@
-"""The gateway's routes (the use case `service/reads.py`): documents, search, timeline, detail, file, titles, an
-analyte's history, the status of a command."""
+"""The gateway's routes (the use case `service/reads.py`): documents, search, timeline, detail, file, many details
+(and files) at once, titles, an analyte's history, the status of a command."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from schemas.records_api import (
     CommandStatusQuery,
+    DetailsQuery,
     DocumentQuery,
     DocumentsQuery,
     FileQuery,
@@ -54,6 +55,12 @@ def routes(door: Door, reads: Reads) -> list[tuple[str, Any]]:
         found = await reads.file(FileQuery.model_validate_json(raw))
         return _ok(found) if found is not None else (404, {"detail": "no such document file in this DSP"})
 
+    async def details(raw: bytes) -> Answer:
+        try:
+            return _ok(await reads.details(DetailsQuery.model_validate_json(raw)))
+        except BadCursor as exc:
+            return _bad_cursor(exc)
+
     async def titles(raw: bytes) -> Answer:
         return _ok(await reads.titles(TitlesQuery.model_validate_json(raw)))
 
@@ -67,6 +74,7 @@ def routes(door: Door, reads: Reads) -> list[tuple[str, Any]]:
             ("/v1/documents/timeline", door.endpoint(timeline, GATEWAY)),
             ("/v1/documents/detail", door.endpoint(detail, GATEWAY)),
             ("/v1/documents/file", door.endpoint(file, GATEWAY)),
+            ("/v1/documents/details", door.endpoint(details, GATEWAY)),
             ("/v1/documents/titles", door.endpoint(titles, GATEWAY)),
             ("/v1/documents/values", door.endpoint(values, GATEWAY)),
             ("/v1/commands/status", door.endpoint(command_status, GATEWAY))]

@@ -6,13 +6,16 @@ its id; a lab result names its laboratory as the directory lists it (from memory
 
 from __future__ import annotations
 
+import asyncio
 import base64
 
 from schemas.records_api import (
     AnalyteHistories,
     CommandStatus,
     CommandStatusQuery,
+    DetailsQuery,
     DocumentDetail,
+    DocumentDetails,
     DocumentFile,
     DocumentFileInfo,
     DocumentPage,
@@ -30,6 +33,8 @@ from ..domain.documents import Document, tokens
 from ..domain.laboratories import Laboratories
 from ..domain.listing import Listing, after
 from ..store.protocol import Store
+
+FILES_AT_ONCE = 8  # file reads under way at once for one answer
 
 
 class Reads:
@@ -72,6 +77,43 @@ class Reads:
             file = DocumentFileInfo(content_type=current[1]["content_type"],
                                     size=await self.store.file_size(current[1]["file_id"]))
         return views.detail(doc, file, self.names)
+
+    async def details(self, query: DetailsQuery) -> DocumentDetails:
+        """Many documents' details (and files) in one answer: those named, or a page of the patient's list — read
+        in one go (`store.some_documents`, `store.file_sizes`), with `detail`'s and `file`'s viewer rules."""
+        professional, cursor = query.viewer == "professional", None
+        if query.document_ids is not None:
+            ids = list(dict.fromkeys(query.document_ids))
+        else:
+            listing = Listing(query.sort, True, professional, query.include_withdrawn)
+            found = listing.page(await self.store.patient_index(query.patient), after(query.cursor, listing.order),
+                                 query.limit + 1)
+            ids = [e["_id"] for e in found[:query.limit]]
+            cursor = listing.cursor_after(found[query.limit - 1]) if len(found) > query.limit else None
+        docs = await self.store.some_documents(query.patient, ids, professional) if ids else {}
+        shown = [docs[i] for i in ids if i in docs]
+        current = {d["_id"]: a for d in shown if (a := views.attachment(d, None)) is not None}
+        sizes = await self.store.file_sizes([a[1]["file_id"] for a in current.values()]) if current else {}
+        items = [views.detail(d, DocumentFileInfo(content_type=current[d["_id"]][1]["content_type"],
+                                                  size=sizes.get(current[d["_id"]][1]["file_id"]))
+                              if d["_id"] in current else None, self.names) for d in shown]
+        files = await self._files(shown) if query.files else []
+        return DocumentDetails(items=items, files=files, missing=[i for i in ids if i not in docs],
+                               next_cursor=cursor)
+
+    async def _files(self, docs: list[Document]) -> list[DocumentFile]:
+        """Every version's file of these documents, by document then version (read a few at once)."""
+        wanted = [(d["_id"], n, found) for d in docs for n in range(1, len(views.stored_versions(d)) + 1)
+                  if (found := views.attachment(d, n)) is not None]
+        limit = asyncio.Semaphore(FILES_AT_ONCE)
+
+        async def one(file_id: str) -> bytes | None:
+            async with limit:
+                return await self.store.file(file_id)
+        data = await asyncio.gather(*(one(a[1]["file_id"]) for _, _, a in wanted))
+        return [DocumentFile(document_id=doc, version=n, content_type=a[1]["content_type"], size=len(raw),
+                             data_base64=base64.b64encode(raw).decode())
+                for (doc, n, a), raw in zip(wanted, data, strict=True) if raw is not None]
 
     async def file(self, query: FileQuery) -> DocumentFile | None:
         """A version's file (the current one's by default); None: no such document or file for this viewer."""

@@ -26,6 +26,12 @@ class Files:
         found = await self.meta.find_one({"_id": file_id}, {"length": 1})
         return int(found["length"]) if found else None
 
+    async def sizes(self, file_ids: list[str]) -> dict[str, int]:
+        if not file_ids:
+            return {}
+        return {f["_id"]: int(f["length"]) async for f in self.meta.find({"_id": {"$in": sorted(set(file_ids))}},
+                                                                        {"length": 1})}
+
     async def read(self, file_id: str) -> bytes | None:
         try:
             stream = await self.bucket.open_download_stream(file_id)

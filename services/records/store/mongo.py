@@ -116,6 +116,15 @@ class RecordsStore:
     async def file(self, file_id: str) -> bytes | None:
         return await self.files.read(file_id)
 
+    async def file_sizes(self, file_ids: list[str]) -> dict[str, int]:
+        return await self.files.sizes(file_ids)
+
+    async def some_documents(self, patient: str, doc_ids: list[str], professional: bool) -> dict[str, Document]:
+        """`document` for many ids: one `_id` `$in` read, the owner and the block flag checked here."""
+        found = self.documents.find({"_id": {"$in": sorted(set(doc_ids))}}, {"tokens": 0, "event": 0})
+        return {d["_id"]: loaded(d) async for d in found
+                if d.get("patient_matricule") == patient and not (professional and d.get("blocked"))}
+
     async def document(self, patient: str, doc_id: str, professional: bool) -> Document | None:
         """The patient's document `doc_id` (looked up by `_id`; the owner and, for a professional, the block flag
         checked here)."""

@@ -78,7 +78,13 @@ class Store(Protocol):
     async def document(self, patient: str, doc_id: str, professional: bool) -> Document | None:
         """The patient's document `doc_id`; None for another's, or a blocked one for a professional."""
 
+    async def some_documents(self, patient: str, doc_ids: list[str], professional: bool) -> dict[str, Document]:
+        """`document`, for many ids in one read: those of the patient's the viewer may see, by id."""
+
     async def file_size(self, file_id: str) -> int | None: ...
+
+    async def file_sizes(self, file_ids: list[str]) -> dict[str, int]:
+        """The stored files' sizes, in one read (a missing file is left out)."""
 
     async def file(self, file_id: str) -> bytes | None: ...
 
