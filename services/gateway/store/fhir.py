@@ -13,14 +13,16 @@
 
 The registered clients (`Clients`) are the agency's word, read once from a JSON file
 (`DSP_GATEWAY_FHIR_CLIENTS_FILE`): a list of `{"client_id", "jwks", "professionals", "scopes"}`.
-Every lookup is by `_id`; expiry is checked here against the injected clock."""
+Every lookup is by `_id`; expiry is checked here against the injected clock. A token is never withdrawn before it
+ends, so each replica remembers the grants it issued or looked up until they end (bounded: `GRANTS_MAX`)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,10 +38,48 @@ from ..fhir.smart import TOKEN_TTL_S, Client, Grant
 log = structlog.get_logger("dsp.gateway.fhir")
 DUPLICATE = 11000
 KNOWN_MAX = 100_000  # document ids this process knows are indexed (skips a write per search)
+GRANTS_MAX = 10_000  # live tokens' grants remembered by this process (a few MB at most)
 
 
 def digest(token: str) -> str:
     return hashlib.sha256(b"dsp-fhir-token\x1f" + token.encode()).hexdigest()
+
+
+class GroupWrite:
+    """Writes of `{key: value}` that callers await, merged: at most one write in flight; the ones asked meanwhile
+    go together in the next, as soon as it ends (no fixed wait). Each caller learns its own write's outcome."""
+
+    def __init__(self, flush: Callable[[dict[str, str]], Awaitable[None]]) -> None:
+        self.flush = flush
+        self.waiting: list[tuple[dict[str, str], asyncio.Future[None]]] = []
+        self.running: asyncio.Task[None] | None = None
+
+    async def write(self, rows: dict[str, str]) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiting.append((rows, done))
+        if self.running is None:
+            self.running = asyncio.create_task(self._run())
+        await asyncio.shield(done)  # a caller that gives up does not cancel the others' write
+
+    async def _run(self) -> None:
+        try:
+            while self.waiting:
+                batch, self.waiting = self.waiting, []
+                merged: dict[str, str] = {}
+                for rows, _ in batch:
+                    merged.update(rows)
+                try:
+                    await self.flush(merged)
+                except Exception as exc:  # noqa: BLE001 - handed to each caller of this batch
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                else:
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_result(None)
+        finally:
+            self.running = None
 
 
 def load_clients(path: str | None) -> dict[str, Client]:
@@ -62,6 +102,8 @@ class FhirStore:
         self.tokens, self.assertions = db["fhir_tokens"], db["fhir_client_assertions"]
         self.documents, self.clock = db["fhir_documents"], clock
         self._known: set[str] = set()
+        self._writes = GroupWrite(self._insert_owners)
+        self._grants: dict[str, tuple[Grant, datetime]] = {}  # token digest -> (grant, end), looked up or issued
         self._purged: datetime | None = None
 
     async def use_client_assertion(self, client_id: str, jti: str, expires: datetime) -> bool:
@@ -79,30 +121,55 @@ class FhirStore:
         await self.tokens.insert_one({"_id": digest(token), "professional": grant.professional,
                                       "scopes": sorted(grant.scopes), "client_id": grant.client_id,
                                       "issued": now, "expires": now + timedelta(seconds=TOKEN_TTL_S)})
+        self._remember_grant(digest(token), grant, now + timedelta(seconds=TOKEN_TTL_S))
         return token, TOKEN_TTL_S
 
     async def grant(self, token: str) -> Grant | None:
-        """What a live token carries, or None (unknown, expired)."""
+        """What a live token carries, or None (unknown, expired). A token is never withdrawn before its end, so
+        the grant found is remembered until then (`_grants`): a practice's software searching with the same token
+        costs the database one read per replica, not one per request."""
         if not 20 <= len(token) <= 128:
             return None
-        found = await self.tokens.find_one({"_id": digest(token)})
-        if found is None or self.clock() >= found["expires"]:
+        key, now = digest(token), self.clock()
+        remembered = self._grants.get(key)
+        if remembered is not None:
+            if now < remembered[1]:
+                return remembered[0]
+            del self._grants[key]
             return None
-        return Grant(str(found["professional"]), frozenset(found["scopes"]), found.get("client_id"))
+        found = await self.tokens.find_one({"_id": key})
+        if found is None or now >= found["expires"]:
+            return None
+        grant = Grant(str(found["professional"]), frozenset(found["scopes"]), found.get("client_id"))
+        self._remember_grant(key, grant, found["expires"])
+        return grant
+
+    def _remember_grant(self, key: str, grant: Grant, expires: datetime) -> None:
+        if len(self._grants) >= GRANTS_MAX:  # memory bounded: forgotten ones are read again
+            now = self.clock()
+            self._grants = {k: g for k, g in self._grants.items() if now < g[1]}
+            if len(self._grants) >= GRANTS_MAX:
+                self._grants.clear()
+        self._grants[key] = (grant, expires)
 
     async def remember(self, pid: str, documents: Iterable[str]) -> None:
-        """Note whose DSP each document answered by a search is in (first writer wins; the same answer anyway)."""
+        """Note whose DSP each document answered by a search is in (first writer wins; the same answer anyway),
+        stored before this returns. The searches under way share one insert (`_writes`): while one is written,
+        the next ones gather, and go together as soon as it ends — one database write for many searches."""
         fresh = [d for d in documents if d not in self._known]
         if not fresh:
             return
-        try:
-            await self.documents.insert_many([{"_id": d, "pid": pid} for d in fresh], ordered=False)
-        except BulkWriteError as exc:
-            if any(e.get("code") != DUPLICATE for e in exc.details.get("writeErrors", [])):
-                raise
+        await self._writes.write({d: pid for d in fresh})
         if len(self._known) > KNOWN_MAX:
             self._known.clear()
         self._known.update(fresh)
+
+    async def _insert_owners(self, owners: dict[str, str]) -> None:
+        try:
+            await self.documents.insert_many([{"_id": d, "pid": p} for d, p in owners.items()], ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != DUPLICATE for e in exc.details.get("writeErrors", [])):
+                raise
 
     async def owner(self, document: str) -> str | None:
         """The opaque patient id of a document's DSP, if a search ever answered it."""
