@@ -15,7 +15,7 @@ from .servicetokens import Refused, Verifier, calling_service
 
 log = structlog.get_logger("dsp.http")
 MAX_BODY = 64 * 1024  # also the default of kit.bodylimit.BodyLimit, which serve() puts in front of every worker
-Handler = Callable[[bytes], Awaitable[tuple[int, Any]]]
+Handler = Callable[[bytes], Awaitable[tuple[int, Any]]]  # (status, a JSON-able answer or its JSON bytes)
 
 
 def _errors(exc: ValidationError) -> list[dict[str, Any]]:
@@ -91,7 +91,7 @@ def endpoint(handler: Handler, door: Door | None = None, callers: tuple[str, ...
             except TRANSIENT as exc:
                 log.warning("dependency unreachable; answered 503", error=type(exc).__name__)
                 status, payload = 503, {"detail": "access store unavailable; retry later"}
-        data = json.dumps(payload, default=str).encode()
+        data = payload if isinstance(payload, bytes) else json.dumps(payload, default=str).encode()
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"cache-control", b"no-store"),
                                 (b"content-length", str(len(data)).encode())]})

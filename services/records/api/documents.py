@@ -56,8 +56,8 @@ def routes(door: Door, reads: Reads) -> list[tuple[str, Any]]:
         return _ok(found) if found is not None else (404, {"detail": "no such document file in this DSP"})
 
     async def details(raw: bytes) -> Answer:
-        try:
-            return _ok(await reads.details(DetailsQuery.model_validate_json(raw)))
+        try:  # a large answer (files): serialised by pydantic in one go
+            return 200, (await reads.details(DetailsQuery.model_validate_json(raw))).model_dump_json().encode()
         except BadCursor as exc:
             return _bad_cursor(exc)
 
