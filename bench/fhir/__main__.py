@@ -60,11 +60,14 @@ def main() -> None:
               f"p50 {percentile(lat, 50):>7.2f} ms   p99 {percentile(lat, 99):>7.2f} ms   (n={len(lat)} of "
               f"{run_.sent}{', no answer: ' + str(run_.errors) if run_.errors else ''})")
     print(f"goal: search p99 < 50 ms at {args.rate:.0f}/s on {args.docs:,} documents")
+    for name, split in (("export", real["cpu_ms_per_export"]), ("search", out["search_cpu_ms"])):
+        print(f"mesh: CPU ms per {name}: " + ", ".join(f"{role} {ms}" for role, ms in split.items()))
     print(bench_line("fhir", export_s=real["seconds_best"], export=real,
                      search={"generator": f"vegeta {VEGETA.version}", "documents": args.docs,
                              "patients": args.patients, "offered_per_s": args.rate, "seconds": args.seconds,
                              "served_per_s": round(served.served_per_s, 1), "latency_ms": rounded(s_lat),
-                             "unanswered": sum(served.errors.values()), "baseline_latency_ms": rounded(b_lat),
+                             "unanswered": sum(served.errors.values()), "cpu_ms_per_search": out["search_cpu_ms"],
+                             "baseline_latency_ms": rounded(b_lat),
                              "baseline_served_per_s": round(baseline.served_per_s, 1)},
                      door={"export": exported, "search": searched}))
 

@@ -10,6 +10,8 @@ HTTP with service tokens, on a fresh local Kafka + FerretDB), their databases se
   at `/fhir/r4/auth/token`), on --docs documents over --patients patients who all put the professional in their
   circle (access's snapshot, stored as access stores it); the raw baseline, same run: the gateway's
   `GET /health/live` at the same rate.
+
+Where the time goes: each process's CPU (the workers, FerretDB, Kafka, vegeta) per export and per search sent.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pymongo import AsyncMongoClient
 
 from bench.access import vegeta
 from bench.access.http import GATEWAY_KEY, GATEWAY_PUBLIC, SIGNER, start_worker
+from bench.access.phases import cpu_s
 from bench.common import Endpoints
 from bench.ingest.__main__ import RecordsWorker
 from bench.login.__main__ import Mailbox
@@ -138,6 +141,38 @@ class Codes(Mailbox):
                 future.set_result(unseal(self.key, req["sealed_parameters"], bound_to=binding)["code"])
 
 
+ROLES = {"gateway": "services.gateway", "records": "services.records", "access": "services.access",
+         "activation": "services.activation", "ferretdb": "ferretdb", "kafka": "kafka.Kafka", "vegeta": "vegeta"}
+
+
+def cpu_by_role() -> dict[str, float]:
+    """CPU seconds so far of this bench's processes (its descendants: the workers, FerretDB, Kafka, vegeta), by
+    role, from /proc — where a search's time goes."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            children.setdefault(int(stat.read_text().rpartition(")")[2].split()[1]), []).append(int(stat.parent.name))
+        except (OSError, ValueError):
+            continue
+    out = dict.fromkeys(ROLES, 0.0)
+    todo = list(children.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            role = next((r for r, mark in ROLES.items() if mark in command), None)
+            if role is not None:
+                out[role] += cpu_s(pid)
+        except OSError:
+            continue
+    return out
+
+
+def cpu_ms_per(before: dict[str, float], after: dict[str, float], count: int) -> dict[str, float]:
+    return {role: round((after[role] - before[role]) / max(count, 1) * 1000, 2) for role in ROLES}
+
+
 async def _ready(http: httpx.AsyncClient, url: str) -> bool:
     try:
         return (await http.get(url)).status_code == 200
@@ -217,6 +252,7 @@ async def login(mesh: Mesh, mailbox: Codes, patient: str) -> httpx.AsyncClient:
 async def export(web: httpx.AsyncClient, runs: int) -> dict[str, Any]:
     """`GET /v1/me/export` `runs` times, each timed from the request to the last byte of the Bundle."""
     seconds, resources, size, counts = [], 0, 0, {}
+    cpu = cpu_by_role()
     for _ in range(runs):
         started = time.perf_counter()
         reply = await web.get("/v1/me/export")
@@ -227,7 +263,8 @@ async def export(web: httpx.AsyncClient, runs: int) -> dict[str, Any]:
         size, resources = len(reply.content), len(bundle["entry"])
         kinds = {e["resource"]["resourceType"] for e in bundle["entry"]}
         counts = {k: sum(e["resource"]["resourceType"] == k for e in bundle["entry"]) for k in sorted(kinds)}
-    return {"seconds": [round(s, 3) for s in seconds], "seconds_best": round(min(seconds), 3),
+    return {"cpu_ms_per_export": cpu_ms_per(cpu, cpu_by_role(), runs),
+            "seconds": [round(s, 3) for s in seconds], "seconds_best": round(min(seconds), 3),
             "seconds_worst": round(max(seconds), 3), "resources": resources, "bytes": size, "by_type": counts}
 
 
@@ -242,7 +279,7 @@ async def token(mesh: Mesh) -> str:
 
 
 async def search(mesh: Mesh, people: list[str], args: argparse.Namespace,
-                 rng: random.Random) -> tuple[vegeta.Run, vegeta.Run]:
+                 rng: random.Random) -> tuple[vegeta.Run, vegeta.Run, dict[str, float]]:
     """The gateway's `GET /health/live` (baseline), then DocumentReference searches, each open loop by vegeta."""
     bearer = await token(mesh)
     headers = {"Authorization": f"Bearer {bearer}", "Accept": "application/fhir+json"}
@@ -253,8 +290,9 @@ async def search(mesh: Mesh, people: list[str], args: argparse.Namespace,
     await asyncio.to_thread(vegeta.binary)  # built (first time only) before the clock starts
     await asyncio.to_thread(vegeta.attack, searches[-200:], min(args.rate, 50), 4, mesh.tmp, "warm-up")
     baseline = await asyncio.to_thread(vegeta.attack, live, args.rate, args.seconds, mesh.tmp, "baseline")
+    cpu = cpu_by_role()
     served = await asyncio.to_thread(vegeta.attack, searches[:-200], args.rate, args.seconds, mesh.tmp, "searches")
-    return baseline, served
+    return baseline, served, cpu_ms_per(cpu, cpu_by_role(), served.sent)
 
 
 async def run(args: argparse.Namespace, ends: Endpoints) -> dict[str, Any]:
@@ -284,7 +322,7 @@ async def run(args: argparse.Namespace, ends: Endpoints) -> dict[str, Any]:
                 await web.aclose()
             print(f"export over HTTP: {exported['resources']:,} resources, {exported['bytes'] / 1e6:.1f} MB, "
                   f"best {exported['seconds_best']} s, worst {exported['seconds_worst']} s", flush=True)
-            baseline, served = await search(mesh, people, args, rng)
+            baseline, served, search_cpu = await search(mesh, people, args, rng)
         except BaseException:
             for name in ("gateway", "access", "activation", "records"):
                 log = Path(tmp) / f"{name}.log"
@@ -295,4 +333,4 @@ async def run(args: argparse.Namespace, ends: Endpoints) -> dict[str, Any]:
             mesh.stop()
     return {"export": {"documents": args.export_documents, "versions": sum(1 + (i % 10 == 0) for i in range(
         args.export_documents)), "audit_entries": args.export_documents * args.reads_per_document, **exported},
-        "baseline": baseline, "served": served}
+        "baseline": baseline, "served": served, "search_cpu_ms": search_cpu}
