@@ -10,13 +10,9 @@ records (as viewer "patient": blocked documents included — they are hers), acc
 from __future__ import annotations
 
 import asyncio
-import gc
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, cast
 
-import pydantic_core
 from fastapi import APIRouter, Request, Response
 
 from schemas.access import AccessStateV1, AuditEntryV1
@@ -52,27 +48,9 @@ async def my_export(request: Request, who: ReadingFor) -> Response:
                                                   list[AuditEntryV1]], answers)
     pid, base, names = door.ids.of(patient), door.base(request), _names(state.patient_name)
     export_id, summary_id = str(uuid.uuid4()), str(uuid.uuid4())
-    with _no_collection():
-        bundle = export.everything(pid, patient, names, documents, files, state, trail, base, now, export_id)
-        summary = export.summary(pid, patient, names, documents, state, base, now, summary_id)
-        bundle["entry"].insert(0, {"fullUrl": f"{base}/Bundle/{summary_id}", "resource": summary})
-        body = pydantic_core.to_json(bundle)
+    body = export.download(pid, patient, names, documents, files, state, trail, base, now, export_id, summary_id)
     return Response(body, media_type=FHIR_JSON, headers={
         "Content-Disposition": f'attachment; filename="mon-dsp-{now:%Y-%m-%d}.json"', "Cache-Control": "no-store"})
-
-
-@contextmanager
-def _no_collection() -> Iterator[None]:
-    """No cyclic garbage collection while the Bundle (tens of thousands of small dicts, no cycles) is built and
-    written: the collector would walk the growing heap again and again (60% of the build's time). Nothing awaits
-    inside, so no other request runs meanwhile; the collector is on again after."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _door(request: Request) -> FhirDoor:
