@@ -26,7 +26,7 @@ from .problems import errors
 from .records import ReadingFor
 
 router = APIRouter(prefix="/v1/me", tags=["patient"], responses=errors(400, 401, 403, 413, 422, 429, 503))
-PAGE = 100  # documents (with their files) per records answer: ~1 MB with a PDF in five
+PAGE = 200  # documents (with their files) per records answer, its largest: ~1.5 MB with a PDF in five
 
 
 @router.get("/export", summary="Download my whole DSP as FHIR R4: every document, value and version, my consents, "
