@@ -141,7 +141,7 @@ def report(args: argparse.Namespace, baseline: vegeta.Run, served: vegeta.Run,
               f"p50 {percentile(lat, 50):>7.2f} ms   p99 {percentile(lat, 99):>7.2f} ms   (n={len(lat)} of "
               f"{run_.sent}{', no answer: ' + str(run_.errors) if run_.errors else ''})")
     http_ms = statistics.fmean(d_lat) - phases["total"]["mean"]
-    print("time split, mean (p99 bucket) ms: " + "   ".join(
+    print("time split, mean (p99 bucket) ms (audit_batch: entries a commit): " + "   ".join(
         f"{phase} {v['mean']:.3f}" + (f" (<= {v['p99_le']:g})" if "p99_le" in v else "")
         for phase, v in phases.items()) +
         f"   http (client mean - total) {http_ms:.3f}")

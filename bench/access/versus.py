@@ -164,7 +164,11 @@ async def measure_ours(ends: Endpoints, view: dict[str, PatientAccess], pros: li
 def line(side: str, rate: float, m: Measured) -> None:
     d, h = m.decisions, m.health
     unanswered = f", no answer: {d.errors}" if d.errors else ""
-    audit = f"   audit wait mean {m.split_ms['audit']['mean']:.1f} ms" if m.split_ms and "audit" in m.split_ms else ""
+    split_ms = m.split_ms or {}
+    audit = f"   audit wait mean {split_ms['audit']['mean']:.1f} ms" if "audit" in split_ms else ""
+    if "audit_commit" in split_ms:
+        audit += (f" (queued {split_ms['audit_queue']['mean']:.1f}, commit {split_ms['audit_commit']['mean']:.1f} ms"
+                  f" of {split_ms['audit_batch']['mean']:.1f} entries)")
     print(f"  {side:<8} {rate:>6,.0f}/s offered: decisions p50 {percentile(d.latencies_ms, 50):>8.1f} ms  "
           f"p99 {percentile(d.latencies_ms, 99):>8.1f} ms  served {d.served_per_s:>6,.0f}/s   health p99 "
           f"{percentile(h.latencies_ms, 99):>6.1f} ms{audit}{unanswered}", flush=True)
@@ -183,7 +187,9 @@ def table(rates: list[float], spice: list[Measured], ours: list[Measured]) -> li
              "spicedb_served_per_s": round(s.decisions.served_per_s),
              "spicedb_unanswered": sum(s.decisions.errors.values()),
              "health_p99_ms": ms(o.health.latencies_ms, 99), "spicedb_health_p99_ms": ms(s.health.latencies_ms, 99),
-             "ours_audit_wait_mean_ms": (o.split_ms or {}).get("audit", {}).get("mean")}
+             "ours_audit_wait_mean_ms": (o.split_ms or {}).get("audit", {}).get("mean"),
+             "ours_audit_commit_mean_ms": (o.split_ms or {}).get("audit_commit", {}).get("mean"),
+             "ours_audit_batch_mean": (o.split_ms or {}).get("audit_batch", {}).get("mean")}
             for rate, s, o in zip(rates, spice, ours, strict=True)]
 
 

@@ -51,7 +51,7 @@ from .service.stats import Stats
 from .service.sweeper import Sweeper
 from .service.view import AccessView
 from .store import AccessStore, AuditTrail, Checkpoints, Store
-from .store.audit_log import AuditLog
+from .store.audit_log import AuditLog, CommitTiming
 
 
 class AccessSettings(ServiceSettings):
@@ -124,7 +124,7 @@ def create_app(settings: AccessSettings, clock: Clock = utc_now) -> AsgiFastStre
                      description="access's signed checkpoint of each audit chain's head (key: a pseudonym of the "
                                  "patient), every replica reads them all")
     book = CheckpointBook(keys, signer, client_options(settings), clock, settings.audit_checkpoint_interval_s)
-    view, audit_log = AccessView(store), AuditLog(store.audit, keys, book)
+    view, audit_log = AccessView(store), AuditLog(store.audit, keys, book, timing=CommitTiming(rt.registry))
     out = Publishers(
         outcome=broker.publisher(ACCESS_EVENTS.name, schema=AccessOutcomeV1, title="access.outcomes",
                                  description="One outcome per access command").publish,

@@ -97,3 +97,30 @@ def test_a_measured_check_minimizes_latency_and_the_agreement_check_reads_after_
     assert json.loads(spicedb.check_body("1950010100012", "PRO-1"))["consistency"] == {"minimizeLatency": True}
     assert json.loads(spicedb.check_body("1950010100012", "PRO-1", "GhUKEzE3"))["consistency"] == {
         "atLeastAsFresh": {"token": "GhUKEzE3"}}
+
+
+def test_the_time_split_says_where_the_audit_wait_went() -> None:
+    """`phases.split` between two scrapes of the worker's /metrics: each decision phase, then the audit's queue,
+    its commits and their size (`services.access.store.audit_log.CommitTiming`), counting only what came between."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from bench.access.phases import split
+    from services.access.api.timing import Phases
+    from services.access.store.audit_log import CommitTiming
+
+    registry = CollectorRegistry()
+    phases, timing = Phases(registry), CommitTiming(registry)
+    timing.commit.observe(1.0)  # before the first scrape: not counted
+    before = generate_latest(registry).decode()
+    phases._phase["audit"].observe(0.004)
+    phases._phase["audit"].observe(0.002)
+    for queued in (0.001, 0.003):
+        timing.queue.observe(queued)
+    timing.commit.observe(0.002)
+    timing.entries.observe(2)
+    found = split(before, generate_latest(registry).decode())
+    assert found["audit"] == {"mean": 3.0, "p99_le": 5.0}
+    assert found["audit_queue"] == {"mean": 2.0, "p99_le": 5.0}
+    assert found["audit_commit"] == {"mean": 2.0, "p99_le": 2.5}
+    assert found["audit_batch"] == {"mean": 2.0, "p99_le": 2.0}
+    assert "decide" not in found  # no decision phase observed in between

@@ -14,12 +14,14 @@ written again.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import structlog
+from prometheus_client import CollectorRegistry, Histogram
 from pymongo.asynchronous.collection import AsyncCollection
 
 from services.kit.projection import insert_many_once
@@ -62,16 +64,34 @@ def _doc_id(patient: str, seq: int) -> str:
 
 
 class _Pending:
-    __slots__ = ("args", "future", "ref")
+    __slots__ = ("args", "future", "queued", "ref")
 
     def __init__(self, args: tuple[Any, ...], ref: str | None, future: asyncio.Future[AuditEntry]) -> None:
-        self.args, self.ref, self.future = args, ref, future
+        self.args, self.ref, self.future, self.queued = args, ref, future, time.perf_counter()
+
+
+SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+ENTRIES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
+class CommitTiming:
+    """Where the audit wait goes, on access's `/metrics`: `dsp_access_audit_queue_seconds` (an entry queued until
+    its batch's insert starts: the previous commit, heads reloaded), `dsp_access_audit_commit_seconds` (one batch's
+    insert, FerretDB's commit and the round trip) and `dsp_access_audit_commit_entries` (entries per commit)."""
+
+    def __init__(self, registry: CollectorRegistry | None) -> None:
+        self.queue = Histogram("dsp_access_audit_queue_seconds", "An audit entry's wait for its batch's insert",
+                               registry=registry, buckets=SECONDS)
+        self.commit = Histogram("dsp_access_audit_commit_seconds", "One group commit of audit entries",
+                                registry=registry, buckets=SECONDS)
+        self.entries = Histogram("dsp_access_audit_commit_entries", "Audit entries stored per group commit",
+                                 registry=registry, buckets=ENTRIES)
 
 
 class AuditLog:
     def __init__(self, collection: AsyncCollection[dict[str, Any]], keys: AuditKeys, checkpoints: Checkpoints,
-                 refs: AsyncCollection[dict[str, Any]] | None = None) -> None:
-        self.collection, self.keys, self.checkpoints = collection, keys, checkpoints
+                 refs: AsyncCollection[dict[str, Any]] | None = None, timing: CommitTiming | None = None) -> None:
+        self.collection, self.keys, self.checkpoints, self.timing = collection, keys, checkpoints, timing
         self.refs = refs if refs is not None else collection.database[f"{collection.name}_refs"]
         self._heads: dict[str, Head | None] = {}
         self._queue: deque[_Pending] = deque()
@@ -160,7 +180,13 @@ class AuditLog:
         entries = [audit.append(self._heads[item.args[0]], item.args[0], key, *item.args[1:]) for item in batch]
         docs = [{"_id": _doc_id(e.patient, e.seq), "ref": item.ref, **{k: getattr(e, k) for k in FIELDS}}
                 for e, item in zip(entries, batch, strict=True)]
+        started = time.perf_counter()
         failed = await insert_many_once(self.collection, docs)
+        if self.timing is not None:
+            self.timing.commit.observe(time.perf_counter() - started)
+            self.timing.entries.observe(len(docs))
+            for item in batch:
+                self.timing.queue.observe(started - item.queued)
         for i, (entry, item) in enumerate(zip(entries, batch, strict=True)):
             if i in failed:  # another replica (or someone else) appended to this chain first: reload, try again
                 await self._head(entry.patient, reload=True)
