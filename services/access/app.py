@@ -154,6 +154,10 @@ def create_app(settings: AccessSettings, clock: Clock = utc_now) -> AsgiFastStre
     async def stop_background() -> None:
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
+        try:  # the first accesses gathered in the last quarter second: told before the end (Kafka permitting)
+            await asyncio.wait_for(uc.first_access.settled(), timeout=10)
+        except TimeoutError:
+            pass
 
     return make_app(rt, on_startup=[store.ensure_indexes, view.load, book.load, audit_log.load_heads],
                     routes=routes(door, uc, Phases(rt.registry)),

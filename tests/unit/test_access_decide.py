@@ -108,3 +108,37 @@ def test_a_first_access_notice_that_could_not_be_sent_is_tried_again_at_the_next
     assert len(w.told()) == 1 and list(w.fake.store.first_access) == [f"{OWNER}|{PRO}"]
     assert w.decide({"kind": "professional", "id": PRO}).allowed
     assert len(w.told()) == 1  # told once
+
+
+def test_first_accesses_are_gathered_then_claimed_together_off_the_answers_path() -> None:
+    """The pairs first seen within `linger_s` are claimed at once (their markers in one group commit, out of the
+    audit commits' way in FerretDB's single writer); answers never wait for them; `settled` tells what is due."""
+    w = World()
+    second = "DR-2"
+    w.fake.view.list_professional(ProfessionalCard(second, "Luc", "Weber", "Médecin", None, None, True))
+    assert asyncio.run(w.uc.commands.handle(owners("add-to-circle", professional_id=second,
+                                                   command_id="c-second"))).accepted
+    w.uc.first_access.linger_s = 3600.0  # nothing flushes on its own during this test
+    claim, in_flight, most = w.fake.store.claim_first_access, [0], [0]
+
+    async def counted(marker: str, at: datetime) -> bool:
+        in_flight[0] += 1
+        most[0] = max(most[0], in_flight[0])
+        await asyncio.sleep(0)  # a store round trip: the other claims of the flush start meanwhile
+        in_flight[0] -= 1
+        return await claim(marker, at)
+
+    w.fake.store.claim_first_access = counted  # type: ignore[method-assign]
+
+    async def run() -> None:
+        for pro in (PRO, second, PRO):
+            body = DecisionRequest.model_validate({"actor": {"kind": "professional", "id": pro}, "action": "read",
+                                                   "patient": OWNER})
+            assert (await w.uc.decide(body, via="gateway")).allowed
+        await asyncio.sleep(0)
+        assert w.fake.store.first_access == {} and w.told() == []  # gathered, not claimed yet
+        await w.uc.first_access.settled()
+
+    asyncio.run(run())
+    assert sorted(w.fake.store.first_access) == sorted([f"{OWNER}|{PRO}", f"{OWNER}|{second}"])
+    assert len(w.told()) == 2 and most[0] == 2  # both claims under way together: one commit of markers
