@@ -133,7 +133,9 @@ def append(head: Head | None, patient: str, key: bytes, at: datetime, actor_kind
     seq, prev = (0, GENESIS) if head is None else (head.seq + 1, head.hash)
     entry = AuditEntry(patient, seq, at, actor_kind, actor_id, action, document, allowed, reason, prev, via=via,
                        justification=justification, mac=KEYED)
-    return replace(entry, hash=hmac.new(key, prev.encode() + entry.body(), hashlib.sha256).hexdigest())
+    # its hash set in place before anyone sees it: one entry built per append, not two (`replace`: ~5 µs each)
+    object.__setattr__(entry, "hash", hmac.new(key, prev.encode() + entry.body(), hashlib.sha256).hexdigest())
+    return entry
 
 
 def resume(newest: AuditEntry | None, newest_signed: AuditEntry | None, checkpoint: Head | None,

@@ -63,6 +63,17 @@ def _doc_id(patient: str, seq: int) -> str:
     return f"{patient}:{seq:012d}"
 
 
+def _document(entry: AuditEntry, ref: str | None) -> dict[str, Any]:
+    """An entry as stored: its fields, less an empty justification (read back as "", the default, as from before
+    the field existed), and the command id it audits, if any: fewer fields for FerretDB to encode per commit."""
+    doc = {"_id": _doc_id(entry.patient, entry.seq), **{k: getattr(entry, k) for k in FIELDS}}
+    if not entry.justification:
+        del doc["justification"]
+    if ref is not None:
+        doc["ref"] = ref
+    return doc
+
+
 class _Pending:
     __slots__ = ("args", "future", "queued", "ref")
 
@@ -178,8 +189,7 @@ class AuditLog:
             await asyncio.gather(*(self._head(p, reload=True) for p in missing))
         key = self.keys.entries
         entries = [audit.append(self._heads[item.args[0]], item.args[0], key, *item.args[1:]) for item in batch]
-        docs = [{"_id": _doc_id(e.patient, e.seq), "ref": item.ref, **{k: getattr(e, k) for k in FIELDS}}
-                for e, item in zip(entries, batch, strict=True)]
+        docs = [_document(e, item.ref) for e, item in zip(entries, batch, strict=True)]
         started = time.perf_counter()
         failed = await insert_many_once(self.collection, docs)
         if self.timing is not None:
