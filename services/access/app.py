@@ -159,7 +159,10 @@ def create_app(settings: AccessSettings, clock: Clock = utc_now) -> AsgiFastStre
         except TimeoutError:
             pass
 
-    return make_app(rt, on_startup=[store.ensure_indexes, view.load, book.load, audit_log.load_heads],
+    async def load_view() -> None:
+        await view.load(clock())
+
+    return make_app(rt, on_startup=[store.ensure_indexes, load_view, book.load, audit_log.load_heads],
                     routes=routes(door, uc, Phases(rt.registry)),
                     after_startup=[start_background],
                     on_shutdown=[stop_background])

@@ -161,3 +161,36 @@ def test_a_first_access_is_told_once_even_after_the_pairs_seen_are_forgotten(mon
     asyncio.run(reads(PRO, second, PRO, second))
     told = [b for b in w.notify.bodies if b.get("template_id") == "first-access"]
     assert len(told) == 2 and len(w.uc.first_access._seen) == 1
+
+
+def test_the_first_catch_up_asks_only_for_what_changed_since_the_snapshot_was_read() -> None:
+    """A snapshot whose newest state is days old (nothing changed since): the first catch-up asks for the states
+    changed since the snapshot was read, less 30 s of clock skew — not since that old state, which past
+    `changes.FULL_READ_AFTER` made the store read every state again right after the start."""
+    from services.access.domain import state as ev
+    from services.access.service.view import AccessView
+    from services.access.store import PatientDoc
+    from tests.fakes.access import FakeAccessStore
+
+    store = FakeAccessStore()
+    doc = PatientDoc(make_matricule(date(1980, 5, 17), 11))
+    ev.apply(doc.access, ev.CircleMemberAdded("DR-1", T0 - timedelta(days=3), None))
+    assert asyncio.run(store.save(doc, T0 - timedelta(days=3)))
+    asked: list[datetime | None] = []
+    versions = store.versions
+
+    def recorded(since: datetime | None = None) -> Any:
+        asked.append(since)
+        return versions(since)
+
+    store.versions = recorded  # type: ignore[method-assign]
+    view = AccessView(store)
+
+    async def run() -> None:
+        await view.load(T0)
+        assert await view.catch_up(T0 + timedelta(seconds=5)) == 0
+        assert await view.catch_up(T0 + timedelta(seconds=10)) == 0
+
+    asyncio.run(run())
+    assert asked == [None, T0 - timedelta(seconds=30), T0 + timedelta(seconds=5) - timedelta(seconds=30)]
+    assert doc.patient in view.patients and view.synced_until == T0 + timedelta(seconds=10)

@@ -28,7 +28,8 @@ class AccessView:
         self.directory: dict[str, ProfessionalCard] = {}  # every professional ever listed
         self.by_assistant: dict[str, set[str]] = {}  # assistant's matricule -> patients
         self.by_professional: dict[str, set[str]] = {}  # professional -> patients they hold a grant on
-        self.synced_until: datetime | None = None
+        self.synced_until: datetime | None = None  # the newest state read (snapshot) or the last catch-up's time
+        self.loaded_at: datetime | None = None  # when the snapshot was read: every state saved before is in it
 
     def put(self, patient: str, version: int, access: PatientAccess) -> None:
         current = self.patients.get(patient)
@@ -53,8 +54,12 @@ class AccessView:
         self.directory[card.professional_id] = card
         (self.professionals.add if card.active else self.professionals.discard)(card.professional_id)
 
-    async def load(self) -> None:
-        """The snapshot: every stored patient and every professional the directory listed."""
+    async def load(self, now: datetime | None = None) -> None:
+        """The snapshot: every stored patient and every professional the directory listed. `now` (the clock when
+        it starts): every state saved before is in it, so the first catch-up reads only the change markers since —
+        not, when no state changed for hours (`changes.FULL_READ_AFTER`), every state again (FerretDB: ~7 s of its
+        CPU for 20,000 patients; then the worker decoded them all again, outside the heap frozen at start)."""
+        self.loaded_at = now
         async for patient, version, access, updated_at in self.store.versions():
             self.put(patient, version, access)
             if self.synced_until is None or updated_at > self.synced_until:
@@ -71,8 +76,9 @@ class AccessView:
             self.put(patient, *found)
 
     async def catch_up(self, now: datetime) -> int:
-        """Re-read patients changed since the last catch-up (a missed change event costs one period)."""
-        since = (self.synced_until or now) - timedelta(seconds=30)
+        """Re-read patients changed since the last catch-up or the snapshot (a missed change event costs one period)."""
+        known = [t for t in (self.synced_until, self.loaded_at) if t is not None]
+        since = (max(known) if known else now) - timedelta(seconds=30)
         count = 0
         async for patient, version, access, _ in self.store.versions(since):
             self.put(patient, version, access)
