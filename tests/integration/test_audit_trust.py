@@ -27,6 +27,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from infra.local import LocalInfra
 from services.access.domain import signing
 from services.access.domain.audit import GENESIS, AuditEntry, AuditKeys
+from services.access.store import AccessStore
 from services.kit.mongo import make_client
 from tests.inprocess import FakeClock, InProcessWorker
 from tests.integration.access_support import Gateway, TopicReader, access_worker, guardian_of, people
@@ -214,6 +215,16 @@ async def test_a_restarted_replica_continues_after_the_checkpoint_never_refillin
     assert (appended["document"], appended["prev_hash"]) == ("doc-4", last["hash"])  # linked to what was checkpointed
     outcome = await gw.run(patient, "verify-audit-trail", ("operator", "helpdesk-1"))
     assert outcome["reason"] == f"audit trail broken at entry {last['seq']}: removed (missing from the chain)"
+
+
+async def test_the_trail_keeps_only_its_unique_id_index(access: InProcessWorker, db: Any) -> None:
+    """`_id` = patient:seq is what keeps a chain from forking; the (patient, seq) index an older access made is
+    dropped at start (nothing reads by it, and on FerretDB it was one more B-tree in every audit commit)."""
+    await db["audit"].create_index([("patient", 1), ("seq", -1)], unique=True)
+    await AccessStore(db).ensure_indexes()
+    assert list(await db["audit"].index_information()) == ["_id_"]
+    await AccessStore(db).ensure_indexes()  # again, with nothing to drop
+    assert list(await db["audit"].index_information()) == ["_id_"]
 
 
 async def test_only_access_may_write_the_checkpoints(local: LocalInfra, access: InProcessWorker) -> None:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.kit.projection import insert_many_once, insert_once, upsert
@@ -23,6 +23,10 @@ from .protocol import RECENT_COMMANDS, PatientDoc, decode_access, decode_doc, en
 
 PRESENCE_KEEP = timedelta(hours=1)  # presence.WINDOW: wrong guesses older than twice that are deleted
 GLASS_KEEP = timedelta(hours=48)  # twice emergency.WINDOW
+# The audit's unique (patient, seq) index, dropped where an older access made it: `_id` = patient:seq is already
+# unique, no query reads by those fields (FerretDB answers `_id` only), and on FerretDB each index is one more
+# B-tree an audit commit writes (measured: docs/benchmarks.md, access).
+AUDIT_OLD_INDEX = "patient_1_seq_-1"
 
 
 class AccessStore:
@@ -44,8 +48,9 @@ class AccessStore:
 
     async def ensure_indexes(self) -> None:
         await self.expiries.create_index([("state", ASCENDING), ("ends_at", ASCENDING)])
-        await self.audit.create_index([("patient", ASCENDING), ("seq", DESCENDING)], unique=True)
         await self.patients.create_index([("updated_at", ASCENDING)])
+        if AUDIT_OLD_INDEX in await self.audit.index_information():
+            await self.audit.drop_index(AUDIT_OLD_INDEX)
 
     async def load(self, patient: str) -> PatientDoc:
         raw = await self.patients.find_one({"_id": patient})
