@@ -279,6 +279,39 @@ def test_heads_are_noted_on_the_decision_path_and_published_coalesced_per_patien
     assert asyncio.run(heads.flush()) == 0 and len(published.sent) == 2  # nothing new: nothing sent
 
 
+def test_a_flush_of_many_heads_sends_them_chunk_by_chunk_leaving_the_event_loop_to_decisions_between() -> None:
+    from services.access.service import checkpoints
+
+    published, in_flight, most, turns = Published(), [0], [0], [0]
+    heads = CheckpointBook(KEYS, SIGNER, {}, lambda: T0, interval_s=0.5, publish=None)
+
+    async def send(value: dict[str, Any], key: bytes) -> None:
+        in_flight[0] += 1
+        most[0] = max(most[0], in_flight[0])
+        await asyncio.sleep(0)  # the broker's acknowledgement
+        in_flight[0] -= 1
+        await published(value, key)
+
+    heads.publish = send
+    patients = [f"P{i:04d}" for i in range(checkpoints.CHUNK * 3 + 7)]
+    for patient in patients:
+        heads.note(patient, Head(0, "a" * 64))
+
+    async def run() -> int:
+        async def decisions() -> None:  # what else the event loop does meanwhile
+            while in_flight[0] or not published.sent:
+                turns[0] += 1
+                await asyncio.sleep(0)
+
+        other = asyncio.create_task(decisions())
+        count = await heads.flush()
+        await other
+        return count
+
+    assert asyncio.run(run()) == len(patients) == len(published.sent)
+    assert most[0] == checkpoints.CHUNK and turns[0] >= 4  # never more than a chunk at once; the loop turned between
+
+
 def test_a_head_another_replica_checkpointed_further_is_not_published_and_an_older_one_read_last_is_repaired() -> None:
     published = Published()
     heads = book(published)
