@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from schemas.fields import check_matricule
 from schemas.portal_access import CommandResult
 
+from . import limits
 from .bus import Bus
 from .problems import Refusal, field_errors
 
@@ -82,7 +83,8 @@ _checked: ContextVar[dict[str, str] | None] = ContextVar("dsp_sessions_checked",
 class OneSessionCheck:
     """ASGI middleware: a session is checked once per request from outside — a portal page calls this API
     in-process several times (`services.portal.api`), and each of those calls runs inside the page's request, so
-    they share its checks. Nothing outlives the outer request: the next page asks activation again."""
+    they share its checks, and its one hit on the session's rate limit (`limits.counted`). Nothing outlives the
+    outer request: the next page asks activation again, and is counted again."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -91,10 +93,11 @@ class OneSessionCheck:
         if scope["type"] != "http" or _checked.get() is not None:  # an in-process call within a page: shared
             await self.app(scope, receive, send)
             return
-        token = _checked.set({})
+        token, tally = _checked.set({}), limits.counted.set({})
         try:
             await self.app(scope, receive, send)
         finally:
+            limits.counted.reset(tally)
             _checked.reset(token)
 
 

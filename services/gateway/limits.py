@@ -6,15 +6,20 @@
   together: each stores one in activation), the same number a minute.
 - Per session on everything a logged-in browser does under `/v1/me/`, `/v1/pro/` and the professional search
   (reads and searches above all), keyed by a hash of the `dsp_session` / `dsp_pro` cookie — the token itself is
-  never stored — `DSP_GATEWAY_SESSION_RATE_LIMIT_PER_MINUTE`.
+  never kept — `DSP_GATEWAY_SESSION_RATE_LIMIT_PER_MINUTE`. Counted **once per request from outside**: a portal
+  page's 2–3 in-process API calls (`services.portal.api`) are one page view, one hit (`context.OneSessionCheck`
+  opens the request's tally). Counted **in this replica's memory** (`SessionWindows`): the session limit is
+  against reads and scraping, not guessing, so it is not worth a database round trip per request — in a fleet of
+  R gateway replicas behind a round-robin balancer a session may make up to R × the limit a minute (the bound);
+  the guessable endpoints' and challenges' limits above stay shared by every replica through MongoDB.
 
 The client address is the TCP peer, unless the peer is one of `DSP_GATEWAY_TRUSTED_PROXIES`: then it is the
 nearest address in `X-Forwarded-For` that is not a trusted proxy (a client cannot forge its way past the proxy,
 which appends the address it saw). The server must not rewrite the peer itself: `python -m services.gateway`
 runs uvicorn with proxy headers off. IPv6 clients count per /64 (one host usually holds a whole /64).
 
-Counting uses the `limits` library's sliding-window-counter strategy (the weighted sum of this minute's and the
-previous minute's counters, so a burst straddling a minute boundary is not counted twice as fresh) on
+Those shared counts use the `limits` library's sliding-window-counter strategy (the weighted sum of this minute's
+and the previous minute's counters, so a burst straddling a minute boundary is not counted twice as fresh) on
 `store.counters.MongoCounters`, a storage keyed only by `_id` (see its docstring for what FerretDB allows).
 Refusals are problems (`problems.answer`): a 429 with `Retry-After`, a 503 when the counters do not answer.
 """
@@ -25,6 +30,8 @@ import hashlib
 import ipaddress
 import math
 import time
+from collections.abc import Callable
+from contextvars import ContextVar
 
 import structlog
 from fastapi import Request, Response
@@ -79,18 +86,60 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted: tuple[N
 
 
 def session_key(token: str) -> str:
-    """What is stored for a session: a hash of its cookie, never the cookie."""
+    """What is kept for a session: a hash of its cookie, never the cookie."""
     return hashlib.sha256(b"dsp-gateway-rate-limit\x1f" + token.encode()).hexdigest()[:32]
+
+
+counted: ContextVar[dict[str, int | None] | None] = ContextVar("dsp_sessions_counted", default=None)
+"""The sessions already counted in this request from outside, each with its answer (None: let through, else the
+seconds to wait: every later call of the request is refused as its first was). Opened by `context.OneSessionCheck`;
+None: no tally, every call counts."""
+
+
+class SessionWindows:
+    """Per-key sliding-window counters in this process's memory: the weighted sum of this minute's hits and the
+    previous minute's (as `limits`' sliding-window counter), O(1) a hit, no I/O. Keys idle for two minutes are
+    dropped (swept at most once a minute), so memory is bounded by the sessions active in the last two minutes
+    (~200 bytes each). `now`: seconds since the epoch, injectable."""
+
+    def __init__(self, per_minute: int, now: Callable[[], float] = time.time, window_s: int = 60) -> None:
+        self.limit, self.now, self.window_s = per_minute, now, window_s
+        self._counts: dict[str, tuple[int, int, int]] = {}  # key -> (window number, hits in it, in the one before)
+        self._swept = 0
+
+    def hit(self, key: str) -> int | None:
+        """Count one hit: None if it is allowed, else the seconds to wait (1-60) and the hit is not counted."""
+        now = self.now()
+        window = int(now // self.window_s)
+        if window > self._swept:
+            self._sweep(window)
+        number, current, previous = self._counts.get(key, (window, 0, 0))
+        if number != window:
+            current, previous = 0, (current if number == window - 1 else 0)
+        left = self.window_s - now % self.window_s  # of this window: the previous one weighs as much
+        if current + math.floor(previous * left / self.window_s) + 1 > self.limit:
+            self._counts[key] = (window, current, previous)
+            return max(1, min(self.window_s, math.ceil(left)))
+        self._counts[key] = (window, current + 1, previous)
+        return None
+
+    def _sweep(self, window: int) -> None:
+        self._swept = window
+        self._counts = {k: v for k, v in self._counts.items() if v[0] >= window - 1}
+
+    def __len__(self) -> int:
+        return len(self._counts)
 
 
 class EdgeLimiter:
     """The gateway's two limits, checked by its HTTP middleware before a route runs."""
 
     def __init__(self, collection: Collection, per_client_per_minute: int,
-                 per_session_per_minute: int, trusted_proxies: tuple[Network, ...] = ()) -> None:
+                 per_session_per_minute: int, trusted_proxies: tuple[Network, ...] = (),
+                 now: Callable[[], float] = time.time) -> None:
         self.strategy = SlidingWindowCounterRateLimiter(MongoCounters(collection))
         self.per_client = RateLimitItemPerMinute(per_client_per_minute, namespace="client")
-        self.per_session = RateLimitItemPerMinute(per_session_per_minute, namespace="session")
+        self.sessions = SessionWindows(per_session_per_minute, now)
         self.trusted = trusted_proxies
 
     def client(self, request: Request) -> str:
@@ -110,9 +159,8 @@ class EdgeLimiter:
                            "too many challenges asked from this address; wait a minute"))
         cookie = next((name for prefix, name in SESSION_PREFIXES if path.startswith(prefix)), None)
         token = request.cookies.get(cookie) if cookie else None
-        if token:
-            checks.append((self.per_session, (cookie or "", session_key(token)),
-                           "too many requests in this session; wait a minute"))
+        if token and (refused := self._session(f"{cookie}/{session_key(token)}")):
+            return refused
         try:
             for item, identifiers, reason in checks:
                 if not await self.strategy.hit(item, *identifiers):
@@ -123,3 +171,17 @@ class EdgeLimiter:
             log.warning("rate-limit store unreachable; answered 503", error=type(exc.storage_error).__name__)
             return problems.answer(503, problems.UNAVAILABLE)
         return None
+
+    def _session(self, key: str) -> Response | None:
+        """The session's hit, once per request from outside (a page's in-process calls share it)."""
+        tally = counted.get()
+        if tally is not None and key in tally:
+            retry = tally[key]
+        else:
+            retry = self.sessions.hit(key)
+            if tally is not None:
+                tally[key] = retry
+        if retry is None:
+            return None
+        return problems.answer(429, "too many requests in this session; wait a minute", {"Retry-After": str(retry)},
+                               retry_after_s=retry)

@@ -4,16 +4,22 @@ Each page request makes an `Api` holding the browser's own cookies (the API's op
 and professional cookies): the API decides everything — who is logged in, what may be read, every limit — exactly as
 for a JSON client, and the cookies it sets are passed back to the browser. The TCP peer and any `X-Forwarded-For`
 are handed on, so the API's per-client limits (and activation's delay after failed logins) count the person, not
-the portal, behind a trusted reverse proxy too. No database, no other service's module."""
+the portal, behind a trusted reverse proxy too. No database, no other service's module.
+
+The calls go through one `httpx.AsyncClient` per application (`InProcess`, made on first use and kept on
+`app.state`): each call carries its page's peer in the request's extensions, so nothing of one page is shared with
+another but the client's machinery (a client made per call cost ~1 ms of the gateway's CPU)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any
 
 import httpx
 from fastapi import Request, Response
+from starlette.types import ASGIApp, Message
 
 API_COOKIES = ("dsp_session", "dsp_flow", "dsp_login", "dsp_device", "dsp_pro")
 
@@ -52,6 +58,54 @@ def _checked(reply: httpx.Response) -> httpx.Response:
     raise Problem(reply.status_code, str(body.get("reason") or body.get("title") or "error"), body)
 
 
+class InProcess(httpx.AsyncBaseTransport):
+    """An ASGI application called in-process (as `httpx.ASGITransport`), the client address taken from each
+    request's `dsp_peer` extension: one transport, and one client, serve every page's calls."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = b"".join([part async for part in request.stream])  # type: ignore[union-attr]
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": request.method,
+                 "headers": [(k.lower(), v) for k, v in request.headers.raw], "scheme": request.url.scheme,
+                 "path": request.url.path, "raw_path": request.url.raw_path.split(b"?")[0],
+                 "query_string": request.url.query, "server": (request.url.host, request.url.port),
+                 "client": request.extensions.get("dsp_peer") or ("127.0.0.1", 0), "root_path": ""}
+        sent_body, done = False, asyncio.Event()
+        status, headers, parts = 500, list[tuple[bytes, bytes]](), list[bytes]()
+
+        async def receive() -> Message:
+            nonlocal sent_body
+            if sent_body:
+                await done.wait()
+                return {"type": "http.disconnect"}
+            sent_body = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: Message) -> None:
+            nonlocal status, headers
+            if message["type"] == "http.response.start":
+                status, headers = message["status"], list(message.get("headers", []))
+            elif message["type"] == "http.response.body":
+                if message.get("body") and request.method != "HEAD":
+                    parts.append(message["body"])
+                if not message.get("more_body", False):
+                    done.set()
+
+        await self.app(scope, receive, send)
+        done.set()
+        return httpx.Response(status, headers=headers, content=b"".join(parts))
+
+
+def client_of(app: ASGIApp, state: Any) -> httpx.AsyncClient:
+    """The application's one in-process client (made on first use)."""
+    client: httpx.AsyncClient | None = getattr(state, "portal_api_client", None)
+    if client is None:
+        client = state.portal_api_client = httpx.AsyncClient(transport=InProcess(app), timeout=30)
+    return client
+
+
 class Api:
     """One page request's client to the portal API (`acting`: the matricule of a DSP the person assists)."""
 
@@ -59,13 +113,8 @@ class Api:
         self.request, self.acting = request, acting
         self.cookies = {k: v for k in API_COOKIES if (v := request.cookies.get(k))}
         self.set_cookies: list[str] = []
+        self.answered = False  # a /v1/me/ call was answered in this page: its session was found good
 
-    def _client(self) -> httpx.AsyncClient:
-        peer = self.request.client
-        transport = httpx.ASGITransport(app=self.request.app, client=(peer.host, peer.port) if peer else
-                                        ("127.0.0.1", 0))
-        host = self.request.headers.get("host", "127.0.0.1")
-        return httpx.AsyncClient(transport=transport, base_url=f"http://{host}", timeout=30)
 
     async def raw(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
                   own: bool = False) -> httpx.Response:
@@ -76,8 +125,13 @@ class Api:
         cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         if cookie:
             headers["Cookie"] = cookie
-        async with self._client() as client:
-            reply = await client.request(method, path, json=json, params=params, headers=headers)
+        peer = self.request.client
+        host = self.request.headers.get("host", "127.0.0.1")
+        reply = await client_of(self.request.app, self.request.app.state).request(
+            method, f"http://{host}{path}", json=json, params=params, headers=headers,
+            extensions={"dsp_peer": (peer.host, peer.port) if peer else ("127.0.0.1", 0)})
+        if reply.status_code < 400 and path.startswith("/v1/me/"):
+            self.answered = True
         for raw in reply.headers.get_list("set-cookie"):
             self.set_cookies.append(raw)
             for name, morsel in SimpleCookie(raw).items():

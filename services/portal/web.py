@@ -9,12 +9,15 @@ a personal page (no-store, a CSP without 'unsafe-inline'), the DSP being acted o
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import secrets
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -159,6 +162,59 @@ async def patient(p: Page) -> tuple[User, dict[str, Any]]:
         state = await p.api.get("/v1/me/access")
     name = state.get("patient_name") or p._("Patient")
     return (User(name="", acting_name=name) if p.acting else User(name=name)), state
+
+
+T = TypeVar("T")
+
+
+class Names:
+    """The header's name per session, remembered for `ttl_s` (a name changed at the registry shows within it):
+    keyed by a hash of the session cookie, at most `size` sessions (all forgotten when full). `now`: injectable."""
+
+    def __init__(self, ttl_s: float = 60.0, size: int = 20_000, now: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s, self.size, self.now = ttl_s, size, now
+        self._names: dict[bytes, tuple[float, str]] = {}
+
+    @staticmethod
+    def key(session: str) -> bytes:
+        return hashlib.sha256(b"dsp-portal-name\x1f" + session.encode()).digest()
+
+    def get(self, session: str) -> str | None:
+        found = self._names.get(self.key(session))
+        return found[1] if found and found[0] > self.now() else None
+
+    def put(self, session: str, name: str) -> None:
+        if len(self._names) >= self.size:
+            self._names.clear()
+        self._names[self.key(session)] = (self.now() + self.ttl_s, name)
+
+
+def names_of(p: Page) -> Names:
+    state = p.request.app.state
+    names: Names | None = getattr(state, "portal_names", None)
+    if names is None:
+        names = state.portal_names = Names()
+    return names
+
+
+async def header(p: Page, read: Callable[[], Awaitable[T]]) -> tuple[User, T]:
+    """The header's user and the page's own `read`, for a page that shows no access state: without asking access
+    for the whole state on every page. Acting on another's DSP: `patient` first, as before (access decides, and a
+    DSP one may no longer act on takes them back to their own). On one's own: the read first — its answer proves
+    the session good in this very request (an ended session is a 401 there: the login page) — then the name,
+    remembered per session (`Names`); not remembered, or no API call answered (nothing read): `patient`."""
+    if p.acting:
+        user, _state = await patient(p)
+        return user, await read()
+    result = await read()
+    session = p.api.cookies.get("dsp_session")
+    name = names_of(p).get(session) if session and p.api.answered else None
+    if name is not None:
+        return User(name=name), result
+    user, state = await patient(p)
+    if session and state.get("patient_name"):
+        names_of(p).put(session, state["patient_name"])
+    return user, result
 
 
 class Forbidden(Exception):

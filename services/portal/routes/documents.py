@@ -17,7 +17,7 @@ from schemas.fields import IDENTIFIER_PATTERN
 from .. import charts
 from ..api import Problem
 from ..app import Current
-from ..web import Page, field, patient
+from ..web import Page, field, header, patient
 from ._forms import _
 from ._listing import _cursor, _labels
 
@@ -67,9 +67,8 @@ async def histories(p: Page, observations: list[dict[str, Any]], ask: Any, curre
 
 @router.get("/documents")
 async def documents(p: Current, cursor: str | None = None, withdrawn: bool = False) -> Response:
-    user, _state = await patient(p)
-    page = await p.api.get("/v1/me/documents", order="document_date", cursor=_cursor(cursor),
-                           include_withdrawn="true" if withdrawn else None, limit=20)
+    user, page = await header(p, lambda: p.api.get("/v1/me/documents", order="document_date", cursor=_cursor(cursor),
+                                                    include_withdrawn="true" if withdrawn else None, limit=20))
     return p.render("documents.html", user=user, listing=page, withdrawn=withdrawn, cursor=_cursor(cursor), q="",
                     fields={}, **_labels(p))
 
@@ -117,8 +116,7 @@ async def document_file(p: Current, document_id: str,
 async def document(p: Current, document_id: str) -> Response:
     if not DOCUMENT_ID.fullmatch(document_id):
         raise Problem(404, "no such document")
-    user, _state = await patient(p)
-    detail = await p.api.get(f"/v1/me/documents/{document_id}")
+    user, detail = await header(p, lambda: p.api.get(f"/v1/me/documents/{document_id}"))
     observations = [_flag(o) for o in detail.get("observations") or []]
     versions = [{**v, "observations": [_flag(o) for o in v.get("observations") or []]}
                 for v in reversed(detail.get("versions") or [])]  # newest first

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from .. import charts, i18n
 from ..app import Current
-from ..web import Page, field, patient
+from ..web import Page, field, header
 from ._forms import _
 from ._listing import _cursor, _labels
 
@@ -49,9 +49,11 @@ def _named(p: Page, table: dict[str, str], key: str | None) -> str:
 
 @router.get("/home")
 async def home(p: Current) -> Response:
-    user, _state = await patient(p)
-    latest = await p.api.get("/v1/me/documents", order="reported_at", limit=5)
-    inbox = await p.api.get("/v1/me/notifications", limit=3)
+    async def read() -> tuple[Any, Any]:
+        return (await p.api.get("/v1/me/documents", order="reported_at", limit=5),
+                await p.api.get("/v1/me/notifications", limit=3))
+
+    user, (latest, inbox) = await header(p, read)
     return p.render("home.html", user=user, documents=latest["items"], more=bool(latest["next_cursor"]),
                     inbox=inbox, fields={}, **_labels(p))
 
@@ -69,7 +71,6 @@ async def timeline(p: Current, start: str | None = None, end: str | None = None,
     """The 'Ligne de vie' between two days (both included), oldest first: drawn on a time axis (one lane per type
     of document, each mark a link), then listed (the chart's text equivalent); drawn for a phone and for a wide
     screen (the stylesheet shows one)."""
-    user, _state = await patient(p)
     today = datetime.now(i18n.ZONE).date()
     first, last = _day(start), _day(end)
     fields: dict[str, str] = {}
@@ -80,11 +81,17 @@ async def timeline(p: Current, start: str | None = None, end: str | None = None,
     first, last = first or today.replace(year=today.year - 1), last or today
     if not fields and last < first:
         fields["end"] = p._("The end date must not be before the start date.")
-    page: dict[str, Any] = {"items": [], "next_cursor": None}
-    if not fields:
-        page = await p.api.get("/v1/me/timeline", start=datetime.combine(first, time(0), i18n.ZONE).isoformat(),
-                               end=datetime.combine(last + timedelta(days=1), time(0), i18n.ZONE).isoformat(),
-                               cursor=_cursor(cursor), limit=200)
+
+    async def read() -> dict[str, Any]:
+        if fields:
+            return {"items": [], "next_cursor": None}
+        found: dict[str, Any] = await p.api.get(
+            "/v1/me/timeline", start=datetime.combine(first, time(0), i18n.ZONE).isoformat(),
+            end=datetime.combine(last + timedelta(days=1), time(0), i18n.ZONE).isoformat(), cursor=_cursor(cursor),
+            limit=200)
+        return found
+
+    user, page = await header(p, read)
     labels = _labels(p)
     drawn = {size: charts.timeline(page["items"], first, last, width, p.lang,
                                    lambda kind: str(labels["types"].get(kind, kind)), lambda d: f"/documents/{d['id']}")
@@ -96,8 +103,7 @@ async def timeline(p: Current, start: str | None = None, end: str | None = None,
 
 @router.get("/audit")
 async def audit(p: Current, cursor: str | None = None) -> Response:
-    user, _state = await patient(p)
-    page = await p.api.get("/v1/me/audit", cursor=_cursor(cursor), limit=50)
+    user, page = await header(p, lambda: p.api.get("/v1/me/audit", cursor=_cursor(cursor), limit=50))
     entries = [{**e, "action_said": _named(p, ACTIONS, e.get("action")),
                 "reason_said": p._(e["reason"]) if e.get("reason") else ""} for e in page["items"]]
     return p.render("audit.html", user=user, entries=entries, next_cursor=page.get("next_cursor"),
@@ -124,8 +130,7 @@ async def dsp_export(p: Current) -> Response:
 
 @router.get("/notifications")
 async def notifications(p: Current, cursor: str | None = None, marked: int | None = None) -> Response:
-    user, _state = await patient(p)
-    page = await p.api.get("/v1/me/notifications", cursor=_cursor(cursor), limit=50)
+    user, page = await header(p, lambda: p.api.get("/v1/me/notifications", cursor=_cursor(cursor), limit=50))
     notice = p._("Marked as read.") if marked else None
     return p.render("notifications.html", user=user, listing=page, cursor=_cursor(cursor), notice=notice)
 
