@@ -5,7 +5,7 @@ and the checkpoint book in the background -> ASGI app."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from faststream.asgi import AsgiFastStream
@@ -32,7 +32,6 @@ from .api import decisions as decisions_api
 from .api import directory as directory_api
 from .api import presence as presence_api
 from .api import reads as reads_api
-from .api.service_token_cache import RememberingVerifier
 from .api.timing import Phases
 from .domain.audit import AuditKeys
 from .domain.signing import AuditSigner
@@ -141,9 +140,7 @@ def create_app(settings: AccessSettings, clock: Clock = utc_now) -> AsgiFastStre
     )
     uc = use_cases(store, view, audit_log, book, signer, out, clock, settings.notify_public_key)
     register(rt, uc.registry, uc.commands, uc.presence, view)
-    door = settings.door()
-    if door.verifier is not None:
-        door = replace(door, verifier=RememberingVerifier(door.verifier))
+    door = settings.door()  # its verifier remembers a checked service token (kit.servicetokens)
     stop, tasks = asyncio.Event(), []
 
     async def start_background() -> None:

@@ -136,9 +136,10 @@ REMEMBERED = 1024  # distinct tokens a RememberingVerifier keeps (each caller re
 
 
 class RememberingVerifier(Verifier):
-    """A caller's service token checked once rather than once per request: a signer reuses one token per audience
-    for a minute, so the same bytes arrive on thousands of calls, and checking an Ed25519 signature with PyJWT was
-    the largest single cost of an access decision (about 30% of the worker's CPU under load, py-spy). The
+    """A caller's service token checked once rather than once per request (every service's door:
+    `settings.ServiceSettings.door`): a signer reuses one token per audience for a minute, so the same bytes
+    arrive on thousands of calls, and checking an Ed25519 signature with PyJWT was the largest single cost of an
+    access decision (about 30% of the worker's CPU under load, py-spy). The
     signature, issuer, audience and lifetime of the exact token string are checked once; a token seen before is
     trusted again only until it expires, and the caller is checked against each route's allowed callers every
     time."""

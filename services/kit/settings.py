@@ -132,10 +132,10 @@ class ServiceSettings(BaseSettings):
     def door(self) -> Door:
         """The check every internal HTTP API of this service applies to its callers."""
         from .http import Door
-        from .servicetokens import Verifier, parse_public_keys
+        from .servicetokens import RememberingVerifier, Verifier, parse_public_keys
 
         keys = parse_public_keys(self.service_public_keys)
-        return Door(self.hosts, Verifier(self.service, keys) if keys else None)
+        return Door(self.hosts, RememberingVerifier(Verifier(self.service, keys)) if keys else None)
 
     def signer(self) -> Signer:
         """This service's signer of calls to other services (fails fast without a key)."""

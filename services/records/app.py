@@ -4,7 +4,7 @@ loaded at start)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from faststream.asgi import AsgiFastStream
@@ -14,7 +14,7 @@ from schemas.records import DocumentAddedV1, DocumentVisibilityChangedV1
 from schemas.topics import DOCUMENT_ADDED, DOCUMENT_VISIBILITY, LAB_RESULTS, LAB_RESULTS_FHIR
 from services.kit.http import Door
 from services.kit.runtime import Clock, Runtime, build_runtime, make_app, utc_now
-from services.kit.servicetokens import RememberingVerifier, private_key
+from services.kit.servicetokens import private_key
 from services.kit.settings import ServiceKey, ServiceSettings
 
 from .api import console as console_api
@@ -81,7 +81,5 @@ def create_app(settings: RecordsSettings, clock: Clock = utc_now) -> AsgiFastStr
     store = RecordsStore(rt.db)
     uc = use_cases(rt, store, settings)
     register(rt, uc.ingest, uc.directory, uc.announcements, uc.patient_documents, uc.persons)
-    door = settings.door()
-    if door.verifier is not None:  # the gateway's token checked once, not on every read
-        door = replace(door, verifier=RememberingVerifier(door.verifier))
+    door = settings.door()  # the gateway's token checked once, not on every read (kit.servicetokens)
     return make_app(rt, on_startup=[store.ensure_indexes, uc.directory.load], routes=routes(door, uc))

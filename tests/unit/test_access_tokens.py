@@ -1,11 +1,18 @@
-"""access checks a service token's signature once, then trusts the same bytes until they expire."""
+"""Every service checks a service token's signature once, then trusts the same bytes until they expire."""
 
 from __future__ import annotations
 
 import pytest
 
-from services.access.api.service_token_cache import RememberingVerifier
-from services.kit.servicetokens import LIFETIME_S, Refused, Signer, Verifier, new_key, parse_public_keys
+from services.kit.servicetokens import (
+    LIFETIME_S,
+    Refused,
+    RememberingVerifier,
+    Signer,
+    Verifier,
+    new_key,
+    parse_public_keys,
+)
 
 
 class Clock:
@@ -56,3 +63,17 @@ def test_a_forged_or_foreign_token_is_never_remembered() -> None:
         checker.caller(f"Bearer {console.token('access')}", ("gateway",))
     assert refused.value.status == 403
     assert checker.caller(f"Bearer {console.token('access')}", ("gateway", "console")) == "console"
+
+
+def test_every_services_door_remembers_a_checked_token() -> None:
+    """The portal's reads reach activation, records and notify as well as access: each door remembers."""
+    from typing import ClassVar
+
+    from services.kit.settings import ServiceSettings
+    from tests.inprocess import settings_from
+
+    class Records(ServiceSettings):
+        service: ClassVar[str] = "records"
+
+    env = {"DSP_LOG_PSEUDONYM_KEY": "k" * 48, "DSP_SERVICE_PUBLIC_KEYS": f"gateway={new_key()[1]}"}
+    assert isinstance(settings_from(Records, env).door().verifier, RememberingVerifier)
