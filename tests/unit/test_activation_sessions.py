@@ -205,3 +205,31 @@ def test_ending_every_session_moves_the_generation_on_and_drops_the_old_list() -
     acc: Account = {"_id": M, "sessions": ["a", "b"]}  # as older documents have it
     assert end_every_session(acc) == 1 and acc == {"_id": M, "session_generation": 1}
     assert end_every_session(acc) == 2 and acc["session_generation"] == 2
+
+
+def test_a_session_in_use_is_written_once_a_minute_and_ends_29_to_30_minutes_after_its_last_use(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A portal page is one session check: the idle end is stored when it moves on by a minute or more
+    (`rules.SESSION_TOUCH_STEP`), not on every page (issue 29: a write a page view under a crowd)."""
+    async def go() -> None:
+        await world.activate()
+        token = await log_in(world)
+        writes: list[Any] = []
+        touch = world.store.touch_session
+
+        async def counted(digest: str, expires_at: Any) -> None:
+            writes.append(expires_at)
+            await touch(digest, expires_at)
+
+        monkeypatch.setattr(world.store, "touch_session", counted)
+        for _ in range(30):  # a page every 10 s for 5 minutes
+            world.clock.advance(seconds=10)
+            assert await world.uc.sessions.check(token) is not None
+        assert len(writes) == 5  # once a minute
+        last_use = world.clock()
+        world.clock.advance(minutes=29)
+        assert await world.uc.sessions.check(token, touch=False) is not None  # not idle for 29 minutes yet
+        world.clock.set(last_use + rules.SESSION_IDLE)
+        assert await world.uc.sessions.check(token) is None  # idle 30 minutes: ended, however it was stored
+
+    world.run(go())

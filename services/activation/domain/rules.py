@@ -13,7 +13,10 @@ come in; the secrets are hashed and checked by the service layer (`services/kit/
   stranger's failures delay only the stranger; a device the account logged in from before is not delayed; the
   logged-in owner's current password (a password change) needs no challenge and has its own delay per account,
   which no login failure affects;
-- sessions: 30 minutes idle, 12 hours at most from login however often they are used (`SESSION_MAX`); a
+- sessions: 30 minutes idle, 12 hours at most from login however often they are used (`SESSION_MAX`); the idle
+  end is stored again only when a use moves it on by `SESSION_TOUCH_STEP` (a minute) or more — a portal page
+  is one session check, and a session used every second costs one write a minute, not one a page — so a session
+  ends 29 to 30 minutes after its last use; a
   password change, a new letter's code, a re-activation and "log out everywhere" end every session of the
   account (`account.end_every_session`: the account's session generation moves on);
 - password (after NFKC, which `normalize_password` also applies before hashing and verifying): >= 8 visible
@@ -43,6 +46,7 @@ MAX_OTP_TRIES = 5
 OTP_RESEND_AFTER = timedelta(seconds=60)
 SESSION_IDLE = timedelta(minutes=30)
 SESSION_MAX = timedelta(hours=12)  # from login, whatever the touches
+SESSION_TOUCH_STEP = timedelta(minutes=1)  # the stored idle end moves on by at least this much, or is not written
 FLOW_VALIDITY = timedelta(hours=1)
 LOGIN_VALIDITY = timedelta(minutes=10)
 CHALLENGE_AFTER = 3  # failures on a matricule: then a challenge; failures of one address on it: then a delay
@@ -127,6 +131,13 @@ def session_ended(created_at: datetime, expires_at: datetime, now: datetime) -> 
 def session_expiry(created_at: datetime, now: datetime) -> datetime:
     """When a session used at `now` ends if it is not used again: 30 minutes on, never past its 12 hours."""
     return min(now + SESSION_IDLE, created_at + SESSION_MAX)
+
+
+def session_touch(created_at: datetime, expires_at: datetime, now: datetime) -> datetime | None:
+    """The idle end to store for a use at `now`, or None when it would move on by less than `SESSION_TOUCH_STEP`
+    (the stored one stands: the session then ends at most that much earlier than 30 minutes after this use)."""
+    moved = session_expiry(created_at, now)
+    return moved if moved - expires_at >= SESSION_TOUCH_STEP else None
 
 
 def activation_code(key: bytes, matricule: str, generation: int) -> str:

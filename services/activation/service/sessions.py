@@ -26,7 +26,8 @@ class Sessions:
         12 hours ago (`rules.SESSION_MAX`, on the injected clock, however often it was used), or opened before
         every session of the account was ended (its generation below the account's `session_generation`).
         Two `_id` reads only: the session by its token's digest, then the account's generation by matricule
-        (a projection of that one field). `touch` moves the idle end on, never past the 12 hours."""
+        (a projection of that one field). `touch` moves the idle end on, never past the 12 hours (stored when it
+        moves by a minute or more: one write a minute for a session in use, not one a page)."""
         now = self.clock()
         found = await self.store.session(digest(token))
         if not found or found.get("revoked") or rules.session_ended(found["created_at"], found["expires_at"], now):
@@ -34,9 +35,10 @@ class Sessions:
         current = await self.store.session_generation(found["matricule"])
         if current is None or found.get("generation", 0) < current:
             return None
-        if touch:
-            found["expires_at"] = rules.session_expiry(found["created_at"], now)
-            await self.store.touch_session(found["_id"], found["expires_at"])
+        moved = rules.session_touch(found["created_at"], found["expires_at"], now) if touch else None
+        if moved is not None:  # (a use within a minute of the last write leaves it: `rules.SESSION_TOUCH_STEP`)
+            found["expires_at"] = moved
+            await self.store.touch_session(found["_id"], moved)
         return found
 
     async def end(self, req: SessionRequest) -> Answer:
