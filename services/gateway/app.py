@@ -11,7 +11,7 @@ response model, every error is an RFC 9457 problem (`problems.py`), both in the 
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar
 
@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request, Response
 from limits import RateLimitItemPerMinute
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from pydantic import Field, SecretStr, field_validator
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schemas.topics import ACCESS_EVENTS
 from services.kit.bodylimit import BodyLimit
@@ -113,6 +114,39 @@ class GatewaySettings(ServiceSettings):
                                              "portal served locally over plain HTTP")
 
 
+STS = b"strict-transport-security"
+
+
+class Edge:
+    """ASGI middleware (plain, not starlette's BaseHTTPMiddleware, which ran each request — a page's in-process
+    API calls too — through a task group and memory streams): the rate limits before a route runs (`limits`),
+    then the security headers on every answer (a portal page's own CSP and cache rule stay), HSTS behind TLS, and
+    the answered-requests counter by route and status class."""
+
+    def __init__(self, app: ASGIApp, limiter: EdgeLimiter, requests: Counter, hsts: bool) -> None:
+        self.app, self.limiter, self.requests, self.hsts = app, limiter, requests, hsts
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+        if hsts:  # always ours
+            self.headers.append((STS, b"max-age=31536000; includeSubDomains"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def headed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if not (self.hsts and k.lower() == STS)]
+                present = {k.lower() for k, _ in headers}
+                message = {**message, "headers": headers + [(k, v) for k, v in self.headers if k not in present]}
+                route = scope.get("route")
+                self.requests.labels(getattr(route, "path", "unmatched"), f"{message['status'] // 100}xx").inc()
+            await send(message)
+
+        refused = await self.limiter.refusal(Request(scope))
+        await (refused or self.app)(scope, receive, headed)
+
+
 def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
     bus = Bus(settings.kafka_bootstrap, (ACCESS_EVENTS.name,), settings.reply_timeout_s, client_options(settings))
     mongo = make_client(settings.mongo_uri, "gateway", settings.mongo_username, settings.mongo_password,
@@ -172,18 +206,7 @@ def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
     app.add_middleware(problems.TrustedHosts, allowed_hosts=sorted(settings.hosts))  # no DNS rebinding
     app.add_middleware(BodyLimit, rules=UPLOAD_BODY)  # inside security_headers: a 413 gets the headers too
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response: Response | None = await limiter.refusal(request)
-        if response is None:
-            response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():  # a portal page's own CSP and cache rule stay
-            response.headers.setdefault(name, value)
-        route = request.scope.get("route")
-        requests.labels(getattr(route, "path", "unmatched"), f"{response.status_code // 100}xx").inc()
-        if settings.secure_cookies:
-            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-        return response
+    app.add_middleware(Edge, limiter=limiter, requests=requests, hsts=settings.secure_cookies)
 
     app.add_middleware(context.OneSessionCheck)  # outermost: a page's in-process API calls share its check
     problems.install(app)

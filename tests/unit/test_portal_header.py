@@ -133,3 +133,22 @@ def test_names_are_forgotten_after_their_time_and_kept_only_under_a_hash() -> No
     names.put("b", "B")
     names.put("c", "C")  # full: everything forgotten, then this one kept
     assert (names.get("a"), names.get("c")) == (None, "C")
+
+
+async def test_every_answer_has_the_edge_headers_and_a_page_keeps_its_own(world: Any) -> None:
+    """The edge (`app.Edge`, a plain ASGI middleware): the security headers on every answer without replacing a
+    portal page's own CSP and cache rule, HSTS behind TLS (ours only), each answer counted by route."""
+    app, _services = world
+    async with browser(app, "good") as web:
+        page, api = await web.get("/documents"), await web.get("/v1/me/documents")
+        metrics = (await web.get("/metrics")).text
+    assert page.headers["x-frame-options"] == api.headers["x-frame-options"] == "DENY"
+    assert "script-src 'self'" in page.headers["content-security-policy"]  # the page's own
+    assert api.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert "strict-transport-security" not in page.headers  # DSP_GATEWAY_SECURE_COOKIES=false: plain HTTP
+    assert 'dsp_gateway_requests_total{route="/documents",status="2xx"} 1.0' in metrics
+    assert 'dsp_gateway_requests_total{route="/v1/me/documents",status="2xx"} 2.0' in metrics  # in-process too
+    secure = create_app(settings_from(GatewaySettings, {**ENV, "DSP_GATEWAY_SECURE_COOKIES": "true"}))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=secure), base_url="http://127.0.0.1") as web:
+        live = await web.get("/health/live")
+    assert live.headers.get_list("strict-transport-security") == ["max-age=31536000; includeSubDomains"]
