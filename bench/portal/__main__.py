@@ -9,7 +9,8 @@ root, with her session cookie — the visits of every patient in turn, sent open
 generator) at each rate of --rates page views per second for --seconds; latency from each request's scheduled
 time. Per rate and page, p50/p99; the knee: the highest rate with every page's p99 < 300 ms. Where the time goes:
 at no load, one visit per patient for --visits patients through an instrumented gateway (`bench.portal.profile`:
-each service call, the gateway's own time); under load, each process's CPU per page view (from /proc).
+each service call, the gateway's own time, then its hottest functions under cProfile); under load, each
+process's CPU per page view (from /proc).
 A rate whose pages are served at under 80% of the offered rate ends the climb (the next would only queue).
 The last line is `BENCH {json}`."""
 
@@ -54,7 +55,7 @@ async def run(args: argparse.Namespace, ends: Endpoints, tmp: Path) -> dict[str,
         print(f"{published} lab results stored and notified in {loop.time() - t0:.0f} s", flush=True)
         shown = crowd[: args.visits]
         print(f"profiling {len(shown)} visits through an instrumented gateway", flush=True)
-        split = await profile.visits(mesh, [visit("", p) for p in shown], [p.session for p in shown])
+        split, hottest = await profile.visits(mesh, [visit("", p) for p in shown], [p.session for p in shown])
         base = mesh.url("gateway")
         targets = [(url, {"Cookie": f"dsp_session={p.session}"}) for p in crowd for url in visit(base, p)]
         await asyncio.to_thread(load.attack, targets[:120], 20, 6, tmp, "warm-up")
@@ -71,7 +72,7 @@ async def run(args: argparse.Namespace, ends: Endpoints, tmp: Path) -> dict[str,
             if got.served_per_s < 0.8 * rate:
                 print(f"  served under 80% of {rate:g}/s: the higher rates would only queue; stopped here", flush=True)
                 break
-        return {"rates": rates, "profile": split}
+        return {"rates": rates, "profile": split, "hot": hottest}
     except Exception:
         for name in SERVICES:
             print(f"--- {name}'s log, last lines:\n{mesh.log(name)}", flush=True)
@@ -109,10 +110,14 @@ def main() -> None:
     for page in VISIT:
         parts = out["profile"].get(page, {})
         print(f"    {page:<14} " + "   ".join(f"{k} {v:g}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1])))
+    print("the instrumented gateway's hottest functions at no load (cProfile, own CPU per page view, ms):")
+    for row in out["hot"]:
+        print(f"    {row['own_ms']:>7.3f}  (cumulative {row['cumulative_ms']:>7.3f}, {row['calls']:g} calls)  "
+              f"{row['function']}")
     at_knee = next((r for r in out["rates"] if r["offered_per_s"] == found), out["rates"][0])
     print(bench_line("portal", generator=f"vegeta {VEGETA.version}", sessions=args.sessions,
                      results_per_patient=args.results, seconds_per_rate=args.seconds, knee_per_s=found,
-                     limit_p99_ms=LIMIT_MS,
+                     limit_p99_ms=LIMIT_MS, gateway_hot_no_load=out["hot"],
                      pages={page: {"p50_ms": at_knee["pages"].get(page, {}).get("p50"),
                                    "p99_ms": at_knee["pages"].get(page, {}).get("p99"),
                                    "at_per_s": at_knee["offered_per_s"],

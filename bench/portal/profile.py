@@ -3,12 +3,15 @@ runs in the bench's own process, its four service clients instrumented with http
 from just before it is sent, after its service token is signed, to its body read) and its MongoDB client with a
 pymongo command listener (the rate-limit counters; the gateway's only database work on these pages). The patients'
 visits are replayed through it one page at a time; a page's own time is its time at the client minus its calls.
+Then the same visits again under cProfile (`figures.hot`: the functions with the most own CPU per page view, in the
+bench's process — the instrumented gateway and the bench's own client, whose share is small beside the pages').
 The workers have no timing metrics of their own for these reads; their CPU per page under load is in the figures
 (`cpu`)."""
 
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import os
 import time
 from collections.abc import Iterator
@@ -21,7 +24,7 @@ from pymongo import monitoring
 
 from infra.procs import free_port
 
-from .figures import median_split, page_of, split
+from .figures import hot, median_split, page_of, split
 from .mesh import WORKERS, Mesh
 
 
@@ -64,9 +67,11 @@ def _environ(env: dict[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
-async def visits(mesh: Mesh, targets: list[list[str]], cookie_of: list[str]) -> dict[str, dict[str, float]]:
-    """Each visit (a list of page URLs at the bench's gateway, with its patient's session cookie) page by page;
-    per page, the median of each part over the visits (ms)."""
+async def visits(mesh: Mesh, targets: list[list[str]],
+                 cookie_of: list[str]) -> tuple[dict[str, dict[str, float]], list[dict[str, Any]]]:
+    """Each visit (a list of page URLs at the bench's gateway, with its patient's session cookie) page by page:
+    per page, the median of each part over the visits (ms); then the visits again under cProfile: the hottest
+    functions (`figures.hot`)."""
     from services.gateway.app import GatewaySettings, create_app
     from services.kit.settings import load
 
@@ -96,7 +101,14 @@ async def visits(mesh: Mesh, targets: list[list[str]], cookie_of: list[str]) -> 
                     if reply.status_code != 200:
                         raise RuntimeError(f"{path}: HTTP {reply.status_code}")
                     splits.setdefault(page_of(path), []).append({"page": took, **split(took, listener.calls)})
-        return {page: median_split(s) for page, s in splits.items()}
+            profiler, views = cProfile.Profile(), 0
+            profiler.enable()
+            for visit, cookie in zip(targets, cookie_of, strict=True):
+                for path in visit:
+                    await web.get(path, headers={"Cookie": f"dsp_session={cookie}"})
+                    views += 1
+            profiler.disable()
+        return {page: median_split(s) for page, s in splits.items()}, hot(profiler, views)
     finally:
         server.should_exit = True
         await serving

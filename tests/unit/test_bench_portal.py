@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.portal.__main__ import VISIT, visit
-from bench.portal.figures import holds, knee, median_split, page_of, per_page, split
+from bench.portal.figures import holds, hot, knee, median_split, page_of, per_page, split
 from bench.portal.people import Patient
 
 
@@ -44,3 +44,19 @@ def test_a_page_time_splits_into_its_calls_and_the_gateway_own() -> None:
     assert parts == {"records /v1/documents": 12.0, "activation /v1/sessions/check": 2.0, "gateway_own": 16.0}
     assert median_split([{"a": 1.0, "gateway_own": 5.0}, {"gateway_own": 7.0}, {"a": 3.0, "gateway_own": 6.0}]) \
         == {"a": 1.0, "gateway_own": 6.0}
+
+
+def test_the_hottest_functions_are_per_page_view() -> None:
+    import cProfile
+
+    def busy() -> int:
+        return sum(i * i for i in range(20_000))
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(4):
+        busy()
+    profiler.disable()
+    rows = hot(profiler, views=2, top=3)
+    assert len(rows) == 3 and rows[0]["own_ms"] >= rows[1]["own_ms"] >= rows[2]["own_ms"] > 0
+    assert any("busy" in r["function"] and r["calls"] == 2.0 for r in hot(profiler, views=2, top=50))
