@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, NamedTuple
 
 import httpx
@@ -53,6 +53,7 @@ class Context:
     secure: bool
     refusals: RefusalLimit | None = None  # refused "act for" attempts, per person
     lookups: RefusalLimit | None = None  # assistant lookups (a matricule is easy to guess), per person
+    prescriber_names: dict[str, tuple[float, str | None]] = field(default_factory=dict)  # `prescribers.named`
 
 
 def ctx(request: Request) -> Context:

@@ -48,3 +48,25 @@ async def test_an_unlisted_prescriber_an_unanswering_directory_and_no_prescriber
         found = await named(_context(), {**DETAIL, "prescriber_id": prescriber})
         assert found["prescriber_name"] is None and found["prescriber_id"] == prescriber
         assert DocumentDetail.model_validate(found).prescriber_name is None
+
+
+async def test_a_name_is_remembered_five_minutes_and_an_unanswering_directory_is_asked_again() -> None:
+    asked: list[str] = []
+
+    def access(request: httpx.Request) -> httpx.Response:
+        asked.append(json.loads(request.content)["professional_id"])
+        return _access(request)
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(access), base_url="http://access")
+    c = Context(bus=cast(Any, None), activation=client, access=client, records=client, notify=client, secure=False)
+    clock = [100.0]
+    for _ in range(3):
+        found = await named(c, {**DETAIL, "prescriber_id": "PRO-1000"}, now=lambda: clock[0])
+        assert found["prescriber_name"] == "Luc Kremer"
+    assert asked == ["PRO-1000"]
+    clock[0] += 301
+    await named(c, {**DETAIL, "prescriber_id": "PRO-1000"}, now=lambda: clock[0])
+    assert asked == ["PRO-1000"] * 2  # forgotten after five minutes: a directory change shows
+    for _ in range(2):
+        assert (await named(c, {**DETAIL, "prescriber_id": "PRO-DOWN"}))["prescriber_name"] is None
+    assert asked[-2:] == ["PRO-DOWN", "PRO-DOWN"]  # no answer is not remembered
