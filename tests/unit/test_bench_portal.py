@@ -60,3 +60,14 @@ def test_the_hottest_functions_are_per_page_view() -> None:
     rows = hot(profiler, views=2, top=3)
     assert len(rows) == 3 and rows[0]["own_ms"] >= rows[1]["own_ms"] >= rows[2]["own_ms"] > 0
     assert any("busy" in r["function"] and r["calls"] == 2.0 for r in hot(profiler, views=2, top=50))
+
+
+def test_the_event_loops_wait_is_not_a_hot_function() -> None:
+    import asyncio
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    asyncio.run(asyncio.sleep(0.05))  # the loop waits in select's poll
+    profiler.disable()
+    assert not [r for r in hot(profiler, views=1, top=500) if "poll' of 'select." in r["function"]]
