@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 
 from services.gateway.limits import client_address, parse_proxies
 from services.portal.api import Api
@@ -49,3 +49,32 @@ async def test_without_a_proxy_the_peer_is_the_client_whatever_is_forwarded() ->
     assert direct["client"] == "198.51.100.7"  # a forged header from an untrusted peer changes nothing
     plain = await Api(page_request(app, "198.51.100.7", [])).call("GET", "/v1/seen")
     assert plain == {"peer": "198.51.100.7", "forwarded": None, "client": "198.51.100.7"}
+
+
+async def test_a_call_reaches_the_api_as_a_browser_request_would() -> None:
+    """In-process, without an HTTP client: the query (a list repeated, a bool as true/false, text encoded), the
+    JSON body, the page's Host and cookies, and the answer's status, headers and body read back."""
+    app = FastAPI()
+
+    @app.api_route("/v1/echo/{name}", methods=["GET", "POST"])
+    async def echo(name: str, request: Request, response: Response) -> dict[str, Any]:
+        response.set_cookie("dsp_flow", "next-step")
+        return {"name": name, "method": request.method, "query": list(request.query_params.multi_items()),
+                "json": await request.json() if request.method == "POST" else None,
+                "host": request.headers["host"], "cookie": request.headers.get("cookie"),
+                "content_type": request.headers.get("content-type")}
+
+    page = Request({"type": "http", "method": "GET", "path": "/documents", "client": ("10.0.0.5", 4711),
+                    "query_string": b"", "app": app,
+                    "headers": [(b"host", b"portal.example"), (b"cookie", b"dsp_session=s1; other=x")]})
+    api = Api(page)
+    got = await api.get("/v1/echo/r%C3%A9sultat", loinc=["718-7", "2345-7"], q="Hémogramme du 5", all=True)
+    assert got["name"] == "résultat" and got["method"] == "GET"
+    assert got["query"] == [["loinc", "718-7"], ["loinc", "2345-7"], ["q", "Hémogramme du 5"], ["all", "true"]]
+    assert (got["host"], got["cookie"], got["json"]) == ("portal.example", "dsp_session=s1", None)
+    posted = await api.post("/v1/echo/x", {"ids": ["é"], "all": False})
+    assert posted["json"] == {"ids": ["é"], "all": False} and posted["content_type"] == "application/json"
+    assert posted["cookie"] == "dsp_session=s1; dsp_flow=next-step"  # the cookie the API set is sent back
+    assert api.set_cookies and api.set_cookies[0].startswith("dsp_flow=next-step")
+    missing = await api.raw("GET", "/v1/nowhere")
+    assert missing.status_code == 404 and missing.json() == {"detail": "Not Found"}

@@ -2,7 +2,7 @@
 29: 5 ms and access's CPU a page view), and without weakening anything: the session is checked with activation on
 every page (an ended session is the login page at once, whatever was remembered), the name is remembered per
 session for a short while only, a DSP acted on for someone else is decided by access on every page (an assistant
-removed is taken back to their own DSP), and every page's in-process API calls share one client."""
+removed is taken back to their own DSP)."""
 
 from __future__ import annotations
 
@@ -84,7 +84,6 @@ async def test_the_name_is_asked_once_per_session_and_the_session_on_every_page(
     assert [p.status_code for p in pages] == [200] * 3 and all("Marie Muller" in p.text for p in pages)
     assert services.asked["/v1/access-state"] == 1  # the first page only
     assert services.asked["/v1/sessions/check"] == 3  # but every page's session was checked
-    assert app.state.portal_api_client is not None  # every in-process call went through the one client
 
 
 async def test_an_ended_session_is_the_login_page_at_once_whatever_was_remembered(world: Any) -> None:
