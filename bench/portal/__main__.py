@@ -83,7 +83,7 @@ async def run(args: argparse.Namespace, ends: Endpoints, tmp: Path) -> dict[str,
 
 def show(rate: dict[str, Any]) -> None:
     print(f"offered {rate['offered_per_s']:>5g}/s   served {rate['served_per_s']:>7.1f}/s   "
-          f"no answer {rate['unanswered']}", flush=True)
+          f"no answer or 5xx {rate['unanswered']}" + (f" {rate['errors']}" if rate["errors"] else ""), flush=True)
     for page in VISIT:
         f = rate["pages"].get(page)
         if f:

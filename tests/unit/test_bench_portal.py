@@ -71,3 +71,21 @@ def test_the_event_loops_wait_is_not_a_hot_function() -> None:
     asyncio.run(asyncio.sleep(0.05))  # the loop waits in select's poll
     profiler.disable()
     assert not [r for r in hot(profiler, views=1, top=500) if "poll' of 'select." in r["function"]]
+
+
+def test_an_overloaded_mesh_fails_its_rate_and_a_lost_session_stops_the_bench() -> None:
+    import base64
+
+    import pytest
+
+    from bench.portal.load import refused
+
+    def row(status: str, error: str = "") -> list[str]:
+        return ["0", status, "1", "0", "0", error, base64.b64encode(b"page").decode(), "", "0", "", "http://x/home"]
+
+    rows = [row("200"), row("503"), row("503"), row("0", "Get http://x/home: read: connection reset by peer")]
+    assert refused(rows, "rate-90") == {"HTTP 503": 2, "connection reset by peer": 1}
+    assert refused([row("200")], "rate-25") == {}
+    for status in ("302", "403"):
+        with pytest.raises(RuntimeError, match=f"HTTP {status}"):
+            refused([row("200"), row(status)], "rate-25")
