@@ -5,13 +5,12 @@ answer (the document is still served)."""
 from __future__ import annotations
 
 import json
-from typing import Any, cast
 
 import httpx
 
-from schemas.portal_documents import DocumentDetail
-from services.gateway.context import Context
-from services.gateway.prescribers import named
+from schemas.records_api import DocumentDetail as RecordsDetail
+from services.gateway.clients import AccessClient
+from services.gateway.service.naming import named
 
 DIRECTORY = {"PRO-1000": "Luc Kremer"}
 
@@ -26,9 +25,8 @@ def _access(request: httpx.Request) -> httpx.Response:
                                      "name": name, "profession": None, "specialty": None})
 
 
-def _context() -> Context:
-    access = httpx.AsyncClient(transport=httpx.MockTransport(_access), base_url="http://access")
-    return Context(bus=cast(Any, None), activation=access, access=access, records=access, notify=access, secure=False)
+def _access_client() -> AccessClient:
+    return AccessClient(httpx.AsyncClient(transport=httpx.MockTransport(_access), base_url="http://access"))
 
 
 DETAIL = {"id": "d1", "document_type": "lab-result", "title": "Hémogramme", "author": "LAB-1",
@@ -38,13 +36,11 @@ DETAIL = {"id": "d1", "document_type": "lab-result", "title": "Hémogramme", "au
 
 
 async def test_the_prescriber_is_named_as_the_directory_lists_them() -> None:
-    found = await named(_context(), {**DETAIL, "prescriber_id": "PRO-1000"})
-    assert found["prescriber_name"] == "Luc Kremer" and found["prescriber_id"] == "PRO-1000"
-    assert DocumentDetail.model_validate(found).prescriber_name == "Luc Kremer"  # what the API answers
+    found = await named(_access_client(), RecordsDetail.model_validate({**DETAIL, "prescriber_id": "PRO-1000"}))
+    assert found.prescriber_name == "Luc Kremer" and found.prescriber_id == "PRO-1000"  # what the API answers
 
 
 async def test_an_unlisted_prescriber_an_unanswering_directory_and_no_prescriber_leave_the_name_out() -> None:
     for prescriber in ("PRO-UNKNOWN", "PRO-DOWN", None):
-        found = await named(_context(), {**DETAIL, "prescriber_id": prescriber})
-        assert found["prescriber_name"] is None and found["prescriber_id"] == prescriber
-        assert DocumentDetail.model_validate(found).prescriber_name is None
+        found = await named(_access_client(), RecordsDetail.model_validate({**DETAIL, "prescriber_id": prescriber}))
+        assert found.prescriber_name is None and found.prescriber_id == prescriber
