@@ -173,3 +173,10 @@ class AccountActivatedV1(BaseModel):
     destination: Annotated[str, StringConstraints(max_length=254)] | None = Field(
         default=None, description="The e-mail address or mobile number on that channel, as the person chose it (the "
                                   "registry's or one she typed); never a secret (added in v1, optional)")
+
+
+class SessionV1(BaseModel):
+    """activation's answer to `POST /v1/sessions/check` (a `SessionRequest`): whose live session it is."""
+
+    matricule: Matricule = Field(description="The account's matricule")
+    expires_at: AwareDatetime = Field(description="When the session ends unless used again")

@@ -31,23 +31,23 @@ from services.kit.servicetokens import ServiceAuth
 from services.kit.settings import ServiceSettings
 from services.portal import app as portal
 
-from . import (
-    account,
-    api_docs,
-    context,
-    me_export,
-    notices,
-    patient,
-    preferences,
-    pro_documents,
-    problems,
-    professional,
-    records,
-)
+from . import api_docs, context, me_export, problems
 from .bus import Bus
 from .fhir import routes as fhir_routes
 from .fhir.ids import PatientIds
 from .limits import EdgeLimiter, parse_proxies
+from .routes import (
+    access,
+    account,
+    assistants,
+    audit,
+    directory,
+    documents,
+    notices,
+    preferences,
+    pro_documents,
+    professional,
+)
 from .store.fhir import FhirStore, load_clients
 from .store.preferences import PreferenceStore
 from .store.sessions import ProStore
@@ -160,11 +160,11 @@ def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await bus.start()
         async with client(settings.activation_url, "activation") as activation, \
-                client(settings.access_url, "access") as access, \
+                client(settings.access_url, "access") as access_api, \
                 client(settings.records_url, "records") as records_api, \
                 client(settings.notify_url, "notify") as notify:
             app.state.ctx = context.Context(
-                bus, activation, access, records_api, notify, settings.secure_cookies,
+                bus, activation, access_api, records_api, notify, settings.secure_cookies,
                 context.RefusalLimit(limiter.strategy, RateLimitItemPerMinute(20, 10, namespace="act-for-refused")),
                 context.RefusalLimit(limiter.strategy, RateLimitItemPerMinute(30, 10, namespace="person-lookup")))
             yield
@@ -178,13 +178,15 @@ def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
                   description="The patient portal's API of the shared health record (DSP).",
                   docs_url=None, redoc_url=None)  # `/docs` from our own files, under a CSP (api_docs.py)
     app.include_router(account.router)
-    app.include_router(patient.router)
-    app.include_router(patient.public_router)
+    app.include_router(access.router)  # the order of the OpenAPI document's paths
+    app.include_router(audit.router)
+    app.include_router(assistants.router)
+    app.include_router(audit.public_router)
     app.include_router(professional.router)
     app.include_router(pro_documents.router)
-    app.include_router(records.router)
+    app.include_router(documents.router)
     app.include_router(notices.router)
-    app.include_router(notices.search_router)
+    app.include_router(directory.router)
     app.include_router(preferences.router)
     app.include_router(me_export.router)
     app.include_router(fhir_routes.router)  # the FHIR R4 door, /fhir/r4 (OperationOutcome errors, not in OpenAPI)

@@ -1,27 +1,29 @@
-"""Who is calling the portal API, and on whose DSP: the gateway's wiring every route reads (`Context`, `ctx`), the
-session check (`me`), and the one dependency (`acting`) that resolves whose DSP every `/v1/me/...` route acts on —
-the person logged in, or, with `X-DSP-Patient`, a patient they assist (access decides; refused attempts are
-limited per person). With the helpers routes share: a command's outcome as an answer, a command checked against
-its contract before it is sent."""
+"""Who is calling the portal API, and on whose DSP: the gateway's wiring every route reads (`Context`, `ctx`, and its
+typed clients, `Context.clients`), the session check (`me`, once per request: `OneSessionCheck`), and the
+dependencies that resolve whose DSP a `/v1/me/...` route acts on (`ActingFor`; `ReadingFor` and `ReadingDocument`
+for reads of documents) — the person logged in, or, with `X-DSP-Patient`, a patient they assist (access decides;
+refused attempts are limited per person)."""
 
 from __future__ import annotations
 
 import hashlib
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Annotated, Any, NamedTuple
+from functools import cached_property
+from typing import Annotated, Any, Literal, NamedTuple
 
 import httpx
 from fastapi import Cookie, Depends, Header, Query, Request
-from pydantic import BaseModel, ValidationError
+from fastapi import Path as PathParam
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from schemas.fields import check_matricule
-from schemas.portal_access import CommandResult
+from schemas.access import ActorRef, DecisionRequest
+from schemas.fields import IDENTIFIER_PATTERN, check_matricule
 
 from . import limits
 from .bus import Bus
-from .problems import Refusal, field_errors
+from .clients import Clients
+from .problems import Refusal
 
 
 class RefusalLimit:
@@ -53,29 +55,17 @@ class Context:
     secure: bool
     refusals: RefusalLimit | None = None  # refused "act for" attempts, per person
     lookups: RefusalLimit | None = None  # assistant lookups (a matricule is easy to guess), per person
-    prescriber_names: dict[str, tuple[float, str | None]] = field(default_factory=dict)  # `prescribers.named`
+    prescriber_names: dict[str, tuple[float, str | None]] = field(default_factory=dict)  # `service.naming.named`
+
+    @cached_property
+    def clients(self) -> Clients:
+        """The typed clients over this gateway's HTTP clients (one per service)."""
+        return Clients.over(self.activation, self.access, self.records, self.notify)
 
 
 def ctx(request: Request) -> Context:
     context: Context = request.app.state.ctx
     return context
-
-
-def answer(outcome: dict[str, Any]) -> CommandResult:
-    """An access command's outcome: a refusal is a 400 with the reason."""
-    if not outcome["accepted"]:
-        raise Refusal(400, outcome["reason"], next_step=outcome.get("next_step"))
-    return CommandResult(reason=outcome["reason"], next_step=outcome.get("next_step"),
-                         details=outcome.get("details") or {})
-
-
-def checked(model: type[BaseModel], body: dict[str, Any]) -> dict[str, Any]:
-    """A command the service would dead-letter is refused here, with the contract's reasons (a 422, not a wait)."""
-    try:
-        model.model_validate(body)
-    except ValidationError as exc:
-        raise Refusal(422, "invalid request", errors=field_errors(exc.errors(include_input=True))) from None
-    return body
 
 
 _checked: ContextVar[dict[str, str] | None] = ContextVar("dsp_sessions_checked", default=None)
@@ -108,12 +98,10 @@ async def me(c: Context, session: str | None) -> str:
     checked = _checked.get()
     if checked is not None and session in checked:
         return checked[session]
-    reply = await c.activation.post("/v1/sessions/check", json={"session_token": session})
-    if reply.status_code >= 500:
-        raise Refusal(503, "activation unavailable; try again")
-    if reply.status_code != 200:  # 401, or 422 for a token that cannot be one
+    found = await c.clients.activation.session(session)
+    if found is None:
         raise Refusal(401, "not logged in (the session is unknown, expired or ended)")
-    matricule: str = reply.json()["matricule"]
+    matricule = found.matricule
     if checked is not None:
         checked[session] = matricule
     return matricule
@@ -135,10 +123,11 @@ async def acting(request: Request, session: Session = None, behalf: Behalf = Non
     return await act_for(request, session, behalf)
 
 
-async def act_for(request: Request, session: str | None, behalf: str | None, action: str = "manage",
+async def act_for(request: Request, session: str | None, behalf: str | None,
+                  action: Literal["read", "manage"] = "manage",
                   document: str | None = None) -> Acting:
     """`acting`, for a given action: "manage" (the settings, the trail), or "read" — an assistant's read of the
-    DSP's documents, decided and audited per document like a professional's (`records.reading`). The owner's own
+    DSP's documents, decided and audited per document like a professional's (`reading_document`). The owner's own
     reads of her own DSP are not audited (no decision is asked)."""
     c = ctx(request)
     user = await me(c, session)
@@ -151,17 +140,31 @@ async def act_for(request: Request, session: str | None, behalf: str | None, act
     if c.refusals is not None and await c.refusals.exceeded(user):
         raise Refusal(429, "too many refused attempts to act for another patient; wait a few minutes",
                       headers={"Retry-After": "600"}, retry_after_s=600)
-    asked: dict[str, Any] = {"actor": {"kind": "patient", "id": user}, "action": action, "patient": behalf}
-    if document is not None:
-        asked["document"] = document
-    reply = await c.access.post("/v1/decisions", json=asked)
-    if reply.status_code != 200:
-        raise Refusal(503, "access decisions unavailable; try again")
-    if not reply.json()["allowed"]:
+    decision = await c.clients.access.decide(DecisionRequest(actor=ActorRef(kind="patient", id=user), action=action,
+                                                             patient=behalf, document=document))
+    if not decision.allowed:
         if c.refusals is not None:
             await c.refusals.count(user)
-        raise Refusal(403, reply.json()["reason"])
+        raise Refusal(403, decision.reason)
     return Acting(user, behalf)
 
 
 ActingFor = Annotated[Acting, Depends(acting)]
+DocumentId = Annotated[str, PathParam(max_length=64, pattern=IDENTIFIER_PATTERN)]
+
+
+async def reading(request: Request, session: Session = None, behalf: Behalf = None) -> Acting:
+    """A read of the DSP's documents (a page, a search, the timeline): an assistant's is a `read` decision on the
+    DSP, audited on the patient's trail as a professional's is."""
+    return await act_for(request, session, behalf, "read")
+
+
+async def reading_document(document_id: DocumentId, request: Request, session: Session = None,
+                           behalf: Behalf = None) -> Acting:
+    """A read of one document (its detail, its file): an assistant's is a `read` decision on that document, so the
+    patient's 'Traçabilité' shows which document the assistant read."""
+    return await act_for(request, session, behalf, "read", document_id)
+
+
+ReadingFor = Annotated[Acting, Depends(reading)]
+ReadingDocument = Annotated[Acting, Depends(reading_document)]

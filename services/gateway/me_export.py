@@ -19,11 +19,10 @@ from schemas.access import AccessStateV1, AuditEntryV1
 from schemas.records_api import DocumentDetail, DocumentDetails, DocumentFile
 
 from .calls import read
-from .context import Context, ctx
+from .context import Context, ReadingFor, ctx
 from .fhir import export
 from .fhir.routes import FHIR_JSON, FhirDoor
 from .problems import errors
-from .records import ReadingFor
 
 router = APIRouter(prefix="/v1/me", tags=["patient"], responses=errors(400, 401, 403, 413, 422, 429, 503))
 PAGE = 200  # documents (with their files) per records answer, its largest: ~1.5 MB with a PDF in five

@@ -5,13 +5,12 @@ answer (the document is still served)."""
 from __future__ import annotations
 
 import json
-from typing import Any, cast
 
 import httpx
 
-from schemas.portal_documents import DocumentDetail
-from services.gateway.context import Context
-from services.gateway.prescribers import named
+from schemas.records_api import DocumentDetail as RecordsDetail
+from services.gateway.clients import AccessClient
+from services.gateway.service.naming import Names, named
 
 DIRECTORY = {"PRO-1000": "Luc Kremer"}
 
@@ -26,9 +25,8 @@ def _access(request: httpx.Request) -> httpx.Response:
                                      "name": name, "profession": None, "specialty": None})
 
 
-def _context() -> Context:
-    access = httpx.AsyncClient(transport=httpx.MockTransport(_access), base_url="http://access")
-    return Context(bus=cast(Any, None), activation=access, access=access, records=access, notify=access, secure=False)
+def _access_client() -> AccessClient:
+    return AccessClient(httpx.AsyncClient(transport=httpx.MockTransport(_access), base_url="http://access"))
 
 
 DETAIL = {"id": "d1", "document_type": "lab-result", "title": "Hémogramme", "author": "LAB-1",
@@ -38,16 +36,14 @@ DETAIL = {"id": "d1", "document_type": "lab-result", "title": "Hémogramme", "au
 
 
 async def test_the_prescriber_is_named_as_the_directory_lists_them() -> None:
-    found = await named(_context(), {**DETAIL, "prescriber_id": "PRO-1000"})
-    assert found["prescriber_name"] == "Luc Kremer" and found["prescriber_id"] == "PRO-1000"
-    assert DocumentDetail.model_validate(found).prescriber_name == "Luc Kremer"  # what the API answers
+    found = await named(_access_client(), RecordsDetail.model_validate({**DETAIL, "prescriber_id": "PRO-1000"}))
+    assert found.prescriber_name == "Luc Kremer" and found.prescriber_id == "PRO-1000"  # what the API answers
 
 
 async def test_an_unlisted_prescriber_an_unanswering_directory_and_no_prescriber_leave_the_name_out() -> None:
     for prescriber in ("PRO-UNKNOWN", "PRO-DOWN", None):
-        found = await named(_context(), {**DETAIL, "prescriber_id": prescriber})
-        assert found["prescriber_name"] is None and found["prescriber_id"] == prescriber
-        assert DocumentDetail.model_validate(found).prescriber_name is None
+        found = await named(_access_client(), RecordsDetail.model_validate({**DETAIL, "prescriber_id": prescriber}))
+        assert found.prescriber_name is None and found.prescriber_id == prescriber
 
 
 async def test_a_name_is_remembered_five_minutes_and_an_unanswering_directory_is_asked_again() -> None:
@@ -57,16 +53,20 @@ async def test_a_name_is_remembered_five_minutes_and_an_unanswering_directory_is
         asked.append(json.loads(request.content)["professional_id"])
         return _access(request)
 
-    client = httpx.AsyncClient(transport=httpx.MockTransport(access), base_url="http://access")
-    c = Context(bus=cast(Any, None), activation=client, access=client, records=client, notify=client, secure=False)
+    client = AccessClient(httpx.AsyncClient(transport=httpx.MockTransport(access), base_url="http://access"))
+    remembered: Names = {}
     clock = [100.0]
+
+    def detail(prescriber: str) -> RecordsDetail:
+        return RecordsDetail.model_validate({**DETAIL, "prescriber_id": prescriber})
+
     for _ in range(3):
-        found = await named(c, {**DETAIL, "prescriber_id": "PRO-1000"}, now=lambda: clock[0])
-        assert found["prescriber_name"] == "Luc Kremer"
+        found = await named(client, detail("PRO-1000"), remembered, now=lambda: clock[0])
+        assert found.prescriber_name == "Luc Kremer"
     assert asked == ["PRO-1000"]
     clock[0] += 301
-    await named(c, {**DETAIL, "prescriber_id": "PRO-1000"}, now=lambda: clock[0])
+    await named(client, detail("PRO-1000"), remembered, now=lambda: clock[0])
     assert asked == ["PRO-1000"] * 2  # forgotten after five minutes: a directory change shows
     for _ in range(2):
-        assert (await named(c, {**DETAIL, "prescriber_id": "PRO-DOWN"}))["prescriber_name"] is None
+        assert (await named(client, detail("PRO-DOWN"), remembered)).prescriber_name is None
     assert asked[-2:] == ["PRO-DOWN", "PRO-DOWN"]  # no answer is not remembered

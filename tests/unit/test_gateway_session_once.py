@@ -21,7 +21,8 @@ def mesh() -> tuple[FastAPI, list[str]]:
         token = json.loads(request.content)["session_token"]
         checks.append(token)
         if token == "good":
-            return httpx.Response(200, json={"matricule": "1893120105732"})
+            return httpx.Response(200, json={"matricule": "1893120105732",  # activation's `SessionV1`
+                                             "expires_at": "2026-12-01T10:30:00+00:00"})
         return httpx.Response(401, json={"detail": "unknown session"})
 
     app = FastAPI()

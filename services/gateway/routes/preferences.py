@@ -11,9 +11,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
-from .context import ActingFor
-from .problems import Refusal, errors
-from .store.preferences import PreferenceStore, Unavailable
+from ..context import ActingFor
+from ..problems import Refusal, errors
+from ..store.preferences import PreferenceStore, Unavailable
 
 router = APIRouter(prefix="/v1", tags=["patient"], responses=errors(400, 401, 403, 413, 422, 429, 503))
 Language = Literal["fr", "de", "en"]

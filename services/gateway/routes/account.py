@@ -8,16 +8,28 @@ no personal data in cookies or URLs. A refused step is a problem with activation
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Literal, NamedTuple
 
 from fastapi import APIRouter, Cookie, Request, Response
 
-from schemas.activation import STEPS
+from schemas.activation import (
+    STEPS,
+    ChangePasswordRequest,
+    ForgotPasswordRequest,
+    LoginCodeRequest,
+    LoginRequest,
+    SessionRequest,
+    StartRequest,
+    StepAnswer,
+    StepRequest,
+)
 from schemas.portal import AltchaChallenge, Captcha, StepResult
 from schemas.portal_account import Code, Forgot, LoginBody, Logout, PasswordChange, Start, StepBody
 
-from .context import Context, Session, ctx, me
-from .problems import Refusal, errors, field_errors, upstream
+from ..calls import query
+from ..clients import ActivationClient
+from ..context import Session, ctx, me
+from ..problems import Refusal, errors
 
 router = APIRouter(prefix="/v1", tags=["account"], responses=errors(400, 413, 422, 429, 503))
 DEVICE_S = 365 * 24 * 3600
@@ -37,22 +49,21 @@ class Stepped(NamedTuple):
     device: str
 
 
-async def _step(c: Context, path: str, payload: dict[str, Any]) -> Stepped:
-    """One of activation's steps over HTTP; its refusal is a 400 (429 while attempts must wait)."""
-    reply = await c.activation.post(path, json={k: v for k, v in payload.items() if v is not None})
-    if reply.status_code == 422:  # what the gateway's own models let through and activation's do not
-        raise Refusal(422, "invalid request", errors=field_errors(reply.json().get("errors", [])))
-    if reply.status_code != 200:
-        raise upstream(reply, "activation", keep=())
-    answer: dict[str, Any] = reply.json()
-    public = StepResult(reason=answer["reason"], next_step=answer.get("next_step"),
-                        details=answer.get("details", {}), challenge_required=answer.get("challenge_required", False))
-    if not answer["accepted"]:
-        if answer.get("retry_after_s"):
-            raise Refusal(429, public.reason, headers={"Retry-After": str(answer["retry_after_s"])},
-                          retry_after_s=answer["retry_after_s"], **public.model_dump(exclude={"reason"}))
+def _stepped(answer: StepAnswer) -> Stepped:
+    """activation's answer to a step as the portal's: a refusal is a 400 (429 while attempts must wait); the
+    tokens go to cookies, never in the answer."""
+    public = StepResult(reason=answer.reason, next_step=answer.next_step, details=answer.details,
+                        challenge_required=answer.challenge_required)
+    if not answer.accepted:
+        if answer.retry_after_s:
+            raise Refusal(429, public.reason, headers={"Retry-After": str(answer.retry_after_s)},
+                          retry_after_s=answer.retry_after_s, **public.model_dump(exclude={"reason"}))
         raise Refusal(400, public.reason, **public.model_dump(exclude={"reason"}))
-    return Stepped(public, answer.get("token") or "", answer.get("device_token") or "")
+    return Stepped(public, answer.token or "", answer.device_token or "")
+
+
+def _activation(request: Request) -> ActivationClient:
+    return ctx(request).clients.activation
 
 
 def _client(request: Request) -> str | None:
@@ -62,30 +73,23 @@ def _client(request: Request) -> str | None:
     return address
 
 
-async def _challenge(request: Request, path: str) -> Any:
-    reply = await ctx(request).activation.post(path, json={})
-    if reply.status_code != 200:
-        raise upstream(reply, "activation", keep=())
-    return reply.json()
-
-
 @router.post("/activation/captcha", summary="A captcha to copy (PNG, base64)", response_model=Captcha)
-async def captcha(request: Request) -> Any:
-    return await _challenge(request, "/v1/captcha")
+async def captcha(request: Request) -> Captcha:
+    return await _activation(request).captcha()
 
 
 @router.post("/activation/altcha", summary="A proof-of-work challenge the browser solves (no image to read)",
              response_model=AltchaChallenge)
-async def altcha(request: Request) -> Any:
-    return await _challenge(request, "/v1/altcha")
+async def altcha(request: Request) -> AltchaChallenge:
+    return await _activation(request).altcha()
 
 
 @router.post("/activation/start", summary="Step 1: matricule, the letter's code, terms, a solved challenge")
 async def start(body: Start, request: Request, response: Response) -> StepResult:
     c = ctx(request)
-    answer = await _step(c, "/v1/activation/start", {
-        "matricule": body.matricule, "activation_code": body.activation_code, "terms_version": body.terms_version,
-        "challenge": body.answer() or {}, "client": _client(request)})
+    answer = _stepped(await c.clients.activation.start(query(
+        StartRequest, None, matricule=body.matricule, activation_code=body.activation_code,
+        terms_version=body.terms_version, challenge=body.answer() or {}, client=_client(request))))
     _cookie(response, "dsp_flow", answer.token, c.secure, 3600)
     return answer.public
 
@@ -97,8 +101,8 @@ async def step(step: Literal[STEPS], body: StepBody, request: Request,  # type: 
     if not dsp_flow:
         raise Refusal(401, "no activation in progress in this browser; start with the letter's code",
                       next_step="start")
-    answer = await _step(c, "/v1/activation/step", {"flow_token": dsp_flow, "command": step,
-                                                    **body.model_dump(exclude_none=True)})
+    answer = _stepped(await c.clients.activation.step(query(
+        StepRequest, None, flow_token=dsp_flow, command=step, **body.model_dump(exclude_none=True))))
     if step == "confirm":
         _forget(response, "dsp_flow", c.secure)
         if answer.device:
@@ -110,9 +114,9 @@ async def step(step: Literal[STEPS], body: StepBody, request: Request,  # type: 
 async def login(body: LoginBody, request: Request, response: Response,
                 dsp_device: Annotated[str | None, Cookie(max_length=128)] = None) -> StepResult:
     c = ctx(request)
-    answer = await _step(c, "/v1/login", {"matricule": body.matricule, "password": body.password,
-                                         "channel": body.channel, "challenge": body.answer(),
-                                         "device_token": dsp_device, "client": _client(request)})
+    answer = _stepped(await c.clients.activation.login(query(
+        LoginRequest, None, matricule=body.matricule, password=body.password, channel=body.channel,
+        challenge=body.answer(), device_token=dsp_device, client=_client(request))))
     _cookie(response, "dsp_login", answer.token, c.secure, 600)
     return answer.public
 
@@ -123,7 +127,8 @@ async def verify(body: Code, request: Request, response: Response,
     c = ctx(request)
     if not dsp_login:
         raise Refusal(401, "no login in progress in this browser; log in again", next_step="login")
-    answer = await _step(c, "/v1/login/verify", {"login_token": dsp_login, "code": body.code})
+    answer = _stepped(await c.clients.activation.verify(query(LoginCodeRequest, None, login_token=dsp_login,
+                                                              code=body.code)))
     _cookie(response, "dsp_session", answer.token, c.secure)
     if answer.device:
         _cookie(response, "dsp_device", answer.device, c.secure, DEVICE_S)
@@ -133,8 +138,8 @@ async def verify(body: Code, request: Request, response: Response,
 
 @router.post("/password/forgot", summary="Forgotten password: a new letter (the same answer for every matricule)")
 async def forgot(body: Forgot, request: Request) -> StepResult:
-    answer = await _step(ctx(request), "/v1/password/forgot", {"matricule": body.matricule,
-                                                               "challenge": body.answer() or {}})
+    answer = _stepped(await _activation(request).forgot(query(
+        ForgotPasswordRequest, None, matricule=body.matricule, challenge=body.answer() or {})))
     return answer.public
 
 
@@ -144,8 +149,8 @@ async def logout(request: Request, response: Response, body: Logout | None = Non
     c = ctx(request)
     if not session:
         raise Refusal(401, "not logged in")
-    answer = await _step(c, "/v1/sessions/end", {"session_token": session,
-                                                 "everywhere": bool(body and body.everywhere)})
+    answer = _stepped(await c.clients.activation.end(query(SessionRequest, None, session_token=session,
+                                                           everywhere=bool(body and body.everywhere))))
     _forget(response, "dsp_session", c.secure)
     return answer.public
 
@@ -155,6 +160,7 @@ async def logout(request: Request, response: Response, body: Logout | None = Non
 async def change_password(body: PasswordChange, request: Request, session: Session = None) -> StepResult:
     c = ctx(request)
     await me(c, session)
-    answer = await _step(c, "/v1/password/change", {"session_token": session, "password": body.password,
-                                                    "new_password": body.new_password})
+    answer = _stepped(await c.clients.activation.change_password(query(
+        ChangePasswordRequest, None, session_token=session, password=body.password,
+        new_password=body.new_password)))
     return answer.public

@@ -4,30 +4,28 @@ each decided and audited by access first). Patients are named in bodies, never i
 
 The identity provider's assertion and its rules are `pro_assertion.py`; it is used once (its `jti` is
 remembered, `store/sessions.py`). Login also needs the professional listed and active in access's directory
-(`/v1/professionals/get`). The session is server-side: the `dsp_pro` cookie holds a random token, 30 minutes
-idle, 8 hours at most, ended by `POST /v1/pro/logout`."""
+(`/v1/professionals/get`; the use case: `service/pro_login.py`). The session is server-side: the `dsp_pro`
+cookie holds a random token, 30 minutes idle, 8 hours at most, ended by `POST /v1/pro/logout`."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, BackgroundTasks, Cookie, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.access import AccessCommandV1
+from schemas.access import ProfessionalQuery
 from schemas.fields import Matricule
 from schemas.portal import Acknowledged, ProLogin
 from schemas.portal_access import CommandResult, ProPatients
-from schemas.topics import ACCESS_COMMANDS
 
-from .calls import read
-from .context import Context, Cursor, answer, checked, ctx
-from .pro_assertion import AssertionRefused, check_assertion
-from .problems import Refusal, errors, upstream
-from .store.sessions import ABSOLUTE, IDLE, ProStore, SessionRefused
+from ..calls import query
+from ..context import Cursor, ctx
+from ..problems import Refusal, errors
+from ..service import presence, pro_login
+from ..service.commands import access_command
+from ..store.sessions import ABSOLUTE, IDLE, ProStore, SessionRefused
 
 log = structlog.get_logger("dsp.gateway.pro")
 router = APIRouter(prefix="/v1/pro", tags=["professional"], responses=errors(400, 401, 413, 422, 429, 503))
@@ -88,25 +86,12 @@ def _set_cookie(response: Response, request: Request, value: str, max_age: int) 
 async def login(body: Assertion, request: Request, response: Response, background: BackgroundTasks,
                 dsp_pro: ProCookie = None) -> ProLogin:
     key, store = _idp_key(request), _store(request)
-    try:
-        claims = check_assertion(key, body.assertion, store.clock().timestamp())
-    except AssertionRefused as refused:
-        raise Refusal(401, refused.reason) from None
-    if not await store.use_assertion(claims.jti, claims.subject, datetime.fromtimestamp(claims.expires, UTC)):
-        raise Refusal(401, "assertion already used")
-    listed = await read(ctx(request).access, "access", "/v1/professionals/get",
-                        {"professional_id": claims.subject}, keep=())
-    if not listed["listed"]:
-        raise Refusal(403, "not listed in the professional directory")
-    if not listed["active"]:
-        raise Refusal(403, "no longer active in the professional directory")
-    await store.revoke(dsp_pro)  # this browser's previous session, if any, ends
-    opened = await store.open(claims.subject)
+    pro, opened = await pro_login.login(ctx(request).clients.access, store, key, body.assertion, dsp_pro)
     _set_cookie(response, request, opened.token, int(ABSOLUTE.total_seconds()))
     if store.purge_due():
         background.add_task(store.purge)
-    log.info("professional logged in", professional_id=claims.subject)
-    return ProLogin(professional_id=claims.subject, session_s=SESSION_S, session_ends_at=opened.absolute)
+    log.info("professional logged in", professional_id=pro)
+    return ProLogin(professional_id=pro, session_s=SESSION_S, session_ends_at=opened.absolute)
 
 
 @router.post("/logout", summary="End this professional session (server-side) and clear its cookie")
@@ -118,34 +103,23 @@ async def logout(request: Request, response: Response, pro: Professional,
     return Acknowledged(reason="logged out")
 
 
-async def _command(c: Context, patient: str, pro: str, command: str, **fields: Any) -> CommandResult:
-    body = checked(AccessCommandV1, {"command": command, "command_id": f"gw-{uuid.uuid4()}", "patient": patient,
-                                     "actor": {"kind": "professional", "id": pro}, **fields})
-    return answer(await c.bus.command(ACCESS_COMMANDS.name, patient, body))
-
-
 @router.post("/presence-password", summary="Redeem the patient's presence password: 24 hours of access",
              responses=errors(403))
 async def redeem(body: Redeem, request: Request, pro: Professional) -> CommandResult:
     """access checks the password over HTTP (never Kafka) and then grants through the patient's partition."""
-    c, command_id = ctx(request), f"gw-{uuid.uuid4()}"
-    async with c.bus.expecting(command_id) as outcome:
-        reply = await c.access.post("/v1/presence/redeem", json={
-            "command_id": command_id, "patient": body.patient, "professional_id": pro, "password": body.password})
-        if reply.status_code != 202:
-            raise upstream(reply, "access", keep=(403, 429))
-        return answer(await c.bus.outcome(outcome))
+    return await presence.redeem(ctx(request), pro, body.patient, body.password)
 
 
 @router.post("/break-the-glass", summary="Emergency access, with a justification; the patient is alerted")
 async def break_the_glass(body: Glass, request: Request, pro: Professional) -> CommandResult:
-    return await _command(ctx(request), body.patient, pro, "break-the-glass", justification=body.justification)
+    return await access_command(ctx(request), body.patient, {"kind": "professional", "id": pro},
+                                {"command": "break-the-glass", "justification": body.justification})
 
 
 @router.get("/patients", summary="The patients whose DSP this professional may read now, named, with the grant",
             response_model=ProPatients, responses=errors(404))
 async def my_patients(request: Request, pro: Professional, cursor: Cursor = None,
-                      limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Any:
-    page = await read(ctx(request).access, "access", "/v1/patients-of",
-                      {"professional_id": pro, "cursor": cursor, "limit": limit}, keep=(403, 404, 422))
-    return ProPatients(professional=page["professional"], items=page["items"], next_cursor=page["next_cursor"])
+                      limit: Annotated[int, Query(ge=1, le=200)] = 50) -> ProPatients:
+    page = await ctx(request).clients.access.patients_of(query(ProfessionalQuery, professional_id=pro, cursor=cursor,
+                                                               limit=limit))
+    return ProPatients(professional=page.professional, items=page.items, next_cursor=page.next_cursor)
