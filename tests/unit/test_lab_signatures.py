@@ -359,3 +359,17 @@ class Given:
 
     def headers(self, topic: str, key: bytes, value: bytes) -> list[tuple[str, bytes]]:
         return [(labsign.HEADER, self.signature.encode())]
+
+
+async def test_a_report_and_its_correction_that_waited_for_the_key_go_back_in_their_arrival_order() -> None:
+    # the store lists waiting results by `_id` (a digest): without the offsets kept, a correction could be sent back
+    # before its original and the two folded into one version, the original's event never sent (a CI run saw it)
+    for seed in range(8):  # message ids whose digests sort either way
+        store = MemoryStore()
+        ingest, _, _, resent = service(store)  # LAB-A not announced yet
+        original = result_of(A, message_id=f"v1-{seed}")
+        correction = result_of(A, message_id=f"v2-{seed}", status="corrected")
+        await ingest.handle([signed(*original, 10, signer=A), signed(*correction, 11, signer=A)])
+        lab = await ingest.directory.listed(listing(A))
+        assert [await ingest.release_key(k.kid) for k in lab.keys] == [2]
+        assert [body for body, _ in resent.calls] == [original[1], correction[1]], seed

@@ -201,7 +201,8 @@ class Ingestor:
         await self.store.park([{
             "_id": documents.version_id(p.result.laboratory_id, p.result.message_id),
             "patient_matricule": p.result.patient_matricule, "key": p.record.key, "value": p.record.value,
-            "signature": labsign.signature_of(p.record.headers), "parked_at": now} for p in waiting])
+            "signature": labsign.signature_of(p.record.headers), "parked_at": now,
+            "partition": p.record.partition, "offset": p.record.offset} for p in waiting])
         log.info("lab results parked until the patient is registered", results=len(waiting))
         self.metrics.count("parked", len(waiting))
         patients = {p.result.patient_matricule for p in waiting}
@@ -211,7 +212,7 @@ class Ingestor:
     async def release(self, matricule: str) -> int:
         """Send a patient's parked results back through lab.results.v1 (same key: same partition, same order), each
         with its signature: it is checked again when it comes back."""
-        parked = await self.store.parked_for(matricule)
+        parked = arrival_order(await self.store.parked_for(matricule))
         await asyncio.gather(*[await self.send_lab_result(p["value"], key=p["key"], no_confirm=True,
                                                           headers=_signature_header(p.get("signature")))
                                for p in parked])
@@ -229,7 +230,8 @@ class Ingestor:
             return
         await self.store.await_key([{
             "_id": f"{kid}|{_digest(r)}", "kid": kid, "topic": r.topic, "key": r.key, "value": r.value,
-            "signature": labsign.signature_of(r.headers), "parked_at": now} for r, kid in waiting])
+            "signature": labsign.signature_of(r.headers), "parked_at": now, "partition": r.partition,
+            "offset": r.offset} for r, kid in waiting])
         kids = sorted({kid for _, kid in waiting})
         log.info("lab results wait for their laboratory's key to be announced", results=len(waiting), keys=kids)
         self.metrics.count("awaiting-key", len(waiting))
@@ -240,7 +242,7 @@ class Ingestor:
 
     async def release_key(self, kid: str) -> int:
         """Send the results that waited for key `kid` back to the topic they came on, with their signature."""
-        waiting = await self.store.awaiting(kid)
+        waiting = arrival_order(await self.store.awaiting(kid))
         sends = []
         for w in waiting:
             send = self.send_fhir if w["topic"] == LAB_RESULTS_FHIR.name and self.send_fhir else self.send_lab_result
@@ -268,6 +270,14 @@ class Ingestor:
         await self.send_lab_result(value, key=key, headers={
             "dsp-source-topic": LAB_RESULTS_FHIR.name,
             labsign.HEADER: provenance.seal(self.sealer, signed, LAB_RESULTS.name, key, value)})
+
+
+def arrival_order(held: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Held results in the order they first arrived (when held, then partition and offset), so that sending them back
+    keeps a report's original before its correction: the store lists them by `_id`, a digest or a message id, which
+    says nothing of their order (results held before the offset was kept come first, in that order)."""
+    return sorted(held, key=lambda h: (h["parked_at"].timestamp() if h.get("parked_at") else 0.0,
+                                       h.get("partition", -1), h.get("offset", -1)))
 
 
 def _digest(record: Record) -> str:
