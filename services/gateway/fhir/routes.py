@@ -125,7 +125,7 @@ def reader(request: Request, grant: Granted, resource: str) -> Reader:
     if not smart.allows(grant.scopes, resource):
         raise Refusal(403, f"the token's scopes do not allow reading {resource}")
     d = door(request)
-    return Reader(ctx(request), d.ids, d.store, d.base(request), grant)
+    return Reader(ctx(request), d.ids, d.base(request), grant)
 
 
 def query(request: Request, allowed: tuple[str, ...], form: dict[str, str] | None = None) -> Query:
