@@ -42,7 +42,9 @@ _REGISTRY.write_text(json.dumps([{
     "client_id": CLIENT, "jwks": {"keys": [{**json.loads(OKPAlgorithm.to_jwk(KEY.public_key())), "kid": "k1"}]},
     "professionals": [DR, STRANGER, OUTSIDER],
     "scopes": ["user/*.read", "user/DocumentReference.read", "user/Patient.read"]}]))
-GATEWAY_ENV = {"DSP_GATEWAY_FHIR_CLIENTS_FILE": str(_REGISTRY), "DSP_GATEWAY_SESSION_RATE_LIMIT_PER_MINUTE": "1000"}
+TOKEN_LIMIT = 40  # token requests a minute per client address
+GATEWAY_ENV = {"DSP_GATEWAY_FHIR_CLIENTS_FILE": str(_REGISTRY), "DSP_GATEWAY_SESSION_RATE_LIMIT_PER_MINUTE": "1000",
+               "DSP_GATEWAY_FHIR_TOKEN_RATE_LIMIT_PER_MINUTE": str(TOKEN_LIMIT)}
 FHIR_JSON = "application/fhir+json"
 PDF = sample_files.pdf()
 
@@ -65,10 +67,13 @@ def assertion(url: str, key: Any = KEY, exp_in: int = 120, **claims: Any) -> str
     return jwt.encode(body, key, algorithm="EdDSA", headers={"kid": "k1"})
 
 
-async def ask_token(web: httpx.AsyncClient, signed: str, scope: str = "user/*.read") -> httpx.Response:
+async def ask_token(web: httpx.AsyncClient, signed: str, scope: str = "user/*.read",
+                    address: str | None = None) -> httpx.Response:
+    """`address`: the client's, as the reverse proxy in front (127.0.0.1, trusted) says it; none: the proxy's."""
     return await web.post("/fhir/r4/auth/token", data={
         "grant_type": "client_credentials", "scope": scope, "client_assertion": signed,
-        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"})
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+        headers={"X-Forwarded-For": address} if address else None)
 
 
 def outcome_of(reply: httpx.Response, status: int) -> str:
@@ -288,3 +293,12 @@ async def test_a_token_needs_a_registered_key_a_fresh_single_use_assertion_and_a
         assert outcome_of(again, 401) == "assertion already used"
         smart = (await web.get("/fhir/r4/.well-known/smart-configuration")).json()
         assert smart["token_endpoint"] == f"{url}/fhir/r4/auth/token"
+
+        # token requests are limited per client address, counted by every replica in FerretDB: a stranger
+        # hammering the endpoint is refused, the practice elsewhere is not
+        stranger = [await ask_token(web, "not-a-jwt", address="203.0.113.66") for _ in range(TOKEN_LIMIT + 1)]
+        assert {r.status_code for r in stranger[:TOKEN_LIMIT]} == {401}
+        assert "too many token requests" in outcome_of(stranger[-1], 429)
+        assert 1 <= int(stranger[-1].headers["Retry-After"]) <= 60 and hapi.errors(stranger[-1].json()) == []
+        practice = await ask_token(web, assertion(url), address="198.51.100.7")
+        assert practice.status_code == 200, practice.text

@@ -11,7 +11,7 @@ Services: `client_credentials` with its signed JWT assertion, used once) or for 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -23,6 +23,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Header, Request, Respon
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from limits.errors import StorageError
 from starlette.exceptions import HTTPException
 
 from services.kit.errors import TRANSIENT
@@ -30,6 +31,7 @@ from services.kit.errors import TRANSIENT
 from ..bus import Unavailable
 from ..calls import read
 from ..context import ctx
+from ..limits import FhirLimits
 from ..pro_assertion import AssertionRefused, check_assertion
 from ..problems import Refusal
 from ..store.fhir import FhirStore
@@ -51,13 +53,15 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (Unavailable, *TRANSIENT, ht
 
 @dataclass
 class FhirDoor:
-    """The door's wiring (app.state.fhir): patient ids, its store, the registered clients, its public base URL."""
+    """The door's wiring (app.state.fhir): patient ids, its store, the registered clients, its public base URL,
+    its rate limits."""
 
     ids: PatientIds
     store: FhirStore
     clients: dict[str, smart.Client]
     base_url: str | None
     published: datetime
+    limits: FhirLimits
 
     def base(self, request: Request) -> str:
         return self.base_url or str(request.base_url).rstrip("/") + PREFIX
@@ -67,9 +71,11 @@ def answer(resource: fhir.Json, status: int = 200, headers: dict[str, str] | Non
     return JSONResponse(resource, status, headers, media_type=FHIR_JSON)
 
 
-def outcome(status: int, diagnostics: str, code: str | None = None) -> Response:
-    headers = {"WWW-Authenticate": 'Bearer realm="dsp-fhir"'} if status == 401 else None
-    return answer(fhir.operation_outcome(code or ISSUE_CODES.get(status, "exception"), diagnostics), status, headers)
+def outcome(status: int, diagnostics: str, code: str | None = None,
+            headers: Mapping[str, str] | None = None) -> Response:
+    sent = {**(headers or {}), **({"WWW-Authenticate": 'Bearer realm="dsp-fhir"'} if status == 401 else {})}
+    return answer(fhir.operation_outcome(code or ISSUE_CODES.get(status, "exception"), diagnostics), status,
+                  sent or None)
 
 
 class FhirRoute(APIRoute):
@@ -88,7 +94,9 @@ class FhirRoute(APIRoute):
                                else 401, exc.reason)
             except HTTPException as exc:
                 status = 400 if exc.status_code == 422 else exc.status_code
-                return outcome(status, str(exc.detail) if status < 500 else "a service did not answer; try again")
+                return outcome(status, str(exc.detail) if status < 500 else "a service did not answer; try again",
+                               headers={"Retry-After": exc.headers["Retry-After"]}
+                               if exc.headers and "Retry-After" in exc.headers else None)
             except RequestValidationError:
                 return outcome(400, "the request does not follow this API (see the CapabilityStatement)")
             except TRANSIENT_ERRORS:
@@ -108,14 +116,35 @@ def door(request: Request) -> FhirDoor:
 
 
 async def granted(request: Request, authorization: Annotated[str | None, Header()] = None) -> smart.Grant:
-    """The grant of this request's bearer token, else 401."""
+    """The grant of this request's bearer token, else 401; 429 past its caller's limit (its client and
+    professional: `limits.FhirLimits.call`)."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Refusal(401, "a bearer token is required (POST /fhir/r4/auth/token)")
-    found = await door(request).store.grant(token.strip())
+    d = door(request)
+    found = await d.store.grant(token.strip())
     if found is None:
         raise Refusal(401, "the token is unknown or has expired; ask for a new one")
+    retry = d.limits.call(found.client_id, found.professional)
+    if retry is not None:
+        raise _throttled("too many requests for this client and professional; wait a minute", retry)
     return found
+
+
+def _throttled(reason: str, retry: int) -> Refusal:
+    return Refusal(429, reason, headers={"Retry-After": str(retry)})
+
+
+async def _token_allowed(request: Request, d: FhirDoor) -> None:
+    """A token request counted against its client address (shared by every replica), before anything is checked."""
+    address = getattr(request.state, "client_address", None) or (request.client.host if request.client else "-")
+    try:
+        retry = await d.limits.token(address)
+    except StorageError as exc:
+        log.warning("rate-limit store unreachable; answered 503", error=type(exc.storage_error).__name__)
+        raise Refusal(503, "try again in a moment") from None
+    if retry is not None:
+        raise _throttled("too many token requests from this address; wait a minute", retry)
 
 
 Granted = Annotated[smart.Grant, Depends(granted)]
@@ -149,7 +178,9 @@ async def smart_config(request: Request) -> Response:
 @router.post("/auth/token")
 async def token(request: Request, background: BackgroundTasks) -> Response:
     """An access token for a registered client's signed assertion, or for the identity provider's assertion."""
-    d, form = door(request), {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    d = door(request)
+    await _token_allowed(request, d)
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     now = request.app.state.clock()
     grant_type = form.get("grant_type")
     if grant_type == "client_credentials":
