@@ -31,7 +31,7 @@ from services.kit.servicetokens import ServiceAuth
 from services.kit.settings import ServiceSettings
 from services.portal import app as portal
 
-from . import api_docs, context, me_export, problems
+from . import api_docs, context, problems
 from .bus import Bus
 from .fhir import routes as fhir_routes
 from .fhir.ids import PatientIds
@@ -43,6 +43,7 @@ from .routes import (
     audit,
     directory,
     documents,
+    export,
     notices,
     preferences,
     pro_documents,
@@ -195,7 +196,7 @@ def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
     app.include_router(notices.router)
     app.include_router(directory.router)
     app.include_router(preferences.router)
-    app.include_router(me_export.router)
+    app.include_router(export.router)
     app.include_router(fhir_routes.router)  # the FHIR R4 door, /fhir/r4 (OperationOutcome errors, not in OpenAPI)
 
     @app.get("/metrics", include_in_schema=False)

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from services.gateway.context import Context
+from services.gateway.fhir import routes as fhir_routes
 from services.gateway.fhir.ids import PatientIds
 from services.gateway.fhir.reads import Reader
 from services.gateway.fhir.smart import Grant
@@ -102,3 +103,13 @@ async def test_a_search_refused_still_says_why_and_an_unanswering_service_is_a_5
     with pytest.raises(Refusal) as unavailable:
         await down.reader().document_reference("d1")
     assert unavailable.value.status_code == 503 and [p for p, _ in down.calls] == ["/v1/documents/owner"]
+
+
+def test_an_id_that_cannot_be_a_dsp_documents_is_no_resource_before_anything_is_asked() -> None:
+    """FHIR's id rule, starting with a letter or a digit as a DSP identifier does: anything else is the same 404
+    (not a request contract refused further on)."""
+    assert fhir_routes._id("d1") == "d1" and fhir_routes._id("a" * 64) == "a" * 64
+    for bad in ("-d1", ".d1", "d_1", "a" * 65, "dé", ""):
+        with pytest.raises(Refusal) as refused:
+            fhir_routes._id(bad)
+        assert (refused.value.status_code, refused.value.detail) == (404, "no such resource")

@@ -18,12 +18,21 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
+from schemas.access import ActorRef, DecisionRequest
 from schemas.fields import check_matricule
-from schemas.records_api import DocumentDetail, DocumentDetails, DocumentFile, DocumentSummary, OwnerQuery
+from schemas.records_api import (
+    DetailsQuery,
+    DocumentDetail,
+    DocumentFile,
+    DocumentQuery,
+    DocumentsQuery,
+    DocumentSummary,
+    FileQuery,
+    OwnerQuery,
+)
 
-from ..calls import read
 from ..context import Context
 from ..problems import Refusal
 from . import resources as fhir
@@ -37,6 +46,7 @@ NO_SUCH = "no such resource"  # every refused read by id: unknown, blocked, or i
 PAGE = 100  # records' largest page
 DETAILS_AT_ONCE = 200  # documents per records call (its largest)
 STATUS = {"current": "active", "entered-in-error": "withdrawn"}
+VIEWER = "professional"  # records never shows such a viewer a blocked document
 
 
 @dataclass
@@ -51,18 +61,13 @@ class Reader:
     # -- decisions and records ------------------------------------------------------------------------------------
 
     async def decide(self, matricule: str, document: str | None = None) -> None:
-        body: dict[str, Any] = {"actor": {"kind": "professional", "id": self.grant.professional}, "action": "read",
-                                "patient": matricule}
-        if document:
-            body["document"] = document
-        reply = await self.c.access.post("/v1/decisions", json=body)
-        if reply.status_code != 200:
-            raise Refusal(503, "access decisions unavailable; try again")
-        decision = reply.json()
-        if not decision["allowed"]:
+        decision = await self.c.clients.access.decide(DecisionRequest(
+            actor=ActorRef(kind="professional", id=self.grant.professional), action="read", patient=matricule,
+            document=document))
+        if not decision.allowed:
             if document:  # whatever the reason: the same answer as no such document
                 raise Refusal(404, NO_SUCH)
-            raise Refusal(403, decision["reason"])
+            raise Refusal(403, decision.reason)
 
     def matricule(self, pid: str) -> str:
         found = self.ids.matricule(pid)
@@ -84,28 +89,25 @@ class Reader:
         out: list[DocumentSummary] = []
         cursor: str | None = None
         while True:
-            page = await self._records("/v1/documents", matricule, sort="reported_at", include_withdrawn=True,
-                                       limit=PAGE, cursor=cursor)
-            out += [DocumentSummary.model_validate(d) for d in page["items"]]
-            cursor = page["next_cursor"]
+            page = await self.c.clients.records.documents(DocumentsQuery(
+                patient=matricule, viewer=VIEWER, sort="reported_at", include_withdrawn=True, limit=PAGE,
+                cursor=cursor))
+            out += page.items
+            cursor = page.next_cursor
             if cursor is None:
                 return out
 
     async def detail(self, matricule: str, document: str) -> DocumentDetail:
-        return DocumentDetail.model_validate(await self._records("/v1/documents/detail", matricule,
+        return await self.c.clients.records.detail(DocumentQuery(patient=matricule, viewer=VIEWER,
                                                                  document_id=document))
 
     async def details(self, matricule: str, documents: Sequence[DocumentSummary]) -> list[DocumentDetail]:
         """The documents' details, in their order: records' `/v1/documents/details`, DETAILS_AT_ONCE at a time (a
         document blocked since the list was read is left out, as records leaves it out)."""
         chunks = [documents[i:i + DETAILS_AT_ONCE] for i in range(0, len(documents), DETAILS_AT_ONCE)]
-        pages = await asyncio.gather(*(self._records("/v1/documents/details", matricule,
-                                                     document_ids=[d.id for d in chunk]) for chunk in chunks))
-        return [d for page in pages for d in DocumentDetails.model_validate(page).items]
-
-    async def _records(self, path: str, matricule: str, **body: Any) -> Any:
-        return await read(self.c.records, "records", path, {"patient": matricule, "viewer": "professional", **body},
-                          keep=(404,))
+        pages = await asyncio.gather(*(self.c.clients.records.details(DetailsQuery(
+            patient=matricule, viewer=VIEWER, document_ids=[d.id for d in chunk])) for chunk in chunks))
+        return [d for page in pages for d in page.items]
 
     def _patient(self, query: Query) -> tuple[str, str]:
         """(opaque id, matricule) of the patient a search names (`patient=` or `subject=`)."""
@@ -225,8 +227,8 @@ class Reader:
             raise Refusal(404, NO_SUCH)
         matricule = await self.owner(document)
         await self.decide(matricule, document)
-        return DocumentFile.model_validate(await self._records("/v1/documents/file", matricule, document_id=document,
-                                                               version=int(version)))
+        return await self.c.clients.records.file(FileQuery(patient=matricule, viewer=VIEWER, document_id=document,
+                                                           version=int(version)))
 
 
 def window(query: Query, items: Sequence[T]) -> list[T]:

@@ -11,6 +11,7 @@ Services: `client_credentials` with its signed JWT assertion, used once) or for 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,10 +27,11 @@ from fastapi.routing import APIRoute
 from limits.errors import StorageError
 from starlette.exceptions import HTTPException
 
+from schemas.access import ProfessionalGet
 from services.kit.errors import TRANSIENT
 
 from ..bus import Unavailable
-from ..calls import read
+from ..calls import query as contract
 from ..context import ctx
 from ..limits import FhirLimits
 from ..pro_assertion import AssertionRefused, check_assertion
@@ -190,9 +192,9 @@ async def token(request: Request, background: BackgroundTasks) -> Response:
     else:
         raise smart.Refused("grant_type is client_credentials or urn:ietf:params:oauth:grant-type:jwt-bearer",
                             "unsupported_grant_type")
-    listed = await read(ctx(request).access, "access", "/v1/professionals/get",
-                        {"professional_id": grant.professional}, keep=())
-    if not listed["listed"] or not listed["active"]:
+    listed = await ctx(request).clients.access.professional(
+        contract(ProfessionalGet, None, professional_id=grant.professional))
+    if not listed.listed or not listed.active:
         raise Refusal(401, "the professional is not listed and active in the professional directory")
     access_token, ttl = await d.store.issue(grant)
     if d.store.purge_due():
@@ -313,9 +315,13 @@ async def unknown(rest: str) -> Response:
     return outcome(404, "not served here: this FHIR API is read-only (see /fhir/r4/metadata)", "not-supported")
 
 
+FHIR_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,63}")  # a FHIR id that is also a DSP identifier
+
+
 def _id(text: str) -> str:
-    """A FHIR id (1-64 of A-Z a-z 0-9 - .); anything else is no resource of ours."""
-    if not 1 <= len(text) <= 64 or not all(ch.isascii() and (ch.isalnum() or ch in "-.") for ch in text):
+    """A FHIR id (1-64 of A-Z a-z 0-9 - .) that can be a DSP document's (it starts with a letter or digit);
+    anything else is no resource of ours."""
+    if FHIR_ID.fullmatch(text) is None:
         raise Refusal(404, "no such resource")
     return text
 
