@@ -90,6 +90,17 @@ class DetailsQuery(_Viewed):
         return self
 
 
+class OwnerQuery(BaseModel):
+    """`POST /v1/documents/owner`: whose DSP a document is in — for a read by id that names no patient (the FHIR
+    door's `DocumentReference/{id}`): the gateway then has access decide on that DSP and that document (audited,
+    a blocked document refused there), and reads it as any other read, naming the patient and the viewer. Any
+    document, blocked ones included (its owner is not shown to anyone: it only says which DSP access decides on)."""
+
+    model_config = ConfigDict(extra="forbid", title="OwnerQuery")
+
+    document_id: Identifier = Field(description="The document")
+
+
 class ValuesQuery(_Viewed):
     """`POST /v1/documents/values`: every result of some analytes (by LOINC code) in the patient's lab results."""
 
@@ -217,6 +228,14 @@ class DocumentDetails(BaseModel):
                                            "patient's, or blocked for a professional), in the order asked")
     next_cursor: str | None = Field(description="Without `document_ids`: send it back as `cursor` for the next "
                                                 "page; none: the last page")
+
+
+class DocumentOwner(BaseModel):
+    """The answer to `POST /v1/documents/owner` (a 404: no such document)."""
+
+    model_config = ConfigDict(title="DocumentOwner")
+
+    patient: Matricule = Field(description="The matricule of the DSP the document is in")
 
 
 class CommandStatus(BaseModel):

@@ -85,11 +85,6 @@ def bench_export(count: int) -> dict[str, Any]:
             "seconds_best": round(min(runs), 3), "seconds_worst": round(max(runs), 3)}
 
 
-class _Store:
-    async def remember(self, pid: str, documents: Any) -> None:
-        return None
-
-
 def _services(per_patient: int) -> tuple[httpx.AsyncClient, httpx.AsyncClient]:
     items = [DocumentSummary.model_validate(detail(n).model_dump()).model_dump(mode="json")
              for n in range(per_patient)]
@@ -108,8 +103,7 @@ def _services(per_patient: int) -> tuple[httpx.AsyncClient, httpx.AsyncClient]:
 async def bench_search(searches: int, per_patient: int) -> dict[str, Any]:
     access, records = _services(per_patient)
     c = Context(None, None, access, records, None, False)  # type: ignore[arg-type]
-    reader = Reader(c, IDS, _Store(), "https://dsp.example.lu/fhir/r4",  # type: ignore[arg-type]
-                    Grant("PRO-1000", frozenset({"user/*.read"}), "bench"))
+    reader = Reader(c, IDS, "https://dsp.example.lu/fhir/r4", Grant("PRO-1000", frozenset({"user/*.read"}), "bench"))
     query = Query.of([("patient", IDS.of(MATRICULE)), ("_count", "20")], ("patient", "date", "type", "status"))
     latencies = []
     started = time.perf_counter()

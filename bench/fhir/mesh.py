@@ -102,7 +102,8 @@ class Mesh:
             DSP_GATEWAY_NOTIFY_URL=local(free_port()),  # notify is not needed by these reads
             DSP_GATEWAY_PORTAL_KEY=self.portal_key, DSP_GATEWAY_SECURE_COOKIES="false",
             DSP_GATEWAY_FHIR_CLIENTS_FILE=str(self.clients_file()),
-            DSP_GATEWAY_SESSION_RATE_LIMIT_PER_MINUTE="100000"))
+            DSP_GATEWAY_SESSION_RATE_LIMIT_PER_MINUTE="100000",
+            DSP_GATEWAY_FHIR_RATE_LIMIT_PER_MINUTE="100000"))  # one software's token, 100 searches a second
         async with httpx.AsyncClient(timeout=5) as http:
             for name, port in (("access", self.ports["access"]), ("activation", self.ports["activation"]),
                                ("gateway", self.ports["gateway"])):

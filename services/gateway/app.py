@@ -31,11 +31,11 @@ from services.kit.servicetokens import ServiceAuth
 from services.kit.settings import ServiceSettings
 from services.portal import app as portal
 
-from . import api_docs, context, me_export, problems
+from . import api_docs, context, problems
 from .bus import Bus
 from .fhir import routes as fhir_routes
 from .fhir.ids import PatientIds
-from .limits import EdgeLimiter, parse_proxies
+from .limits import EdgeLimiter, FhirLimits, parse_proxies
 from .routes import (
     access,
     account,
@@ -43,6 +43,7 @@ from .routes import (
     audit,
     directory,
     documents,
+    export,
     notices,
     preferences,
     pro_documents,
@@ -86,6 +87,13 @@ class GatewaySettings(ServiceSettings):
                                                validation_alias="DSP_GATEWAY_SESSION_RATE_LIMIT_PER_MINUTE",
                                                description="Requests per session under /v1/me/ and /v1/pro/ "
                                                            "(reads and searches)")
+    fhir_rate_limit_per_minute: int = Field(
+        default=600, ge=1, validation_alias="DSP_GATEWAY_FHIR_RATE_LIMIT_PER_MINUTE",
+        description="FHIR API reads a minute per caller: a bearer token's client (or the identity provider) and the "
+                    "professional it acts for, counted in each replica's memory")
+    fhir_token_rate_limit_per_minute: int = Field(
+        default=30, ge=1, validation_alias="DSP_GATEWAY_FHIR_TOKEN_RATE_LIMIT_PER_MINUTE",
+        description="Token requests at /fhir/r4/auth/token a minute per client address, shared by every replica")
     trusted_proxies: str = Field(default="", validation_alias="DSP_GATEWAY_TRUSTED_PROXIES",
                                  description="Comma-separated addresses or networks of the reverse proxies whose "
                                              "X-Forwarded-For is believed; empty: the TCP peer is the client")
@@ -188,7 +196,7 @@ def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
     app.include_router(notices.router)
     app.include_router(directory.router)
     app.include_router(preferences.router)
-    app.include_router(me_export.router)
+    app.include_router(export.router)
     app.include_router(fhir_routes.router)  # the FHIR R4 door, /fhir/r4 (OperationOutcome errors, not in OpenAPI)
 
     @app.get("/metrics", include_in_schema=False)
@@ -198,13 +206,15 @@ def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
     app.state.pro_idp_key, app.state.clock = key, clock
     app.state.pro_sessions = ProStore(mongo[settings.mongo_db], clock)  # professionals' assertions, sessions
     app.state.preferences = PreferenceStore(mongo[settings.mongo_db], clock)  # each person's portal language
+    limiter = EdgeLimiter(mongo[settings.mongo_db]["rate_limits"], settings.rate_limit_per_minute,
+                          settings.session_rate_limit_per_minute, parse_proxies(settings.trusted_proxies))
     fhir_key = settings.portal_key.get_secret_value().encode() if settings.portal_key else secrets.token_bytes(32)
     app.state.fhir = fhir_routes.FhirDoor(PatientIds(fhir_key), FhirStore(mongo[settings.mongo_db], clock),
                                           load_clients(settings.fhir_clients_file),
                                           settings.fhir_base_url.rstrip("/") if settings.fhir_base_url else None,
-                                          clock())
-    limiter = EdgeLimiter(mongo[settings.mongo_db]["rate_limits"], settings.rate_limit_per_minute,
-                          settings.session_rate_limit_per_minute, parse_proxies(settings.trusted_proxies))
+                                          clock(), FhirLimits(limiter.strategy,
+                                                              settings.fhir_token_rate_limit_per_minute,
+                                                              settings.fhir_rate_limit_per_minute))
     app.add_middleware(problems.TrustedHosts, allowed_hosts=sorted(settings.hosts))  # no DNS rebinding
     app.add_middleware(BodyLimit, rules=UPLOAD_BODY)  # inside security_headers: a 413 gets the headers too
 

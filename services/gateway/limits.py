@@ -13,6 +13,14 @@
   R gateway replicas behind a round-robin balancer a session may make up to R × the limit a minute (the bound);
   the guessable endpoints' and challenges' limits above stay shared by every replica through MongoDB.
 
+- The FHIR API (`/fhir/r4`, `FhirLimits`), per caller identity, never globally (a stranger cannot use up a
+  practice's allowance): its token endpoint per client address, shared by every replica through MongoDB like the
+  guessable endpoints, `DSP_GATEWAY_FHIR_TOKEN_RATE_LIMIT_PER_MINUTE` (a request is counted before its assertion
+  is checked: signatures cost CPU); its reads per bearer token's client and professional — the pair a token acts
+  as, so new tokens start no new allowance — `DSP_GATEWAY_FHIR_RATE_LIMIT_PER_MINUTE`, in this replica's memory as
+  the session limit (the same R × the limit bound; a shared count costs four database operations a hit, as much
+  as a search's own database work). Refusals are `OperationOutcome`s (429 with `Retry-After`), by the door.
+
 The client address is the TCP peer, unless the peer is one of `DSP_GATEWAY_TRUSTED_PROXIES`: then it is the
 nearest address in `X-Forwarded-For` that is not a trusted proxy (a client cannot forge its way past the proxy,
 which appends the address it saw). The server must not rewrite the peer itself: `python -m services.gateway`
@@ -185,3 +193,25 @@ class EdgeLimiter:
             return None
         return problems.answer(429, "too many requests in this session; wait a minute", {"Retry-After": str(retry)},
                                retry_after_s=retry)
+
+
+class FhirLimits:
+    """The FHIR door's two limits (see the module's docstring); each answers None to go on, else the seconds to
+    wait (1-60). `token` raises `limits.errors.StorageError` when the shared counters do not answer."""
+
+    def __init__(self, strategy: SlidingWindowCounterRateLimiter, token_per_minute: int, calls_per_minute: int,
+                 now: Callable[[], float] = time.time) -> None:
+        self.strategy, self.now = strategy, now
+        self.tokens = RateLimitItemPerMinute(token_per_minute, namespace="fhir-token")
+        self.calls = SessionWindows(calls_per_minute, now)
+
+    async def token(self, address: str) -> int | None:
+        """A token request from `address`."""
+        if await self.strategy.hit(self.tokens, address):
+            return None
+        stats = await self.strategy.get_window_stats(self.tokens, address)
+        return max(1, min(60, math.ceil(stats.reset_time - self.now())))
+
+    def call(self, client_id: str | None, professional: str) -> int | None:
+        """A read by a token of `client_id` (None: the identity provider's) acting for `professional`."""
+        return self.calls.hit(f"{client_id or '-'}|{professional}")

@@ -142,6 +142,10 @@ class MemoryStore:
             return None
         return loaded({k: v for k, v in copy.deepcopy(found).items() if k != "event"})
 
+    async def owner(self, doc_id: str) -> str | None:
+        found = self.docs.get(doc_id)
+        return str(found["patient_matricule"]) if found is not None else None
+
     async def some_documents(self, patient: str, doc_ids: list[str], professional: bool) -> dict[str, Document]:
         return {i: d for i in doc_ids if (d := await self.document(patient, i, professional)) is not None}
 

@@ -2,8 +2,9 @@
 a practice's software gets a token with its signed SMART assertion, then reads a patient's DSP as her rules allow —
 with HAPI FHIR's own generic client as a practice would (search, page, read, values, history, refused on the
 document she blocked) — every resource and Bundle it answers valid for HAPI FHIR's validator (zero errors), every
-read in her Traçabilité; and a token is refused for a wrong signature, an expired or replayed assertion, or a
-professional the client may not act for."""
+read in her Traçabilité; a read by id needs no search first, and a professional she never let in gets the same 404
+for her document as for an id that never existed (his attempt in her trail); and a token is refused for a wrong
+signature, an expired or replayed assertion, or a professional the client may not act for."""
 
 from __future__ import annotations
 
@@ -35,11 +36,15 @@ from tests.support import encode, eventually, lab_result
 portal = test_gateway.portal  # the gateway's world (activation, access, notify, the gateway; the session's records)
 KEY = ed25519.Ed25519PrivateKey.generate()
 CLIENT, DR, STRANGER = "cabinet-weber", f"PRO-F{secrets.token_hex(3)}", f"PRO-X{secrets.token_hex(3)}"
+OUTSIDER = f"PRO-O{secrets.token_hex(3)}"  # listed, but never let in by the patient
 _REGISTRY = Path(tempfile.mkdtemp(prefix="fhir-clients-")) / "clients.json"
 _REGISTRY.write_text(json.dumps([{
     "client_id": CLIENT, "jwks": {"keys": [{**json.loads(OKPAlgorithm.to_jwk(KEY.public_key())), "kid": "k1"}]},
-    "professionals": [DR, STRANGER], "scopes": ["user/*.read", "user/DocumentReference.read", "user/Patient.read"]}]))
-GATEWAY_ENV = {"DSP_GATEWAY_FHIR_CLIENTS_FILE": str(_REGISTRY), "DSP_GATEWAY_SESSION_RATE_LIMIT_PER_MINUTE": "1000"}
+    "professionals": [DR, STRANGER, OUTSIDER],
+    "scopes": ["user/*.read", "user/DocumentReference.read", "user/Patient.read"]}]))
+TOKEN_LIMIT = 40  # token requests a minute per client address
+GATEWAY_ENV = {"DSP_GATEWAY_FHIR_CLIENTS_FILE": str(_REGISTRY), "DSP_GATEWAY_SESSION_RATE_LIMIT_PER_MINUTE": "1000",
+               "DSP_GATEWAY_FHIR_TOKEN_RATE_LIMIT_PER_MINUTE": str(TOKEN_LIMIT)}
 FHIR_JSON = "application/fhir+json"
 PDF = sample_files.pdf()
 
@@ -62,10 +67,13 @@ def assertion(url: str, key: Any = KEY, exp_in: int = 120, **claims: Any) -> str
     return jwt.encode(body, key, algorithm="EdDSA", headers={"kid": "k1"})
 
 
-async def ask_token(web: httpx.AsyncClient, signed: str, scope: str = "user/*.read") -> httpx.Response:
+async def ask_token(web: httpx.AsyncClient, signed: str, scope: str = "user/*.read",
+                    address: str | None = None) -> httpx.Response:
+    """`address`: the client's, as the reverse proxy in front (127.0.0.1, trusted) says it; none: the proxy's."""
     return await web.post("/fhir/r4/auth/token", data={
         "grant_type": "client_credentials", "scope": scope, "client_assertion": signed,
-        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"})
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+        headers={"X-Forwarded-For": address} if address else None)
 
 
 def outcome_of(reply: httpx.Response, status: int) -> str:
@@ -85,8 +93,8 @@ def valid(hapi: FhirValidator, reply: httpx.Response) -> dict[str, Any]:
     return body
 
 
-async def _listed(web: httpx.AsyncClient, url: str) -> str | None:
-    reply = await ask_token(web, assertion(url))
+async def _listed(web: httpx.AsyncClient, url: str, professional: str = DR) -> str | None:
+    reply = await ask_token(web, assertion(url, dsp_professional=professional))
     return str(reply.json()["access_token"]) if reply.status_code == 200 else None
 
 
@@ -94,7 +102,7 @@ async def test_a_practice_reads_a_dsp_as_the_patient_allows(portal: dict[str, An
                                                             unique: str, hapi: FhirValidator) -> None:
     url, lab = portal["url"], f"LAB-{unique}"
     patient = fresh_matricule(date(1979, 5, 2), int(unique[:4], 16))
-    await list_professionals(producer, DR)
+    await list_professionals(producer, DR, OUTSIDER)
     me = await onboard(portal, producer, patient, f"fhir.{unique}")
     try:
         for report, hb, day in (("R1", 13.9, "18"), ("R2", 13.5, "19"), ("R3", 11.0, "20"), ("R4", 14.2, "17")):
@@ -125,11 +133,21 @@ async def test_a_practice_reads_a_dsp_as_the_patient_allows(portal: dict[str, An
             token = await eventually(lambda: _listed(web, url))  # access has the directory's word
             valid(hapi, await web.get("/fhir/r4/metadata"))
             pro = {"Authorization": f"Bearer {token}"}
+            # a read by id stands on its own: a token that never searched (kept ids, another replica, a restart)
+            first = {path: valid(hapi, await web.get(f"/fhir/r4/{path}", headers=pro)) for path in (
+                f"DocumentReference/{docs['Bilan R4']}", f"DiagnosticReport/{docs['Bilan R1']}",
+                f"DiagnosticReport/{docs['Bilan R2']}/_history")}
+            assert first[f"DocumentReference/{docs['Bilan R4']}"]["description"] == "Bilan R4"
+            assert [e["resource"]["meta"]["versionId"] for e in
+                    first[f"DiagnosticReport/{docs['Bilan R2']}/_history"]["entry"]] == ["2", "1"]
+            alone = await web.get(f"/fhir/r4/Binary/{docs['Bilan R2']}-v2", headers=pro)
+            assert alone.status_code == 200 and alone.content == PDF
             found = valid(hapi, await web.post("/fhir/r4/Patient/_search", headers=pro, data={
                 "identifier": f"urn:dsp-mesh:fhir:sid:matricule|{patient}"}))
             assert found["total"] == 1 and patient not in found["link"][0]["url"]
             pid = found["entry"][0]["resource"]["id"]
             assert patient not in pid
+            assert {r["subject"]["reference"] for r in first.values() if "subject" in r} == {f"Patient/{pid}"}
             page = valid(hapi, await web.get("/fhir/r4/DocumentReference", headers=pro,
                                              params={"patient": pid, "_count": 3}))
             assert page["total"] == 4 and len(page["entry"]) == 3
@@ -156,6 +174,14 @@ async def test_a_practice_reads_a_dsp_as_the_patient_allows(portal: dict[str, An
             assert pdf.headers["content-type"] == "application/pdf"
             as_fhir = valid(hapi, await web.get(f"/fhir/r4/{file_url}", headers={**pro, "Accept": FHIR_JSON}))
             assert base64.b64decode(as_fhir["data"]) == PDF
+            # a professional she never let in: the same 404 as an id that never existed, nothing else said
+            outsider = {"Authorization": f"Bearer {await eventually(lambda: _listed(web, url, OUTSIDER))}"}
+            unknown = await web.get("/fhir/r4/DocumentReference/never-a-document", headers=outsider)
+            for path in (f"DocumentReference/{docs['Bilan R4']}", f"DiagnosticReport/{docs['Bilan R4']}/_history",
+                         f"Binary/{docs['Bilan R2']}-v2"):
+                theirs = await web.get(f"/fhir/r4/{path}", headers=outsider)
+                assert outcome_of(theirs, 404) == outcome_of(unknown, 404) and theirs.json() == unknown.json()
+            assert hapi.errors(unknown.json()) == []
 
             for path, status in (("/fhir/r4/DocumentReference/not-a-document", 404),
                                  (f"/fhir/r4/DocumentReference?patient={pid}&author=x", 400),
@@ -194,6 +220,8 @@ async def test_a_practice_reads_a_dsp_as_the_patient_allows(portal: dict[str, An
         assert any(e["document_id"] == docs["Bilan R2"] and e["allowed"] for e in reads)  # HAPI's read, in her trail
         assert any(e["document_id"] == blocked and not e["allowed"] for e in reads)  # the refused attempt too
         assert any(e["document_id"] is None and e["allowed"] for e in reads)  # the searches
+        assert any(e["who"].get("id") == OUTSIDER and e["document_id"] == docs["Bilan R4"] and not e["allowed"]
+                   for e in trail)  # the outsider's refused read, answered as no such resource, in her trail
 
         async def told() -> bool:
             notices = (await me.get("/v1/me/notifications")).json()["items"]
@@ -265,3 +293,12 @@ async def test_a_token_needs_a_registered_key_a_fresh_single_use_assertion_and_a
         assert outcome_of(again, 401) == "assertion already used"
         smart = (await web.get("/fhir/r4/.well-known/smart-configuration")).json()
         assert smart["token_endpoint"] == f"{url}/fhir/r4/auth/token"
+
+        # token requests are limited per client address, counted by every replica in FerretDB: a stranger
+        # hammering the endpoint is refused, the practice elsewhere is not
+        stranger = [await ask_token(web, "not-a-jwt", address="203.0.113.66") for _ in range(TOKEN_LIMIT + 1)]
+        assert {r.status_code for r in stranger[:TOKEN_LIMIT]} == {401}
+        assert "too many token requests" in outcome_of(stranger[-1], 429)
+        assert 1 <= int(stranger[-1].headers["Retry-After"]) <= 60 and hapi.errors(stranger[-1].json()) == []
+        practice = await ask_token(web, assertion(url), address="198.51.100.7")
+        assert practice.status_code == 200, practice.text

@@ -265,6 +265,8 @@ async def test_uploads_and_blocks_report_their_status_and_professionals_never_se
     assert await ok(api, "/v1/documents/details", **seen_by_pro, files=True) == {
         "items": [], "files": [], "missing": [], "next_cursor": None}
     assert (await ok(api, "/v1/documents/details", **seen_by_pro, document_ids=[doc_id]))["missing"] == [doc_id]
+    assert await ok(api, "/v1/documents/owner", document_id=doc_id) == {"patient": patient}  # blocked or not
+    assert (await call(api, "/v1/documents/owner", document_id="no-such-document"))[0] == 404
     status, problem = await call(api, "/v1/documents/details", patient=patient, document_ids=[doc_id], cursor="x")
     assert status == 422 and "without document_ids" in json.dumps(problem)
     assert await ok(api, "/v1/documents/titles", patient=patient, ids=[doc_id, "no-such-document"]) == {
@@ -297,7 +299,7 @@ async def test_only_the_gateway_reads_documents_and_only_the_console_counts(
     assert knock(api.port, {"content-type": "text/plain", **as_caller("gateway", "records")}, body,
                  "/v1/documents")[0] == 415
     for path in ("/v1/documents/timeline", "/v1/documents/detail", "/v1/documents/file", "/v1/documents/details",
-                 "/v1/documents/titles", "/v1/commands/status", "/v1/stats"):
+                 "/v1/documents/owner", "/v1/documents/titles", "/v1/commands/status", "/v1/stats"):
         assert knock(api.port, json_type, body, path)[0] == 401
     assert (await ok(api, "/v1/documents", patient=patient))["items"] == []  # the gateway may
 

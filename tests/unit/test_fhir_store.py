@@ -1,7 +1,6 @@
 """The FHIR door's store (`services.gateway.store.fhir`) over a counting stand-in of its collections: a live
 token's grant is read from the database once per replica and remembered until the token ends — never after, and
-never for an unknown token; the searches under way note their documents' owners in one write, each search
-answered only once its own rows are stored. (The real FerretDB path: tests/integration/test_fhir_api.py.)"""
+never for an unknown token. (The real FerretDB path: tests/integration/test_fhir_api.py.)"""
 
 from __future__ import annotations
 
@@ -9,7 +8,6 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from pymongo.errors import BulkWriteError
 
 from services.gateway.fhir.smart import TOKEN_TTL_S, Grant
@@ -50,7 +48,7 @@ GRANT = Grant("PRO-1000", frozenset({"user/*.read"}), "cabinet-weber")
 
 
 def world() -> tuple[FhirStore, dict[str, Collection], FakeClock]:
-    db = {name: Collection() for name in ("fhir_tokens", "fhir_client_assertions", "fhir_documents")}
+    db = {name: Collection() for name in ("fhir_tokens", "fhir_client_assertions")}
     clock = FakeClock(datetime(2026, 12, 7, 9, tzinfo=UTC))
     return FhirStore(db, clock), db, clock  # type: ignore[arg-type]
 
@@ -77,27 +75,3 @@ async def test_an_unknown_or_malformed_token_is_refused_and_never_remembered() -
     assert await store.grant("short") is None and db["fhir_tokens"].reads == 2
     token, _ = await FhirStore(db, store.clock).issue(GRANT)  # type: ignore[arg-type]
     assert await store.grant(token) == GRANT
-
-
-async def test_the_searches_under_way_note_their_documents_owners_in_one_write_each_answered_once_stored() -> None:
-    store, db, _ = world()
-    owners = db["fhir_documents"]
-    owners.gate.clear()  # the first search's write is slow: the next ones gather behind it
-    first = asyncio.create_task(store.remember("pid-a", ["d1", "d2"]))
-    await asyncio.sleep(0)
-    others = [asyncio.create_task(store.remember(f"pid-{n}", [f"e{n}", "d1"])) for n in range(5)]
-    await asyncio.sleep(0.01)
-    assert not first.done() and not any(t.done() for t in others) and owners.writes == [["d1", "d2"]]
-    owners.gate.set()
-    await asyncio.gather(first, *others)
-    assert owners.writes == [["d1", "d2"], ["e0", "d1", "e1", "e2", "e3", "e4"]]  # two writes for six searches
-    assert await store.owner("d1") == "pid-a" and await store.owner("e3") == "pid-3"  # the first writer won
-    await store.remember("pid-a", ["d1", "e2"])  # known here: no write
-    assert len(owners.writes) == 2
-
-    owners.fail = RuntimeError("FerretDB down")
-    with pytest.raises(RuntimeError, match="FerretDB down"):  # a search whose rows were not stored fails
-        await store.remember("pid-z", ["z1"])
-    owners.fail = None
-    await store.remember("pid-z", ["z1"])  # and the next one tries again
-    assert await store.owner("z1") == "pid-z"

@@ -10,11 +10,13 @@ from typing import Any
 import httpx
 import pytest
 
+from schemas.access import ActorRef
 from schemas.activation import LoginCodeRequest
-from schemas.records_api import DocumentQuery, DocumentsQuery, TimelineQuery
+from schemas.records_api import DetailsQuery, DocumentQuery, DocumentsQuery, OwnerQuery, TimelineQuery
 from services.gateway.calls import query
-from services.gateway.clients import ActivationClient, RecordsClient
+from services.gateway.clients import AccessClient, ActivationClient, RecordsClient
 from services.gateway.problems import Refusal
+from services.gateway.routes import export as export_routes
 
 PATIENT = "1893120105732"
 DETAIL = {"id": "d1", "document_type": "lab-result", "title": "Hémogramme", "author": "LAB-1",
@@ -82,3 +84,53 @@ async def test_an_unknown_or_ended_session_is_none_and_an_unanswering_activation
     with pytest.raises(Refusal) as down:
         await client.session("down")
     assert down.value.problem.status == 503
+
+
+async def test_many_details_and_a_documents_owner_are_read_by_their_contracts() -> None:
+    seen: list[tuple[str, dict[str, Any]]] = []
+    client = records({"/v1/documents/details": (200, {"items": [DETAIL], "files": [], "missing": ["d9"],
+                                                      "next_cursor": None}),
+                      "/v1/documents/owner": (404, {"detail": "no such document"})}, seen)
+    found = await client.details(DetailsQuery(patient=PATIENT, viewer="professional", document_ids=["d1", "d9"]))
+    assert [d.id for d in found.items] == ["d1"] and found.missing == ["d9"]
+    assert seen[0][0] == "/v1/documents/details" and seen[0][1]["document_ids"] == ["d1", "d9"]
+    with pytest.raises(Refusal) as unknown:
+        await client.owner(OwnerQuery(document_id="d9"))
+    assert (unknown.value.problem.status, seen[1]) == (404, ("/v1/documents/owner", {"document_id": "d9"}))
+
+
+async def test_the_export_pages_her_documents_and_her_trail_through_the_typed_clients() -> None:
+    """`routes/export.py`: records' details a page at a time (files included), access's trail a page at a time,
+    oldest entry first."""
+    seen: list[tuple[str, dict[str, Any]]] = []
+    second = {**DETAIL, "id": "d2"}
+    file = {"document_id": "d2", "version": 1, "content_type": "application/pdf", "size": 4, "data_base64": "JVBERg=="}
+
+    def records_api(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        seen.append((request.url.path, body))
+        if body.get("cursor") is None:
+            return httpx.Response(200, json={"items": [DETAIL], "files": [], "missing": [], "next_cursor": "c1"})
+        return httpx.Response(200, json={"items": [second], "files": [file], "missing": [], "next_cursor": None})
+
+    entry = {"at": "2026-10-05T12:00:00Z", "who": {"kind": "patient", "id": PATIENT, "name": "Marie Weber"},
+             "action": "read", "document_id": None, "allowed": True, "reason": "owner"}
+
+    def access_api(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        seen.append((request.url.path, body))
+        if body.get("cursor") is None:
+            return httpx.Response(200, json={"items": [{**entry, "reason": "newest"}], "next_cursor": "a1"})
+        return httpx.Response(200, json={"items": [{**entry, "reason": "oldest"}], "next_cursor": None})
+
+    documents, files = await export_routes._documents(RecordsClient(httpx.AsyncClient(
+        transport=httpx.MockTransport(records_api), base_url="http://records")), PATIENT)
+    assert [d.id for d in documents] == ["d1", "d2"] and [f.document_id for f in files] == ["d2"]
+    trail = await export_routes._trail(AccessClient(httpx.AsyncClient(
+        transport=httpx.MockTransport(access_api), base_url="http://access")), ActorRef(kind="patient", id=PATIENT),
+        PATIENT)
+    assert [e.reason for e in trail] == ["oldest", "newest"]
+    assert [(p, b.get("cursor"), b.get("files"), b.get("viewer")) for p, b in seen if "documents" in p] == [
+        ("/v1/documents/details", None, True, "patient"), ("/v1/documents/details", "c1", True, "patient")]
+    assert [(p, b.get("cursor"), b["limit"]) for p, b in seen if p == "/v1/audit"] == [
+        ("/v1/audit", None, 1000), ("/v1/audit", "a1", 1000)]

@@ -1,7 +1,8 @@
 """records' patient-document and read use cases over its in-memory store (tests/fakes/records.py): an upload stored
 once with its event fixed, listed and readable with its file; a block hides it from professionals (by list and by
-id) and is sent once; a rejected command keeps its outcome; a list pages by its cursor and refuses another list's;
-many details and files in one answer say what the single reads say, with the same viewer rules.
+id; whose DSP it is in is still answered, for access to decide on) and is sent once; a rejected command keeps its
+outcome; a list pages by its cursor and refuses another list's; many details and files in one answer say what the
+single reads say, with the same viewer rules.
 The real Kafka and FerretDB paths are tests/integration/test_records*.py."""
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from schemas.records import SetDocumentBlocked, UploadDocument
 from schemas.records_api import (
     CommandStatusQuery,
     DetailsQuery,
+    DocumentOwner,
     DocumentQuery,
     DocumentsQuery,
     FileQuery,
+    OwnerQuery,
     TimelineQuery,
     TitlesQuery,
 )
@@ -107,6 +110,9 @@ async def test_a_block_hides_the_document_from_professionals_and_is_sent_once_a_
     assert await w.reads.file(FileQuery(patient=PATIENT, document_id=doc_id, viewer="professional")) is None
     shown = await w.reads.documents(DocumentsQuery(patient=PATIENT))
     assert [(d.id, d.blocked) for d in shown.items] == [(doc_id, True)]  # the patient still sees it
+    # whose DSP it is in, blocked or not (access decides on it next, and refuses it); an unknown id: none
+    assert await w.reads.owner(OwnerQuery(document_id=doc_id)) == DocumentOwner(patient=PATIENT)
+    assert await w.reads.owner(OwnerQuery(document_id="no-such-document")) is None
 
     with pytest.raises(Rejected, match="no such document"):
         await w.documents.apply(SetDocumentBlocked(command="unblock-document", command_id="b-2",

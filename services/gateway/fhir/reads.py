@@ -5,11 +5,12 @@ records' read API answers as viewer "professional", which never shows a blocked 
 - A search (`Patient`, `DocumentReference`, `DiagnosticReport`, `Observation`) is one decision on the DSP; its
   list is what records shows a professional, filtered here, and `total` is counted on that list — after access's
   filtering, so a blocked document is in no total, no id and no page.
-- A read by id (`DocumentReference/{id}`, `DiagnosticReport/{id}`, its `_history`, `Binary/{id}`) is a decision on
-  that document. A document the patient blocked answers 404, as an unknown id does (the refused attempt is in her
-  trail all the same): a 403 would tell that it exists.
-- Ids: the patient's is opaque (`ids.PatientIds`); a document's is its DSP id, whose DSP the gateway learnt when a
-  search answered it (`store.fhir.FhirStore.owner`)."""
+- A read by id (`DocumentReference/{id}`, `DiagnosticReport/{id}`, its `_history`, `Binary/{id}`) stands on its own
+  (another token, another replica, after a restart: no search needed first): records says whose DSP the document is
+  in (`/v1/documents/owner`), then access decides on that DSP and that document. Every refusal answers the same 404
+  as an id that never existed — a document she blocked, a DSP this professional may not read: a 403 would tell
+  that the document exists. The refused attempt is in her trail all the same (access audits every decision).
+- Ids: the patient's is opaque (`ids.PatientIds`); a document's is its DSP id."""
 
 from __future__ import annotations
 
@@ -17,15 +18,23 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
+from schemas.access import ActorRef, DecisionRequest
 from schemas.fields import check_matricule
-from schemas.records_api import DocumentDetail, DocumentDetails, DocumentFile, DocumentSummary
+from schemas.records_api import (
+    DetailsQuery,
+    DocumentDetail,
+    DocumentFile,
+    DocumentQuery,
+    DocumentsQuery,
+    DocumentSummary,
+    FileQuery,
+    OwnerQuery,
+)
 
-from ..calls import read
 from ..context import Context
 from ..problems import Refusal
-from ..store.fhir import FhirStore
 from . import resources as fhir
 from .ids import PatientIds
 from .params import BadParameter, Query, dates, reference_id, tokens
@@ -33,10 +42,11 @@ from .resources import Json
 from .smart import Grant
 
 T = TypeVar("T")
-BLOCKED = "document blocked by the patient"  # access's reason (services/access/decisions.py)
+NO_SUCH = "no such resource"  # every refused read by id: unknown, blocked, or in a DSP this professional may not read
 PAGE = 100  # records' largest page
 DETAILS_AT_ONCE = 200  # documents per records call (its largest)
 STATUS = {"current": "active", "entered-in-error": "withdrawn"}
+VIEWER = "professional"  # records never shows such a viewer a blocked document
 
 
 @dataclass
@@ -45,25 +55,19 @@ class Reader:
 
     c: Context
     ids: PatientIds
-    store: FhirStore
     base: str
     grant: Grant
 
     # -- decisions and records ------------------------------------------------------------------------------------
 
     async def decide(self, matricule: str, document: str | None = None) -> None:
-        body: dict[str, Any] = {"actor": {"kind": "professional", "id": self.grant.professional}, "action": "read",
-                                "patient": matricule}
-        if document:
-            body["document"] = document
-        reply = await self.c.access.post("/v1/decisions", json=body)
-        if reply.status_code != 200:
-            raise Refusal(503, "access decisions unavailable; try again")
-        decision = reply.json()
-        if not decision["allowed"]:
-            if document and decision["reason"] == BLOCKED:
-                raise Refusal(404, "no such resource")
-            raise Refusal(403, decision["reason"])
+        decision = await self.c.clients.access.decide(DecisionRequest(
+            actor=ActorRef(kind="professional", id=self.grant.professional), action="read", patient=matricule,
+            document=document))
+        if not decision.allowed:
+            if document:  # whatever the reason: the same answer as no such document
+                raise Refusal(404, NO_SUCH)
+            raise Refusal(403, decision.reason)
 
     def matricule(self, pid: str) -> str:
         found = self.ids.matricule(pid)
@@ -72,38 +76,38 @@ class Reader:
         return found
 
     async def owner(self, document: str) -> str:
-        pid = await self.store.owner(document)
-        if pid is None:
-            raise Refusal(404, "no such resource")
-        return self.matricule(pid)
+        """The matricule of the DSP `document` is in (records'), or the 404 of an unknown document."""
+        try:
+            return (await self.c.clients.records.owner(OwnerQuery(document_id=document))).patient
+        except Refusal as refused:
+            if refused.problem.status == 404:
+                raise Refusal(404, NO_SUCH) from None
+            raise
 
     async def visible(self, matricule: str) -> list[DocumentSummary]:
         """Every document of the DSP a professional may see (newest report first), withdrawn ones included."""
         out: list[DocumentSummary] = []
         cursor: str | None = None
         while True:
-            page = await self._records("/v1/documents", matricule, sort="reported_at", include_withdrawn=True,
-                                       limit=PAGE, cursor=cursor)
-            out += [DocumentSummary.model_validate(d) for d in page["items"]]
-            cursor = page["next_cursor"]
+            page = await self.c.clients.records.documents(DocumentsQuery(
+                patient=matricule, viewer=VIEWER, sort="reported_at", include_withdrawn=True, limit=PAGE,
+                cursor=cursor))
+            out += page.items
+            cursor = page.next_cursor
             if cursor is None:
                 return out
 
     async def detail(self, matricule: str, document: str) -> DocumentDetail:
-        return DocumentDetail.model_validate(await self._records("/v1/documents/detail", matricule,
+        return await self.c.clients.records.detail(DocumentQuery(patient=matricule, viewer=VIEWER,
                                                                  document_id=document))
 
     async def details(self, matricule: str, documents: Sequence[DocumentSummary]) -> list[DocumentDetail]:
         """The documents' details, in their order: records' `/v1/documents/details`, DETAILS_AT_ONCE at a time (a
         document blocked since the list was read is left out, as records leaves it out)."""
         chunks = [documents[i:i + DETAILS_AT_ONCE] for i in range(0, len(documents), DETAILS_AT_ONCE)]
-        pages = await asyncio.gather(*(self._records("/v1/documents/details", matricule,
-                                                     document_ids=[d.id for d in chunk]) for chunk in chunks))
-        return [d for page in pages for d in DocumentDetails.model_validate(page).items]
-
-    async def _records(self, path: str, matricule: str, **body: Any) -> Any:
-        return await read(self.c.records, "records", path, {"patient": matricule, "viewer": "professional", **body},
-                          keep=(404,))
+        pages = await asyncio.gather(*(self.c.clients.records.details(DetailsQuery(
+            patient=matricule, viewer=VIEWER, document_ids=[d.id for d in chunk])) for chunk in chunks))
+        return [d for page in pages for d in page.items]
 
     def _patient(self, query: Query) -> tuple[str, str]:
         """(opaque id, matricule) of the patient a search names (`patient=` or `subject=`)."""
@@ -151,10 +155,8 @@ class Reader:
         docs = [d for d in await self.visible(matricule)
                 if when(d.reported_at) and kind(fhir.LOINC, fhir.TYPES[d.document_type][0])
                 and (not statuses or d.status in {STATUS[s] for s in statuses})]
-        page = self._page(query, "DocumentReference", [fhir.document_reference(d, pid) for d in window(query, docs)],
-                          len(docs))
-        await self._remember(pid, page)
-        return page
+        return self._page(query, "DocumentReference",
+                          [fhir.document_reference(d, pid) for d in window(query, docs)], len(docs))
 
     async def diagnostic_reports(self, query: Query) -> Json:
         pid, matricule = self._patient(query)
@@ -165,12 +167,9 @@ class Reader:
         if query.values.get("date") or statuses:  # the filters read the reports themselves
             reports = [r for r in (self._current(d, pid) for d in await self.details(matricule, labs))
                        if when(_effective(r)) and (not statuses or r["status"] in statuses)]
-            page = self._page(query, "DiagnosticReport", window(query, reports), len(reports))
-        else:  # only the page's reports are read
-            shown = await self.details(matricule, window(query, labs))
-            page = self._page(query, "DiagnosticReport", [self._current(d, pid) for d in shown], len(labs))
-        await self._remember(pid, page)
-        return page
+            return self._page(query, "DiagnosticReport", window(query, reports), len(reports))
+        shown = await self.details(matricule, window(query, labs))  # only the page's reports are read
+        return self._page(query, "DiagnosticReport", [self._current(d, pid) for d in shown], len(labs))
 
     async def observations(self, query: Query) -> Json:
         pid, matricule = self._patient(query)
@@ -181,12 +180,7 @@ class Reader:
                   for o in fhir.report_observations(doc, fhir.current_version(doc), pid)
                   if any(code(c.get("system"), c["code"]) for c in o["code"]["coding"])
                   and when(_effective(o) or _instant(o["issued"]))]
-        page = self._page(query, "Observation", window(query, values), len(values))
-        await self._remember(pid, page)
-        return page
-
-    async def _remember(self, pid: str, page: Json) -> None:
-        await self.store.remember(pid, {_document_of(e["resource"]) for e in page["entry"]})
+        return self._page(query, "Observation", window(query, values), len(values))
 
     @staticmethod
     def _current(doc: DocumentDetail, pid: str) -> Json:
@@ -230,23 +224,17 @@ class Reader:
     async def binary(self, binary_id: str) -> DocumentFile:
         document, _, version = binary_id.rpartition("-v")
         if not document or not version.isdigit() or not 1 <= int(version) <= 10_000:
-            raise Refusal(404, "no such resource")
+            raise Refusal(404, NO_SUCH)
         matricule = await self.owner(document)
         await self.decide(matricule, document)
-        return DocumentFile.model_validate(await self._records("/v1/documents/file", matricule, document_id=document,
-                                                               version=int(version)))
+        return await self.c.clients.records.file(FileQuery(patient=matricule, viewer=VIEWER, document_id=document,
+                                                           version=int(version)))
 
 
 def window(query: Query, items: Sequence[T]) -> list[T]:
     """The items of the page a search asks for (`_offset`, `_count`)."""
     count, offset = query.count(), query.offset()
     return list(items[offset:offset + count]) if count else []
-
-
-def _document_of(resource: Json) -> str:
-    """The DSP document a resource comes from (an observation's id is `<document>-<n>`)."""
-    rid = str(resource["id"])
-    return rid.rsplit("-", 1)[0] if resource["resourceType"] == "Observation" else rid
 
 
 def _effective(resource: Json) -> datetime | None:

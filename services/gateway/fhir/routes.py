@@ -11,7 +11,8 @@ Services: `client_credentials` with its signed JWT assertion, used once) or for 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Coroutine
+import re
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -23,13 +24,16 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Header, Request, Respon
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from limits.errors import StorageError
 from starlette.exceptions import HTTPException
 
+from schemas.access import ProfessionalGet
 from services.kit.errors import TRANSIENT
 
 from ..bus import Unavailable
-from ..calls import read
+from ..calls import query as contract
 from ..context import ctx
+from ..limits import FhirLimits
 from ..pro_assertion import AssertionRefused, check_assertion
 from ..problems import Refusal
 from ..store.fhir import FhirStore
@@ -51,13 +55,15 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (Unavailable, *TRANSIENT, ht
 
 @dataclass
 class FhirDoor:
-    """The door's wiring (app.state.fhir): patient ids, its store, the registered clients, its public base URL."""
+    """The door's wiring (app.state.fhir): patient ids, its store, the registered clients, its public base URL,
+    its rate limits."""
 
     ids: PatientIds
     store: FhirStore
     clients: dict[str, smart.Client]
     base_url: str | None
     published: datetime
+    limits: FhirLimits
 
     def base(self, request: Request) -> str:
         return self.base_url or str(request.base_url).rstrip("/") + PREFIX
@@ -67,9 +73,11 @@ def answer(resource: fhir.Json, status: int = 200, headers: dict[str, str] | Non
     return JSONResponse(resource, status, headers, media_type=FHIR_JSON)
 
 
-def outcome(status: int, diagnostics: str, code: str | None = None) -> Response:
-    headers = {"WWW-Authenticate": 'Bearer realm="dsp-fhir"'} if status == 401 else None
-    return answer(fhir.operation_outcome(code or ISSUE_CODES.get(status, "exception"), diagnostics), status, headers)
+def outcome(status: int, diagnostics: str, code: str | None = None,
+            headers: Mapping[str, str] | None = None) -> Response:
+    sent = {**(headers or {}), **({"WWW-Authenticate": 'Bearer realm="dsp-fhir"'} if status == 401 else {})}
+    return answer(fhir.operation_outcome(code or ISSUE_CODES.get(status, "exception"), diagnostics), status,
+                  sent or None)
 
 
 class FhirRoute(APIRoute):
@@ -88,7 +96,9 @@ class FhirRoute(APIRoute):
                                else 401, exc.reason)
             except HTTPException as exc:
                 status = 400 if exc.status_code == 422 else exc.status_code
-                return outcome(status, str(exc.detail) if status < 500 else "a service did not answer; try again")
+                return outcome(status, str(exc.detail) if status < 500 else "a service did not answer; try again",
+                               headers={"Retry-After": exc.headers["Retry-After"]}
+                               if exc.headers and "Retry-After" in exc.headers else None)
             except RequestValidationError:
                 return outcome(400, "the request does not follow this API (see the CapabilityStatement)")
             except TRANSIENT_ERRORS:
@@ -108,14 +118,35 @@ def door(request: Request) -> FhirDoor:
 
 
 async def granted(request: Request, authorization: Annotated[str | None, Header()] = None) -> smart.Grant:
-    """The grant of this request's bearer token, else 401."""
+    """The grant of this request's bearer token, else 401; 429 past its caller's limit (its client and
+    professional: `limits.FhirLimits.call`)."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Refusal(401, "a bearer token is required (POST /fhir/r4/auth/token)")
-    found = await door(request).store.grant(token.strip())
+    d = door(request)
+    found = await d.store.grant(token.strip())
     if found is None:
         raise Refusal(401, "the token is unknown or has expired; ask for a new one")
+    retry = d.limits.call(found.client_id, found.professional)
+    if retry is not None:
+        raise _throttled("too many requests for this client and professional; wait a minute", retry)
     return found
+
+
+def _throttled(reason: str, retry: int) -> Refusal:
+    return Refusal(429, reason, headers={"Retry-After": str(retry)})
+
+
+async def _token_allowed(request: Request, d: FhirDoor) -> None:
+    """A token request counted against its client address (shared by every replica), before anything is checked."""
+    address = getattr(request.state, "client_address", None) or (request.client.host if request.client else "-")
+    try:
+        retry = await d.limits.token(address)
+    except StorageError as exc:
+        log.warning("rate-limit store unreachable; answered 503", error=type(exc.storage_error).__name__)
+        raise Refusal(503, "try again in a moment") from None
+    if retry is not None:
+        raise _throttled("too many token requests from this address; wait a minute", retry)
 
 
 Granted = Annotated[smart.Grant, Depends(granted)]
@@ -125,7 +156,7 @@ def reader(request: Request, grant: Granted, resource: str) -> Reader:
     if not smart.allows(grant.scopes, resource):
         raise Refusal(403, f"the token's scopes do not allow reading {resource}")
     d = door(request)
-    return Reader(ctx(request), d.ids, d.store, d.base(request), grant)
+    return Reader(ctx(request), d.ids, d.base(request), grant)
 
 
 def query(request: Request, allowed: tuple[str, ...], form: dict[str, str] | None = None) -> Query:
@@ -149,7 +180,9 @@ async def smart_config(request: Request) -> Response:
 @router.post("/auth/token")
 async def token(request: Request, background: BackgroundTasks) -> Response:
     """An access token for a registered client's signed assertion, or for the identity provider's assertion."""
-    d, form = door(request), {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    d = door(request)
+    await _token_allowed(request, d)
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     now = request.app.state.clock()
     grant_type = form.get("grant_type")
     if grant_type == "client_credentials":
@@ -159,9 +192,9 @@ async def token(request: Request, background: BackgroundTasks) -> Response:
     else:
         raise smart.Refused("grant_type is client_credentials or urn:ietf:params:oauth:grant-type:jwt-bearer",
                             "unsupported_grant_type")
-    listed = await read(ctx(request).access, "access", "/v1/professionals/get",
-                        {"professional_id": grant.professional}, keep=())
-    if not listed["listed"] or not listed["active"]:
+    listed = await ctx(request).clients.access.professional(
+        contract(ProfessionalGet, None, professional_id=grant.professional))
+    if not listed.listed or not listed.active:
         raise Refusal(401, "the professional is not listed and active in the professional directory")
     access_token, ttl = await d.store.issue(grant)
     if d.store.purge_due():
@@ -282,9 +315,13 @@ async def unknown(rest: str) -> Response:
     return outcome(404, "not served here: this FHIR API is read-only (see /fhir/r4/metadata)", "not-supported")
 
 
+FHIR_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,63}")  # a FHIR id that is also a DSP identifier
+
+
 def _id(text: str) -> str:
-    """A FHIR id (1-64 of A-Z a-z 0-9 - .); anything else is no resource of ours."""
-    if not 1 <= len(text) <= 64 or not all(ch.isascii() and (ch.isalnum() or ch in "-.") for ch in text):
+    """A FHIR id (1-64 of A-Z a-z 0-9 - .) that can be a DSP document's (it starts with a letter or digit);
+    anything else is no resource of ours."""
+    if FHIR_ID.fullmatch(text) is None:
         raise Refusal(404, "no such resource")
     return text
 

@@ -6,10 +6,9 @@
 - `fhir_client_assertions`: every SMART client assertion already used (`_id` = `<client>|<jti>`), kept until it has
   expired — a replay is a duplicate `_id`, the one claim FerretDB makes reliably, whichever replica sees it.
   (The identity provider's assertions are remembered where `/v1/pro/login` remembers them: one use in all.)
-- `fhir_documents`: which DSP a document id belongs to (`_id` = the document id, `pid` = the patient's opaque FHIR id,
-  never the matricule), learned from the documents a search answered. A read by id (`DocumentReference/{id}`,
-  `Binary/{id}`) carries no patient; this is how the gateway knows whose DSP to ask access about. An id never
-  answered by a search is a 404 (like an unknown one).
+
+Which DSP a document is in (for a read by id) is records' to say (`/v1/documents/owner`); the `fhir_documents`
+collection that noted it from the searches' answers is no longer read nor written (an old one can be dropped).
 
 The registered clients (`Clients`) are the agency's word, read once from a JSON file
 (`DSP_GATEWAY_FHIR_CLIENTS_FILE`): a list of `{"client_id", "jwks", "professionals", "scopes"}`.
@@ -18,68 +17,27 @@ ends, so each replica remembers the grants it issued or looked up until they end
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import secrets
-from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import structlog
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from services.kit.runtime import Clock, utc_now
 
 from ..fhir.smart import TOKEN_TTL_S, Client, Grant
 
 log = structlog.get_logger("dsp.gateway.fhir")
-DUPLICATE = 11000
-KNOWN_MAX = 100_000  # document ids this process knows are indexed (skips a write per search)
 GRANTS_MAX = 10_000  # live tokens' grants remembered by this process (a few MB at most)
 
 
 def digest(token: str) -> str:
     return hashlib.sha256(b"dsp-fhir-token\x1f" + token.encode()).hexdigest()
-
-
-class GroupWrite:
-    """Writes of `{key: value}` that callers await, merged: at most one write in flight; the ones asked meanwhile
-    go together in the next, as soon as it ends (no fixed wait). Each caller learns its own write's outcome."""
-
-    def __init__(self, flush: Callable[[dict[str, str]], Awaitable[None]]) -> None:
-        self.flush = flush
-        self.waiting: list[tuple[dict[str, str], asyncio.Future[None]]] = []
-        self.running: asyncio.Task[None] | None = None
-
-    async def write(self, rows: dict[str, str]) -> None:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.waiting.append((rows, done))
-        if self.running is None:
-            self.running = asyncio.create_task(self._run())
-        await asyncio.shield(done)  # a caller that gives up does not cancel the others' write
-
-    async def _run(self) -> None:
-        try:
-            while self.waiting:
-                batch, self.waiting = self.waiting, []
-                merged: dict[str, str] = {}
-                for rows, _ in batch:
-                    merged.update(rows)
-                try:
-                    await self.flush(merged)
-                except Exception as exc:  # noqa: BLE001 - handed to each caller of this batch
-                    for _, done in batch:
-                        if not done.done():
-                            done.set_exception(exc)
-                else:
-                    for _, done in batch:
-                        if not done.done():
-                            done.set_result(None)
-        finally:
-            self.running = None
 
 
 def load_clients(path: str | None) -> dict[str, Client]:
@@ -100,9 +58,7 @@ def load_clients(path: str | None) -> dict[str, Client]:
 class FhirStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]], clock: Clock = utc_now) -> None:
         self.tokens, self.assertions = db["fhir_tokens"], db["fhir_client_assertions"]
-        self.documents, self.clock = db["fhir_documents"], clock
-        self._known: set[str] = set()
-        self._writes = GroupWrite(self._insert_owners)
+        self.clock = clock
         self._grants: dict[str, tuple[Grant, datetime]] = {}  # token digest -> (grant, end), looked up or issued
         self._purged: datetime | None = None
 
@@ -151,30 +107,6 @@ class FhirStore:
             if len(self._grants) >= GRANTS_MAX:
                 self._grants.clear()
         self._grants[key] = (grant, expires)
-
-    async def remember(self, pid: str, documents: Iterable[str]) -> None:
-        """Note whose DSP each document answered by a search is in (first writer wins; the same answer anyway),
-        stored before this returns. The searches under way share one insert (`_writes`): while one is written,
-        the next ones gather, and go together as soon as it ends — one database write for many searches."""
-        fresh = [d for d in documents if d not in self._known]
-        if not fresh:
-            return
-        await self._writes.write({d: pid for d in fresh})
-        if len(self._known) > KNOWN_MAX:
-            self._known.clear()
-        self._known.update(fresh)
-
-    async def _insert_owners(self, owners: dict[str, str]) -> None:
-        try:
-            await self.documents.insert_many([{"_id": d, "pid": p} for d, p in owners.items()], ordered=False)
-        except BulkWriteError as exc:
-            if any(e.get("code") != DUPLICATE for e in exc.details.get("writeErrors", [])):
-                raise
-
-    async def owner(self, document: str) -> str | None:
-        """The opaque patient id of a document's DSP, if a search ever answered it."""
-        found = await self.documents.find_one({"_id": document})
-        return str(found["pid"]) if found else None
 
     def purge_due(self) -> bool:
         """True at most once every 10 minutes (a purge then runs after a token is issued)."""

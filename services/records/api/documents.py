@@ -1,5 +1,5 @@
 """The gateway's routes (the use case `service/reads.py`): documents, search, timeline, detail, file, many details
-(and files) at once, titles, an analyte's history, the status of a command."""
+(and files) at once, whose DSP a document is in, titles, an analyte's history, the status of a command."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from schemas.records_api import (
     DocumentQuery,
     DocumentsQuery,
     FileQuery,
+    OwnerQuery,
     TimelineQuery,
     TitlesQuery,
     ValuesQuery,
@@ -55,6 +56,10 @@ def routes(door: Door, reads: Reads) -> list[tuple[str, Any]]:
         found = await reads.file(FileQuery.model_validate_json(raw))
         return _ok(found) if found is not None else (404, {"detail": "no such document file in this DSP"})
 
+    async def owner(raw: bytes) -> Answer:
+        found = await reads.owner(OwnerQuery.model_validate_json(raw))
+        return _ok(found) if found is not None else (404, {"detail": "no such document"})
+
     async def details(raw: bytes) -> Answer:
         try:  # a large answer (files): serialised by pydantic in one go
             return 200, (await reads.details(DetailsQuery.model_validate_json(raw))).model_dump_json().encode()
@@ -75,6 +80,7 @@ def routes(door: Door, reads: Reads) -> list[tuple[str, Any]]:
             ("/v1/documents/detail", door.endpoint(detail, GATEWAY)),
             ("/v1/documents/file", door.endpoint(file, GATEWAY)),
             ("/v1/documents/details", door.endpoint(details, GATEWAY)),
+            ("/v1/documents/owner", door.endpoint(owner, GATEWAY)),
             ("/v1/documents/titles", door.endpoint(titles, GATEWAY)),
             ("/v1/documents/values", door.endpoint(values, GATEWAY)),
             ("/v1/commands/status", door.endpoint(command_status, GATEWAY))]

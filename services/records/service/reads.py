@@ -1,8 +1,9 @@
 """The use case "the gateway reads a DSP" (after access decided, so the viewer is the gateway's word): a patient's
 documents (listed, searched, or as a timeline: `domain.listing`), one document's detail and file (`domain.views`),
-their titles, an analyte's history (every result of a LOINC code in the current versions of the active lab results),
-the status of a command the gateway sent. A professional never sees a blocked document, not even by
-its id; a lab result names its laboratory as the directory lists it (from memory: `laboratories`)."""
+whose DSP a document is in (for a read by id that names no patient: access decides next), their titles, an
+analyte's history (every result of a LOINC code in the current versions of the active lab results), the status of a
+command the gateway sent. A professional never sees a blocked document, not even by its id; a lab result names its
+laboratory as the directory lists it (from memory: `laboratories`)."""
 
 from __future__ import annotations
 
@@ -18,11 +19,13 @@ from schemas.records_api import (
     DocumentDetails,
     DocumentFile,
     DocumentFileInfo,
+    DocumentOwner,
     DocumentPage,
     DocumentQuery,
     DocumentsQuery,
     DocumentTitles,
     FileQuery,
+    OwnerQuery,
     TimelineQuery,
     TitlesQuery,
     ValuesQuery,
@@ -124,6 +127,12 @@ class Reads:
             return None
         return DocumentFile(document_id=query.document_id, version=found[0], content_type=found[1]["content_type"],
                             size=len(data), data_base64=base64.b64encode(data).decode())
+
+    async def owner(self, query: OwnerQuery) -> DocumentOwner | None:
+        """Whose DSP the document is in (blocked or not: access decides next, and refuses a blocked one); None: no
+        such document."""
+        found = await self.store.owner(query.document_id)
+        return DocumentOwner(patient=found) if found is not None else None
 
     async def titles(self, query: TitlesQuery) -> DocumentTitles:
         return DocumentTitles(titles=await self.store.titles(query.patient, query.ids) if query.ids else {})

@@ -133,6 +133,11 @@ class RecordsStore:
             return None
         return loaded(found)
 
+    async def owner(self, doc_id: str) -> str | None:
+        """The DSP a document is in, by `_id` (its patient, nothing else read)."""
+        found = await self.documents.find_one({"_id": doc_id}, {"patient_matricule": 1})
+        return str(found["patient_matricule"]) if found is not None else None
+
     async def add_upload(self, doc: Document, event: str) -> str:
         """A patient's upload, its event fixed in the same write (first write wins); the event's stored bytes."""
         await self.documents.update_one({"_id": doc["_id"]}, {"$setOnInsert": {**stored(doc), "blocked": False,

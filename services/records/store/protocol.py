@@ -78,6 +78,9 @@ class Store(Protocol):
     async def document(self, patient: str, doc_id: str, professional: bool) -> Document | None:
         """The patient's document `doc_id`; None for another's, or a blocked one for a professional."""
 
+    async def owner(self, doc_id: str) -> str | None:
+        """The matricule of the DSP document `doc_id` is in (blocked or not); None: no such document."""
+
     async def some_documents(self, patient: str, doc_ids: list[str], professional: bool) -> dict[str, Document]:
         """`document`, for many ids in one read: those of the patient's the viewer may see, by id."""
 

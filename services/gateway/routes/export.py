@@ -5,24 +5,25 @@ first entry her patient summary (an IPS-shaped `document` Bundle).
 
 The owner, or an assistant for the DSP they assist (`X-DSP-Patient`; their read is decided and audited, like any
 assistant's); a professional cannot (there is no patient session). Everything is read from the services' APIs:
-records (as viewer "patient": blocked documents included — they are hers), access (her choices and her trail)."""
+records (as viewer "patient": blocked documents included — they are hers), access (her choices and her trail),
+through the typed clients (`clients/`)."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any, cast
+from typing import cast
 
 from fastapi import APIRouter, Request, Response
 
-from schemas.access import AccessStateV1, AuditEntryV1
-from schemas.records_api import DocumentDetail, DocumentDetails, DocumentFile
+from schemas.access import AccessStateV1, ActorRef, AuditEntryV1, PatientQuery
+from schemas.records_api import DetailsQuery, DocumentDetail, DocumentFile
 
-from .calls import read
-from .context import Context, ReadingFor, ctx
-from .fhir import export
-from .fhir.routes import FHIR_JSON, FhirDoor
-from .problems import errors
+from ..clients import AccessClient, RecordsClient
+from ..context import ReadingFor, ctx
+from ..fhir import export
+from ..fhir.routes import FHIR_JSON, FhirDoor
+from ..problems import errors
 
 router = APIRouter(prefix="/v1/me", tags=["patient"], responses=errors(400, 401, 403, 413, 422, 429, 503))
 PAGE = 200  # documents (with their files) per records answer, its largest: ~1.5 MB with a PDF in five
@@ -34,11 +35,13 @@ PAGE = 200  # documents (with their files) per records answer, its largest: ~1.5
                                              "a `document` Bundle), as a download",
                              "content": {FHIR_JSON: {"schema": {"type": "object"}}}}})
 async def my_export(request: Request, who: ReadingFor) -> Response:
-    c, door = ctx(request), _door(request)
+    clients, door = ctx(request).clients, _door(request)
     now, patient = request.app.state.clock(), who.patient
-    actor = {"actor": {"kind": "patient", "id": who.user}, "patient": patient}
+    actor = ActorRef(kind="patient", id=who.user)
     # records and access answer at the same time: her documents with their files, a page at a time, her choices
-    answers = await asyncio.gather(_documents(c, patient), _state(c, actor), _trail(c, actor),
+    answers = await asyncio.gather(_documents(clients.records, patient),
+                                   clients.access.state(PatientQuery(actor=actor, patient=patient)),
+                                   _trail(clients.access, actor, patient),
                                    return_exceptions=True)  # each one ends before a refusal is answered
     for failed in answers:
         if isinstance(failed, BaseException):
@@ -57,16 +60,15 @@ def _door(request: Request) -> FhirDoor:
     return found
 
 
-async def _documents(c: Context, patient: str) -> tuple[list[DocumentDetail], list[DocumentFile]]:
+async def _documents(records: RecordsClient, patient: str) -> tuple[list[DocumentDetail], list[DocumentFile]]:
     """Every document of her DSP (withdrawn and blocked ones included) with every version's file: records'
     `/v1/documents/details`, a page of PAGE at a time (one call per page, not one per document and per file)."""
     documents: list[DocumentDetail] = []
     files: list[DocumentFile] = []
     cursor: str | None = None
     while True:
-        page = DocumentDetails.model_validate(await read(c.records, "records", "/v1/documents/details", {
-            "patient": patient, "viewer": "patient", "include_withdrawn": True, "files": True, "limit": PAGE,
-            "cursor": cursor}, keep=(404,)))
+        page = await records.details(DetailsQuery(patient=patient, viewer="patient", include_withdrawn=True,
+                                                  files=True, limit=PAGE, cursor=cursor))
         documents += page.items
         files += page.files
         cursor = page.next_cursor
@@ -74,18 +76,14 @@ async def _documents(c: Context, patient: str) -> tuple[list[DocumentDetail], li
             return documents, files
 
 
-async def _state(c: Context, actor: dict[str, Any]) -> AccessStateV1:
-    return AccessStateV1.model_validate(await read(c.access, "access", "/v1/access-state", actor, keep=(403,)))
-
-
-async def _trail(c: Context, actor: dict[str, Any]) -> list[AuditEntryV1]:
+async def _trail(access: AccessClient, actor: ActorRef, patient: str) -> list[AuditEntryV1]:
     """Her whole Traçabilité, oldest first."""
     out: list[AuditEntryV1] = []
     cursor: str | None = None
     while True:
-        page = await read(c.access, "access", "/v1/audit", {**actor, "limit": 1000, "cursor": cursor}, keep=(403,))
-        out += [AuditEntryV1.model_validate(e) for e in page["items"]]
-        cursor = page["next_cursor"]
+        page = await access.audit(PatientQuery(actor=actor, patient=patient, limit=1000, cursor=cursor))
+        out += page.items
+        cursor = page.next_cursor
         if cursor is None:
             return out[::-1]
 
