@@ -12,12 +12,12 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from stdnum import luhn, verhoeff
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -288,32 +288,52 @@ async def read_topic(bootstrap: str, topic: str, key_prefix: bytes, count: int, 
     return found
 
 
+async def commit_group_offsets(bootstrap: str, group: str, offsets: Mapping[TopicPartition, int],
+                               within_s: float = 60.0) -> None:
+    """Commit `offsets` as consumer group `group`'s next positions, from outside the group: its start put past the
+    run's history (`skip_history`), or back before a message whose effect was done but whose offset was never
+    committed (a kill between the two). The broker takes such a commit only from a group with no member left, so it
+    is retried, once a second, until the last members have left (a killed one's session timed out) and the commit
+    reads back; a TimeoutError after `within_s`."""
+    from aiokafka.errors import KafkaError
+
+    deadline = time.monotonic() + within_s
+    while True:
+        consumer = AIOKafkaConsumer(**kafka_options(bootstrap), group_id=group, enable_auto_commit=False)
+        await consumer.start()
+        refused: Exception | None = None
+        try:
+            consumer.assign(list(offsets))
+            await consumer.commit(dict(offsets))
+            read_back = await asyncio.gather(*(consumer.committed(tp) for tp in offsets))
+            if read_back == list(offsets.values()):
+                return
+        except KafkaError as exc:  # the group's last members have not left yet
+            refused = exc
+        finally:
+            await consumer.stop()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"consumer group {group}: its offsets not committed within {within_s:g} s "
+                               "(a member never left?)") from refused
+        await asyncio.sleep(1.0)
+
+
 async def skip_history(bootstrap: str, groups: list[str], within_s: float = 60.0) -> None:
     """Commit, for each consumer group in `groups`, the current end of every topic: a module's world on the run's
     shared broker starts where the run is, instead of first replaying what other modules published since it last
     ran (a fleet's thousands of commands, hundreds of activations: minutes of argon2 hashes and letters on a loaded
     CI machine before its own patient's turn). Call it before the world's workers start (no member in the group)."""
-    from aiokafka import TopicPartition
-    from aiokafka.errors import KafkaError
-
     from schemas.topics import all_topics
 
     parts = [TopicPartition(name, p) for name, count in all_topics().items() for p in range(count)]
+    consumer = AIOKafkaConsumer(**kafka_options(bootstrap), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(parts)
+    finally:
+        await consumer.stop()
     for group in groups:
-        deadline = time.monotonic() + within_s
-        while True:
-            consumer = AIOKafkaConsumer(**kafka_options(bootstrap), group_id=group, enable_auto_commit=False)
-            await consumer.start()
-            try:
-                consumer.assign(parts)
-                await consumer.commit(dict(await consumer.end_offsets(parts)))
-                break
-            except KafkaError:  # the group's last members have not left yet: wait for them
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(1.0)
-            finally:
-                await consumer.stop()
+        await commit_group_offsets(bootstrap, group, ends, within_s)
 
 
 def header(record: ConsumerRecord[bytes, bytes], name: str) -> str:

@@ -3,7 +3,7 @@
 Decisions as the gateway asks for them: `POST /v1/decisions` on a real access worker (its view loaded from a
 MongoDB snapshot of --patients patients holding --grants grants; every professional's decision audited in
 the hash chain before the answer). Requests are sent open-loop at --rate per second for --seconds by vegeta, a
-native load generator (`bench.access.vegeta`, built on first use), so sending them does not eat the worker's CPU;
+native load generator (`bench.vegeta`, built on first use), so sending them does not eat the worker's CPU;
 latency is measured from each request's scheduled time, so queueing counts. The raw baseline, in the same run, is
 the same worker answering `GET /health/live` at the same rate: HTTP and the event loop, no decision, no audit.
 The time split comes from the worker's own `/metrics` (`services.access.api.timing`): door (Host, content type, service
@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
-from bench.access import vegeta
+from bench import vegeta
 from bench.access.__main__ import T0, build, queries
 from bench.access.phases import cpu_s, split
 from bench.common import Endpoints, bench_line, infrastructure, percentile, rounded

@@ -11,7 +11,7 @@ Our access decisions beside SpiceDB's, in one run, on the same data and the same
    at each rate `GET /health/live` and `POST /v1/decisions`, every professional's decision durably audited in the
    hash chain before it is answered; the worker's time split per rate from its /metrics.
 
-Load: vegeta (`bench.access.vegeta`), open loop, --seconds per rate, latency from each request's scheduled time. Each
+Load: vegeta (`bench.vegeta`), open loop, --seconds per rate, latency from each request's scheduled time. Each
 decision phase sends its own slice of the same query list (patient, professional), the same slices to both: no
 check is repeated within a run, so neither side answers from a cache warmed by an earlier rate. A knee is the
 highest offered rate whose p99 is under 10 ms with every request answered (null: none).
@@ -33,7 +33,8 @@ from typing import Any
 
 import httpx
 
-from bench.access import spicedb, vegeta
+from bench import vegeta
+from bench.access import spicedb
 from bench.access.http import SIGNER, snapshot, start_worker, store
 from bench.access.phases import cpu_s, split
 from bench.common import Endpoints, bench_line, infrastructure, percentile

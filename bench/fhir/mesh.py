@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from jwt.algorithms import OKPAlgorithm
 from pymongo import AsyncMongoClient
 
-from bench.access import vegeta
+from bench import vegeta
 from bench.access.http import GATEWAY_KEY, GATEWAY_PUBLIC, SIGNER, start_worker
 from bench.access.phases import cpu_s
 from bench.common import Endpoints

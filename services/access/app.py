@@ -37,6 +37,7 @@ from .domain.audit import AuditKeys
 from .domain.signing import AuditSigner
 from .handlers import register
 from .service.apply import ApplyCommands
+from .service.arrivals import PERSON_WAIT_S, PersonArrivals
 from .service.audit_export import AuditExport
 from .service.checkpoints import CheckpointBook
 from .service.decide import Decide, FirstAccess
@@ -66,6 +67,9 @@ class AccessSettings(ServiceSettings):
                                           description="access's Ed25519 audit signing key (base64 seed, a secret): "
                                                       "signs each chain's checkpoint and a patient's exported trail; "
                                                       "its public key is published (a JWKS)")
+    person_wait_s: float = Field(default=PERSON_WAIT_S, ge=0, le=10, validation_alias="DSP_ACCESS_PERSON_WAIT_S",
+                                 description="How long a command about a person access has not read from the "
+                                             "registry yet is held for her before it is refused (unknown patient)")
     audit_checkpoint_interval_s: float = Field(default=0.5, gt=0, le=10,
                                                validation_alias="DSP_ACCESS_AUDIT_CHECKPOINT_INTERVAL_S",
                                                description="How often the chains' new heads are checkpointed")
@@ -89,15 +93,16 @@ class UseCases:
 
 
 def use_cases(store: Store, view: AccessView, audit: AuditTrail, checkpoints: Checkpoints, signer: AuditSigner,
-              out: Publishers, clock: Clock, notify_key: str | None) -> UseCases:
+              out: Publishers, clock: Clock, notify_key: str | None, person_wait_s: float = PERSON_WAIT_S) -> UseCases:
     notices, names = Notices(out.notify), Names(store, view)
+    arrivals = PersonArrivals(store, person_wait_s)
     first_access = FirstAccess(store, view, notices, clock)
     return UseCases(
-        commands=ApplyCommands(store, view, audit, out, notices, clock),
+        commands=ApplyCommands(store, view, audit, out, notices, arrivals, clock),
         decide=Decide(view, audit, first_access, clock),
         first_access=first_access,
         presence=PresencePasswords(store, view, audit, notices, out.command, clock, notify_key),
-        registry=Registry(store, view, clock),
+        registry=Registry(store, view, arrivals, clock),
         reads=AccessReads(store, view, audit, names, clock),
         directory=Directory(store, view, clock),
         audit_export=AuditExport(view, audit, names, checkpoints, signer, clock),
@@ -138,7 +143,8 @@ def create_app(settings: AccessSettings, clock: Clock = utc_now) -> AsgiFastStre
                                  description="Grant ends and document visibility, applied on the patient's partition"
                                  ).publish,
     )
-    uc = use_cases(store, view, audit_log, book, signer, out, clock, settings.notify_public_key)
+    uc = use_cases(store, view, audit_log, book, signer, out, clock, settings.notify_public_key,
+                   settings.person_wait_s)
     register(rt, uc.registry, uc.commands, uc.presence, view)
     door = settings.door()  # its verifier remembers a checked service token (kit.servicetokens)
     stop, tasks = asyncio.Event(), []

@@ -29,7 +29,6 @@ from services.kit.mongo import make_client
 from services.kit.runtime import Clock, utc_now
 from services.kit.servicetokens import ServiceAuth
 from services.kit.settings import ServiceSettings
-from services.portal import app as portal
 
 from . import api_docs, context, problems
 from .bus import Bus
@@ -52,6 +51,7 @@ from .routes import (
 from .store.fhir import FhirStore, load_clients
 from .store.preferences import PreferenceStore
 from .store.sessions import ProStore
+from .web import app as portal
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",

@@ -73,7 +73,7 @@ _checked: ContextVar[dict[str, str] | None] = ContextVar("dsp_sessions_checked",
 
 class OneSessionCheck:
     """ASGI middleware: a session is checked once per request from outside — a portal page calls this API
-    in-process several times (`services.portal.api`), and each of those calls runs inside the page's request, so
+    in-process several times (`services.gateway.web.api`), and each of those calls runs inside the page's request, so
     they share its checks, and its one hit on the session's rate limit (`limits.counted`). Nothing outlives the
     outer request: the next page asks activation again, and is counted again."""
 

@@ -7,7 +7,7 @@
 - Per session on everything a logged-in browser does under `/v1/me/`, `/v1/pro/` and the professional search
   (reads and searches above all), keyed by a hash of the `dsp_session` / `dsp_pro` cookie — the token itself is
   never kept — `DSP_GATEWAY_SESSION_RATE_LIMIT_PER_MINUTE`. Counted **once per request from outside**: a portal
-  page's 2–3 in-process API calls (`services.portal.api`) are one page view, one hit (`context.OneSessionCheck`
+  page's 2–3 in-process API calls (`services.gateway.web.api`) are one page view, one hit (`context.OneSessionCheck`
   opens the request's tally). Counted **in this replica's memory** (`SessionWindows`): the session limit is
   against reads and scraping, not guessing, so it is not worth a database round trip per request — in a fleet of
   R gateway replicas behind a round-robin balancer a session may make up to R × the limit a minute (the bound);

@@ -257,7 +257,10 @@ class FakeAccess:
     what they publish is recorded (`outcome`, `changed`, `notify`, `expired`, `command`)."""
 
     def __init__(self, clock: Callable[[], datetime], store: FakeAccessStore | None = None,
-                 audit_trail: FakeAuditTrail | None = None, notify_key: str | None = None) -> None:
+                 audit_trail: FakeAuditTrail | None = None, notify_key: str | None = None,
+                 person_wait_s: float = 0.0) -> None:
+        """`person_wait_s`: how long a command about a person not stored yet is held for her (the app's 2 s; none
+        here unless a test is about that wait, so a refusal for an unknown patient is at once)."""
         self.clock = clock
         self.store = store or FakeAccessStore()
         self.audit = audit_trail or FakeAuditTrail()
@@ -265,4 +268,4 @@ class FakeAccess:
         self.outcome, self.changed, self.notify, self.expired, self.command = Sent(), Sent(), Sent(), Sent(), Sent()
         self.out = Publishers(self.outcome, self.changed, self.notify, self.expired, self.command)
         self.uc: UseCases = use_cases(self.store, self.view, self.audit, self.audit.checkpoints, TEST_SIGNER,
-                                      self.out, clock, notify_key)
+                                      self.out, clock, notify_key, person_wait_s)

@@ -15,7 +15,6 @@ import asyncio
 import base64
 import json
 import random
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date
@@ -23,7 +22,6 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
 from pymongo import AsyncMongoClient
 
 from schemas.topics import all_topics
@@ -32,6 +30,7 @@ from services.records.domain import documents as domain
 from tests.support import (
     SigningProducer,
     Worker,
+    commit_group_offsets,
     encode,
     eventually,
     kafka_options,
@@ -89,26 +88,6 @@ def assert_same_id_same_bytes(events: list[ConsumerRecord[bytes, bytes]]) -> dic
     return {i: json.loads(next(iter(v))) for i, v in by_id.items()}
 
 
-async def rewind(bootstrap: str, group: str, tp: TopicPartition, offset: int, within_s: float = 60) -> None:
-    """Put a consumer group's committed offset back (what a kill between effect and commit leaves): accepted once
-    the killed member has left the group (its session timed out)."""
-    deadline = time.monotonic() + within_s
-    while True:
-        consumer = AIOKafkaConsumer(**kafka_options(bootstrap), group_id=group, enable_auto_commit=False)
-        await consumer.start()
-        try:
-            consumer.assign([tp])
-            await consumer.commit({tp: offset})
-            if await consumer.committed(tp) == offset:
-                return
-        except KafkaError:
-            if time.monotonic() > deadline:
-                raise
-        finally:
-            await consumer.stop()
-        await asyncio.sleep(1)
-
-
 async def test_a_kill_between_effect_and_commit_redelivers_the_same_event_bytes(
         spawn_worker: Callable[..., Worker], producer: AIOKafkaProducer, mongo: AsyncMongoClient[dict[str, Any]],
         unique: str, infra: Any) -> None:
@@ -140,8 +119,9 @@ async def test_a_kill_between_effect_and_commit_redelivers_the_same_event_bytes(
             title="Hémogramme (corrigé)", patient_matricule=patient)), key=key)
         await eventually(lambda: sent(1), within_s=180)
         worker.kill()  # both effects done (documents written, events sent); now: the offset was never committed
-        await rewind(infra.bootstrap, f"{prefix}-records", TopicPartition("lab.results.v1", first.partition),
-                     first.offset)
+        # put the group's committed offset back, as a kill between effect and commit leaves it
+        await commit_group_offsets(infra.bootstrap, f"{prefix}-records",
+                                   {TopicPartition("lab.results.v1", first.partition): first.offset})
         worker.start()
         await eventually(lambda: sent(2), within_s=180)  # both messages redelivered, both events re-sent
     finally:

@@ -396,7 +396,7 @@ async def _walk(walk: Walk, portal: dict[str, Any], producer: AIOKafkaProducer, 
     # fails, on this browser's real cache: Chromium's offline emulation does not reach a service worker's fetches)
     walk.expect(driver.execute_script("return !!navigator.serviceWorker.controller"), "no worker answers the page")
     person.open("/static/icon-192.png")  # a page of the site without the CSP that forbids the test's `new Function`
-    worker = (ROOT / "services" / "portal" / "static" / "service-worker.js").read_text()
+    worker = (ROOT / "services" / "gateway" / "web" / "static" / "service-worker.js").read_text()
     said = driver.execute_async_script(OFFLINE_JS, document_path, worker)
     walk.expect("Votre DSP a besoin d'une connexion" in said and "Hémoglobine" not in said, f"offline: {said[:300]}")
     person.open("/offline")

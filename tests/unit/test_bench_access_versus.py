@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bench.access import spicedb, vegeta
+from bench import vegeta
+from bench.access import spicedb
 from bench.access.versus import WARM_UP, knee, slices
 from services.access.domain import state as ev
 from services.access.domain.decisions import PatientAccess

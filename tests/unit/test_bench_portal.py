@@ -78,14 +78,22 @@ def test_an_overloaded_mesh_fails_its_rate_and_a_lost_session_stops_the_bench() 
 
     import pytest
 
-    from bench.portal.load import refused
+    from bench import vegeta
+    from bench.portal.load import pages
 
-    def row(status: str, error: str = "") -> list[str]:
-        return ["0", status, "1", "0", "0", error, base64.b64encode(b"page").decode(), "", "0", "", "http://x/home"]
+    def row(status: str, error: str = "", seq: int = 0, url: str = "http://x/home") -> list[str]:
+        return [str(seq * 10**7), status, "1000000", "0", "0", error, base64.b64encode(b"page").decode(), "",
+                str(seq), "GET", url, ""]
 
-    rows = [row("200"), row("503"), row("503"), row("0", "Get http://x/home: read: connection reset by peer")]
-    assert refused(rows, "rate-90") == {"HTTP 503": 2, "connection reset by peer": 1}
-    assert refused([row("200")], "rate-25") == {}
+    rows = [row("200"), row("503", seq=1), row("503", seq=2),
+            row("0", "Get http://x/home: read: connection reset by peer", seq=3),
+            row("200", seq=4, url="http://x/documents/d1")]
+    got = pages(vegeta.parse(rows, 100, "rate-90", server_errors=True), 100)
+    assert got.errors == {"HTTP 503": 2, "connection reset by peer": 1} and got.sent == 5
+    assert got.answers == [("home", pytest.approx(1.0)), ("document", pytest.approx(1.0))]
+    assert pages(vegeta.parse([row("200")], 25, "rate-25", server_errors=True), 25).errors == {}
     for status in ("302", "403"):
         with pytest.raises(RuntimeError, match=f"HTTP {status}"):
-            refused([row("200"), row(status)], "rate-25")
+            vegeta.parse([row("200"), row(status, seq=1)], 25, "rate-25", server_errors=True)
+    with pytest.raises(RuntimeError, match="HTTP 503"):  # the access benches: a 5xx stops them
+        vegeta.parse([row("200"), row("503", seq=1)], 25, "decisions")

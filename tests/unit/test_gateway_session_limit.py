@@ -12,7 +12,7 @@ from pymongo import AsyncMongoClient
 
 from services.gateway.context import OneSessionCheck
 from services.gateway.limits import EdgeLimiter, SessionWindows
-from services.portal.api import Api
+from services.gateway.web.api import Api
 
 
 class Clock:

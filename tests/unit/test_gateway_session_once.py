@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 
 from services.gateway.context import Context, OneSessionCheck, Session, me
 from services.gateway.problems import Refusal
-from services.portal.api import Api
+from services.gateway.web.api import Api
 
 
 def mesh() -> tuple[FastAPI, list[str]]:

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 
 from services.gateway.limits import client_address, parse_proxies
-from services.portal.api import Api
+from services.gateway.web.api import Api
 
 PROXY = parse_proxies("10.0.0.5")
 

@@ -1,4 +1,4 @@
-"""The DSP assistants page (services/portal/templates/assistants.html) says the minors' rule, and shows a link that
+"""The DSP assistants page (services/gateway/web/templates/assistants.html) says the minors' rule, and shows a link that
 ended at majority as ended, with "Keep" for the patient herself only (access refuses anyone else: the page does not
 offer it to a parent acting for her). Rendered with the portal's own Jinja environment, in each language."""
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from services.portal.web import User, environment
+from services.gateway.web.web import User, environment
 
 NOW = "2033-07-01T09:00:00.000Z"
 PARENT, FRIEND = "1984030901207", "1979080200512"

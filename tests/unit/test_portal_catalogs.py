@@ -9,7 +9,7 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-PORTAL = Path(__file__).resolve().parents[2] / "services" / "portal"
+PORTAL = Path(__file__).resolve().parents[2] / "services" / "gateway" / "web"
 
 
 def _used() -> set[str]:

@@ -1,4 +1,4 @@
-"""The portal's server-drawn charts (services/portal/charts.py, templates/_charts.html), pure: the 'Ligne de vie' —
+"""The portal's server-drawn charts (services/gateway/web/charts.py, templates/_charts.html), pure: the 'Ligne de vie' —
 one lane per type, each mark a link inside the period, marks of one day apart never sharing a touch target — and
 a value's history — the reference range as a band, out-of-range points marked by shape (▲ ▼), a change of unit
 shown and not drawn on the same axis; both rendered as SVG with their text equivalent."""
@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from services.portal import charts
-from services.portal.routes.documents import flagged_history
-from services.portal.web import User, environment
+from services.gateway.web import charts
+from services.gateway.web.routes.documents import flagged_history
+from services.gateway.web.web import User, environment
 
 
 def _doc(doc_id: str, day: str, kind: str = "lab-result") -> dict[str, Any]:

@@ -18,7 +18,7 @@ import pytest
 
 from services.gateway import context
 from services.gateway.app import GatewaySettings, create_app
-from services.portal.web import Names
+from services.gateway.web.web import Names
 from tests.inprocess import settings_from
 from tests.support import make_matricule
 

@@ -1,6 +1,6 @@
 """The portal installs as an app (issue 27): a web app manifest with its icons and theme colour, every page naming
 them, a service worker that keeps only the page saying the DSP needs a connection (nothing personal on the device:
-every page stays Cache-Control: no-store), and the committed icons are what services.portal.icons draws."""
+every page stays Cache-Control: no-store), and the committed icons are what services.gateway.web.icons draws."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pytest
 from fastapi import FastAPI
 from PIL import Image, ImageChops
 
-from services.portal import app as portal_app
-from services.portal.icons import ICONS, STATIC, THEME, draw
-from services.portal.web import User, environment
+from services.gateway.web import app as portal_app
+from services.gateway.web.icons import ICONS, STATIC, THEME, draw
+from services.gateway.web.web import User, environment
 
 
 class Client:
@@ -62,7 +62,8 @@ def test_the_committed_icons_are_the_ones_drawn(name: str) -> None:
     committed = Image.open(STATIC / name).convert("RGBA")
     assert committed.size == (size, size)
     difference = ImageChops.difference(committed, draw(size, maskable).convert("RGBA")).getbbox()
-    assert difference is None, f"{name} is not what services.portal.icons draws: run python -m services.portal.icons"
+    assert difference is None, (f"{name} is not what services.gateway.web.icons draws: "
+                                "run python -m services.gateway.web.icons")
 
 
 def test_every_page_names_the_manifest_the_icons_and_the_theme_colour() -> None:

@@ -26,6 +26,7 @@ from services.kit.commands import remember, send
 from ..domain import planner
 from ..domain import state as ev
 from ..store import RECENT_COMMANDS, AuditTrail, PatientDoc, Store
+from .arrivals import PersonArrivals
 from .effects import IDS, Notices, Publishers, ms
 from .view import AccessView
 
@@ -39,9 +40,9 @@ class Conflict(RuntimeError):
 
 class ApplyCommands:
     def __init__(self, store: Store, view: AccessView, audit_log: AuditTrail, out: Publishers, notices: Notices,
-                 clock: Callable[[], datetime]) -> None:
+                 arrivals: PersonArrivals, clock: Callable[[], datetime]) -> None:
         self.store, self.view, self.audit, self.out, self.clock = store, view, audit_log, out, clock
-        self.notices = notices
+        self.notices, self.arrivals = notices, arrivals
 
     async def handle(self, cmd: AnyCommand) -> AccessOutcomeV1:
         now = ms(self.clock())
@@ -82,7 +83,7 @@ class ApplyCommands:
         pending = await self.store.pending_presence(cmd.command_id) if planner.needs_presence_hash(cmd) else None
         redeemed = await self.store.redemption(cmd.command_id) if planner.needs_presence_check(cmd) else None
         check = await self.audit.verify(cmd.patient) if planner.needs_audit_check(cmd) else None
-        patient = await self.store.person(cmd.patient)
+        patient = await self.arrivals.person(cmd.patient)  # not read from the registry yet: held briefly for her
         return planner.Facts(
             patient_known=patient is not None,
             patient_guardians=frozenset(patient.get("guardians") or []) if patient else frozenset(),

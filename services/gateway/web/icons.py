@@ -1,6 +1,6 @@
 """The portal's app icons (the web app manifest's, the browser tab's, a phone's home screen), drawn with Pillow: a
-white cross with rounded arms on the portal's blue. `python -m services.portal.icons` writes them into static/ (they
-are committed; tests/unit/test_portal_installable.py checks they are what this draws)."""
+white cross with rounded arms on the portal's blue. `python -m services.gateway.web.icons` writes them into static/
+(they are committed; tests/unit/test_portal_installable.py checks they are what this draws)."""
 
 from __future__ import annotations
 
