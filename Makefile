@@ -47,8 +47,10 @@ postgresql:  ## Debian's PostgreSQL server programs, for make bench-access's Spi
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	   postgresql >/dev/null)
 
+# TEST_WORKERS: parallel pytest workers, each with its own Kafka + FerretDB (tests/conftest.py); 0 = one process
+TEST_WORKERS ?= 2
 test: deps browser haproxy lint docs  ## everything CI runs
-	$(UV) run --frozen pytest
+	$(UV) run --frozen pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The docs site (MkDocs + Material, offline): strict, so a broken link or anchor fails; into build/site (not in git).
 # NO_MKDOCS_2_WARNING quiets Material's end-of-life banner (read in docs/dependencies.md).

@@ -1,0 +1,36 @@
+"""The whole suite: how `make test` spreads it over parallel workers (pytest-xdist, `-n`, `--dist loadfile`).
+
+Each xdist worker is a process of its own with its own session fixtures — its own Kafka and FerretDB
+(`tests/integration/conftest.py`), workers, database prefix and consumer groups — so two workers share nothing but
+the machine and the caches (which `infra.procs.held` serialises the first time). A test module runs whole on one
+worker, in its order, with its module fixtures started once.
+
+Two things make that fast and safe:
+- the longest modules are handed out first (`LONGEST_FIRST`, measured), so the workers finish together instead of
+  one of them starting the fleet test when the other is done;
+- each worker takes its own slice of test ports (`DSP_PORT_SLICE`, `infra.procs.free_port`): the bind check cannot
+  see a port another process has been handed but not bound yet.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Test modules by their time in a serial fresh-clone run (setup + calls + teardown, seconds), longest first;
+# every module not named here keeps its place after them. Re-measure with `pytest --durations=0` when it drifts.
+LONGEST_FIRST = (
+    "test_fleet.py",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    worker, count = os.environ.get("PYTEST_XDIST_WORKER", ""), os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
+    if worker.startswith("gw") and count.isdigit():
+        os.environ["DSP_PORT_SLICE"] = f"{int(worker[2:])}/{count}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each module's own order is kept
