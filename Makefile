@@ -1,6 +1,8 @@
 # dsp-mesh — the two commands: `make run` (whole mesh + demo data) and `make test` (lint, types, all tests).
 SHELL := /bin/bash
 export UV_PROJECT_ENVIRONMENT ?= $(HOME)/.cache/dsp-mesh/venv
+# mypy's cache outside the clone, like the venv's: a fresh clone type-checks warm
+export MYPY_CACHE_DIR ?= $(HOME)/.cache/dsp-mesh/mypy
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
 .PHONY: run test docs docs-pages dotenv down status infra lint schemas inbox pro-assertion fhir-token bench-ingest bench-access bench-access-http bench-login bench-search bench-portal bench-fhir chaos uv deps browser haproxy postgresql
