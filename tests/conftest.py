@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-# Test modules by their time in a serial fresh-clone run (setup + calls + teardown, seconds), longest first;
+# Under xdist: test modules by their time in a serial fresh-clone run (setup + calls + teardown, seconds), longest first;
 # every module not named here keeps its place after them. Re-measure with `pytest --durations=0` when it drifts.
 LONGEST_FIRST = (  # a fresh-clone run of 2026-12-08 on the 2-core machine, other jobs beside it
     "test_fleet.py",  # 326 s
@@ -62,6 +62,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return  # one process: the plain order
     rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each module's own order is kept
 
