@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import quote_plus
 
 from . import ferretdb_patch
-from .procs import InfraError, port_open, read_pid, spawn, stop, wait_port
+from .procs import InfraError, held, port_open, read_pid, spawn, stop, wait_port
 
 FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
 FERRETDB_VERSION = "v1.24.2"
@@ -40,6 +40,13 @@ def install(cache_dir: Path) -> Path:
     binary = cache_dir / "bin" / FERRETDB_BUILD
     if binary.exists():
         return binary
+    with held(cache_dir / "bin" / f".{FERRETDB_BUILD}.lock"):
+        if not binary.exists():  # or another process built it while this one waited
+            _build(cache_dir, binary)
+    return binary
+
+
+def _build(cache_dir: Path, binary: Path) -> None:
     go = shutil.which("go")
     if go is None:
         raise InfraError("Go (>= 1.24) is required once, to build FerretDB: install it from go.dev or apt")
@@ -59,13 +66,14 @@ def install(cache_dir: Path) -> Path:
     ferretdb_patch.apply(src)
     (src / "build" / "version" / "version.txt").write_text(FERRETDB_VERSION + "\n")
     binary.parent.mkdir(parents=True, exist_ok=True)
+    partial = binary.with_name(binary.name + ".partial")
     build = subprocess.run(  # noqa: S603
-        [go, "build", "-trimpath", "-o", str(binary), "./cmd/ferretdb"],
+        [go, "build", "-trimpath", "-o", str(partial), "./cmd/ferretdb"],
         capture_output=True, text=True, check=False, env=env, cwd=src,
     )
     if build.returncode != 0:
         raise InfraError(f"go build of FerretDB failed:\n{build.stderr[-3000:]}")
-    return binary
+    partial.replace(binary)  # only a complete binary ever has the final name
 
 
 # SQLite in WAL mode (FerretDB's default) with synchronous=NORMAL: a commit is in the write-ahead log before it is

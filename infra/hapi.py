@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from .local import cache_dir
-from .procs import InfraError
+from .procs import InfraError, held
 
 HERE = Path(__file__).parent / "hapi"
 POM, SOURCES = HERE / "pom.xml", (HERE / "FhirCheck.java", HERE / "FhirClientCheck.java")
@@ -33,6 +33,11 @@ def install(cache: Path | None = None) -> str:
     """The Java classpath of the compiled checker (jars fetched and source compiled the first time only)."""
     cache = cache or cache_dir()
     libs = cache / f"hapi-{HAPI_VERSION}" / "libs"
+    with held(cache / ".maven.lock"):  # one Maven (and one javac into the same folder) at a time
+        return _install(libs)
+
+
+def _install(libs: Path) -> str:
     if not (libs.parent / "complete").exists():
         mvn = shutil.which("mvn")
         if mvn is None:

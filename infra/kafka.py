@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 
 from .kafka_acls import ADMIN, PRINCIPALS, Acl, all_acls, group_acls
-from .procs import InfraError, port_open, read_pid, spawn, stop, wait_port
+from .procs import InfraError, held, port_open, read_pid, spawn, stop, wait_port
 
 KAFKA_VERSION = "4.1.1"
 POM = Path(__file__).with_name("kafka-pom.xml")
@@ -56,6 +56,13 @@ def install(cache_dir: Path) -> Path:
     marker = libs.parent / "complete"
     if marker.exists():
         return libs
+    with held(cache_dir / ".maven.lock"):  # one Maven at a time on the local repository (Kafka's, HAPI's jars)
+        if not marker.exists():  # or another process fetched them while this one waited
+            _fetch(libs, marker)
+    return libs
+
+
+def _fetch(libs: Path, marker: Path) -> None:
     mvn = shutil.which("mvn")
     if mvn is None:
         raise InfraError("Maven (mvn) is required once, to fetch the Kafka jars from Maven Central")
@@ -69,7 +76,6 @@ def install(cache_dir: Path) -> Path:
     if proc.returncode != 0 or not (libs / f"kafka_2.13-{KAFKA_VERSION}.jar").exists():
         raise InfraError(f"mvn could not fetch Kafka:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     marker.touch()
-    return libs
 
 
 class KafkaNode:

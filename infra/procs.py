@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import fcntl
 import os
 import random
 import signal
@@ -11,7 +12,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -37,14 +39,39 @@ def _ephemeral_low() -> int:
         return 32768
 
 
+def _port_slice() -> tuple[int, int]:
+    """`DSP_PORT_SLICE=i/n`: this process picks only ports p with p % n == i. Parallel test workers (pytest-xdist)
+    each take their own slice, so two of them never hand out the same port in the moment before its server binds
+    it (the bind check below cannot see a port handed out but not yet bound by another process)."""
+    index, _, count = os.environ.get("DSP_PORT_SLICE", "0/1").partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        return 0, 1
+    return (i, n) if 0 <= i < n else (0, 1)
+
+
+@contextmanager
+def held(lock_file: Path) -> Iterator[None]:
+    """An exclusive lock on `lock_file` (made if missing) while the block runs: processes filling the same cache
+    (parallel test workers, a bench beside a test run) wait for each other instead of building or fetching the
+    same thing at once (Maven's local repository and a half-written binary are not safe to share)."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def free_port() -> int:
     """A port free now, below the kernel's ephemeral range and never handed out before by this process: a port
     from `bind(0)` is an ephemeral one, which an outgoing connection (a Kafka client's) may take before the
     server meant for it binds it (seen in CI: `address already in use`)."""
     low = _ephemeral_low()
+    index, count = _port_slice()
     for _ in range(200):
         port = random.randrange(max(1024, low - 12000), low)  # noqa: S311 - a test port, not a secret
-        if port in _HANDED_OUT:
+        port -= (port - index) % count  # this process's share of the band: parallel test workers never pick alike
+        if port in _HANDED_OUT or port < 1024:
             continue
         with socket.socket() as sock:
             try:

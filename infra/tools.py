@@ -13,7 +13,6 @@ and Prometheus' go.mod has a `replace`, which `go install` refuses), a writable 
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -25,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .local import cache_dir
-from .procs import InfraError
+from .procs import InfraError, held
 
 
 @dataclass(frozen=True)
@@ -82,9 +81,7 @@ def install_local(tool: LocalGoTool, cache: Path | None = None) -> Path:
     go = shutil.which("go")
     if go is None:
         raise InfraError(f"Go (>= 1.26) is required once, to build {tool.name}: install it from go.dev or apt")
-    binary.parent.mkdir(parents=True, exist_ok=True)
-    with (cache / "bin" / f".{tool.name}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with held(cache / "bin" / f".{tool.name}.lock"):
         if binary.exists():  # built by another process while this one waited
             return binary
         print(f"[infra] building {binary.name} with go (first time, and after a change to {tool.folder}) ...",
@@ -113,9 +110,7 @@ def install(tool: GoTool, cache: Path | None = None) -> Path:
     go = shutil.which("go")
     if go is None:
         raise InfraError(f"Go (>= 1.24) is required once, to build {tool.name}: install it from go.dev or apt")
-    binary.parent.mkdir(parents=True, exist_ok=True)
-    with (cache / "bin" / f".{tool.binary_name}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with held(cache / "bin" / f".{tool.binary_name}.lock"):
         if binary.exists():  # built by another process while this one waited
             return binary
         print(f"[infra] building {tool.binary_name} with go (first time only, ~2 min) ...", file=sys.stderr, flush=True)

@@ -42,8 +42,9 @@ def axe_source() -> str:
         url = f"https://registry.npmjs.org/axe-core/-/axe-core-{version}.tgz"
         with urllib.request.urlopen(url, timeout=60) as reply:
             data = reply.read()
-        tarball.with_suffix(".part").write_bytes(data)
-        tarball.with_suffix(".part").rename(tarball)
+        part = tarball.with_suffix(f".part-{os.getpid()}")  # parallel test workers may fetch it at the same time
+        part.write_bytes(data)
+        part.replace(tarball)
     data = tarball.read_bytes()
     digest = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
     assert digest == integrity, f"{tarball} does not match axe-core {version}'s integrity; delete it"

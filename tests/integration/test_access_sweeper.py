@@ -13,6 +13,7 @@ from schemas.access import AccessCommandV1
 from services.access.domain import state as ev
 from services.access.domain.grants import GrantKind
 from services.access.service.apply import ApplyCommands
+from services.access.service.arrivals import PersonArrivals
 from services.access.service.effects import Notices, Publishers
 from services.access.service.sweeper import Sweeper
 from services.access.service.view import AccessView
@@ -57,7 +58,7 @@ async def test_racing_sweepers_end_each_grant_once(mongo: AsyncMongoClient[dict[
     expired = Sink()
     out = Publishers(outcome=Sink(), changed=Sink(), notify=Sink(), expired=expired, command=Sink())
     trail = AuditLog(store.audit, TEST_AUDIT_KEYS, FakeCheckpoints())
-    owner = ApplyCommands(store, AccessView(store), trail, out, Notices(out.notify), clock)
+    owner = ApplyCommands(store, AccessView(store), trail, out, Notices(out.notify), PersonArrivals(store), clock)
     for body in asked + asked[:5]:  # the partition owner applies every request, a redelivery too
         await owner.handle(AccessCommandV1.model_validate(body).root)
 

@@ -6,12 +6,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from infra.procs import read_pid
+from infra.procs import free_port, held, read_pid
 
 STARTER = """
 import sys, time
@@ -46,3 +47,28 @@ def test_a_tied_server_ends_when_its_starter_is_killed_an_untied_one_does_not(tm
             if pid is not None:
                 os.kill(pid, signal.SIGKILL)
         starter.kill()
+
+
+@pytest.mark.parametrize("share", ["0/2", "1/2", "2/3"])
+def test_parallel_test_workers_hand_out_ports_from_their_own_slices(share: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DSP_PORT_SLICE", share)
+    index, count = map(int, share.split("/"))
+    assert {free_port() % count for _ in range(50)} == {index}
+
+
+def test_a_cache_fill_waits_for_the_one_already_filling(tmp_path: Path) -> None:
+    lock, order = tmp_path / "cache" / ".fill.lock", []
+
+    def second() -> None:
+        with held(lock):
+            order.append("second")
+
+    with held(lock):
+        waiting = threading.Thread(target=second)
+        waiting.start()
+        waiting.join(0.2)
+        assert waiting.is_alive() and order == []  # the other filler is blocked while this one holds the lock
+        order.append("first")
+    waiting.join(5)
+    assert order == ["first", "second"]
