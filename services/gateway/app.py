@@ -185,6 +185,9 @@ def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
     app = FastAPI(title="dsp-mesh portal API", version="1.0.0", lifespan=lifespan,
                   description="The patient portal's API of the shared health record (DSP).",
                   docs_url=None, redoc_url=None)  # `/docs` from our own files, under a CSP (api_docs.py)
+    # the FHIR R4 door first: a search at /fhir/r4 is matched before the ~55 portal API patterns are tried (no other
+    # route starts with /fhir/r4; its own routes are out of the OpenAPI document, whose order stays the portal's)
+    app.include_router(fhir_routes.router)
     app.include_router(account.router)
     app.include_router(access.router)  # the order of the OpenAPI document's paths
     app.include_router(audit.router)
@@ -197,7 +200,6 @@ def create_app(settings: GatewaySettings, clock: Clock = utc_now) -> FastAPI:
     app.include_router(directory.router)
     app.include_router(preferences.router)
     app.include_router(export.router)
-    app.include_router(fhir_routes.router)  # the FHIR R4 door, /fhir/r4 (OperationOutcome errors, not in OpenAPI)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

@@ -113,3 +113,18 @@ def test_an_id_that_cannot_be_a_dsp_documents_is_no_resource_before_anything_is_
         with pytest.raises(Refusal) as refused:
             fhir_routes._id(bad)
         assert (refused.value.status_code, refused.value.detail) == (404, "no such resource")
+
+
+def test_a_fhir_answer_is_the_same_compact_utf8_json_as_before_and_never_invalid_json() -> None:
+    """The door writes its resources with pydantic-core (as the export): byte for byte what the standard library's
+    JSONResponse wrote (compact, UTF-8 left as is, control characters escaped), its media type and length; a
+    non-finite float (refused upstream by the lab-result contract) is `null`, not `NaN`."""
+    resource = {"resourceType": "Bundle", "total": 2, "entry": [
+        {"resource": {"title": "Hémogramme \u2028 \"CRP\" <b>/\\\x01", "valueQuantity": {"value": 13.2}, "n": None,
+                      "ok": True, "values": [12.0, 0.1, 1e16, 3]}}]}
+    sent = fhir_routes.answer(resource, 201, {"ETag": 'W/"1"'})
+    assert sent.body == json.dumps(resource, ensure_ascii=False, separators=(",", ":")).encode()
+    assert (sent.status_code, sent.media_type, sent.headers["etag"]) == (201, "application/fhir+json", 'W/"1"')
+    assert sent.headers["content-type"] == "application/fhir+json"
+    assert int(sent.headers["content-length"]) == len(sent.body)
+    assert fhir_routes.answer({"value": float("nan")}).body == b'{"value":null}'

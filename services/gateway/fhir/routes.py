@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import httpx
 import jwt
+import pydantic_core
 import structlog
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -70,7 +71,11 @@ class FhirDoor:
 
 
 def answer(resource: fhir.Json, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse(resource, status, headers, media_type=FHIR_JSON)
+    """The resource as `application/fhir+json`, written by pydantic-core as the export is: the bytes of
+    JSONResponse's compact, UTF-8, non-ASCII-unescaped JSON (a float's exponent aside: `1e-7`, not `1e-07`) at a
+    fraction of the standard library's cost. Values are finite (the lab-result contract refuses NaN and
+    infinities); one that was not would be written `null`, never as invalid JSON."""
+    return Response(pydantic_core.to_json(resource, inf_nan_mode="null"), status, headers, media_type=FHIR_JSON)
 
 
 def outcome(status: int, diagnostics: str, code: str | None = None,
