@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-# Under xdist: test modules by their time in a serial fresh-clone run (setup + calls + teardown, seconds), longest first;
+# Under xdist: test modules by their time in a serial fresh-clone run (setup + calls + teardown, s), longest first;
 # every module not named here keeps its place after them. Re-measure with `pytest --durations=0` when it drifts.
 LONGEST_FIRST = (  # a fresh-clone run of 2026-12-08 on the 2-core machine, other jobs beside it
     "test_fleet.py",  # 326 s
